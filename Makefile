@@ -1,0 +1,32 @@
+# One command each on a fresh machine: `make demo` (the main job on the embedded default,
+# ONNX Runtime on CPU) and `make test`. Both create .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch lies in /opt/wheels on this workplace's machines; pinning it first keeps
+# any resolver from pulling a multi-GB CUDA build for the `torch>=2.2` of the extras.
+TORCH_PIN ?= torch==2.13.0
+TORCH_WHEELS ?= /opt/wheels
+
+.PHONY: setup demo test bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q --find-links $(TORCH_WHEELS) "$(TORCH_PIN)"
+	$(BIN)/python -m pip install -q --find-links $(TORCH_WHEELS) -e ".[train,export,calibrate,verify,dev]"
+	touch $@
+
+demo: setup
+	$(BIN)/python -m ibhfn.demo
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

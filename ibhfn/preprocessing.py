@@ -1,0 +1,96 @@
+"""How raw Sentinel values become network inputs and back: the one place these constants live.
+
+The data reader, the export metadata and the runtime all use `Preprocessing`; an exported engine
+carries `Preprocessing.to_dict()` in its metadata so the runtime never keeps a second copy.
+Methods follow the SEN12MS-CR anchors (UnCRtainTS 'default', DSen2-CR 'resnet').
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ibhfn.errors import ModelError
+
+S2_DN_MAX = 10000.0  # Sentinel-2 L1C top-of-atmosphere reflectance is stored as DN = reflectance * 10000
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Clip ranges and scales that map S1 dB and S2 DN into network inputs."""
+
+    method: str
+    s1_db_min: tuple[float, float]  # per band (VV, VH)
+    s1_db_max: tuple[float, float]
+    s1_scale: float  # clipped dB range is mapped onto [0, s1_scale]
+    s2_dn_max: float  # S2 DN is clipped to [0, s2_dn_max]
+    s2_divisor: float  # then divided by this
+
+    def sar(self, db: np.ndarray) -> np.ndarray:
+        """Map S1 backscatter in dB, shape (2, ...) or (N, 2, ...), to float32 network input."""
+        db = np.asarray(db, dtype=np.float32)
+        axis = 0 if db.ndim == 3 else 1
+        shape = [1] * db.ndim
+        shape[axis] = 2
+        lo = np.asarray(self.s1_db_min, np.float32).reshape(shape)
+        hi = np.asarray(self.s1_db_max, np.float32).reshape(shape)
+        out = (np.clip(db, lo, hi) - lo) / (hi - lo) * np.float32(self.s1_scale)
+        return np.nan_to_num(out, nan=0.0).astype(np.float32, copy=False)
+
+    def optical(self, dn: np.ndarray) -> np.ndarray:
+        """Map S2 DN (uint16 or float) to float32 network input."""
+        dn = np.asarray(dn, dtype=np.float32)
+        out = np.clip(dn, 0.0, self.s2_dn_max) / np.float32(self.s2_divisor)
+        return np.nan_to_num(out, nan=0.0).astype(np.float32, copy=False)
+
+    def reflectance(self, optical: np.ndarray) -> np.ndarray:
+        """Convert network-scale optical values to top-of-atmosphere reflectance in [0, 1]."""
+        return np.asarray(optical, np.float32) * np.float32(self.s2_divisor / S2_DN_MAX)
+
+    def to_dn(self, optical: np.ndarray) -> np.ndarray:
+        """Convert network-scale optical values back to Sentinel-2 uint16 DN (reflectance x 10000)."""
+        dn = np.rint(np.asarray(optical, np.float32) * np.float32(self.s2_divisor))
+        return np.clip(dn, 0, 65535).astype(np.uint16)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready description, as written into engine metadata."""
+        return asdict(self)
+
+    def to_json(self) -> str:
+        """`to_dict` as compact JSON."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Preprocessing":
+        """Rebuild from `to_dict` output (for example read from an engine's metadata)."""
+        try:
+            return cls(
+                method=str(data["method"]),
+                s1_db_min=tuple(float(v) for v in data["s1_db_min"]),
+                s1_db_max=tuple(float(v) for v in data["s1_db_max"]),
+                s1_scale=float(data["s1_scale"]),
+                s2_dn_max=float(data["s2_dn_max"]),
+                s2_divisor=float(data["s2_divisor"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"preprocessing metadata is incomplete or malformed: {exc}") from None
+
+
+PREPROCESSING: dict[str, Preprocessing] = {
+    # UnCRtainTS 'default': S1 dB in [-25, 0] -> [0, 1]; S2 in [0, 10000] / 10000.
+    "default": Preprocessing("default", (-25.0, -25.0), (0.0, 0.0), 1.0, S2_DN_MAX, 10000.0),
+    # DSen2-CR 'resnet': VV in [-25, 0], VH in [-32.5, 0], each -> [0, 2]; S2 / 2000.
+    "resnet": Preprocessing("resnet", (-25.0, -32.5), (0.0, 0.0), 2.0, S2_DN_MAX, 2000.0),
+}
+
+
+def get_preprocessing(method: str) -> Preprocessing:
+    """Look up a preprocessing method by name, with an error that lists the valid ones."""
+    try:
+        return PREPROCESSING[method]
+    except KeyError:
+        raise ModelError(
+            f"unknown preprocessing {method!r}; choose one of {', '.join(PREPROCESSING)}"
+        ) from None

@@ -1,0 +1,1 @@
+"""The lean runtime: tiled inference over GeoTIFF scenes on ONNX Runtime or TensorRT, without torch."""
