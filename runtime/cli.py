@@ -1,0 +1,148 @@
+"""`ibhfn-run`: restore cloudy Sentinel-2 scenes with Sentinel-1, tiled, on ONNX Runtime or TensorRT.
+
+This module only parses arguments and reports; the work is `ibhfn.runtime.pipeline.run_batch`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ibhfn.cli_errors import report_errors
+from ibhfn.errors import InputError
+from ibhfn.runtime.engine import DEVICES, open_engine
+from ibhfn.runtime.pairing import Pairing, pair_folder, read_manifest, shard, single_pair
+from ibhfn.runtime.pipeline import RunOptions, RunSummary, SceneResult, run_batch
+
+app = typer.Typer(add_completion=False, no_args_is_help=True)
+EXIT_FAILED = 2
+
+
+def parse_shard(value: str | None) -> tuple[int, int] | None:
+    """Read `--shard i/n` (0-based i)."""
+    if value is None:
+        return None
+    try:
+        index, count = (int(part) for part in value.split("/"))
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not of the form i/n, for example 0/4") from None
+    return index, count
+
+
+def gather_scenes(paths: list[Path], s1: Path | None, s2: Path | None) -> tuple[Pairing, Path]:
+    """The scenes named on the command line and the output folder."""
+    if s1 is not None or s2 is not None:
+        if s1 is None or s2 is None or len(paths) != 1:
+            raise typer.BadParameter("--s1 and --s2 go together, with OUT as the only argument")
+        return single_pair(s1, s2), paths[0]
+    if len(paths) != 2:
+        raise typer.BadParameter("give IN (a folder or a manifest CSV) and OUT")
+    source, out_dir = paths
+    if source.is_dir():
+        return pair_folder(source), out_dir
+    if source.suffix.lower() == ".csv" and source.is_file():
+        return read_manifest(source), out_dir
+    raise InputError(f"{source}: not a folder of scenes or a manifest CSV")
+
+
+class RichProgress:
+    """Progress bars per scene and overall on stderr, with problems printed above them."""
+
+    def __init__(self, console: Console, scenes: int, show_bars: bool) -> None:
+        self.console = console
+        self.bars = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console, disable=not show_bars, transient=True,
+        )
+        self._overall = self.bars.add_task("scenes", total=scenes)
+        self._scene = None
+
+    def say(self, line: str) -> None:
+        """Print one message line above the bars."""
+        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    def scene_started(self, name: str, tiles: int) -> None:
+        self._scene = self.bars.add_task(name, total=tiles)
+
+    def tiles_done(self, count: int) -> None:
+        if self._scene is not None:
+            self.bars.advance(self._scene, count)
+
+    def scene_finished(self, result: SceneResult) -> None:
+        if self._scene is not None:
+            self.bars.remove_task(self._scene)
+            self._scene = None
+        self.bars.advance(self._overall)
+        for warning in result.warnings:
+            self.say(f"warning: {warning}")
+        if result.status == "failed":
+            self.say(f"error: {result.message}")
+
+
+def summary_line(summary: RunSummary) -> str:
+    """One line: scenes by outcome, tiles, throughput."""
+    area = summary.km2_per_second
+    return (
+        f"{len(summary.results) + len(summary.problems)} scenes: {summary.count('done')} done, "
+        f"{summary.count('skipped')} skipped, {summary.failed} failed; {summary.tiles} tiles in "
+        f"{summary.seconds:.1f} s ({summary.tiles_per_second:.1f} tiles/s"
+        + (f", {area:.2f} km2/s)" if area is not None else ")")
+    )
+
+
+@app.command()
+@report_errors
+def run(
+    paths: Annotated[list[Path], typer.Argument(
+        help="IN OUT: IN is a folder of <name>_s1.tif + <name>_s2.tif pairs or a manifest CSV "
+             "(columns s1,s2[,name]); OUT is the output folder. With --s1/--s2, only OUT.",
+        show_default=False)],
+    engine: Annotated[Optional[Path], typer.Option(
+        "--engine", "-e", help="Engine file: .onnx (ONNX Runtime) or .plan/.engine (TensorRT). "
+                               "Default: the bundled model on ONNX Runtime.")] = None,
+    s1: Annotated[Optional[Path], typer.Option("--s1", help="Sentinel-1 GeoTIFF of a single scene.")] = None,
+    s2: Annotated[Optional[Path], typer.Option("--s2", help="Cloudy Sentinel-2 GeoTIFF of a single scene.")] = None,
+    tile: Annotated[Optional[int], typer.Option(help="Tile size in px (default: the engine's, else 256).")] = None,
+    overlap: Annotated[int, typer.Option(help="Pixels shared by neighbouring tiles.")] = 32,
+    batch: Annotated[int, typer.Option(help="Tiles per engine call.")] = 4,
+    blend: Annotated[str, typer.Option(help="Blend window: hann or gaussian.")] = "hann",
+    float32: Annotated[bool, typer.Option("--float32", help="Write float32 reflectance instead of uint16 DN.")] = False,
+    cog: Annotated[bool, typer.Option("--cog", help="Write Cloud-Optimised GeoTIFFs with overviews.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Skip scenes whose output and record match.")] = False,
+    shard_spec: Annotated[Optional[str], typer.Option(
+        "--shard", help="i/n: run only worker i's share (0-based) of n, split by scene name.")] = None,
+    device: Annotated[str, typer.Option(help=f"One of {', '.join(DEVICES)} (ONNX Runtime).")] = "auto",
+    threads: Annotated[Optional[int], typer.Option(help="ONNX Runtime intra-op threads.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
+) -> None:
+    """Restore cloudy Sentinel-2 scenes; the exit code is 2 when any scene failed."""
+    shard_of = parse_shard(shard_spec)
+    pairing, out_dir = gather_scenes(paths, s1, s2)
+    if shard_of is not None:
+        pairing = shard(pairing, *shard_of)
+    options = RunOptions(tile_size=tile, overlap=overlap, batch_size=batch, blend=blend,
+                         output_dtype="float32" if float32 else "uint16", cog=cog)
+    console = Console(stderr=True)
+    with open_engine(engine, device=device, threads=threads) as loaded:
+        reporter = RichProgress(console, len(pairing.pairs), show_bars=not quiet and console.is_terminal)
+        for problem in pairing.problems:
+            reporter.say(f"error: {problem}")
+        with reporter.bars:
+            summary = run_batch(loaded, pairing, out_dir, options, resume=resume, progress=reporter)
+    if not quiet:
+        typer.echo(summary_line(summary))
+    if summary.failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def main() -> None:
+    """Entry point of `ibhfn-run`."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""One interface over the inference backends, and the choice of backend by the engine file.
+
+`.onnx` runs on ONNX Runtime (CPU by default, CUDA when present), `.plan` / `.engine` on TensorRT.
+With no file, the bundled model's ONNX runs on ONNX Runtime. Engines are context managers in the
+Polygraphy manner: public `infer` checks the batch and calls the backend's `_infer_impl`.
+Backends are imported only when chosen, so `import ibhfn.runtime` stays light and torch-free.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from functools import cached_property
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from ibhfn.bundled import BUNDLED_ONNX, bundled_file
+from ibhfn.engine_metadata import EngineMetadata
+from ibhfn.errors import ModelError, ShapeError
+from ibhfn.runtime.hashing import file_sha256
+
+ENGINE_SUFFIXES: dict[str, str] = {".onnx": "onnxruntime", ".plan": "tensorrt", ".engine": "tensorrt"}
+DEVICES = ("auto", "cpu", "cuda")
+
+Batch = tuple[np.ndarray, np.ndarray]
+
+
+class Engine(ABC):
+    """A loaded engine: float32 (N, C, h, w) `sar` and `optical` batches in, `restored` out."""
+
+    def __init__(
+        self,
+        path: Path,
+        metadata: EngineMetadata,
+        *,
+        backend: str,
+        tile_size: int | None = None,
+        max_batch: int | None = None,
+    ) -> None:
+        self.path = path
+        self.metadata = metadata
+        self.backend = backend  # what runs it, for messages and scene records
+        self.tile_size = tile_size  # fixed by a static engine, else None
+        self.max_batch = max_batch  # the largest batch the engine takes, None when unbounded
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the backend's resources."""
+
+    @cached_property
+    def sha256(self) -> str:
+        """SHA-256 of the engine file, recorded beside every scene it restores."""
+        return file_sha256(self.path)
+
+    def check_tile(self, tile: int) -> None:
+        """Raise ShapeError unless the engine takes square tiles of `tile` pixels."""
+        multiple = self.metadata.size_multiple
+        if self.tile_size is not None and tile != self.tile_size:
+            raise ShapeError(f"{self.path}: the engine takes {self.tile_size} px tiles only, not {tile}")
+        if tile % multiple:
+            raise ShapeError(f"tile size {tile} is not a multiple of the engine's size multiple {multiple}")
+
+    def infer(self, sar: np.ndarray, optical: np.ndarray) -> np.ndarray:
+        """Restore one batch: (N, 2, h, w) and (N, 13, h, w) float32 in, (N, 13, h, w) float32 out."""
+        self._check_batch(sar, optical)
+        return self._infer_impl(sar, optical)
+
+    def infer_batches(self, batches: Iterable[Batch]) -> Iterator[np.ndarray]:
+        """Restore a stream of batches in order; backends that can overlap batches override this."""
+        for sar, optical in batches:
+            yield self.infer(sar, optical)
+
+    @abstractmethod
+    def _infer_impl(self, sar: np.ndarray, optical: np.ndarray) -> np.ndarray:
+        """Run one checked batch on the backend."""
+
+    def _check_batch(self, sar: np.ndarray, optical: np.ndarray) -> None:
+        meta = self.metadata
+        for name, array, bands in (("sar", sar, meta.s1_bands), ("optical", optical, meta.s2_bands)):
+            if array.dtype != np.float32 or array.ndim != 4 or array.shape[1] != len(bands):
+                raise ShapeError(
+                    f"{name} must be float32 (N, {len(bands)}, H, W), got {array.dtype} {array.shape}"
+                )
+        if sar.shape[0] != optical.shape[0] or sar.shape[2:] != optical.shape[2:]:
+            raise ShapeError(f"sar {sar.shape} and optical {optical.shape} differ in batch or size")
+        height, width = optical.shape[2:]
+        if height % meta.size_multiple or width % meta.size_multiple:
+            raise ShapeError(f"tile {height} x {width} is not a multiple of {meta.size_multiple}")
+        if self.max_batch is not None and optical.shape[0] > self.max_batch:
+            raise ShapeError(f"batch of {optical.shape[0]} exceeds the engine's maximum {self.max_batch}")
+
+
+def backend_for(path: Path) -> str:
+    """Name the backend that runs an engine file, by its suffix."""
+    try:
+        return ENGINE_SUFFIXES[path.suffix.lower()]
+    except KeyError:
+        raise ModelError(
+            f"{path}: unknown engine type; expected one of {', '.join(ENGINE_SUFFIXES)}"
+        ) from None
+
+
+def open_engine(path: Path | None = None, *, device: str = "auto", threads: int | None = None) -> Engine:
+    """Load an engine file (the bundled ONNX when `path` is None) on the backend its suffix names.
+
+    `device` is 'auto' (CUDA when ONNX Runtime has it), 'cpu' or 'cuda'; `threads` sets ONNX
+    Runtime's intra-op threads (None: its default).
+    """
+    if device not in DEVICES:
+        raise ModelError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    path = bundled_file(BUNDLED_ONNX) if path is None else Path(path)
+    backend = backend_for(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: engine file not found")
+    if backend == "tensorrt":
+        if device == "cpu":
+            raise ModelError(f"{path}: a TensorRT engine runs on an NVIDIA GPU; use an .onnx engine on the CPU")
+        from ibhfn.runtime.tensorrt_backend import TensorRTEngine
+
+        return TensorRTEngine(path)
+    from ibhfn.runtime.onnxruntime_backend import OnnxRuntimeEngine
+
+    return OnnxRuntimeEngine(path, device=device, threads=threads)

@@ -1,0 +1,154 @@
+"""Which Sentinel-1 file goes with which cloudy Sentinel-2 file, and which worker runs which scene.
+
+Naming rule for a folder: `<name>_s1.tif` pairs with `<name>_s2.tif` in the same folder (top level
+only; `.tif` or `.tiff`; the `_s1`/`_s2` and the extension in any case; `<name>` exactly). A
+manifest CSV instead lists `s1,s2[,name]` per row, paths relative to the CSV. Files that cannot be
+paired are returned as problems, so the caller can report each one and still run the others.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ibhfn.errors import InputError
+
+_SCENE_FILE = re.compile(r"^(?P<name>.+)_(?P<sensor>s[12])\.tiff?$", re.IGNORECASE)
+RASTER_SUFFIXES = (".tif", ".tiff")
+
+
+@dataclass(frozen=True, order=True)
+class ScenePair:
+    """One scene: its name (which names the output) and its two input files."""
+
+    name: str
+    s1: Path
+    s2: Path
+
+
+@dataclass(frozen=True)
+class PairingProblem:
+    """A file that cannot be run, and why; `scene` places it in the name order that shards follow."""
+
+    path: Path
+    message: str
+    scene: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass
+class Pairing:
+    """The scenes found, sorted by name, and the files that could not be paired."""
+
+    pairs: list[ScenePair] = field(default_factory=list)
+    problems: list[PairingProblem] = field(default_factory=list)
+
+
+def scene_name(s2: Path) -> str:
+    """The scene name of an S2 file: its stem without a trailing `_s2`."""
+    match = _SCENE_FILE.match(s2.name)
+    return match["name"] if match else s2.stem
+
+
+def pair_folder(folder: Path) -> Pairing:
+    """Pair the `<name>_s1` and `<name>_s2` GeoTIFFs at the top level of `folder`."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such folder")
+    found: dict[str, dict[str, list[Path]]] = defaultdict(lambda: {"s1": [], "s2": []})
+    others = 0
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.suffix.lower() not in RASTER_SUFFIXES:
+            continue
+        match = _SCENE_FILE.match(path.name)
+        if match is None:
+            others += 1
+            continue
+        found[match["name"]][match["sensor"].lower()].append(path)
+    if not found:
+        raise InputError(
+            f"{folder}: no scene files named <name>_s1.tif and <name>_s2.tif"
+            + (f" ({others} other GeoTIFFs do not follow this naming rule)" if others else "")
+        )
+    pairing = Pairing()
+    for name, files in sorted(found.items()):
+        _add_pair(pairing, name, files["s1"], files["s2"])
+    return pairing
+
+
+def _add_pair(pairing: Pairing, name: str, s1: list[Path], s2: list[Path]) -> None:
+    for sensor, files, partner in (("S1", s1, s2), ("S2", s2, s1)):
+        if len(files) > 1:
+            listed = ", ".join(f.name for f in files)
+            pairing.problems.append(
+                PairingProblem(files[0], f"scene {name!r} has {len(files)} {sensor} files: {listed}", name)
+            )
+            return
+        if files and not partner:
+            other = "S2" if sensor == "S1" else "S1"
+            pairing.problems.append(
+                PairingProblem(files[0], f"no {other} partner ({name}_{other.lower()}.tif) beside it", name)
+            )
+            return
+    pairing.pairs.append(ScenePair(name, s1[0], s2[0]))
+
+
+def read_manifest(manifest: Path) -> Pairing:
+    """Read scene pairs from a CSV with columns s1, s2 and optionally name."""
+    manifest = Path(manifest)
+    try:
+        with manifest.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            columns = set(reader.fieldnames or ())
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{manifest}: cannot read the manifest ({exc})") from None
+    if not {"s1", "s2"} <= columns:
+        raise InputError(f"{manifest}: a manifest needs the columns s1,s2[,name]; found {sorted(columns)}")
+    pairing = Pairing()
+    names: set[str] = set()
+    for line, row in enumerate(rows, start=2):
+        s1, s2 = (manifest.parent / (row[c] or "").strip() for c in ("s1", "s2"))
+        name = (row.get("name") or "").strip() or scene_name(s2)
+        missing = [p for p in (s1, s2) if not p.is_file()]
+        if missing:
+            pairing.problems.extend(
+                PairingProblem(p, f"listed on line {line} of {manifest.name} but not found", name)
+                for p in missing
+            )
+        elif name in names:
+            pairing.problems.append(PairingProblem(s2, f"scene name {name!r} appears twice in {manifest.name}", name))
+        else:
+            names.add(name)
+            pairing.pairs.append(ScenePair(name, s1, s2))
+    pairing.pairs.sort()
+    return pairing
+
+
+def single_pair(s1: Path, s2: Path) -> Pairing:
+    """One scene given as its two files; a missing file becomes a problem."""
+    s1, s2 = Path(s1), Path(s2)
+    name = scene_name(s2)
+    problems = [PairingProblem(p, "no such file", name) for p in (s1, s2) if not p.is_file()]
+    pairs = [] if problems else [ScenePair(name, s1, s2)]
+    return Pairing(pairs, problems)
+
+
+def shard(pairing: Pairing, index: int, count: int) -> Pairing:
+    """Worker `index` of `count` (0-based) takes every count-th scene in name order, problems included.
+
+    The split depends only on the scene names, so every worker computes the same one independently.
+    """
+    if count < 1 or not 0 <= index < count:
+        raise InputError(f"shard {index}/{count} is not valid; use i/n with 0 <= i < n")
+    names = sorted({pair.name for pair in pairing.pairs} | {problem.scene for problem in pairing.problems})
+    mine = set(names[index::count])
+    return Pairing(
+        [pair for pair in pairing.pairs if pair.name in mine],
+        [problem for problem in pairing.problems if problem.scene in mine],
+    )

@@ -1,0 +1,201 @@
+"""The two inputs of one scene, read by full-width row strips on the cloudy Sentinel-2 grid.
+
+S2 is opened first and is the reference: its CRS, transform and size become the output's, so the
+georeferencing is never lost. S1 is read directly when it lies on the same grid, otherwise through
+a `WarpedVRT` onto S2's grid (bilinear; average when S1 is finer than S2). Everything that can be
+checked before any compute is checked on opening, and every problem found is reported at once.
+Full-width strips read efficiently from tiled and striped (untiled) GeoTIFFs alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.coords import disjoint_bounds
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
+from rasterio.vrt import WarpedVRT
+from rasterio.warp import transform_bounds
+from rasterio.windows import Window
+
+from ibhfn.engine_metadata import EngineMetadata
+from ibhfn.errors import InputError
+
+S2_DTYPES = ("uint16", "int16", "uint32", "int32", "float32", "float64")
+S1_DTYPES = ("float32", "float64")
+FULL_COVER = 0.999  # S1 covering less of S2 than this is reported as partial
+
+
+def _reason(exc: Exception) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def open_raster(path: Path) -> rasterio.DatasetReader:
+    """Open a GeoTIFF for reading, or raise InputError naming the file."""
+    if not Path(path).is_file():
+        raise InputError(f"{path}: no such file")
+    if Path(path).stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty")
+    try:
+        return rasterio.open(path)
+    except RasterioError as exc:
+        raise InputError(f"{path}: not a readable raster ({_reason(exc)})") from None
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """How much of the S2 footprint the S1 footprint covers, in S2's CRS."""
+
+    fraction: float
+    s1_bounds: tuple[float, float, float, float]
+
+
+def _overlap(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader) -> Overlap:
+    bounds = transform_bounds(s1.crs, s2.crs, *s1.bounds) if s1.crs != s2.crs else tuple(s1.bounds)
+    left, bottom, right, top = s2.bounds
+    width = max(0.0, min(right, bounds[2]) - max(left, bounds[0]))
+    height = max(0.0, min(top, bounds[3]) - max(bottom, bounds[1]))
+    fraction = 0.0 if disjoint_bounds(bounds, s2.bounds) else width * height / ((right - left) * (top - bottom))
+    return Overlap(fraction, bounds)
+
+
+def _same_grid(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader) -> bool:
+    return (
+        s1.crs == s2.crs
+        and s1.shape == s2.shape
+        and s1.transform.almost_equals(s2.transform, precision=1e-6 * abs(s2.transform.a))
+    )
+
+
+def _resampling(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader, s1_bounds: tuple) -> Resampling:
+    s1_pixel = (s1_bounds[2] - s1_bounds[0]) / s1.width
+    return Resampling.average if s1_pixel < 0.75 * abs(s2.transform.a) else Resampling.bilinear
+
+
+class SceneSource:
+    """S1 and S2 of one scene on S2's grid; a context manager. `warnings` lists what to tell the user."""
+
+    def __init__(self, s1_path: Path, s2_path: Path, metadata: EngineMetadata) -> None:
+        self.s1_path, self.s2_path = Path(s1_path), Path(s2_path)
+        self.warnings: list[str] = []
+        self._s2 = open_raster(self.s2_path)
+        try:
+            self._s1 = open_raster(self.s1_path)
+            try:
+                self._check(metadata)
+                self._s1_grid = self._s1 if _same_grid(self._s1, self._s2) else self._warp()
+            except BaseException:
+                self._s1.close()
+                raise
+        except BaseException:
+            self._s2.close()
+            raise
+
+    def _check(self, metadata: EngineMetadata) -> None:
+        problems = []
+        for path, dataset, bands, dtypes, what in (
+            (self.s2_path, self._s2, metadata.s2_bands, S2_DTYPES, "S2 DN (reflectance x 10000)"),
+            (self.s1_path, self._s1, metadata.s1_bands, S1_DTYPES, "S1 backscatter in dB"),
+        ):
+            if dataset.count != len(bands):
+                problems.append(
+                    f"{path}: has {dataset.count} bands; the engine expects {len(bands)} ({', '.join(bands)})"
+                )
+            if dataset.dtypes[0] not in dtypes:
+                problems.append(
+                    f"{path}: holds {dataset.dtypes[0]}; the engine expects {what} as {' or '.join(dtypes)}"
+                )
+        if not problems and not _same_grid(self._s1, self._s2):
+            problems += self._check_overlap()
+        if problems:
+            raise InputError("; ".join(problems))
+
+    def _check_overlap(self) -> list[str]:
+        missing = [str(path) for path, ds in ((self.s1_path, self._s1), (self.s2_path, self._s2)) if ds.crs is None]
+        if missing:
+            return [f"{' and '.join(missing)}: no CRS, so S1 cannot be aligned with S2 on another grid"]
+        overlap = _overlap(self._s1, self._s2)
+        if overlap.fraction == 0.0:
+            return [f"{self.s1_path}: does not overlap {self.s2_path.name} (no common ground in {self._s2.crs})"]
+        if overlap.fraction < FULL_COVER:
+            self.warnings.append(
+                f"{self.s1_path}: covers {overlap.fraction:.1%} of {self.s2_path.name}; "
+                "outside it the network sees no S1 signal"
+            )
+        return []
+
+    def _warp(self) -> WarpedVRT:
+        overlap = _overlap(self._s1, self._s2)
+        return WarpedVRT(
+            self._s1,
+            crs=self._s2.crs,
+            transform=self._s2.transform,
+            width=self._s2.width,
+            height=self._s2.height,
+            resampling=_resampling(self._s1, self._s2, overlap.s1_bounds),
+            nodata=np.nan,
+            dtype="float32",
+        )
+
+    @property
+    def warped(self) -> bool:
+        """Whether S1 is resampled onto S2's grid."""
+        return self._s1_grid is not self._s1
+
+    @property
+    def height(self) -> int:
+        return self._s2.height
+
+    @property
+    def width(self) -> int:
+        return self._s2.width
+
+    @property
+    def profile(self) -> dict:
+        """S2's profile: the georeferencing the output inherits."""
+        return dict(self._s2.profile)
+
+    @property
+    def s2_nodata(self) -> float | None:
+        return self._s2.nodata
+
+    @property
+    def s2_descriptions(self) -> tuple[str | None, ...]:
+        return self._s2.descriptions
+
+    @property
+    def area_km2(self) -> float | None:
+        """Ground area of the scene, when its CRS is projected."""
+        crs = self._s2.crs
+        if crs is None or not crs.is_projected:
+            return None
+        metres = crs.linear_units_factor[1]
+        pixel = abs(self._s2.transform.a * self._s2.transform.e) * metres**2
+        return pixel * self.width * self.height / 1e6
+
+    def read_rows(self, row: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """S1 in dB (2, count, W) and S2 DN (13, count, W), both float32, for scene rows row..row+count."""
+        window = Window(0, row, self.width, count)
+        arrays = []
+        for path, dataset in ((self.s1_path, self._s1_grid), (self.s2_path, self._s2)):
+            try:
+                arrays.append(dataset.read(window=window, out_dtype="float32"))
+            except RasterioError as exc:
+                raise InputError(f"{path}: cannot read rows {row}..{row + count} ({_reason(exc)})") from None
+        return arrays[0], arrays[1]
+
+    def close(self) -> None:
+        """Close the S1 view and both files."""
+        if self.warped:
+            self._s1_grid.close()
+        self._s1.close()
+        self._s2.close()
+
+    def __enter__(self) -> "SceneSource":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

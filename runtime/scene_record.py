@@ -1,0 +1,67 @@
+"""The JSON record beside each restored scene, and whether a finished scene can be skipped.
+
+`<output>.json` (for `scene.tif`, `scene.tif.json`) holds the inputs with their sizes and
+hashes, the engine, the options, tile counts and timings. Its `fingerprint` (input and engine
+hashes, the options that change the output) is what `--resume` compares: a scene is finished when
+its output exists with the recorded size and the record's fingerprint matches the new run's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ibhfn.atomic import atomic_path
+from ibhfn.runtime.hashing import file_sha256
+
+RECORD_FORMAT = "ibhfn-scene/1"
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """A file as the record names it: where, how large, which content."""
+
+    path: str
+    size_bytes: int
+    sha256: str
+
+    @classmethod
+    def of(cls, path: Path) -> "FileFacts":
+        """Measure and hash `path`."""
+        path = Path(path)
+        return cls(str(path.resolve()), path.stat().st_size, file_sha256(path))
+
+
+def record_path(output: Path) -> Path:
+    """Where the record of `output` lies."""
+    return output.with_name(output.name + ".json")
+
+
+def fingerprint(s1: FileFacts, s2: FileFacts, engine_sha256: str, settings: dict) -> dict:
+    """What decides the output's content: the inputs, the engine and the output settings."""
+    return {"s1_sha256": s1.sha256, "s2_sha256": s2.sha256, "engine_sha256": engine_sha256, "settings": settings}
+
+
+def write_record(output: Path, record: dict) -> None:
+    """Write the record of `output` atomically, its format tag and the output's size included."""
+    measured = {"path": str(output.resolve()), "size_bytes": output.stat().st_size}
+    full = {"format": RECORD_FORMAT, **record, "output": {**record.get("output", {}), **measured}}
+    with atomic_path(record_path(output)) as tmp:
+        tmp.write_text(json.dumps(full, indent=2, sort_keys=True, default=str))
+
+
+def is_finished(output: Path, expected: dict) -> bool:
+    """Whether `output` and its record exist, agree in size, and the record has fingerprint `expected`."""
+    path = record_path(output)
+    if not output.is_file() or not path.is_file():
+        return False
+    try:
+        record = json.loads(path.read_text())
+        return (
+            record.get("format") == RECORD_FORMAT
+            and record["fingerprint"] == json.loads(json.dumps(expected, default=str))
+            and record["output"]["size_bytes"] == output.stat().st_size
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
