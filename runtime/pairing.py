@@ -149,6 +149,6 @@ def shard(pairing: Pairing, index: int, count: int) -> Pairing:
     names = sorted({pair.name for pair in pairing.pairs} | {problem.scene for problem in pairing.problems})
     mine = set(names[index::count])
     return Pairing(
-        [pair for pair in pairing.pairs if pair.name in mine],
+        sorted(pair for pair in pairing.pairs if pair.name in mine),
         [problem for problem in pairing.problems if problem.scene in mine],
     )

@@ -60,6 +60,18 @@ def write_standin_onnx(
 
 
 @pytest.fixture(scope="session")
+def standin_metadata() -> EngineMetadata:
+    """The metadata the stand-in engine carries."""
+    return STANDIN_METADATA
+
+
+@pytest.fixture(scope="session")
+def write_onnx_engine():
+    """`write_standin_onnx`, for tests that need a variant (a static tile, other metadata)."""
+    return write_standin_onnx
+
+
+@pytest.fixture(scope="session")
 def onnx_engine_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The engine every runtime test runs: for now the stand-in, later the bundled model's ONNX."""
     return write_standin_onnx(tmp_path_factory.mktemp("engine") / "standin.onnx")

@@ -1,0 +1,98 @@
+import hashlib
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from ibhfn.errors import DependencyError, ModelError, ShapeError
+from ibhfn.runtime import engine as engine_module
+from ibhfn.runtime.engine import backend_for, open_engine
+
+
+def batch(n=2, size=32, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 2, size, size), dtype=np.float32), rng.random((n, 13, size, size), dtype=np.float32)
+
+
+def test_onnx_engine_reads_its_metadata_and_restores_batches(onnx_engine_path, standin_metadata):
+    sar, optical = batch()
+    with open_engine(onnx_engine_path, device="cpu", threads=1) as engine:
+        assert engine.metadata == standin_metadata
+        assert engine.backend == "onnxruntime (CPUExecutionProvider)"
+        assert engine.tile_size is None and engine.max_batch is None
+        restored = engine.infer(sar, optical)
+        streamed = list(engine.infer_batches([(sar[:1], optical[:1]), (sar[1:], optical[1:])]))
+        assert engine.sha256 == hashlib.sha256(onnx_engine_path.read_bytes()).hexdigest()
+    reference = ort.InferenceSession(str(onnx_engine_path)).run(None, {"sar": sar, "optical": optical})[0]
+    assert restored.shape == (2, 13, 32, 32) and restored.dtype == np.float32
+    np.testing.assert_allclose(restored, reference, rtol=1e-6)
+    np.testing.assert_allclose(np.concatenate(streamed), reference, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "sar_shape, optical_shape, dtype, match",
+    [
+        ((1, 2, 32, 32), (1, 12, 32, 32), np.float32, "optical must be float32"),
+        ((1, 2, 30, 30), (1, 13, 30, 30), np.float32, "multiple of 4"),
+        ((1, 2, 32, 32), (1, 13, 32, 32), np.float64, "sar must be float32"),
+        ((2, 2, 32, 32), (1, 13, 32, 32), np.float32, "differ"),
+    ],
+)
+def test_batches_the_engine_cannot_take_are_refused(onnx_engine_path, sar_shape, optical_shape, dtype, match):
+    with open_engine(onnx_engine_path, device="cpu") as engine, pytest.raises(ShapeError, match=match):
+        engine.infer(np.zeros(sar_shape, dtype), np.zeros(optical_shape, dtype))
+
+
+def test_static_engine_dictates_the_tile(tmp_path, write_onnx_engine):
+    with open_engine(write_onnx_engine(tmp_path / "static.onnx", tile=64)) as engine:
+        assert engine.tile_size == 64
+        engine.check_tile(64)
+        with pytest.raises(ShapeError, match="64 px tiles only"):
+            engine.check_tile(128)
+
+
+def test_tile_must_be_a_multiple_of_the_size_multiple(onnx_engine_path):
+    with open_engine(onnx_engine_path) as engine, pytest.raises(ShapeError, match="multiple"):
+        engine.check_tile(66)
+
+
+def test_backend_is_chosen_by_suffix(tmp_path):
+    assert backend_for(tmp_path / "m.onnx") == "onnxruntime"
+    assert backend_for(tmp_path / "m.PLAN") == "tensorrt"
+    assert backend_for(tmp_path / "m.engine") == "tensorrt"
+    with pytest.raises(ModelError, match="unknown engine type"):
+        backend_for(tmp_path / "m.pt")
+    with pytest.raises(ModelError, match="not found"):
+        open_engine(tmp_path / "missing.onnx")
+
+
+def test_no_engine_means_the_bundled_onnx(monkeypatch, onnx_engine_path):
+    monkeypatch.setattr(engine_module, "BUNDLED_ONNX", onnx_engine_path)
+    with open_engine() as engine:
+        assert engine.path == onnx_engine_path and engine.backend.startswith("onnxruntime")
+
+
+def test_onnx_without_ibhfn_metadata_is_refused(tmp_path, onnx_engine_path):
+    model = onnx.load(onnx_engine_path)
+    del model.metadata_props[:]
+    onnx.save(model, tmp_path / "bare.onnx")
+    with pytest.raises(ModelError, match="no ibhfn metadata"):
+        open_engine(tmp_path / "bare.onnx")
+
+
+def test_broken_onnx_is_refused(tmp_path):
+    (tmp_path / "broken.onnx").write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="broken.onnx: ONNX Runtime cannot load it"):
+        open_engine(tmp_path / "broken.onnx")
+
+
+@pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="CUDA provider present")
+def test_cuda_requested_without_a_cuda_provider(onnx_engine_path):
+    with pytest.raises(DependencyError, match="onnxruntime-gpu"):
+        open_engine(onnx_engine_path, device="cuda")
+
+
+def test_unknown_device(onnx_engine_path):
+    with pytest.raises(ModelError, match="unknown device"):
+        open_engine(onnx_engine_path, device="tpu")

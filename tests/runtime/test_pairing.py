@@ -1,0 +1,83 @@
+from pathlib import Path
+
+import pytest
+
+from ibhfn.errors import InputError
+from ibhfn.runtime.pairing import Pairing, ScenePair, pair_folder, read_manifest, shard, single_pair
+
+
+def touch(folder: Path, *names: str) -> None:
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(b"x")
+
+
+def test_folder_pairs_by_name_in_any_case_and_reports_unpaired(tmp_path):
+    touch(tmp_path, "b_s1.tif", "b_S2.TIFF", "a_s1.TIF", "a_s2.tif", "lonely_s1.tif", "orphan_s2.tif",
+          "notes.txt", "quicklook.tif", "truth/a_s2.tif", "truth/c_s1.tif")
+    pairing = pair_folder(tmp_path)
+    assert pairing.pairs == [
+        ScenePair("a", tmp_path / "a_s1.TIF", tmp_path / "a_s2.tif"),
+        ScenePair("b", tmp_path / "b_s1.tif", tmp_path / "b_S2.TIFF"),
+    ]
+    messages = [str(p) for p in pairing.problems]
+    assert messages == [
+        f"{tmp_path / 'lonely_s1.tif'}: no S2 partner (lonely_s2.tif) beside it",
+        f"{tmp_path / 'orphan_s2.tif'}: no S1 partner (orphan_s1.tif) beside it",
+    ]
+
+
+def test_names_match_exactly_not_by_substring(tmp_path):
+    touch(tmp_path, "s_1_s1.tif", "s_10_s2.tif")
+    pairing = pair_folder(tmp_path)
+    assert pairing.pairs == [] and len(pairing.problems) == 2
+
+
+def test_two_files_for_one_sensor_is_a_problem(tmp_path):
+    touch(tmp_path, "a_s1.tif", "a_s1.tiff", "a_s2.tif")
+    pairing = pair_folder(tmp_path)
+    assert pairing.pairs == []
+    assert "2 S1 files" in str(pairing.problems[0])
+
+
+def test_folder_without_scene_files_explains_the_rule(tmp_path):
+    touch(tmp_path, "scene_vv.tif")
+    with pytest.raises(InputError, match=r"<name>_s1.tif.*1 other GeoTIFFs"):
+        pair_folder(tmp_path)
+    with pytest.raises(InputError, match="no such folder"):
+        pair_folder(tmp_path / "missing")
+
+
+def test_manifest_paths_are_relative_to_it(tmp_path):
+    touch(tmp_path, "in/x1.tif", "in/x2.tif", "in/y_s1.tif", "in/y_s2.tif")
+    manifest = tmp_path / "scenes.csv"
+    manifest.write_text("s1,s2,name\nin/x1.tif,in/x2.tif,first\nin/y_s1.tif,in/y_s2.tif,\nin/z1.tif,in/y_s2.tif,z\n")
+    pairing = read_manifest(manifest)
+    assert [(p.name, p.s1.name) for p in pairing.pairs] == [("first", "x1.tif"), ("y", "y_s1.tif")]
+    assert len(pairing.problems) == 1
+    assert "z1.tif: listed on line 4 of scenes.csv but not found" in str(pairing.problems[0])
+
+
+def test_manifest_needs_its_columns(tmp_path):
+    manifest = tmp_path / "scenes.csv"
+    manifest.write_text("sar,optical\na,b\n")
+    with pytest.raises(InputError, match="s1,s2"):
+        read_manifest(manifest)
+
+
+def test_single_pair_reports_a_missing_file(tmp_path):
+    touch(tmp_path, "a_s2.tif")
+    pairing = single_pair(tmp_path / "a_s1.tif", tmp_path / "a_s2.tif")
+    assert pairing.pairs == [] and "no such file" in str(pairing.problems[0])
+
+
+def test_shards_partition_the_scenes_deterministically(tmp_path):
+    pairs = [ScenePair(f"scene{i:02d}", tmp_path / f"{i}_s1.tif", tmp_path / f"{i}_s2.tif") for i in range(10)]
+    pairing = Pairing(list(reversed(pairs)), [])
+    shards = [shard(pairing, index, 3) for index in range(3)]
+    names = [p.name for part in shards for p in part.pairs]
+    assert sorted(names) == [p.name for p in pairs] and len(set(names)) == 10
+    assert [p.name for p in shards[1].pairs] == ["scene01", "scene04", "scene07"]
+    assert shard(pairing, 1, 3) == shards[1]
+    with pytest.raises(InputError, match="3/3"):
+        shard(pairing, 3, 3)
