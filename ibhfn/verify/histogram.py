@@ -2,8 +2,8 @@
 
 Bins are log-spaced (100 per decade from 1e-9 to 10) plus one bin for exact zeros and one for
 everything above 10 (inf included). A percentile is reported as the upper edge of the bin it falls
-in, capped at the largest value seen, so it never understates the exact percentile and overstates
-it by at most one bin width (2.3 %).
+in, capped at the largest value seen, so it never understates the exact (inverted-CDF) percentile
+and overstates it by at most one bin width (2.3 %).
 """
 
 from __future__ import annotations
@@ -50,6 +50,6 @@ class AbsDiffHistogram:
         total = int(counts.sum())
         if total == 0:
             return float("nan")
-        rank = max(1, int(np.ceil(q / 100.0 * total - 1e-9)))  # 1e-9: 0.999 * 1000 is not 999.0...01
+        rank = max(1, int(np.ceil(q / 100.0 * total)))  # as numpy's method="inverted_cdf" ranks
         index = int(np.searchsorted(np.cumsum(counts), rank, side="left"))
         return float(min(self.edges[index], largest))

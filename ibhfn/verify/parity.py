@@ -15,7 +15,7 @@ counts: the sum), except the 99th / 99.9th percentiles, which come from a fixed-
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Sequence
 
 import numpy as np
@@ -235,7 +235,8 @@ class ParityAccumulator:
         for label in (*COVERAGE_LABELS, UNKNOWN_COVERAGE):
             members = [s.comparison for s in self._samples if s.bucket == label]
             if members:
-                buckets.append(BucketSummary(label, len(members), _aggregate(members, self._histograms[label])))
+                aggregate = _aggregate(members, self._histograms[label])
+                buckets.append(BucketSummary(label, len(members), aggregate))
         ranked = sorted(self._samples, key=lambda s: s.comparison.difference.rms, reverse=True)
         return ParitySummary(
             band_names=self.band_names,
@@ -265,7 +266,8 @@ def _check_sample(engine_out, reference_out, truth, sample_id: str, coverage: fl
     for name, array in (("engine output", engine_out), ("ground truth", truth)):
         if array is not None and np.shape(array) != shape:
             raise ShapeError(
-                f"sample {sample_id}: {name} shape {np.shape(array)} differs from reference output shape {shape}"
+                f"sample {sample_id}: {name} shape {np.shape(array)} differs from "
+                f"reference output shape {shape}"
             )
     bad = int(np.size(reference_out) - np.count_nonzero(np.isfinite(reference_out)))
     if bad:
@@ -299,7 +301,9 @@ def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator
 
 
-def _quality(engine: np.ndarray, reference: np.ndarray, truth: np.ndarray) -> tuple[Quality, tuple[BandDelta, ...]]:
+def _quality(
+    engine: np.ndarray, reference: np.ndarray, truth: np.ndarray
+) -> tuple[Quality, tuple[BandDelta, ...]]:
     """Score engine and reference against ground truth, overall and per band."""
     engine_set, engine_bands = _scores(engine, truth)
     reference_set, reference_bands = _scores(reference, truth)
@@ -360,7 +364,9 @@ def _aggregate(comparisons: list[Comparison], histogram: AbsDiffHistogram) -> Co
     )
 
 
-def _aggregate_differences(items: list[Difference], histogram: AbsDiffHistogram, band: int | None) -> Difference:
+def _aggregate_differences(
+    items: list[Difference], histogram: AbsDiffHistogram, band: int | None
+) -> Difference:
     """Per-sample differences of one band (or all bands) combined over samples."""
     return Difference(
         max_abs=max(d.max_abs for d in items),
@@ -377,7 +383,8 @@ def _aggregate_differences(items: list[Difference], histogram: AbsDiffHistogram,
 
 def _mean_metric_set(items: list[MetricSet]) -> MetricSet:
     """Field-wise mean of metric sets."""
-    return MetricSet(**{name: _mean([getattr(m, name) for m in items]) for name in MetricSet.__dataclass_fields__})
+    names = [f.name for f in fields(MetricSet)]
+    return MetricSet(**{name: _mean([getattr(m, name) for m in items]) for name in names})
 
 
 def _mean(values: list[float]) -> float:

@@ -31,6 +31,7 @@ from ibhfn.verify.parity import (
     Comparison,
     Difference,
     ParitySummary,
+    Quality,
     SampleComparison,
     WorstSample,
 )
@@ -181,8 +182,8 @@ table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th { background: #f3f3f3; }
 td.text, th.text { text-align: left; }
-td.ok { color: #2e8b3d; font-weight: bold; }
-td.bad, tr.bad td.band { color: #c62828; font-weight: bold; }
+span.ok { color: #2e8b3d; font-weight: bold; }
+span.bad, tr.bad td.text { color: #c62828; font-weight: bold; }
 img { max-width: 100%; display: block; margin: 0.6em 0; }
 .note { color: #555; font-size: 0.92em; }
 """
@@ -191,7 +192,6 @@ img { max-width: 100%; display: block; margin: 0.6em 0; }
 def render_html(summary: ParitySummary, verdict: Verdict, document: dict) -> str:
     """The self-contained HTML page of a report (`document` is `report_dict`'s output)."""
     figures = _Figures(summary, verdict)
-    q = summary.overall.quality
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -208,8 +208,8 @@ def render_html(summary: ParitySummary, verdict: Verdict, document: dict) -> str
         "<h2>Engine against reference</h2>",
         _difference_table(summary.overall),
     ]
-    if q is not None:
-        parts += ["<h2>Against ground truth</h2>", _quality_table(summary.overall)]
+    if summary.overall.quality is not None:
+        parts += ["<h2>Against ground truth</h2>", _quality_table(summary.overall.quality)]
     parts += [
         "<h2>Per band</h2>",
         _img(figures.per_band(), "per-band errors"),
@@ -235,7 +235,7 @@ def render_html(summary: ParitySummary, verdict: Verdict, document: dict) -> str
 
 
 def _banner(verdict: Verdict) -> str:
-    """The PASS / FAIL banner with the one-line verdict and any skipped checks."""
+    """The PASS / FAIL banner: what failed, the bands beyond a limit, the checks not made."""
     word, css = ("PASS", "pass") if verdict.passed else ("FAIL", "fail")
     failed = [c for c in verdict.checks if not c.passed]
     outcome = "; ".join(
@@ -244,13 +244,12 @@ def _banner(verdict: Verdict) -> str:
     lines = [f'<div class="banner {css}"><b>{word}</b>{_e(outcome)}']
     if verdict.failing_bands:
         lines.append(f"<br>Bands beyond a limit on their own: {_e(', '.join(verdict.failing_bands))}")
-    for reason in verdict.skipped:
-        lines.append(f"<br>Not checked: {_e(reason)}")
+    lines += [f"<br>Not checked: {_e(reason)}" for reason in verdict.skipped]
     return "".join(lines) + "</div>"
 
 
 def _run_table(summary: ParitySummary, verdict: Verdict, meta: dict) -> str:
-    """What was compared: the caller's meta, the precision and the sample count."""
+    """What was compared: the precision, the sample count and the caller's meta."""
     rows = [("precision", verdict.thresholds.precision), ("samples", summary.n_samples)]
     rows += [(k, v if isinstance(v, (str, int, float)) else json.dumps(v)) for k, v in meta.items()]
     body = "".join(f'<tr><th class="text">{_e(k)}</th><td class="text">{_e(v)}</td></tr>' for k, v in rows)
@@ -259,104 +258,105 @@ def _run_table(summary: ParitySummary, verdict: Verdict, meta: dict) -> str:
 
 def _checks_table(verdict: Verdict) -> str:
     """One row per check: what, measured value, limit, result."""
-    rows = "".join(
-        f'<tr><td class="text">{_e(CHECK_LABELS[c.name])}</td><td>{_fmt(c.value)}</td>'
-        f"<td>{_e(c.op)} {_fmt(c.limit)}</td>"
-        f'<td class="{"ok" if c.passed else "bad"}">{"pass" if c.passed else "FAIL"}</td></tr>'
+    rows = [
+        [_e(CHECK_LABELS[c.name]), _fmt(c.value), f"{_e(c.op)} {_fmt(c.limit)}",
+         '<span class="ok">pass</span>' if c.passed else '<span class="bad">FAIL</span>']
         for c in verdict.checks
-    )
-    return f'<table><tr><th class="text">check</th><th>value</th><th>limit</th><th>result</th></tr>{rows}</table>'
+    ]
+    return _table(["check", "value", "limit", "result"], rows)
 
 
-_DIFF_COLUMNS = ("max abs", "mean abs", "RMS", "rel. L2", "p99", "p99.9", "PSNR dB", "SSIM")
+_DIFF_HEAD = ["max abs", "mean abs", "RMS", "rel. L2", "p99", "p99.9", "PSNR dB", "SSIM", "inf/NaN"]
 
 
-def _difference_cells(d: Difference) -> str:
-    """The cells of one Difference, in _DIFF_COLUMNS order."""
+def _difference_cells(d: Difference) -> list[str]:
+    """The cells of one Difference, in _DIFF_HEAD order."""
     values = (d.max_abs, d.mean_abs, d.rms, d.rel_l2, d.p99, d.p99_9, d.psnr, d.ssim)
-    return "".join(f"<td>{_fmt(v)}</td>" for v in values)
+    return [_fmt(v) for v in values] + [str(d.non_finite)]
 
 
 def _difference_table(comparison: Comparison) -> str:
-    """The dataset-level difference statistics, with SAM and the inf/NaN count."""
-    d = comparison.difference
-    head = "".join(f"<th>{c}</th>" for c in _DIFF_COLUMNS) + "<th>SAM deg</th><th>inf/NaN</th>"
-    body = f"<tr>{_difference_cells(d)}<td>{_fmt(comparison.sam)}</td><td>{d.non_finite}</td></tr>"
-    return f"<table><tr>{head}</tr>{body}</table>"
+    """The dataset-level difference statistics, with SAM."""
+    return _table(["", *_DIFF_HEAD, "SAM deg"],
+                  [["all bands", *_difference_cells(comparison.difference), _fmt(comparison.sam)]])
 
 
-def _quality_table(comparison: Comparison) -> str:
+def _quality_table(quality: Quality) -> str:
     """Engine and reference against ground truth, and the deltas (positive = engine worse)."""
-    q = comparison.quality
     names = ("mae", "rmse", "psnr", "ssim", "sam")
-    rows = [("engine", q.engine.to_dict()), ("reference", q.reference.to_dict())]
-    deltas = {"mae": q.delta_mae, "psnr": q.delta_psnr, "ssim": q.delta_ssim, "sam": q.delta_sam}
-    body = "".join(
-        f'<tr><td class="text">{label}</td>' + "".join(f"<td>{_fmt(m[n])}</td>" for n in names) + "</tr>"
-        for label, m in rows
-    )
-    body += '<tr><td class="text">delta (engine worse &gt; 0)</td>' + "".join(
-        f"<td>{_fmt(deltas[n]) if n in deltas else ''}</td>" for n in names
-    ) + "</tr>"
-    head = "".join(f"<th>{h}</th>" for h in ("MAE", "RMSE", "PSNR dB", "SSIM", "SAM deg"))
-    return f'<table><tr><th class="text"></th>{head}</tr>{body}</table>'
+    deltas = {"mae": quality.delta_mae, "psnr": quality.delta_psnr, "ssim": quality.delta_ssim,
+              "sam": quality.delta_sam}
+    rows = [[label, *(_fmt(getattr(m, n)) for n in names)]
+            for label, m in (("engine", quality.engine), ("reference", quality.reference))]
+    rows.append(["delta (engine worse &gt; 0)", *(_fmt(deltas[n]) if n in deltas else "" for n in names)])
+    return _table(["", "MAE", "RMSE", "PSNR dB", "SSIM", "SAM deg"], rows)
 
 
 def _band_table(summary: ParitySummary, verdict: Verdict) -> str:
     """Per-band difference statistics, with the truth deltas when there is ground truth."""
     deltas = summary.overall.band_deltas
-    head = "".join(f"<th>{c}</th>" for c in _DIFF_COLUMNS) + "<th>inf/NaN</th>"
+    head = ["band", *_DIFF_HEAD]
     if deltas is not None:
-        head += "<th>&Delta;PSNR dB</th><th>&Delta;SSIM</th><th>&Delta;MAE</th>"
-    body = ""
+        head += ["&Delta;PSNR dB", "&Delta;SSIM", "&Delta;MAE"]
+    rows, bad = [], []
     for b, (name, d) in enumerate(zip(summary.band_names, summary.overall.bands)):
-        extra = "" if deltas is None else "".join(
-            f"<td>{_fmt(v)}</td>" for v in (deltas[b].psnr, deltas[b].ssim, deltas[b].mae)
-        )
-        css = ' class="bad"' if name in verdict.failing_bands else ""
-        body += f'<tr{css}><td class="text band">{_e(name)}</td>{_difference_cells(d)}<td>{d.non_finite}</td>{extra}</tr>'
-    return f'<table><tr><th class="text">band</th>{head}</tr>{body}</table>'
+        row = [_e(name), *_difference_cells(d)]
+        if deltas is not None:
+            row += [_fmt(deltas[b].psnr), _fmt(deltas[b].ssim), _fmt(deltas[b].mae)]
+        rows.append(row)
+        bad.append(name in verdict.failing_bands)
+    return _table(head, rows, bad)
 
 
 def _bucket_table(summary: ParitySummary) -> str:
     """One row per cloud-coverage bucket that holds samples."""
     with_truth = summary.overall.quality is not None
-    head = "<th>samples</th><th>max abs</th><th>mean abs</th><th>p99.9</th><th>PSNR dB</th><th>SAM deg</th>"
+    head = ["cloud cover", "samples", "max abs", "mean abs", "p99.9", "PSNR dB", "SAM deg"]
     if with_truth:
-        head += "<th>&Delta;PSNR dB</th><th>&Delta;SSIM</th><th>&Delta;SAM deg</th><th>&Delta;MAE</th>"
-    body = ""
+        head += ["&Delta;PSNR dB", "&Delta;SSIM", "&Delta;SAM deg", "&Delta;MAE"]
+    rows = []
     for bucket in summary.buckets:
-        c = bucket.comparison
-        d = c.difference
-        cells = [d.max_abs, d.mean_abs, d.p99_9, d.psnr, c.sam]
+        c, d = bucket.comparison, bucket.comparison.difference
+        row = [_e(bucket.label), str(bucket.n_samples)]
+        row += [_fmt(v) for v in (d.max_abs, d.mean_abs, d.p99_9, d.psnr, c.sam)]
         if with_truth:
             q = c.quality
-            cells += [math.nan] * 4 if q is None else [q.delta_psnr, q.delta_ssim, q.delta_sam, q.delta_mae]
-        body += (
-            f'<tr><td class="text">{_e(bucket.label)}</td><td>{bucket.n_samples}</td>'
-            + "".join(f"<td>{_fmt(v)}</td>" for v in cells) + "</tr>"
-        )
-    return f'<table><tr><th class="text">cloud cover</th>{head}</tr>{body}</table>'
+            deltas = () if q is None else (q.delta_psnr, q.delta_ssim, q.delta_sam, q.delta_mae)
+            row += [_fmt(v) for v in deltas] if deltas else [""] * 4
+        rows.append(row)
+    return _table(head, rows)
 
 
 def _worst_table(summary: ParitySummary) -> str:
     """The worst samples, largest RMS difference first."""
     with_truth = summary.overall.quality is not None
-    head = "<th>cloud cover</th><th>max abs</th><th>RMS</th><th>p99.9</th><th>PSNR dB</th><th>SAM deg</th><th>inf/NaN</th>"
+    head = ["sample", "cloud cover", "max abs", "RMS", "p99.9", "PSNR dB", "SAM deg", "inf/NaN"]
     if with_truth:
-        head += "<th>&Delta;PSNR dB</th><th>&Delta;SAM deg</th>"
-    body = ""
+        head += ["&Delta;PSNR dB", "&Delta;SAM deg"]
+    rows = []
     for s in summary.worst:
-        c = s.comparison
-        d = c.difference
+        c, d = s.comparison, s.comparison.difference
         cover = "" if s.coverage is None else f"{100 * s.coverage:.0f}%"
-        cells = "".join(f"<td>{_fmt(v)}</td>" for v in (d.max_abs, d.rms, d.p99_9, d.psnr, c.sam))
-        cells += f"<td>{d.non_finite}</td>"
+        row = [_e(s.sample_id), cover, *(_fmt(v) for v in (d.max_abs, d.rms, d.p99_9, d.psnr, c.sam))]
+        row.append(str(d.non_finite))
         if with_truth:
-            q = c.quality
-            cells += "<td></td><td></td>" if q is None else f"<td>{_fmt(q.delta_psnr)}</td><td>{_fmt(q.delta_sam)}</td>"
-        body += f'<tr><td class="text">{_e(s.sample_id)}</td><td>{cover}</td>{cells}</tr>'
-    return f'<table><tr><th class="text">sample</th>{head}</tr>{body}</table>'
+            row += ["", ""] if c.quality is None else [_fmt(c.quality.delta_psnr), _fmt(c.quality.delta_sam)]
+        rows.append(row)
+    return _table(head, rows)
+
+
+_LABEL = ' class="text"'
+
+
+def _table(head: list[str], rows: list[list[str]], bad_rows: list[bool] | None = None) -> str:
+    """An HTML table of ready-made (escaped) cells; the first column is a left-aligned label."""
+    header = "".join(f'<th{_LABEL if i == 0 else ""}>{h}</th>' for i, h in enumerate(head))
+    body = ""
+    for r, row in enumerate(rows):
+        css = ' class="bad"' if bad_rows and bad_rows[r] else ""
+        cells = "".join(f'<td{_LABEL if i == 0 else ""}>{cell}</td>' for i, cell in enumerate(row))
+        body += f"<tr{css}>{cells}</tr>"
+    return f"<table><tr>{header}</tr>{body}</table>"
 
 
 def _img(data_uri: str, alt: str) -> str:
@@ -393,46 +393,14 @@ class _Figures:
         self.verdict = verdict
 
     def per_band(self) -> str:
-        """Bars of max / p99.9 / mean absolute difference per band, and the per-band PSNR figure."""
-        s, t = self.summary, self.verdict.thresholds
-        names = s.band_names
-        x = np.arange(len(names))
+        """Absolute differences per band (top) and delta PSNR or PSNR per band (bottom)."""
         fig = self._figure(figsize=(11, 6.4))
         top, bottom = fig.subplots(2, 1)
-        series = [("max abs", "#c62828", [b.max_abs for b in s.overall.bands]),
-                  ("p99.9", "#ef8a17", [b.p99_9 for b in s.overall.bands]),
-                  ("mean abs", "#1f77b4", [b.mean_abs for b in s.overall.bands])]
-        if any(v > 0 for _, _, values in series for v in values if math.isfinite(v)):
-            for i, (label, colour, values) in enumerate(series):
-                top.bar(x + (i - 1) * 0.27, _finite(values), 0.27, label=label, color=colour)
-            top.set_yscale("log")
-            if t.max_abs is not None:
-                top.axhline(t.max_abs, color="black", ls="--", lw=1, label=f"max abs limit {t.max_abs:g}")
-            top.set_ylim(top=10 * np.nanmax(_finite([v for _, _, values in series for v in values] + [t.max_abs or 0.0])))
-            top.legend(fontsize=8, ncols=4, loc="upper left")
-        else:
-            top.text(0.5, 0.5, "engine and reference are identical in every band", ha="center",
-                     va="center", transform=top.transAxes)
-        top.set_ylabel("|engine - reference|")
-        top.set_title("Absolute difference per band")
-
-        deltas = s.overall.band_deltas
-        if deltas is not None:
-            values, limit, label = [d.psnr for d in deltas], t.max_delta_psnr, "delta PSNR dB (engine worse > 0)"
-        else:
-            values, limit, label = [b.psnr for b in s.overall.bands], t.min_psnr, "PSNR vs reference, dB"
-        bottom.bar(x, _finite(values), 0.6, color="#6a51a3")
-        if limit is not None:
-            bottom.axhline(limit, color="black", ls="--", lw=1, label=f"limit {limit:g}")
-            bottom.legend(fontsize=8, loc="upper left")
-        highest = np.nanmax(_finite(values + [limit or 0.0]))
-        if highest > 0:
-            bottom.set_ylim(top=1.3 * highest)
-        bottom.set_ylabel(label)
-        bottom.set_title("Delta PSNR against ground truth per band" if deltas is not None
-                         else "PSNR of engine against reference per band (inf = identical, not drawn)")
+        self._band_errors(top)
+        self._band_psnr(bottom)
+        x = np.arange(len(self.summary.band_names))
         for ax in (top, bottom):
-            ax.set_xticks(x, names)
+            ax.set_xticks(x, self.summary.band_names)
             for tick in ax.get_xticklabels():
                 if tick.get_text() in self.verdict.failing_bands:
                     tick.set_color("#c62828")
@@ -440,6 +408,49 @@ class _Figures:
             ax.grid(axis="y", alpha=0.3)
         fig.tight_layout()
         return _png(fig)
+
+    def _band_errors(self, ax) -> None:
+        """Bars of max, p99.9 and mean absolute difference per band, log scale, with the limit."""
+        bands = self.summary.overall.bands
+        limit = self.verdict.thresholds.max_abs
+        series = [("max abs", "#c62828", _finite([b.max_abs for b in bands])),
+                  ("p99.9", "#ef8a17", _finite([b.p99_9 for b in bands])),
+                  ("mean abs", "#1f77b4", _finite([b.mean_abs for b in bands]))]
+        highest = max(np.nanmax(values, initial=0.0) for _, _, values in series)
+        ax.set_title("Absolute difference per band")
+        ax.set_ylabel("|engine - reference|")
+        if highest == 0:
+            ax.text(0.5, 0.5, "engine and reference are identical in every band", ha="center",
+                    va="center", transform=ax.transAxes)
+            return
+        x = np.arange(len(bands))
+        for i, (label, colour, values) in enumerate(series):
+            ax.bar(x + (i - 1) * 0.27, values, 0.27, label=label, color=colour)
+        ax.set_yscale("log")
+        if limit is not None:
+            ax.axhline(limit, color="black", ls="--", lw=1, label=f"max abs limit {limit:g}")
+        ax.set_ylim(top=10 * max(highest, limit or 0.0))  # room for the legend
+        ax.legend(fontsize=8, ncols=4, loc="upper left")
+
+    def _band_psnr(self, ax) -> None:
+        """Delta PSNR against ground truth per band if there is truth, else PSNR against reference."""
+        t = self.verdict.thresholds
+        deltas = self.summary.overall.band_deltas
+        if deltas is not None:
+            values, limit = _finite([d.psnr for d in deltas]), t.max_delta_psnr
+            ax.set_title("Delta PSNR against ground truth per band")
+            ax.set_ylabel("delta PSNR dB (engine worse > 0)")
+        else:
+            values, limit = _finite([b.psnr for b in self.summary.overall.bands]), t.min_psnr
+            ax.set_title("PSNR of engine against reference per band (inf = identical, not drawn)")
+            ax.set_ylabel("PSNR vs reference, dB")
+        ax.bar(np.arange(len(values)), values, 0.6, color="#6a51a3")
+        if limit is not None:
+            ax.axhline(limit, color="black", ls="--", lw=1, label=f"limit {limit:g}")
+            ax.legend(fontsize=8, loc="upper left")
+        highest = max(np.nanmax(values, initial=0.0), limit or 0.0)
+        if highest > 0:
+            ax.set_ylim(top=1.3 * highest)
 
     def histogram(self) -> str:
         """Histogram of |engine - reference| over all bands on log-spaced bins."""
@@ -451,7 +462,7 @@ class _Figures:
         # counts[0]: exact zeros; counts[1]: (0, 1e-9]; counts[-1]: above the last finite edge.
         positive = counts[2:-1]
         if positive.any():
-            used = np.flatnonzero(positive)
+            used = np.flatnonzero(positive)  # draw only the decades that hold values
             lo, hi = max(used[0] - 5, 0), min(used[-1] + 6, len(positive))
             ax.stairs(positive[lo:hi] / total, h.edges[1 + lo:2 + hi], fill=True, color="#1f77b4")
             ax.set_xscale("log")
@@ -465,13 +476,13 @@ class _Figures:
                 ax.axvline(limit, color="black", ls="--", lw=1, label=f"max abs limit {limit:g}")
             ax.legend(fontsize=8)
         else:
-            text = "every difference is exactly zero" if counts[0] == total else "no finite difference above 1e-9"
+            text = "every difference is exactly zero" if counts[0] == total else "no finite difference > 1e-9"
             ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
         ax.set_xlabel("|engine - reference| (reflectance)")
         ax.set_ylabel("fraction of values")
         ax.set_title(
             f"{total:,} values; exactly zero: {counts[0] / total:.1%}; "
-            f"at most 1e-9: {counts[1] / total:.1%}; above 10 or inf/NaN: {counts[-1]:,}"
+            f"in (0, 1e-9]: {counts[1] / total:.1%}; above 10 or inf/NaN: {counts[-1]:,}"
         )
         ax.grid(alpha=0.3)
         fig.tight_layout()
@@ -507,7 +518,8 @@ class _Figures:
         image = ax.imshow(error, cmap=cmap, interpolation="nearest", vmin=0, vmax=highest or 1.0)
         fig.colorbar(image, ax=ax, label="max over bands of |engine - reference|")
         bad = error.size - error.count()
-        ax.set_title(f"{w.sample_id}: absolute error" + (f" ({bad} inf/NaN pixels in cyan)" if bad else ""), fontsize=10)
+        note = f" ({bad} inf/NaN pixels in cyan)" if bad else ""
+        ax.set_title(f"{w.sample_id}: absolute error{note}", fontsize=10)
         ax.set_axis_off()
         fig.tight_layout()
         return _png(fig)
