@@ -9,8 +9,9 @@ computation runs in float64 whatever the input dtype.
   any average that includes it.
 - SSIM: 11 x 11 Gaussian window, sigma 1.5, C1 = 0.01^2, C2 = 0.03^2, zero padding at the borders
   (as the anchors' `conv2d(padding=5)`), averaged over bands and pixels.
-- SAM: angle between the C-band spectra of each pixel in degrees, averaged over pixels. Two zero
-  spectra are 0 degrees apart; a zero spectrum and a non-zero one 90 degrees.
+- SAM: angle between the C-band spectra of each pixel in degrees, averaged over pixels, from the
+  clipped cosine as the anchors compute it (so identical spectra give 0 up to about 1e-6 degrees
+  of arccos rounding). Two zero spectra are 0 degrees apart; a zero and a non-zero one 90 degrees.
 
 `per_band=True` returns one value per band, shape (C,), each averaged over images the same way.
 `mask` (True = valid pixel), shape (H, W) or (N, H, W), restricts MAE, RMSE, PSNR and SAM to the

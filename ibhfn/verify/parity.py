@@ -14,6 +14,7 @@ counts: the sum), except the 99th / 99.9th percentiles, which come from a fixed-
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, fields
 from typing import Sequence
@@ -245,7 +246,7 @@ class ParityAccumulator:
             buckets=tuple(buckets),
             worst=tuple(ranked[: self.worst_count]),
             samples=tuple(self._samples),
-            histogram=self._histograms[None],
+            histogram=copy.deepcopy(self._histograms[None]),  # later adds must not change it
             worst_sample=self._worst,
         )
 
