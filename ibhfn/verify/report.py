@@ -238,12 +238,16 @@ def _banner(verdict: Verdict) -> str:
     """The PASS / FAIL banner: what failed, the bands beyond a limit, the checks not made."""
     word, css = ("PASS", "pass") if verdict.passed else ("FAIL", "fail")
     failed = [c for c in verdict.checks if not c.passed]
-    outcome = "; ".join(
-        f"{CHECK_LABELS[c.name]}: {_fmt(c.value)}, not {c.op} {_fmt(c.limit)}" for c in failed
-    ) or f"all {len(verdict.checks)} checks passed ({verdict.thresholds.precision} thresholds)"
+    if failed:
+        outcome = "; ".join(f"{CHECK_LABELS[c.name]}: {_fmt(c.value)}, not {c.op} {_fmt(c.limit)}" for c in failed)
+    elif verdict.passed:
+        outcome = f"all {len(verdict.checks)} checks passed ({verdict.thresholds.precision} thresholds)"
+    else:
+        outcome = "bands beyond a limit fail the run (strict_bands)"
     lines = [f'<div class="banner {css}"><b>{word}</b>{_e(outcome)}']
     if verdict.failing_bands:
-        lines.append(f"<br>Bands beyond a limit on their own: {_e(', '.join(verdict.failing_bands))}")
+        prefix = "Warning: bands" if verdict.passed else "Bands"
+        lines.append(f"<br>{prefix} beyond a limit on their own: {_e(', '.join(verdict.failing_bands))}")
     lines += [f"<br>Not checked: {_e(reason)}" for reason in verdict.skipped]
     return "".join(lines) + "</div>"
 

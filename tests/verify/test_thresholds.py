@@ -86,3 +86,13 @@ def test_delta_checks_are_skipped_without_ground_truth(summarise):
     assert verdict.passed
     assert [c.name for c in verdict.checks] == ["non_finite", "psnr"]
     assert verdict.skipped == ("delta_psnr: no ground truth", "delta_sam: no ground truth")
+
+
+def test_a_band_alone_beyond_a_limit_warns_unless_strict(summarise):
+    engine = _one_band_off(9, 0.004)  # B9 alone loses more than 0.05 dB; the mean over bands does not
+    summary = summarise(engine)
+    lenient = judge(summary, thresholds_for("fp16"))
+    assert lenient.passed and lenient.failing_bands == ("B9",)
+    strict = judge(summary, thresholds_for("fp16", strict_bands=True))
+    assert not strict.passed and all(c.passed for c in strict.checks)
+    assert strict.message == "FAIL (fp16): strict_bands; bands beyond a limit: B9"
