@@ -187,7 +187,6 @@ def _write_scene(
     meta = engine.metadata
     bands = len(meta.s2_bands)
     batch = min(options.batch_size, engine.max_batch or options.batch_size)
-    window = blend_window(grid.tile, options.overlap, options.blend)
     strip_sum = StripAccumulator(bands, source.width, depth=min(grid.tile, source.height))
     descriptions = tuple(
         given or band for given, band in zip(source.s2_descriptions, meta.s2_bands)
@@ -203,6 +202,8 @@ def _write_scene(
                 for tile, restored in _restore_strip(engine, strip, grid.tile, batch):
                     height = min(grid.tile, source.height - tile.row)
                     width = min(grid.tile, source.width - tile.col)
+                    window = blend_window(grid.tile, options.overlap, options.blend,
+                                          scene_edges=grid.scene_edges(tile))
                     strip_sum.add(tile.row, tile.col, restored[:, :height, :width], window[:height, :width])
                 timings["infer"] += time.perf_counter() - start
                 start = time.perf_counter()

@@ -71,6 +71,15 @@ class TileGrid:
         """First scene row still touched by a later tile row, once tile row `index` is done."""
         return self.rows[index + 1] if index + 1 < len(self.rows) else self.height
 
+    def scene_edges(self, tile: Tile) -> tuple[bool, bool, bool, bool]:
+        """Whether the tile's top, bottom, left and right sides lie on the scene edge."""
+        return (
+            tile.row == 0,
+            tile.row + self.tile >= self.height,
+            tile.col == 0,
+            tile.col + self.tile >= self.width,
+        )
+
     def strip_rows(self, index: int) -> int:
         """Scene rows read for tile row `index` (fewer than a tile only when the scene is smaller)."""
         return min(self.tile, self.height - self.rows[index])

@@ -7,7 +7,10 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+import rasterio
+from affine import Affine
 from onnx import TensorProto, helper, numpy_helper
+from rasterio.warp import transform_bounds
 
 from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.preprocessing import PREPROCESSING
@@ -75,3 +78,68 @@ def write_onnx_engine():
 def onnx_engine_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The engine every runtime test runs: for now the stand-in, later the bundled model's ONNX."""
     return write_standin_onnx(tmp_path_factory.mktemp("engine") / "standin.onnx")
+
+
+def write_geotiff(
+    path: Path,
+    array: np.ndarray,
+    *,
+    crs: str | None = "EPSG:32631",
+    transform: Affine = Affine(10.0, 0.0, 500000.0, 0.0, -10.0, 4000000.0),
+    nodata: float | None = None,
+) -> Path:
+    """Write a (bands, H, W) array as a GeoTIFF on the given grid (an untiled one, like SEN12MS-CR)."""
+    with rasterio.open(
+        path, "w", driver="GTiff", width=array.shape[2], height=array.shape[1], count=array.shape[0],
+        dtype=array.dtype, crs=crs, transform=transform, nodata=nodata,
+    ) as dataset:
+        dataset.write(array)
+    return path
+
+
+@pytest.fixture(scope="session")
+def geotiff():
+    """`write_geotiff`, for tests that build their own odd or broken inputs."""
+    return write_geotiff
+
+
+def write_test_scene(
+    folder: Path, name: str = "scene", *, height: int, width: int, seed: int = 0,
+    s1_crs: str | None = None, nodata_border: int = 0,
+) -> tuple[Path, Path]:
+    """Write `<name>_s1.tif` (float32 dB) and `<name>_s2.tif` (uint16 DN) with smooth random content.
+
+    S2 is on a 10 m UTM grid; S1 is on the same grid, or with `s1_crs` on a coarser grid in that CRS
+    covering S2 with a margin. `nodata_border` zeroes that many pixels of S2 along every edge.
+    """
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def smooth(bands: int, low: float, high: float) -> np.ndarray:
+        coarse = rng.uniform(low, high, (bands, height // 16 + 2, width // 16 + 2))
+        fine = np.kron(coarse, np.ones((16, 16)))[:, :height, :width]
+        return fine + rng.normal(0, (high - low) * 0.02, fine.shape)
+
+    s2 = np.clip(smooth(13, 300, 4000), 1, 10000).astype(np.uint16)
+    if nodata_border:
+        s2[:, :nodata_border] = s2[:, -nodata_border:] = 0
+        s2[:, :, :nodata_border] = s2[:, :, -nodata_border:] = 0
+    s2_path = write_geotiff(folder / f"{name}_s2.tif", s2)
+    if s1_crs is None:
+        s1_path = write_geotiff(folder / f"{name}_s1.tif", smooth(2, -22, -5).astype(np.float32))
+    else:
+        with rasterio.open(s2_path) as ref:
+            left, bottom, right, top = transform_bounds(ref.crs, s1_crs, *ref.bounds)
+        margin = 0.05 * (right - left)
+        size = ((right - left) + 2 * margin) / (width * 0.6)
+        shape = (int((top - bottom + 2 * margin) / size) + 1, int((right - left + 2 * margin) / size) + 1)
+        s1 = rng.uniform(-22, -5, (2, *shape)).astype(np.float32)
+        s1_path = write_geotiff(folder / f"{name}_s1.tif", s1, crs=s1_crs,
+                                transform=Affine(size, 0, left - margin, 0, -size, top + margin))
+    return s1_path, s2_path
+
+
+@pytest.fixture(scope="session")
+def make_scene():
+    """Writes a generated scene pair into a folder and returns (s1, s2)."""
+    return write_test_scene

@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+from affine import Affine
+
+from ibhfn.errors import InputError
+from ibhfn.runtime.raster_source import SceneSource
+
+UTM = Affine(10.0, 0.0, 500000.0, 0.0, -10.0, 4000000.0)
+
+
+def s2_array(height=60, width=50, bands=13, dtype=np.uint16, seed=0):
+    return np.random.default_rng(seed).integers(1, 5000, (bands, height, width)).astype(dtype)
+
+
+def s1_array(height=60, width=50, bands=2, dtype=np.float32, seed=1):
+    return np.random.default_rng(seed).uniform(-25, 0, (bands, height, width)).astype(dtype)
+
+
+def test_same_grid_is_read_directly(tmp_path, geotiff, standin_metadata):
+    s2 = geotiff(tmp_path / "a_s2.tif", s2_array())
+    s1 = geotiff(tmp_path / "a_s1.tif", s1_array())
+    with SceneSource(s1, s2, standin_metadata) as source:
+        assert not source.warped and source.warnings == []
+        assert (source.height, source.width) == (60, 50)
+        assert source.area_km2 == pytest.approx(60 * 50 * 100 / 1e6)
+        sar, dn = source.read_rows(10, 20)
+    assert sar.dtype == dn.dtype == np.float32
+    np.testing.assert_array_equal(dn, s2_array()[:, 10:30].astype(np.float32))
+    np.testing.assert_array_equal(sar, s1_array()[:, 10:30])
+
+
+def test_s1_in_another_crs_and_resolution_is_warped_onto_s2(tmp_path, geotiff, standin_metadata):
+    s2 = geotiff(tmp_path / "a_s2.tif", s2_array())
+    # S2 spans about 3.0-3.0056 E, 36.1393-36.1447 N; S1 covers it in degrees, with a margin, at ~27 m
+    s1 = geotiff(tmp_path / "a_s1.tif", np.full((2, 40, 40), -12.0, np.float32), crs="EPSG:4326",
+                 transform=Affine(0.0003, 0.0, 2.998, 0.0, -0.0003, 36.147))
+    with SceneSource(s1, s2, standin_metadata) as source:
+        assert source.warped
+        sar, _ = source.read_rows(0, 60)
+    assert sar.shape == (2, 60, 50)
+    assert np.all(np.isfinite(sar)) and np.allclose(sar, -12.0)
+
+
+def test_disjoint_extents_are_refused_before_any_compute(tmp_path, geotiff, standin_metadata):
+    s2 = geotiff(tmp_path / "a_s2.tif", s2_array())
+    s1 = geotiff(tmp_path / "a_s1.tif", s1_array(), transform=UTM @ Affine.translation(0, 1000))
+    with pytest.raises(InputError, match=r"a_s1.tif: does not overlap a_s2.tif"):
+        SceneSource(s1, s2, standin_metadata)
+
+
+def test_partial_overlap_is_a_warning_with_the_covered_fraction(tmp_path, geotiff, standin_metadata):
+    s2 = geotiff(tmp_path / "a_s2.tif", s2_array())
+    s1 = geotiff(tmp_path / "a_s1.tif", s1_array(), transform=UTM @ Affine.translation(25, 0))
+    with SceneSource(s1, s2, standin_metadata) as source:
+        sar, _ = source.read_rows(0, 60)
+        assert source.warped
+        assert source.warnings == [f"{s1}: covers 50.0% of a_s2.tif; outside it the network sees no S1 signal"]
+    assert np.isnan(sar[:, :, :25]).all() and np.isfinite(sar[:, :, 25:]).all()
+
+
+def test_band_counts_and_types_are_checked_against_the_engine(tmp_path, geotiff, standin_metadata):
+    s2 = geotiff(tmp_path / "a_s2.tif", s2_array(bands=12))
+    s1 = geotiff(tmp_path / "a_s1.tif", s1_array(dtype=np.int16))
+    with pytest.raises(InputError) as raised:
+        SceneSource(s1, s2, standin_metadata)
+    message = str(raised.value)
+    assert f"{s2}: has 12 bands; the engine expects 13 (B1, B2" in message
+    assert f"{s1}: holds int16; the engine expects S1 backscatter in dB as float32 or float64" in message
+    assert "\n" not in message
+
+
+def test_8bit_s2_is_refused(tmp_path, geotiff, standin_metadata):
+    s2 = geotiff(tmp_path / "a_s2.tif", s2_array(dtype=np.uint8))
+    s1 = geotiff(tmp_path / "a_s1.tif", s1_array())
+    with pytest.raises(InputError, match="holds uint8; the engine expects S2 DN"):
+        SceneSource(s1, s2, standin_metadata)
+
+
+def test_unreadable_empty_and_missing_files_are_named(tmp_path, geotiff, standin_metadata):
+    s1 = geotiff(tmp_path / "a_s1.tif", s1_array())
+    (tmp_path / "empty_s2.tif").write_bytes(b"")
+    (tmp_path / "junk_s2.tif").write_bytes(b"this is not a tiff")
+    with pytest.raises(InputError, match="empty_s2.tif: the file is empty"):
+        SceneSource(s1, tmp_path / "empty_s2.tif", standin_metadata)
+    with pytest.raises(InputError, match="junk_s2.tif: not a readable raster"):
+        SceneSource(s1, tmp_path / "junk_s2.tif", standin_metadata)
+    with pytest.raises(InputError, match="gone_s2.tif: no such file"):
+        SceneSource(s1, tmp_path / "gone_s2.tif", standin_metadata)
