@@ -239,7 +239,9 @@ def _banner(verdict: Verdict) -> str:
     word, css = ("PASS", "pass") if verdict.passed else ("FAIL", "fail")
     failed = [c for c in verdict.checks if not c.passed]
     if failed:
-        outcome = "; ".join(f"{CHECK_LABELS[c.name]}: {_fmt(c.value)}, not {c.op} {_fmt(c.limit)}" for c in failed)
+        outcome = "; ".join(
+            f"{CHECK_LABELS[c.name]}: {_fmt(c.value)}, not {c.op} {_fmt(c.limit)}" for c in failed
+        )
     elif verdict.passed:
         outcome = f"all {len(verdict.checks)} checks passed ({verdict.thresholds.precision} thresholds)"
     else:
