@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from html.parser import HTMLParser
 
 import jsonschema
@@ -95,3 +97,10 @@ def test_passing_report_without_truth(summarise, tmp_path):
     assert document["verdict"]["skipped"] == ["delta_psnr: no ground truth", "delta_sam: no ground truth"]
     assert "<b>PASS</b>" in paths.html.read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["verify_report.html", "verify_report.json"]
+
+
+def test_importing_the_verifier_pulls_neither_torch_nor_matplotlib():
+    code = ("import sys, ibhfn.verify.report, ibhfn.verify.thresholds; "
+            "print(sorted({'torch', 'matplotlib'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
