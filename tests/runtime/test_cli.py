@@ -1,0 +1,140 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from rio_cogeo.cogeo import cog_validate
+from typer.testing import CliRunner
+
+from ibhfn.bands import S2_BANDS
+from ibhfn.runtime.cli import app
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def folder_with_bad_inputs(tmp_path, make_scene, geotiff):
+    """One good scene beside one of each bad input."""
+    folder = tmp_path / "in"
+    make_scene(folder, "good", height=64, width=64)
+    make_scene(folder, "lonely", height=64, width=64)
+    (folder / "lonely_s2.tif").unlink()
+    _, s2 = make_scene(folder, "bands", height=64, width=64)
+    with rasterio.open(s2) as dataset:
+        geotiff(s2, dataset.read()[:12])
+    s1, _ = make_scene(folder, "far", height=64, width=64)
+    with rasterio.open(s1) as dataset:
+        geotiff(s1, dataset.read(), transform=dataset.transform @ Affine.translation(0, 5000))
+    make_scene(folder, "junk", height=64, width=64)
+    (folder / "junk_s2.tif").write_bytes(b"not a tiff at all")
+    make_scene(folder, "empty", height=64, width=64)
+    (folder / "empty_s2.tif").write_bytes(b"")
+    return folder
+
+
+def test_folder_run_writes_every_scene_and_a_summary(tmp_path, onnx_engine_path, make_scene):
+    make_scene(tmp_path / "in", "a", height=100, width=90)
+    make_scene(tmp_path / "in", "b", height=70, width=64, seed=1)
+    result = invoke("--engine", onnx_engine_path, "--tile", 64, tmp_path / "in", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.tif", "a.tif.json", "b.tif", "b.tif.json"]
+    assert result.stdout.startswith("2 scenes: 2 done, 0 skipped, 0 failed;")
+    assert "tiles/s" in result.stdout and "km2/s" in result.stdout
+
+
+def test_every_bad_input_gets_one_line_and_the_others_still_run(tmp_path, onnx_engine_path, folder_with_bad_inputs):
+    folder = folder_with_bad_inputs
+    result = invoke("--engine", onnx_engine_path, "--tile", 64, folder, tmp_path / "out")
+    assert result.exit_code == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    expected = [
+        f"{folder / 'lonely_s1.tif'}: no S2 partner (lonely_s2.tif) beside it",
+        f"{folder / 'bands_s2.tif'}: has 12 bands; the engine expects 13",
+        f"{folder / 'far_s1.tif'}: does not overlap far_s2.tif",
+        f"{folder / 'junk_s2.tif'}: not a readable raster",
+        f"{folder / 'empty_s2.tif'}: the file is empty",
+    ]
+    for message in expected:
+        assert sum(line.startswith(f"error: {message}") for line in errors) == 1, (message, errors)
+    assert len(errors) == len(expected)
+    assert "Traceback" not in result.output
+    assert (tmp_path / "out" / "good.tif").is_file()
+    assert result.stdout.startswith("6 scenes: 1 done, 0 skipped, 5 failed;")
+
+
+def test_engine_that_cannot_take_the_tile_fails_once(tmp_path, write_onnx_engine, make_scene):
+    make_scene(tmp_path / "in", "a", height=64, width=64)
+    static = write_onnx_engine(tmp_path / "static.onnx", tile=64)
+    result = invoke("--engine", static, "--tile", 128, tmp_path / "in", tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {static}: the engine takes 64 px tiles only, not 128"
+
+
+def test_engine_expecting_other_bands_names_the_file(tmp_path, write_onnx_engine, standin_metadata, make_scene):
+    _, s2 = make_scene(tmp_path / "in", "a", height=64, width=64)
+    twelve = dataclasses.replace(standin_metadata, s2_bands=S2_BANDS[:12])
+    engine = write_onnx_engine(tmp_path / "twelve.onnx", metadata=twelve)
+    result = invoke("--engine", engine, tmp_path / "in", tmp_path / "out")
+    assert result.exit_code == 2
+    assert f"error: {s2}: has 13 bands; the engine expects 12" in result.stderr
+
+
+def test_static_engine_sets_the_tile(tmp_path, write_onnx_engine, make_scene):
+    make_scene(tmp_path / "in", "a", height=100, width=100)
+    result = invoke("--engine", write_onnx_engine(tmp_path / "static.onnx", tile=64), "-q",
+                    tmp_path / "in", tmp_path / "out")
+    assert result.exit_code == 0 and result.stdout == ""
+    assert '"tile_size": 64' in (tmp_path / "out" / "a.tif.json").read_text()
+
+
+def test_single_pair_with_cog_and_float_output(tmp_path, onnx_engine_path, make_scene):
+    s1, s2 = make_scene(tmp_path / "in", "pair", height=100, width=80)
+    result = invoke("--engine", onnx_engine_path, "--s1", s1, "--s2", s2, "--tile", 64, "--cog", "--float32",
+                    tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert cog_validate(tmp_path / "out" / "pair.tif")[0]
+    with rasterio.open(tmp_path / "out" / "pair.tif") as out:
+        assert out.dtypes[0] == "float32" and np.isnan(out.nodata)
+
+
+def test_manifest_and_resume(tmp_path, onnx_engine_path, make_scene):
+    s1, s2 = make_scene(tmp_path / "in", "x", height=64, width=64)
+    manifest = tmp_path / "scenes.csv"
+    manifest.write_text(f"s1,s2,name\n{s1},{s2},first\n")
+    args = ("--engine", onnx_engine_path, "--tile", 64, manifest, tmp_path / "out")
+    assert invoke(*args).exit_code == 0
+    rerun = invoke(*args, "--resume")
+    assert rerun.exit_code == 0 and rerun.stdout.startswith("1 scenes: 0 done, 1 skipped, 0 failed")
+    assert (tmp_path / "out" / "first.tif").is_file()
+
+
+def test_shards_split_the_folder_between_workers(tmp_path, onnx_engine_path, make_scene):
+    for index, name in enumerate("abcde"):
+        make_scene(tmp_path / "in", name, height=64, width=64, seed=index)
+    outputs = []
+    for shard in ("0/2", "1/2"):
+        out = tmp_path / f"out{shard[0]}"
+        assert invoke("--engine", onnx_engine_path, "--shard", shard, "-q", tmp_path / "in", out).exit_code == 0
+        outputs.append(sorted(p.stem for p in out.glob("*.tif")))
+    assert outputs == [["a", "c", "e"], ["b", "d"]]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--shard", "2of4"), "not of the form i/n"),
+    (("--shard", "4/4"), "shard 4/4 is not valid"),
+    (("--blend", "box"), "unknown blend window 'box'"),
+])
+def test_bad_options_exit_2(tmp_path, onnx_engine_path, make_scene, args, message):
+    make_scene(tmp_path / "in", "a", height=64, width=64)
+    result = invoke("--engine", onnx_engine_path, *args, tmp_path / "in", tmp_path / "out")
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_input_that_is_neither_folder_nor_manifest(tmp_path, onnx_engine_path):
+    (tmp_path / "list.txt").write_text("")
+    result = invoke("--engine", onnx_engine_path, tmp_path / "list.txt", tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {tmp_path / 'list.txt'}: not a folder of scenes or a manifest CSV"

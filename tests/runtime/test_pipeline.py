@@ -1,0 +1,163 @@
+import json
+
+import numpy as np
+import pytest
+import rasterio
+
+from ibhfn.errors import InputError, ShapeError
+from ibhfn.runtime.engine import open_engine
+from ibhfn.runtime.pipeline import RunOptions, run_scene
+from ibhfn.runtime.scene_record import record_path
+from ibhfn.runtime.tiling import TileGrid
+
+# Tiled and whole-image passes of the stand-in agree to this (reflectance; 5e-4 is 5 DN of 10000).
+SEAM_TOLERANCE = 5e-4
+
+
+@pytest.fixture(scope="module")
+def engine(onnx_engine_path):
+    with open_engine(onnx_engine_path, device="cpu", threads=1) as loaded:
+        yield loaded
+
+
+def read(path):
+    with rasterio.open(path) as dataset:
+        return dataset.read(), dataset.profile, dataset.descriptions
+
+
+def whole_image(engine, s1, s2):
+    """The model over the whole scene in one pass, as reflectance."""
+    prep = engine.metadata.preprocessing
+    sar, dn = read(s1)[0].astype(np.float32), read(s2)[0].astype(np.float32)
+    return prep.reflectance(engine.infer(prep.sar(sar)[None], prep.optical(dn)[None])[0])
+
+
+def test_odd_sized_scene_keeps_size_and_georeferencing(tmp_path, engine, make_scene):
+    s1, s2 = make_scene(tmp_path / "in", height=1000, width=777)
+    result = run_scene(engine, s1, s2, tmp_path / "out" / "scene.tif", RunOptions(tile_size=128))
+    restored, profile, descriptions = read(tmp_path / "out" / "scene.tif")
+    _, reference, _ = read(s2)
+    assert restored.shape == (13, 1000, 777) and restored.dtype == np.uint16
+    assert profile["crs"] == reference["crs"] and profile["transform"] == reference["transform"]
+    assert descriptions == engine.metadata.s2_bands
+    assert profile["tiled"] and profile["compress"] == "deflate"
+    assert result.status == "done" and result.tiles == len(TileGrid(1000, 777, 128, 32))
+    assert (restored > 0).any(axis=0).all()  # no pixel became nodata
+
+
+def test_float_output_has_no_nan_and_matches_a_whole_image_pass(tmp_path, engine, make_scene):
+    s1, s2 = make_scene(tmp_path / "in", height=200, width=176)
+    options = RunOptions(tile_size=64, overlap=32, output_dtype="float32")
+    run_scene(engine, s1, s2, tmp_path / "scene.tif", options)
+    tiled = read(tmp_path / "scene.tif")[0]
+    assert not np.isnan(tiled).any()
+    error = np.abs(tiled - whole_image(engine, s1, s2)).max(axis=0)
+
+    grid = TileGrid(200, 176, 64, 32)
+    near_border = np.zeros(error.shape, bool)  # within the stand-in's 3 px reach of an inner tile border
+    for start in grid.rows:
+        for line in (start, start + 64):
+            if 0 < line < 200:
+                near_border[max(0, line - 3):line + 3] = True
+    for start in grid.cols:
+        for line in (start, start + 64):
+            if 0 < line < 176:
+                near_border[:, max(0, line - 3):line + 3] = True
+    assert error[~near_border].max() < 1e-6  # away from tile borders: the same numbers
+    assert error[near_border].max() < SEAM_TOLERANCE  # along seams: within 5 DN
+
+
+def test_seams_are_visible_without_overlap(tmp_path, engine, make_scene):
+    """The seam check can fail: abutting tiles leave errors far above the tolerance."""
+    s1, s2 = make_scene(tmp_path / "in", height=128, width=128)
+    run_scene(engine, s1, s2, tmp_path / "scene.tif", RunOptions(tile_size=64, overlap=0, output_dtype="float32"))
+    error = np.abs(read(tmp_path / "scene.tif")[0] - whole_image(engine, s1, s2))
+    assert error.max() > 10 * SEAM_TOLERANCE
+
+
+def test_nodata_stays_nodata_and_empty_tiles_are_skipped(tmp_path, engine, make_scene):
+    s1, s2 = make_scene(tmp_path / "in", height=300, width=260, nodata_border=70)
+    result = run_scene(engine, s1, s2, tmp_path / "scene.tif", RunOptions(tile_size=64, overlap=16))
+    restored = read(tmp_path / "scene.tif")[0]
+    source = read(s2)[0]
+    nodata = (source == 0).all(axis=0)
+    assert nodata.sum() > 0
+    assert (restored[:, nodata] == 0).all()
+    assert (restored[:, ~nodata] > 0).any(axis=0).all()
+    assert result.empty_tiles > 0 and result.tiles + result.empty_tiles == len(TileGrid(300, 260, 64, 16))
+
+
+def test_nan_pixels_in_s2_become_nodata(tmp_path, engine, geotiff, make_scene):
+    s1, s2 = make_scene(tmp_path / "in", height=64, width=64)
+    dn = read(s2)[0].astype(np.float32)
+    dn[:, 10:20, 30:40] = np.nan
+    s2_float = geotiff(tmp_path / "in" / "f_s2.tif", dn)
+    run_scene(engine, s1, s2_float, tmp_path / "scene.tif", RunOptions(tile_size=64, output_dtype="float32"))
+    restored = read(tmp_path / "scene.tif")[0]
+    assert np.isnan(restored[:, 10:20, 30:40]).all()
+    assert np.isfinite(restored).sum() == 13 * (64 * 64 - 100)
+
+
+def test_s1_on_another_crs_is_reprojected(tmp_path, engine, make_scene):
+    s1, s2 = make_scene(tmp_path / "in", height=120, width=100, s1_crs="EPSG:4326")
+    result = run_scene(engine, s1, s2, tmp_path / "scene.tif", RunOptions(tile_size=64))
+    restored, profile, _ = read(tmp_path / "scene.tif")
+    assert profile["crs"] == read(s2)[1]["crs"] and restored.shape == (13, 120, 100)
+    assert json.loads(record_path(tmp_path / "scene.tif").read_text())["inputs"]["s1_warped"] is True
+    assert result.warnings == []
+
+
+def test_scene_smaller_than_a_tile_is_padded(tmp_path, engine, make_scene):
+    s1, s2 = make_scene(tmp_path / "in", height=40, width=50)
+    result = run_scene(engine, s1, s2, tmp_path / "scene.tif", RunOptions(tile_size=64))
+    assert read(tmp_path / "scene.tif")[0].shape == (13, 40, 50) and result.tiles == 1
+
+
+def test_record_names_inputs_engine_options_and_timings(tmp_path, engine, make_scene):
+    s1, s2 = make_scene(tmp_path / "in", height=64, width=64)
+    run_scene(engine, s1, s2, tmp_path / "scene.tif", RunOptions(tile_size=64))
+    record = json.loads(record_path(tmp_path / "scene.tif").read_text())
+    assert record["inputs"]["s2"]["size_bytes"] == s2.stat().st_size
+    assert len(record["inputs"]["s1"]["sha256"]) == 64
+    assert record["engine"]["sha256"] == engine.sha256
+    assert record["engine"]["metadata"]["ibhfn.size_multiple"] == "4"
+    assert record["options"]["tile_size"] == 64 and record["tiles"]["run"] == 1
+    assert record["output"]["size_bytes"] == (tmp_path / "scene.tif").stat().st_size
+    assert {"read", "infer", "write", "total"} <= set(record["timings"])
+
+
+def test_resume_skips_only_a_matching_finished_scene(tmp_path, engine, make_scene):
+    s1, s2 = make_scene(tmp_path / "in", height=64, width=64)
+    out = tmp_path / "scene.tif"
+    options = RunOptions(tile_size=64)
+    assert run_scene(engine, s1, s2, out, options, resume=True).status == "done"
+    stamp = out.stat().st_mtime_ns
+    assert run_scene(engine, s1, s2, out, options, resume=True).status == "skipped"
+    assert out.stat().st_mtime_ns == stamp
+    assert run_scene(engine, s1, s2, out, RunOptions(tile_size=64, overlap=8), resume=True).status == "done"
+    record_path(out).unlink()
+    assert run_scene(engine, s1, s2, out, RunOptions(tile_size=64, overlap=8), resume=True).status == "done"
+
+
+def test_a_failure_mid_scene_leaves_no_output_under_the_final_name(tmp_path, engine, make_scene, monkeypatch):
+    s1, s2 = make_scene(tmp_path / "in", height=300, width=64)
+    calls = []
+
+    def failing_infer(sar, optical):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return type(engine)._infer_impl(engine, sar, optical)
+
+    monkeypatch.setattr(engine, "_infer_impl", failing_infer)
+    with pytest.raises(KeyboardInterrupt):
+        run_scene(engine, s1, s2, tmp_path / "out" / "scene.tif", RunOptions(tile_size=64, batch_size=1))
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_engine_and_tile_mismatch_is_refused(tmp_path, engine, make_scene):
+    s1, s2 = make_scene(tmp_path / "in", height=64, width=64)
+    with pytest.raises(ShapeError, match="multiple of"):
+        run_scene(engine, s1, s2, tmp_path / "scene.tif", RunOptions(tile_size=62))
+    with pytest.raises(InputError, match="no such file"):
+        run_scene(engine, tmp_path / "missing_s1.tif", s2, tmp_path / "scene.tif", RunOptions(tile_size=64))
