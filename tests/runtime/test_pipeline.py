@@ -1,4 +1,5 @@
 import json
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -161,3 +162,16 @@ def test_engine_and_tile_mismatch_is_refused(tmp_path, engine, make_scene):
         run_scene(engine, s1, s2, tmp_path / "scene.tif", RunOptions(tile_size=62))
     with pytest.raises(InputError, match="no such file"):
         run_scene(engine, tmp_path / "missing_s1.tif", s2, tmp_path / "scene.tif", RunOptions(tile_size=64))
+
+
+def test_memory_follows_the_strip_not_the_scene(tmp_path, engine, make_scene):
+    """Peak Python-side memory (numpy included) hardly grows for a scene 4x taller."""
+    peaks = []
+    for height in (768, 3072):
+        s1, s2 = make_scene(tmp_path / f"in{height}", height=height, width=384)
+        tracemalloc.start()
+        run_scene(engine, s1, s2, tmp_path / f"out{height}.tif", RunOptions(tile_size=128))
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    tall_scene_bytes = 13 * 3072 * 384 * 4  # the taller S2 as float32: 61 MB
+    assert peaks[1] < 1.15 * peaks[0] and peaks[1] < tall_scene_bytes, peaks
