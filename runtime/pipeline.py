@@ -10,6 +10,7 @@ fails with an `IbhfnError` is recorded with its one-line message and the others 
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator, Protocol
@@ -110,7 +111,18 @@ class NoProgress:
         """Ignore the end of a scene."""
 
 
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    """Add the seconds the block takes to `timings[stage]`."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
+
+
 def _restore_strip(engine: Engine, strip: PreparedStrip, tile: int, batch: int) -> Iterator[tuple[Tile, np.ndarray]]:
+    """Run the strip's tiles through the engine in batches; yield each tile with its prediction."""
     groups = [strip.tiles[start:start + batch] for start in range(0, len(strip.tiles), batch)]
 
     def inputs() -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -122,6 +134,17 @@ def _restore_strip(engine: Engine, strip: PreparedStrip, tile: int, batch: int) 
 
     for group, restored in zip(groups, engine.infer_batches(inputs())):
         yield from zip(group, restored)
+
+
+def _blend_strip(engine: Engine, strip: PreparedStrip, grid: TileGrid, options: RunOptions,
+                 strip_sum: StripAccumulator) -> None:
+    """Add the weighted predictions of the strip's tiles, cropped to the scene, to the strip sums."""
+    batch = min(options.batch_size, engine.max_batch or options.batch_size)
+    for tile, restored in _restore_strip(engine, strip, grid.tile, batch):
+        height = min(grid.tile, grid.height - tile.row)
+        width = min(grid.tile, grid.width - tile.col)
+        window = blend_window(grid.tile, options.overlap, options.blend, scene_edges=grid.scene_edges(tile))
+        strip_sum.add(tile.row, tile.col, restored[:, :height, :width], window[:height, :width])
 
 
 def run_scene(
@@ -143,35 +166,34 @@ def run_scene(
     output = Path(output)
     started = time.perf_counter()
     tile = options.tile_for(engine)
-    meta = engine.metadata
-    with SceneSource(s1, s2, meta) as source:
+    with SceneSource(s1, s2, engine.metadata) as source:
         result = SceneResult(name or scene_name(Path(s2)), output, "done", warnings=list(source.warnings),
                              width=source.width, height=source.height, area_km2=source.area_km2)
-        s1_facts, s2_facts = FileFacts.of(s1), FileFacts.of(s2)
-        expected = fingerprint(s1_facts, s2_facts, engine.sha256, options.output_settings(engine))
-        result.timings["hash"] = time.perf_counter() - started
+        with _timed(result.timings, "hash"):
+            inputs = {"s1": FileFacts.of(s1), "s2": FileFacts.of(s2)}
+            expected = fingerprint(inputs["s1"], inputs["s2"], engine.sha256, options.output_settings(engine))
         if resume and is_finished(output, expected):
             result.status = "skipped"
-            result.timings["total"] = time.perf_counter() - started
-            return result
-        grid = TileGrid(source.height, source.width, tile, options.overlap)
-        progress.scene_started(result.name, len(grid))
-        _write_scene(engine, source, grid, output, options, result, progress)
+        else:
+            grid = TileGrid(source.height, source.width, tile, options.overlap)
+            progress.scene_started(result.name, len(grid))
+            _write_scene(engine, source, grid, output, options, result, progress)
     result.timings["total"] = time.perf_counter() - started
-    write_record(output, {
-        "scene": result.name,
-        "package_version": ibhfn.__version__,
-        "fingerprint": expected,
-        "inputs": {"s1": asdict(s1_facts), "s2": asdict(s2_facts), "s1_warped": source.warped},
-        "engine": {"path": str(engine.path.resolve()), "sha256": engine.sha256, "backend": engine.backend,
-                   "metadata": meta.to_props()},
-        "options": asdict(options),
-        "output": {"width": result.width, "height": result.height, "dtype": options.output_dtype,
-                   "bands": list(meta.s2_bands)},
-        "tiles": {"total": len(grid), "run": result.tiles, "empty": result.empty_tiles},
-        "timings": result.timings,
-        "warnings": result.warnings,
-    })
+    if result.status == "done":
+        write_record(output, {
+            "scene": result.name,
+            "package_version": ibhfn.__version__,
+            "fingerprint": expected,
+            "inputs": {**{k: asdict(v) for k, v in inputs.items()}, "s1_warped": source.warped},
+            "engine": {"path": str(engine.path.resolve()), "sha256": engine.sha256, "backend": engine.backend,
+                       "metadata": engine.metadata.to_props()},
+            "options": asdict(options),
+            "output": {"width": result.width, "height": result.height, "dtype": options.output_dtype,
+                       "bands": list(engine.metadata.s2_bands)},
+            "tiles": {"total": len(grid), "run": result.tiles, "empty": result.empty_tiles},
+            "timings": result.timings,
+            "warnings": result.warnings,
+        })
     return result
 
 
@@ -184,40 +206,30 @@ def _write_scene(
     result: SceneResult,
     progress: Progress,
 ) -> None:
+    """Read, restore, blend and write the scene strip by strip, under a temporary name until done."""
     meta = engine.metadata
     bands = len(meta.s2_bands)
-    batch = min(options.batch_size, engine.max_batch or options.batch_size)
-    strip_sum = StripAccumulator(bands, source.width, depth=min(grid.tile, source.height))
-    descriptions = tuple(
-        given or band for given, band in zip(source.s2_descriptions, meta.s2_bands)
-    )
-    timings = {"read": 0.0, "infer": 0.0, "write": 0.0}
+    strip_sum = StripAccumulator(bands, grid.width, depth=min(grid.tile, grid.height))
+    descriptions = tuple(given or band for given, band in zip(source.s2_descriptions, meta.s2_bands))
+    timings = result.timings
     with atomic_path(output) as tmp:
-        with SceneWriter(tmp, source.profile, bands=bands, dtype=options.output_dtype,
-                         descriptions=descriptions, cog=options.cog) as writer, \
-                StripReader(source, grid, meta.preprocessing, depth=options.prefetch) as reader:
+        writer = SceneWriter(tmp, source.profile, bands=bands, dtype=options.output_dtype,
+                             descriptions=descriptions, cog=options.cog)
+        with writer, StripReader(source, grid, meta.preprocessing, depth=options.prefetch) as reader:
             for strip in reader:
-                timings["read"] += strip.read_seconds
-                start = time.perf_counter()
-                for tile, restored in _restore_strip(engine, strip, grid.tile, batch):
-                    height = min(grid.tile, source.height - tile.row)
-                    width = min(grid.tile, source.width - tile.col)
-                    window = blend_window(grid.tile, options.overlap, options.blend,
-                                          scene_edges=grid.scene_edges(tile))
-                    strip_sum.add(tile.row, tile.col, restored[:, :height, :width], window[:height, :width])
-                timings["infer"] += time.perf_counter() - start
-                start = time.perf_counter()
-                until = grid.final_row(strip.index)
-                rows = strip_sum.flush(until)
-                writer.write_rows(strip.row, encode(rows, strip.valid[:until - strip.row],
-                                                    meta.preprocessing, options.output_dtype))
-                timings["write"] += time.perf_counter() - start
+                timings["read"] = timings.get("read", 0.0) + strip.read_seconds
+                with _timed(timings, "infer"):
+                    _blend_strip(engine, strip, grid, options, strip_sum)
+                with _timed(timings, "write"):
+                    until = grid.final_row(strip.index)
+                    valid = strip.valid[:until - strip.row]
+                    writer.write_rows(strip.row, encode(strip_sum.flush(until), valid, meta.preprocessing,
+                                                        options.output_dtype))
                 result.tiles += len(strip.tiles)
                 result.empty_tiles += strip.empty_tiles
                 progress.tiles_done(len(strip.tiles) + strip.empty_tiles)
-            start = time.perf_counter()
-        timings["write"] += time.perf_counter() - start  # closing: pending rows, COG copy
-    result.timings.update(timings)
+            with _timed(timings, "write"):
+                writer.close()  # pending rows and, with --cog, the copy to a COG
 
 
 @dataclass

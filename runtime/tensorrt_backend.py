@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -27,7 +28,7 @@ TENSORRT_HINT = (
 TENSOR_NAMES = (*INPUT_NAMES, OUTPUT_NAME)
 
 
-def import_tensorrt():
+def import_tensorrt() -> ModuleType:
     """Import the tensorrt module, or raise DependencyError saying how to install it."""
     try:
         import tensorrt
@@ -64,7 +65,7 @@ class TensorRTEngine(Engine):
             if self._engine is None:
                 raise ModelError(f"{path}: TensorRT could not deserialise the plan; {REBUILD_HINT}")
             self._dtypes = self._tensor_dtypes(trt, path)
-            (min_shape, max_shape) = self._profile_limits()
+            min_shape, max_shape = self._profile_limits()
             tile_size = max_shape[2] if min_shape[2:] == max_shape[2:] else None
             super().__init__(
                 path,
@@ -81,7 +82,8 @@ class TensorRTEngine(Engine):
             self._cuda.close()
             raise
 
-    def _tensor_dtypes(self, trt, path: Path) -> dict[str, np.dtype]:
+    def _tensor_dtypes(self, trt: ModuleType, path: Path) -> dict[str, np.dtype]:
+        """The numpy type of each I/O tensor, after checking the plan has the tensors it should."""
         numpy_types = {trt.DataType.FLOAT: np.dtype(np.float32), trt.DataType.HALF: np.dtype(np.float16)}
         names = {self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)}
         if not set(TENSOR_NAMES) <= names:
@@ -106,6 +108,7 @@ class TensorRTEngine(Engine):
         return tuple(smallest), tuple(largest)
 
     def _allocate_slot(self) -> _Slot:
+        """Buffers for the largest batch of the largest tile the plan takes."""
         batch, _, height, width = self._max_shape
         bands = {"sar": len(self.metadata.s1_bands), "optical": len(self.metadata.s2_bands)}
         bands[OUTPUT_NAME] = bands["optical"]
@@ -144,6 +147,7 @@ class TensorRTEngine(Engine):
             yield self._collect(slot)
 
     def _enqueue(self, slot: _Slot, sar: np.ndarray, optical: np.ndarray) -> _Slot:
+        """Copy a batch into the slot's page-locked buffers and enqueue upload, inference, download."""
         batch, _, height, width = optical.shape
         for name, array in (("sar", sar), ("optical", optical)):
             view = slot.host[name].reshape(-1)[: array.size].reshape(array.shape)
@@ -166,5 +170,6 @@ class TensorRTEngine(Engine):
         return slot.host[OUTPUT_NAME].reshape(-1)[: int(np.prod(shape))].reshape(shape)
 
     def _collect(self, slot: _Slot) -> np.ndarray:
+        """Wait for the slot's batch only, and return its output (copied: the slot will be reused)."""
         self._cuda.wait(slot.done)
         return self._output_view(slot).astype(np.float32, copy=True)
