@@ -1,0 +1,121 @@
+"""Saving and loading trained networks (format `ibhfn-checkpoint/1`, see docs/contracts.md).
+
+A checkpoint is a plain dictionary of tensors, strings and numbers, loaded with
+`torch.load(weights_only=True)` only, so opening one never runs code:
+
+    {"format": "ibhfn-checkpoint/1", "arch": "ibhfn" | "dsen2cr", "config": model.config,
+     "preprocessing": "default", "state_dict": {...}, "meta": {...}}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ibhfn.atomic import atomic_path
+from ibhfn.bundled import BUNDLED_CHECKPOINT, bundled_file
+from ibhfn.errors import ModelError
+from ibhfn.model.registry import build
+from ibhfn.preprocessing import get_preprocessing
+
+CHECKPOINT_FORMAT = "ibhfn-checkpoint/1"
+REQUIRED_KEYS = ("arch", "config", "preprocessing", "state_dict")
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module,
+    *,
+    preprocessing: str = "default",
+    meta: dict[str, Any] | None = None,
+) -> Path:
+    """Write `model` (built by `ibhfn.model.build`) with its config, preprocessing and `meta`; return the path."""
+    get_preprocessing(preprocessing)
+    config = dict(model.config)
+    checkpoint = {
+        "format": CHECKPOINT_FORMAT,
+        "arch": config["arch"],
+        "config": config,
+        "preprocessing": preprocessing,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "meta": dict(meta or {}),
+    }
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(checkpoint, tmp)
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """The checkpoint dictionary, checked for the format and its keys (tensors on the CPU)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: checkpoint not found")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError) as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+        raise ModelError(f"{path}: not an ibhfn checkpoint ({reason})") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        found = checkpoint.get("format") if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        raise ModelError(f"{path}: not an ibhfn checkpoint (format {found!r}, expected {CHECKPOINT_FORMAT!r})")
+    missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
+    if missing:
+        raise ModelError(f"{path}: checkpoint is incomplete, missing {', '.join(missing)}")
+    checkpoint.setdefault("meta", {})
+    return checkpoint
+
+
+def load_checkpoint(path: str | os.PathLike, *, arch: str | None = None) -> nn.Module:
+    """Rebuild the network a checkpoint holds, with its weights, in eval mode on the CPU."""
+    checkpoint = read_checkpoint(path)
+    if arch is not None and checkpoint["arch"] != arch:
+        raise ModelError(f"{path}: checkpoint holds a {checkpoint['arch']!r} network, expected {arch!r}")
+    try:
+        model = build(checkpoint["arch"], checkpoint["config"])
+    except ModelError as exc:
+        raise ModelError(f"{path}: {exc}") from None
+    _check_state_dict(path, model, checkpoint["state_dict"])
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval()
+
+
+def load_pretrained() -> nn.Module:
+    """The bundled IB-HFN edge network, trained on synthetic clouds, in eval mode."""
+    return load_checkpoint(bundled_file(BUNDLED_CHECKPOINT))
+
+
+def checkpoint_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of the checkpoint file, recorded by exported engines."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_state_dict(path: str | os.PathLike, model: nn.Module, state_dict: dict) -> None:
+    """Raise ModelError naming (a few of) the missing, unexpected and mis-shaped weights."""
+    expected = model.state_dict()
+    problems = []
+    for label, names in (
+        ("missing", [k for k in expected if k not in state_dict]),
+        ("unexpected", [k for k in state_dict if k not in expected]),
+        (
+            "wrong shape",
+            [k for k in expected if k in state_dict and tuple(state_dict[k].shape) != tuple(expected[k].shape)],
+        ),
+    ):
+        if names:
+            shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+            problems.append(f"{len(names)} {label} ({shown})")
+    if problems:
+        arch = model.config["arch"]
+        raise ModelError(f"{path}: weights do not match the {arch} network in its config: {'; '.join(problems)}")

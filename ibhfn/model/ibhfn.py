@@ -1,0 +1,127 @@
+"""IB-HFN: information-bottleneck hybrid fusion of Sentinel-1 SAR and cloudy Sentinel-2.
+
+Data flow (s = 2 ** (len(widths) - 1), the total stride):
+
+    sar ----> sar_encoder -> (coarsest) -> vib -> z --------+
+                                                           fusion -> fused -+-> gate -> G
+    optical -> optical_encoder -> (coarsest) -------------+                 |
+                       | (finer levels, skips) ------------------> decoder <-+ -> R
+    optical -> dirac_skip -> S                                      Y = G * S + (1 - G) * R
+
+The streams never mix before the fusion, and SAR reaches the output only through the bottleneck.
+`dirac_skip` starts as the identity, so wherever the gate says clear sky (G = 1) the output is
+the input, bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ibhfn.bands import S1_BANDS, S2_BANDS
+from ibhfn.errors import ModelError
+from ibhfn.model.config import config_dict
+from ibhfn.model.decoder import Decoder
+from ibhfn.model.encoder import StreamEncoder
+from ibhfn.model.fusion import LatentFusion
+from ibhfn.model.gate import LocalGlobalGate
+from ibhfn.model.inputs import check_inputs
+from ibhfn.model.output import IBHFNOutput
+from ibhfn.model.vib import SpatialBottleneck
+
+ARCH = "ibhfn"
+
+
+@dataclass(frozen=True)
+class IBHFNConfig:
+    """Everything that fixes an IB-HFN network's shape."""
+
+    preset: str
+    widths: tuple[int, ...]  # feature maps per resolution, full resolution first
+    encoder_blocks: tuple[int, ...]  # residual blocks per stage of each encoder stream
+    fusion_blocks: int  # residual blocks after the latent fusion (at the coarsest resolution)
+    gate_hidden: int  # width of both gate branches
+    logvar_limit: float = 10.0  # logvar is clamped to [-limit, limit]
+
+    def __post_init__(self) -> None:
+        if len(self.widths) < 3:
+            raise ModelError(f"ibhfn needs at least three widths (two down-sampling stages), got {self.widths}")
+        if len(self.encoder_blocks) != len(self.widths):
+            raise ModelError(
+                f"ibhfn encoder_blocks {self.encoder_blocks} must give one count per width {self.widths}"
+            )
+        if min(self.widths) < 1 or min(self.encoder_blocks) < 0 or self.fusion_blocks < 0 or self.gate_hidden < 1:
+            raise ModelError("ibhfn widths and gate_hidden must be positive, block counts non-negative")
+
+    @property
+    def size_multiple(self) -> int:
+        """The total stride: height and width must be multiples of it."""
+        return 2 ** (len(self.widths) - 1)
+
+
+IBHFN_PRESETS: dict[str, IBHFNConfig] = {
+    # 1.9 M parameters, 10.9 GMAC per 256 x 256 tile; full resolution only 16 maps wide.
+    "edge": IBHFNConfig("edge", widths=(16, 32, 96), encoder_blocks=(1, 1, 2), fusion_blocks=6, gate_hidden=32),
+    # 16.4 M parameters, 89 GMAC per 256 x 256 tile.
+    "base": IBHFNConfig("base", widths=(32, 96, 256), encoder_blocks=(1, 2, 3), fusion_blocks=6, gate_hidden=64),
+}
+
+
+class IBHFN(nn.Module):
+    """SAR-assisted cloud removal: forward(sar (N, 2, H, W), optical (N, 13, H, W)) -> (N, 13, H, W)."""
+
+    def __init__(self, config: IBHFNConfig) -> None:
+        super().__init__()
+        self.arch_config = config
+        widths = config.widths
+        self.size_multiple = config.size_multiple
+        self.sar_encoder = StreamEncoder(len(S1_BANDS), widths, config.encoder_blocks)
+        self.optical_encoder = StreamEncoder(len(S2_BANDS), widths, config.encoder_blocks)
+        self.vib = SpatialBottleneck(widths[-1], config.logvar_limit)
+        self.fusion = LatentFusion(widths[-1], config.fusion_blocks)
+        self.gate = LocalGlobalGate(widths[-1], config.gate_hidden, self.size_multiple)
+        self.decoder = Decoder(widths, len(S2_BANDS))
+        self.dirac_skip = nn.Conv2d(len(S2_BANDS), len(S2_BANDS), kernel_size=3, padding=1)
+        nn.init.dirac_(self.dirac_skip.weight)
+        nn.init.zeros_(self.dirac_skip.bias)
+
+    @property
+    def config(self) -> dict:
+        """JSON-ready keyword arguments that rebuild this network with `ibhfn.model.build`."""
+        return config_dict(ARCH, self.arch_config)
+
+    def forward(self, sar: Tensor, optical: Tensor) -> Tensor | IBHFNOutput:
+        """Eval mode: the restored image (z = mu). Train mode: an IBHFNOutput with a sampled z."""
+        if not self.training:
+            return self.forward_deterministic(sar, optical)
+        check_inputs(sar, optical, self.size_multiple)
+        z, mu, logvar = self.vib.sample(self.sar_encoder(sar)[-1])
+        image, gate_logit, reconstruction = self._restore(z, optical)
+        return IBHFNOutput(
+            image=image,
+            gate=torch.sigmoid(gate_logit),
+            gate_logit=gate_logit,
+            mu=mu,
+            logvar=logvar,
+            reconstruction=reconstruction,
+        )
+
+    def forward_deterministic(
+        self, sar: Tensor, optical: Tensor, return_gate: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """The inference path (z = mu, no random op): restored image, and the gate G if asked."""
+        check_inputs(sar, optical, self.size_multiple)
+        image, gate_logit, _ = self._restore(self.vib.mean(self.sar_encoder(sar)[-1]), optical)
+        return (image, torch.sigmoid(gate_logit)) if return_gate else image
+
+    def _restore(self, latent: Tensor, optical: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Fuse the SAR latent with the optical stream; return (Y, gate logit, R)."""
+        optical_features = self.optical_encoder(optical)
+        fused = self.fusion(latent, optical_features[-1])
+        gate_logit = self.gate(fused)
+        reconstruction = self.decoder(fused, optical_features[:-1])
+        gate = torch.sigmoid(gate_logit)
+        image = gate * self.dirac_skip(optical) + (1.0 - gate) * reconstruction
+        return image, gate_logit, reconstruction
