@@ -1,0 +1,255 @@
+"""`build_engine`: a TensorRT plan from an exported ONNX, with the sidecar the runtime checks.
+
+Precision is decided in the ONNX (FP32, FP16 with FP32 islands, or the QDQ INT8 model from
+ibhfn-calibrate); this layer only builds it. TensorRT 10 and 11 build a strongly typed network
+(`NetworkDefinitionCreationFlag.STRONGLY_TYPED`; TensorRT 11 is always strongly typed and ignores
+the flag). TensorRT 8.x (JetPack 5) has no strongly typed mode: the FP16 / INT8 builder flags are
+set and the ONNX's FP32 islands (metadata `float32_nodes`) are pinned to FP32 with
+`OBEY_PRECISION_CONSTRAINTS`. TensorRT is imported only when a plan is built.
+
+The argument checks, the profile and the sidecar content are plain functions, tested without
+TensorRT; `build_engine` itself needs TensorRT and an NVIDIA GPU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import onnx
+
+from ibhfn.atomic import atomic_path
+from ibhfn.engine_metadata import EngineMetadata
+from ibhfn.errors import DependencyError, ModelError
+from ibhfn.export.onnx_metadata import read_metadata
+from ibhfn.export.trt_profiles import DEFAULT_BATCH, DEFAULT_TILE, TensorProfile, derive_profile
+from ibhfn.runtime.engine_sidecar import PlanSidecar, sidecar_path
+from ibhfn.runtime.tensorrt_backend import import_tensorrt
+
+PLAN_PRECISIONS = ("fp32", "fp16", "int8")
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """A checked request to build a plan: the ONNX, what it says about itself, and the profile."""
+
+    onnx_path: Path
+    metadata: EngineMetadata
+    precision: str
+    profiles: list[TensorProfile]
+    onnx_sha256: str
+
+
+def check_build_request(
+    onnx_path: str | os.PathLike,
+    *,
+    precision: str | None = None,
+    tile: int = DEFAULT_TILE,
+    batch: tuple[int, int, int] = DEFAULT_BATCH,
+) -> BuildRequest:
+    """Check the ONNX and the arguments before any TensorRT work; `precision` None takes the ONNX's."""
+    path = Path(onnx_path)
+    metadata = read_metadata(path)
+    precision = precision or metadata.precision
+    if precision not in PLAN_PRECISIONS:
+        raise ModelError(f"precision {precision!r} is not one of {', '.join(PLAN_PRECISIONS)}")
+    if precision != metadata.precision:
+        if precision == "int8":
+            raise ModelError(
+                f"{path}: an INT8 plan needs the QDQ ONNX written by ibhfn-calibrate; this ONNX is {metadata.precision}"
+            )
+        raise ModelError(
+            f"{path}: is a {metadata.precision} ONNX and precision lives in the ONNX; export it with "
+            f"`ibhfn-export onnx --precision {precision}` or build with --precision {metadata.precision}"
+        )
+    model = onnx.load(os.fspath(path), load_external_data=False)
+    static = {
+        value.name: tuple(d.dim_value if d.HasField("dim_value") else -1 for d in value.type.tensor_type.shape.dim)
+        for value in model.graph.input
+    }
+    profiles = derive_profile(metadata, tile=tile, batch=batch, static_inputs=static)
+    return BuildRequest(path, metadata, precision, profiles, file_sha256(path))
+
+
+def plan_sidecar(
+    request: BuildRequest,
+    *,
+    tensorrt_version: str,
+    gpu_name: str,
+    compute_capability: tuple[int, int],
+    tensors: list[dict],
+) -> PlanSidecar:
+    """The runtime's sidecar record for a plan built from `request` on this GPU."""
+    return PlanSidecar(
+        metadata=request.metadata,
+        tensorrt_version=tensorrt_version,
+        gpu_name=gpu_name,
+        compute_capability=tuple(compute_capability),  # type: ignore[arg-type]
+        precision=request.precision,
+        onnx_sha256=request.onnx_sha256,
+        profiles=[{p.name: p.to_dict() for p in request.profiles}],
+        tensors=tensors,
+    )
+
+
+def sidecar_json(sidecar: PlanSidecar, **build_facts: object) -> dict:
+    """The JSON `ibhfn.runtime.engine_sidecar.read_plan_sidecar` reads, plus how the plan was built."""
+    return {
+        "metadata": sidecar.metadata.to_props(),
+        "tensorrt_version": sidecar.tensorrt_version,
+        "gpu_name": sidecar.gpu_name,
+        "compute_capability": ".".join(map(str, sidecar.compute_capability)),
+        "precision": sidecar.precision,
+        "onnx_sha256": sidecar.onnx_sha256,
+        "profiles": sidecar.profiles,
+        "tensors": sidecar.tensors,
+        "build": build_facts,
+    }
+
+
+def write_sidecar(plan: Path, sidecar: PlanSidecar, **build_facts: object) -> Path:
+    """Write `<plan>.json` atomically; return its path."""
+    path = sidecar_path(plan)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(sidecar_json(sidecar, **build_facts), indent=2) + "\n")
+    return path
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file (the source ONNX, recorded in the sidecar)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build_engine(
+    onnx_path: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    precision: str | None = None,
+    tile: int = DEFAULT_TILE,
+    batch: tuple[int, int, int] = DEFAULT_BATCH,
+    workspace_gb: float | None = None,
+    timing_cache: str | os.PathLike | None = None,
+    hardware_compat: bool = False,
+    version_compatible: bool = False,
+) -> Path:
+    """Build and write a TensorRT plan and its sidecar `<plan>.json`; return the plan's path."""
+    request = check_build_request(onnx_path, precision=precision, tile=tile, batch=batch)
+    if workspace_gb is not None and workspace_gb <= 0:
+        raise ModelError(f"workspace {workspace_gb} GB must be positive")
+    trt = import_tensorrt()
+    gpu_name, capability = _gpu()
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    if builder is None:
+        raise DependencyError("TensorRT cannot create a builder: no usable NVIDIA GPU or CUDA driver")
+    strongly_typed = hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED")
+    network = builder.create_network(_network_flags(trt, strongly_typed))
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(request.onnx_path.read_bytes(), str(request.onnx_path)):
+        raise ModelError(f"{request.onnx_path}: TensorRT cannot parse it: {_parser_errors(parser)}")
+
+    config = builder.create_builder_config()
+    if workspace_gb is not None:
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gb * (1 << 30)))
+    if not strongly_typed:
+        _pin_precision(trt, network, config, request.precision, request.metadata.float32_nodes)
+    profile = builder.create_optimization_profile()
+    for entry in request.profiles:
+        profile.set_shape(entry.name, entry.min, entry.opt, entry.max)
+    config.add_optimization_profile(profile)
+    cache_path = Path(timing_cache) if timing_cache is not None else None
+    if cache_path is not None:
+        cache = config.create_timing_cache(cache_path.read_bytes() if cache_path.is_file() else b"")
+        config.set_timing_cache(cache, False)
+    if hardware_compat:
+        config.hardware_compatibility_level = trt.HardwareCompatibilityLevel.AMPERE_PLUS
+    if version_compatible:
+        config.set_flag(trt.BuilderFlag.VERSION_COMPATIBLE)
+
+    plan = builder.build_serialized_network(network, config)
+    if plan is None:
+        raise ModelError(f"{request.onnx_path}: TensorRT failed to build the plan; see its log above")
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(bytes(plan))
+    if cache_path is not None:
+        with atomic_path(cache_path) as tmp:
+            tmp.write_bytes(bytes(config.get_timing_cache().serialize()))
+    sidecar = plan_sidecar(
+        request,
+        tensorrt_version=trt.__version__,
+        gpu_name=gpu_name,
+        compute_capability=capability,
+        tensors=_network_tensors(network),
+    )
+    write_sidecar(
+        out, sidecar, strongly_typed=strongly_typed, tile=tile, batch=list(batch), workspace_gb=workspace_gb,
+        hardware_compat=hardware_compat, version_compatible=version_compatible, source_onnx=request.onnx_path.name,
+    )
+    return out
+
+
+def _gpu() -> tuple[str, tuple[int, int]]:
+    """The name and compute capability of GPU 0, through the runtime's CUDA bindings."""
+    from ibhfn.runtime.cuda_memory import open_cuda_memory
+
+    with open_cuda_memory() as cuda:
+        return cuda.gpu()
+
+
+def _network_flags(trt: ModuleType, strongly_typed: bool) -> int:
+    """STRONGLY_TYPED where TensorRT has it; EXPLICIT_BATCH on TensorRT 8.x, where it is required."""
+    if strongly_typed:
+        return 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    return 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+
+
+def _parser_errors(parser: object) -> str:
+    """Every ONNX parser error on one line, each with the node it concerns."""
+    messages = []
+    for index in range(parser.num_errors):  # type: ignore[attr-defined]
+        error = parser.get_error(index)  # type: ignore[attr-defined]
+        where = f"node {error.node()}"
+        if hasattr(error, "node_name"):  # TensorRT 10 and later name the node and its operator
+            where += f" ({error.node_name()}, {error.node_operator()})"
+        messages.append(f"{where}: {error.desc()}")
+    return "; ".join(messages) or "no error reported"
+
+
+def _pin_precision(
+    trt: ModuleType, network: object, config: object, precision: str, float32_nodes: tuple[str, ...]
+) -> None:
+    """TensorRT 8.x: allow FP16 (and INT8) kernels, and keep the ONNX's FP32 islands in FP32."""
+    if precision == "fp32":
+        return
+    config.set_flag(trt.BuilderFlag.FP16)  # type: ignore[attr-defined]
+    if precision == "int8":
+        config.set_flag(trt.BuilderFlag.INT8)  # type: ignore[attr-defined]
+    config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)  # type: ignore[attr-defined]
+    for index in range(network.num_layers):  # type: ignore[attr-defined]
+        layer = network.get_layer(index)  # type: ignore[attr-defined]
+        if any(layer.name == node or layer.name.startswith(f"{node}_") for node in float32_nodes):
+            layer.precision = trt.float32
+            for output in range(layer.num_outputs):
+                layer.set_output_type(output, trt.float32)
+
+
+def _network_tensors(network: object) -> list[dict]:
+    """Name, direction, type and (symbolic -1) shape of every network input and output."""
+    tensors = []
+    for mode, count, get in (
+        ("input", network.num_inputs, network.get_input),  # type: ignore[attr-defined]
+        ("output", network.num_outputs, network.get_output),  # type: ignore[attr-defined]
+    ):
+        for index in range(count):
+            tensor = get(index)
+            tensors.append({"name": tensor.name, "mode": mode, "dtype": str(tensor.dtype), "shape": list(tensor.shape)})
+    return tensors
