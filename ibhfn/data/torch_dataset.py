@@ -1,0 +1,49 @@
+"""A torch `Dataset` over a `SEN12MSCR` reader, with an optional random crop for training.
+
+A corrupt sample (warned about once by the reader) is replaced by the next readable one, so a
+batch keeps its size and a run goes on. Crops are a fixed function of (seed, index): set `seed`
+to the epoch number for fresh crops every epoch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ibhfn.data.sen12mscr import SEN12MSCR, Sample
+from ibhfn.errors import InputError, ShapeError
+
+
+class TorchSEN12MSCR(Dataset):
+    """Samples as dicts of float32 tensors: sar, optical, target, cloud_mask and has_mask."""
+
+    def __init__(self, reader: SEN12MSCR, crop: int | None = None, seed: int = 0) -> None:
+        self.reader = reader
+        self.crop = crop
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.reader)
+
+    def _readable(self, index: int) -> Sample:
+        for step in range(len(self.reader)):
+            sample = self.reader.read_or_skip((index + step) % len(self.reader))
+            if sample is not None:
+                return sample
+        raise InputError(f"{self.reader.root}: no sample of this split can be read")
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        sample = self._readable(index)
+        height, width = sample.optical.shape[1:]
+        mask = sample.cloud_mask if sample.cloud_mask is not None else np.zeros((height, width), np.float32)
+        arrays = {"sar": sample.sar, "optical": sample.optical, "target": sample.target, "cloud_mask": mask}
+        if self.crop is not None:
+            if self.crop > min(height, width):
+                raise ShapeError(f"crop {self.crop} is larger than the {height}x{width} patch of {sample.scene}")
+            rng = np.random.default_rng([self.seed, index])
+            top, left = int(rng.integers(0, height - self.crop + 1)), int(rng.integers(0, width - self.crop + 1))
+            arrays = {name: a[..., top:top + self.crop, left:left + self.crop] for name, a in arrays.items()}
+        item = {name: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for name, a in arrays.items()}
+        item["has_mask"] = torch.tensor(sample.cloud_mask is not None)
+        return item
