@@ -1,0 +1,223 @@
+"""Score a network over a SEN12MS-CR split, as the literature reports it, beside the identity baseline.
+
+Every image is scored on its own with `ibhfn.metrics` (network output clipped to reflectance
+[0, 1]); a group's numbers are the means over its images: the whole split, each ROI-season and each
+cloud-coverage bucket. The identity baseline ("output = cloudy input") is scored on the same
+images, so a table always shows how much the network improves on doing nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ibhfn.errors import ShapeError
+from ibhfn.metrics import MetricSet, compute_metrics
+from ibhfn.preprocessing import get_preprocessing
+
+IDENTITY = "cloudy input"  # the name of the identity baseline in reports
+UNKNOWN_COVERAGE = "unknown"  # bucket of samples without a cloud mask
+
+
+@dataclass(frozen=True)
+class ImageScore:
+    """One test image: where it comes from and the metrics of the network and of the identity."""
+
+    scene: str
+    patch: int
+    roi_season: str
+    coverage: float | None
+    bucket: str
+    model: MetricSet
+    identity: MetricSet
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    """Mean metrics of the network and of the identity over a group of images."""
+
+    count: int
+    model: MetricSet
+    identity: MetricSet
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "model": self.model.to_dict(), "identity": self.identity.to_dict()}
+
+
+@dataclass
+class EvaluationReport:
+    """The per-image scores of one network on one split, and their groupings."""
+
+    model_name: str
+    split: str
+    scores: list[ImageScore] = field(default_factory=list)
+    source: dict[str, Any] = field(default_factory=dict)  # data root, checkpoint, ... (for the JSON)
+
+    def overall(self) -> GroupResult:
+        """The means over the whole split."""
+        return summarise(self.scores)
+
+    def by_roi_season(self) -> dict[str, GroupResult]:
+        """The means per ROI-season (for example 'ROIs1158_spring'), sorted by name."""
+        return group_by(self.scores, "roi_season", sorted({s.roi_season for s in self.scores}))
+
+    def by_coverage(self) -> dict[str, GroupResult]:
+        """The means per cloud-coverage bucket present in the split, in bucket order."""
+        from ibhfn.data import COVERAGE_BUCKETS
+
+        present = {s.bucket for s in self.scores}
+        order = [b for b in (*COVERAGE_BUCKETS, UNKNOWN_COVERAGE) if b in present]
+        return group_by(self.scores, "bucket", order)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready results: overall, per ROI-season, per coverage bucket, and every image."""
+        return {
+            "model": self.model_name,
+            "baseline": IDENTITY,
+            "split": self.split,
+            "samples": len(self.scores),
+            "units": {"mae": "reflectance", "rmse": "reflectance", "psnr": "dB", "ssim": "1", "sam": "degrees"},
+            **self.source,
+            "overall": self.overall().to_dict(),
+            "by_roi_season": {k: v.to_dict() for k, v in self.by_roi_season().items()},
+            "by_coverage": {k: v.to_dict() for k, v in self.by_coverage().items()},
+            "images": [
+                {
+                    "scene": s.scene,
+                    "patch": s.patch,
+                    "coverage": s.coverage,
+                    "model": s.model.to_dict(),
+                    "identity": s.identity.to_dict(),
+                }
+                for s in self.scores
+            ],
+        }
+
+    def table(self) -> str:
+        """The literature-style text table (see `ibhfn.evaluate.table`)."""
+        from ibhfn.evaluate.table import format_table
+
+        return format_table(self)
+
+
+def mean_metrics(sets: Sequence[MetricSet]) -> MetricSet:
+    """The field-wise mean of metric sets (NaN when there are none)."""
+    if not sets:
+        return MetricSet(*(float("nan"),) * len(fields(MetricSet)))
+    return MetricSet(*(float(np.mean([getattr(s, f.name) for s in sets])) for f in fields(MetricSet)))
+
+
+def summarise(scores: Sequence[ImageScore]) -> GroupResult:
+    """Mean network and identity metrics over `scores`."""
+    return GroupResult(
+        count=len(scores),
+        model=mean_metrics([s.model for s in scores]),
+        identity=mean_metrics([s.identity for s in scores]),
+    )
+
+
+def group_by(scores: Sequence[ImageScore], key: str, order: Sequence[str]) -> dict[str, GroupResult]:
+    """`summarise` of the scores sharing each value of `key`, in `order`."""
+    return {value: summarise([s for s in scores if getattr(s, key) == value]) for value in order}
+
+
+def to_reflectance(optical: np.ndarray, preprocessing: str, *, clip: bool) -> np.ndarray:
+    """Network-scale optical values as reflectance, clipped to [0, 1] for predictions."""
+    out = get_preprocessing(preprocessing).reflectance(optical)
+    return np.clip(out, 0.0, 1.0) if clip else out
+
+
+def score_images(
+    pred: np.ndarray, target: np.ndarray, preprocessing: str = "default"
+) -> list[MetricSet]:
+    """Metrics of every image of a (N, 13, H, W) prediction (clipped to [0, 1]) against its target."""
+    pred = to_reflectance(pred, preprocessing, clip=True)
+    target = to_reflectance(target, preprocessing, clip=False)
+    return [compute_metrics(p, t) for p, t in zip(pred, target)]
+
+
+@torch.no_grad()
+def restore(model: nn.Module, sar: torch.Tensor, optical: torch.Tensor) -> torch.Tensor:
+    """The network's deterministic restoration of a batch (eval mode, no sampling)."""
+    model.eval()
+    return model(sar, optical).float()
+
+
+def evaluate(
+    model: nn.Module,
+    reader: Any,
+    *,
+    samples: int | None = None,
+    batch_size: int = 4,
+    device: str | torch.device = "cpu",
+    preprocessing: str = "default",
+    model_name: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvaluationReport:
+    """Score `model` on the first `samples` (all when None) of a `SEN12MSCR` reader, with the identity baseline."""
+    count = len(reader) if samples is None else min(samples, len(reader))
+    multiple = getattr(model, "size_multiple", 1)
+    report = EvaluationReport(model_name=model_name or describe(model), split=getattr(reader, "split", "?"))
+    model = model.to(device)
+    done = 0
+    for batch in _batches(reader, count, batch_size):
+        for sample in batch:
+            h, w = sample.optical.shape[-2:]
+            if h % multiple or w % multiple:
+                raise ShapeError(
+                    f"{getattr(reader, 'root', '')}: {sample.scene} patch {sample.patch} is {h} x {w} px, "
+                    f"not a multiple of the network's {multiple}"
+                )
+        sar = torch.from_numpy(np.stack([s.sar for s in batch])).to(device)
+        optical = torch.from_numpy(np.stack([s.optical for s in batch])).to(device)
+        target = np.stack([s.target for s in batch])
+        pred = restore(model, sar, optical).cpu().numpy()
+        cloudy = optical.cpu().numpy()
+        for sample, m, i in zip(
+            batch, score_images(pred, target, preprocessing), score_images(cloudy, target, preprocessing)
+        ):
+            report.scores.append(_image_score(sample, m, i))
+        done += len(batch)
+        if progress is not None:
+            progress(done, count)
+    return report
+
+
+def describe(model: nn.Module) -> str:
+    """'ibhfn edge', 'dsen2cr small': the architecture and preset a network was built from."""
+    config = getattr(model, "config", {})
+    return f"{config.get('arch', type(model).__name__)} {config.get('preset', '')}".strip()
+
+
+def _image_score(sample: Any, model: MetricSet, identity: MetricSet) -> ImageScore:
+    """An ImageScore from a reader Sample."""
+    from ibhfn.data import coverage_bucket
+
+    coverage = sample.coverage
+    return ImageScore(
+        scene=sample.scene,
+        patch=int(sample.patch),
+        roi_season=sample.roi_season,
+        coverage=None if coverage is None else float(coverage),
+        bucket=UNKNOWN_COVERAGE if coverage is None else coverage_bucket(coverage),
+        model=model,
+        identity=identity,
+    )
+
+
+def _batches(reader: Any, count: int, batch_size: int) -> Iterator[list[Any]]:
+    """Consecutive samples in lists of `batch_size`, a list ending early where the tile size changes."""
+    batch: list[Any] = []
+    for index in range(count):
+        sample = reader[index]
+        if batch and (len(batch) == batch_size or batch[0].optical.shape != sample.optical.shape):
+            yield batch
+            batch = []
+        batch.append(sample)
+    if batch:
+        yield batch
+

@@ -1,0 +1,68 @@
+"""Everything one training run needs, as one dataclass the CLI fills and `train` reads."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ibhfn.errors import InputError
+from ibhfn.losses import LossSchedule
+from ibhfn.model import ARCHITECTURES
+
+
+@dataclass
+class TrainConfig:
+    """A training run: data, network, optimisation, schedule and where the outputs go."""
+
+    out: Path  # run folder: last.pt, best.pt, last.state.pt, log.jsonl, config.json
+    data: Path | None = None  # SEN12MS-CR root; None with `synthetic` generates one in out/synthetic
+    synthetic: bool = False
+    synthetic_patches: int = 4  # patches per scene of the generated tree (3 train, 2 val, 2 test scenes)
+    arch: str = "ibhfn"
+    preset: str | None = None  # None: the architecture's default ('edge' for ibhfn, 'small' for dsen2cr)
+    model_overrides: dict[str, Any] = field(default_factory=dict)  # build_model keyword overrides
+    epochs: int = 10
+    max_steps: int | None = None  # cap on optimiser steps; the cosine schedule spans min(epochs, cap)
+    batch_size: int = 8  # per process
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100  # linear warm-up of the learning rate from 0
+    min_lr_ratio: float = 0.01  # the cosine ends at lr * min_lr_ratio
+    grad_clip: float = 1.0  # max global gradient norm; 0 turns clipping off
+    crop: int | None = 128  # random training crop in px; None trains on whole tiles
+    workers: int = 0  # DataLoader worker processes
+    seed: int = 0
+    val_samples: int | None = None  # validate on the first N val samples (all when None)
+    resume: bool = False  # continue from out/last.pt and out/last.state.pt
+    loss_schedule: LossSchedule = field(default_factory=LossSchedule)
+    preprocessing: str = "default"
+    cloud_mask: str = "threshold"
+    device: str = "auto"  # auto: CUDA when available, else CPU
+    amp: bool = True  # float16 autocast with a gradient scaler, on CUDA only
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        self.data = Path(self.data) if self.data is not None else None
+        if self.arch not in ARCHITECTURES:
+            raise InputError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+        if self.data is None and not self.synthetic:
+            raise InputError("no training data: give --data ROOT (a SEN12MS-CR folder) or --synthetic")
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "synthetic_patches": self.synthetic_patches}
+        for name, value in positive.items():
+            if value < 1:
+                raise InputError(f"{name} must be at least 1, got {value}")
+        for name in ("max_steps", "crop", "val_samples"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InputError(f"{name} must be at least 1, got {value}")
+        if self.lr <= 0 or self.warmup_steps < 0 or self.workers < 0 or self.grad_clip < 0:
+            raise InputError("lr must be positive; warmup_steps, workers and grad_clip non-negative")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, written to out/config.json and into every checkpoint's meta."""
+        values = dataclasses.asdict(self)
+        values["out"] = str(self.out)
+        values["data"] = str(self.data) if self.data is not None else None
+        return values
