@@ -1,1 +1,30 @@
-"""placeholder until its issue lands."""
+"""Evaluation: a network over a SEN12MS-CR split, as the literature reports it, beside "output = cloudy input".
+
+Modules: `evaluation` (`evaluate(model, reader) -> EvaluationReport`, per ROI-season and per
+cloud-coverage bucket), `table` (the text table), `cli` (`ibhfn-eval`).
+
+    report = evaluate(load_checkpoint("run/best.pt"), SEN12MSCR(root, "test"))
+    print(report.table())
+"""
+
+from ibhfn.evaluate.evaluation import (
+    IDENTITY,
+    EvaluationReport,
+    GroupResult,
+    ImageScore,
+    evaluate,
+    mean_metrics,
+    score_images,
+)
+from ibhfn.evaluate.table import format_table
+
+__all__ = [
+    "IDENTITY",
+    "EvaluationReport",
+    "GroupResult",
+    "ImageScore",
+    "evaluate",
+    "format_table",
+    "mean_metrics",
+    "score_images",
+]

@@ -8,6 +8,7 @@ images, so a table always shows how much the network improves on doing nothing.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterator, Sequence
 
@@ -45,7 +46,7 @@ class GroupResult:
     identity: MetricSet
 
     def to_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "model": self.model.to_dict(), "identity": self.identity.to_dict()}
+        return {"count": self.count, "model": json_metrics(self.model), "identity": json_metrics(self.identity)}
 
 
 @dataclass
@@ -90,8 +91,8 @@ class EvaluationReport:
                     "scene": s.scene,
                     "patch": s.patch,
                     "coverage": s.coverage,
-                    "model": s.model.to_dict(),
-                    "identity": s.identity.to_dict(),
+                    "model": json_metrics(s.model),
+                    "identity": json_metrics(s.identity),
                 }
                 for s in self.scores
             ],
@@ -102,6 +103,11 @@ class EvaluationReport:
         from ibhfn.evaluate.table import format_table
 
         return format_table(self)
+
+
+def json_metrics(metrics: MetricSet) -> dict[str, float | str]:
+    """The metrics by name, with inf and NaN as the strings 'inf' and 'nan' (strict JSON has neither)."""
+    return {k: v if math.isfinite(v) else str(v) for k, v in metrics.to_dict().items()}
 
 
 def mean_metrics(sets: Sequence[MetricSet]) -> MetricSet:

@@ -11,9 +11,12 @@ MAE and RMSE in reflectance, PSNR in dB (data range 1), SAM in degrees.
 
 from __future__ import annotations
 
+import math
+
 from ibhfn.evaluate.evaluation import IDENTITY, EvaluationReport, GroupResult
 from ibhfn.metrics import MetricSet
 
+INF_NOTE = "PSNR inf: the group holds images equal to their target (a cloud-free input scores RMSE 0)"
 COLUMNS = (("mae", "MAE ↓", "{:.4f}"), ("rmse", "RMSE ↓", "{:.4f}"), ("psnr", "PSNR ↑", "{:.2f}"),
            ("ssim", "SSIM ↑", "{:.4f}"), ("sam", "SAM ↓", "{:.2f}"))
 
@@ -34,7 +37,8 @@ def format_table(report: EvaluationReport) -> str:
         for row in rows
     ]
     title = f"SEN12MS-CR {report.split} split, {report.overall().count} images (PSNR dB, SAM degrees)"
-    return "\n".join([title, *(line.rstrip() for line in lines)])
+    notes = [INF_NOTE] if any(math.isinf(s.identity.psnr) or math.isinf(s.model.psnr) for s in report.scores) else []
+    return "\n".join([title, *(line.rstrip() for line in lines), *notes])
 
 
 def _cells(metrics: MetricSet) -> list[str]:
