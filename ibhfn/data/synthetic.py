@@ -189,8 +189,8 @@ def _s1_grid(s2: _Grid, s1_crs: str | None, s1_resolution: float | None) -> _Gri
         CRS.from_user_input(crs)
     except CRSError as exc:
         raise InputError(f"S1 CRS {crs!r} is not a valid CRS ({exc})") from None
-    left, top = s2.transform * (0, 0)
-    right, bottom = s2.transform * (s2.width, s2.height)
+    left, top = s2.transform @ (0, 0)
+    right, bottom = s2.transform @ (s2.width, s2.height)
     left, bottom, right, top = transform_bounds(s2.crs, crs, left, bottom, right, top)
     size = s1_resolution or (right - left) / s2.width
     if size <= 0:
@@ -211,9 +211,9 @@ def _s1_on_own_grid(landscape: Landscape, s1: _Grid, s2: _Grid, row: int, count:
                     rng: np.random.Generator) -> np.ndarray:
     """S1 dB for rows of S1's own grid: its pixel centres mapped into S2 pixel coordinates."""
     cols, rows = np.meshgrid(np.arange(s1.width) + 0.5, np.arange(row, row + count) + 0.5)
-    xs, ys = s1.transform * (cols.ravel(), rows.ravel())
+    xs, ys = s1.transform @ (cols.ravel(), rows.ravel())
     xs, ys = transform(s1.crs, s2.crs, xs, ys) if s1.crs != s2.crs else (xs, ys)
-    s2_cols, s2_rows = ~s2.transform * (np.asarray(xs), np.asarray(ys))
+    s2_cols, s2_rows = ~s2.transform @ (np.asarray(xs), np.asarray(ys))
     surface = landscape.surface((s2_rows - 0.5).reshape(rows.shape), (s2_cols - 0.5).reshape(rows.shape))
     return landscape.backscatter_db(surface, rng)
 
