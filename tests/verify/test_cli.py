@@ -1,0 +1,140 @@
+"""`ibhfn-verify` end to end: exit codes, the summary, the report files, one-line errors."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from html.parser import HTMLParser
+
+import jsonschema
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from ibhfn.verify.cli import app
+from ibhfn.verify.report import load_schema
+
+from .conftest import write_tiny_checkpoint
+
+
+def verify(*args) -> "object":
+    """Run ibhfn-verify with these arguments; return click's Result."""
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+class _Images(HTMLParser):
+    """Collects every attribute that can point outside the page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[tuple[str, str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.links += [(tag, k, v or "") for k, v in attrs if k in ("src", "href", "srcset", "data", "poster")]
+
+
+@pytest.fixture(scope="module")
+def passing_run(fp32_onnx, checkpoint, data_root, tmp_path_factory):
+    """ORT FP32 against the PyTorch checkpoint on 3 val patches, with a report."""
+    report = tmp_path_factory.mktemp("pass_report")
+    return verify("--engine", fp32_onnx, "--reference", checkpoint, "--data", data_root, "--samples", 3,
+                  "--report", report), report
+
+
+def test_fp32_onnx_against_checkpoint_passes(passing_run):
+    result, report = passing_run
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("[I] Accuracy Comparison | tiny_fp32.onnx [onnxruntime")
+    assert "vs. tiny.pt [torch (cpu), fp32]" in lines[0]
+    assert "3 samples of val (4 available)" in result.stdout
+    assert "[I]         PASSED | max |engine - reference|" in result.stdout
+    assert lines[-1].startswith("[I] PASSED | PASS (fp32)")
+    document = json.loads((report / "verify_report.json").read_text())
+    jsonschema.validate(document, load_schema())
+    assert document["verdict"]["passed"] is True and document["n_samples"] == 3
+    assert document["meta"]["reference"]["backend"] == "torch (cpu)"
+    assert document["meta"]["engine"]["checkpoint_sha256"] == document["meta"]["reference"]["checkpoint_sha256"]
+    assert 0 < float(document["overall"]["difference"]["max_abs"]) <= 1e-4
+    assert document["overall"]["quality"] is not None  # the tree has cloud-free targets
+    assert {b["label"] for b in document["buckets"]} <= {"0-10%", "10-50%", "50-90%", "90-100%"}
+
+
+def test_html_embeds_only_images_that_decode(passing_run):
+    from matplotlib.image import imread
+
+    page = (passing_run[1] / "verify_report.html").read_text()
+    parser = _Images()
+    parser.feed(page)
+    assert len(parser.links) == 4
+    for tag, attr, value in parser.links:
+        assert (tag, attr) == ("img", "src") and value.startswith("data:image/png;base64,")
+        image = imread(io.BytesIO(base64.b64decode(value.split(",", 1)[1])), format="png")
+        assert image.ndim == 3 and min(image.shape[:2]) > 100 and np.ptp(image) > 0
+
+
+def test_perturbed_band_fails_with_exit_1_and_names_the_band(perturbed_onnx, checkpoint, data_root, tmp_path):
+    result = verify("--engine", perturbed_onnx, "--reference", checkpoint, "--data", data_root, "--samples", 2,
+                    "--report", tmp_path)
+    assert result.exit_code == 1, result.output
+    assert "[E]         FAILED | max |engine - reference|" in result.stdout
+    assert "[E]     Bands beyond a limit: B6" in result.stdout
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith(f"error: {perturbed_onnx}: FAIL (fp32)") and "B6" in result.stderr
+    document = json.loads((tmp_path / "verify_report.json").read_text())
+    jsonschema.validate(document, load_schema())
+    assert document["verdict"]["failing_bands"] == ["B6"]
+    bands = {b["band"]: float(b["max_abs"]) for b in document["overall"]["bands"]}
+    assert bands["B6"] > 1e-3 and max(v for k, v in bands.items() if k != "B6") <= 1e-4
+
+
+def test_threshold_override_turns_the_failure_into_a_pass(perturbed_onnx, fp32_onnx, data_root):
+    result = verify("--engine", perturbed_onnx, "--reference", fp32_onnx, "--data", data_root, "--samples", 1,
+                    "--threshold", "max_abs=0.5", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "[I] PASSED | PASS (fp32): 2 checks passed\n"
+
+
+def test_scene_mode_through_the_tiled_runtime(fp32_onnx, checkpoint, scene_folder, tmp_path):
+    result = verify("--engine", fp32_onnx, "--reference", checkpoint, "--scenes", scene_folder,
+                    "--tile", 64, "--overlap", 16, "--window", 48, "--report", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "1 scenes (4 windows)" in result.stdout
+    document = json.loads((tmp_path / "verify_report.json").read_text())
+    jsonschema.validate(document, load_schema())
+    assert [s["id"] for s in document["samples"]] == ["scene@0,0", "scene@0,48", "scene@48,0", "scene@48,48"]
+    assert document["meta"]["data"]["scenes"][0]["target"].endswith("scene_target.tif")
+    assert document["overall"]["quality"] is not None
+    assert all(s["coverage"] is not None for s in document["samples"])
+
+
+@pytest.mark.parametrize("case", ["missing engine", "other network", "size multiple", "empty data", "no mode",
+                                  "bad threshold"])
+def test_bad_inputs_give_one_line_and_exit_2(case, fp32_onnx, checkpoint, data_root, tmp_path):
+    engine, reference, mode = fp32_onnx, checkpoint, ["--data", data_root]
+    if case == "missing engine":
+        engine = tmp_path / "absent.onnx"
+        expected = f"error: {engine}: engine file not found"
+    elif case == "other network":
+        reference = write_tiny_checkpoint(tmp_path / "other.pt", seed=7)
+        expected = f"error: {reference} is not a reference for {engine}: checkpoint SHA-256"
+    elif case == "size multiple":
+        reference = write_tiny_checkpoint(tmp_path / "deeper.pt", widths=(8, 16, 24, 32),
+                                          encoder_blocks=(1, 1, 1, 1))
+        expected = f"error: {reference} is not a reference for {engine}: size multiple 4 (engine) differs from 8"
+    elif case == "empty data":
+        (tmp_path / "empty").mkdir()
+        mode = ["--data", tmp_path / "empty"]
+        expected = f"error: {tmp_path / 'empty'}: no complete SEN12MS-CR triplets in split 'val'"
+    elif case == "bad threshold":
+        mode += ["--threshold", "max_abs=big"]
+        expected = "error: --threshold max_abs takes a number or none, not 'big'"
+    else:
+        mode = []
+        expected = "error: give either --data ROOT (sample mode) or --scenes IN (scene mode)"
+    result = verify("--engine", engine, "--reference", reference, *mode, "--report", tmp_path / "report")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(expected), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert not (tmp_path / "report").exists()
