@@ -135,6 +135,7 @@ class SEN12MSCR:
         self.split = split
         self.preprocessing: Preprocessing = get_preprocessing(preprocessing)
         self._masker = cloud_masker(cloud_mask)
+        self._split_scenes = set(load_splits().get(split, ()))
         self._reported: set[Path] = set()
         self.triplets, self.skipped_incomplete = self._find_triplets()
 
@@ -144,7 +145,6 @@ class SEN12MSCR:
         return self.split == "all" or scene in self._split_scenes
 
     def _find_triplets(self) -> tuple[list[Triplet], int]:
-        self._split_scenes = set(load_splits().get(self.split, ()))
         found = {kind: {key for key in keys if self._in_selection(key[0])}
                  for kind, keys in _patches_on_disk(self.root).items()}
         every = set().union(*found.values())

@@ -238,16 +238,19 @@ def write_scene(
     rng = _rng(seed)
     landscape = Landscape.draw(rng, season)
     clouds = CloudField.draw(rng, cloudiness)
-    origin = (600000.0 + 10 * PIXEL_M * int(rng.integers(0, 1000)), 5000000.0 + 10 * PIXEL_M * int(rng.integers(0, 1000)))
+    origin = (600000.0 + 100 * PIXEL_M * int(rng.integers(0, 100)), 5000000.0 + 100 * PIXEL_M * int(rng.integers(0, 100)))
     s2 = _Grid(crs, Affine(PIXEL_M, 0, origin[0], 0, -PIXEL_M, origin[1]), height, width)
     s1 = _s1_grid(s2, s1_crs, s1_resolution)
     paths = ScenePaths(*(out_dir / f"{name}_{suffix}.tif" for suffix in ("s1", "s2", "target", "cloudmask")))
     nodata = 0 if nodata_border else None
     with contextlib.ExitStack() as stack:
-        tmp = {field: stack.enter_context(atomic_path(getattr(paths, field))) for field in ("s1", "s2", "target", "mask")}
+        fields = ("s1", "s2", "target", "mask")
+        tmp = {field: stack.enter_context(atomic_path(getattr(paths, field))) for field in fields}
 
         def open_out(field: str, grid: _Grid, count: int, dtype: str, nodata: float | None = None):
-            profile = _striped_profile(count, dtype, grid.height, grid.width, grid.crs, grid.transform, 16, nodata)
+            profile = _striped_profile(
+                count, dtype, grid.height, grid.width, grid.crs, grid.transform, 16, nodata
+            )
             return stack.enter_context(rasterio.open(tmp[field], "w", **profile))
 
         out_s1 = open_out("s1", s1, 2, "float32")

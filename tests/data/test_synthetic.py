@@ -204,7 +204,8 @@ def test_large_scene_is_written_by_strips_with_bounded_memory(tmp_path: Path, mo
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [({"height": 0, "width": 10}, "positive"), ({"height": 10, "width": 10, "nodata_border": 5}, "border"),
-     ({"height": 10, "width": 10, "s1_crs": "EPSG:0"}, "CRS"), ({"height": 10, "width": 10, "season": "monsoon"}, "season")],
+     ({"height": 10, "width": 10, "s1_crs": "EPSG:0"}, "CRS"),
+     ({"height": 10, "width": 10, "season": "monsoon"}, "season")],
 )
 def test_bad_scene_arguments_write_nothing(tmp_path: Path, kwargs, message):
     with pytest.raises(InputError, match=message):
