@@ -1,0 +1,75 @@
+"""The verification runs as library calls: an INT8 engine's deltas, batching, progress, torch-free import."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import jsonschema
+import numpy as np
+
+from ibhfn.verify.engine_pair import open_engine_pair
+from ibhfn.verify.report import load_schema, write_report
+from ibhfn.verify.runner import compare_samples, verify_dataset
+from ibhfn.verify.samples import VerifySample
+
+
+class _Recorder:
+    """Progress that remembers what it was told."""
+
+    def __init__(self) -> None:
+        self.stages: list[tuple[str, int]] = []
+        self.done = 0
+
+    def start(self, description: str, total: int) -> None:
+        self.stages.append((description, total))
+
+    def advance(self, count: int = 1) -> None:
+        self.done += count
+
+
+def test_int8_engine_reports_nonzero_deltas(int8_onnx, fp32_onnx, data_root, tmp_path):
+    progress = _Recorder()
+    with open_engine_pair(int8_onnx, fp32_onnx, device="cpu") as pair:
+        assert pair.engine.metadata.precision == "int8"
+        result = verify_dataset(pair, data_root, batch_size=3, progress=progress)
+    assert progress.stages == [("val samples", 4)] and progress.done == 4
+    assert result.verdict.thresholds.precision == "int8"  # the engine's own precision by default
+    overall = result.summary.overall
+    assert overall.difference.max_abs > 1e-3 and np.isfinite(overall.difference.psnr)
+    q = overall.quality
+    deltas = (q.delta_psnr, q.delta_ssim, q.delta_sam, q.delta_mae)
+    assert all(np.isfinite(deltas)) and all(d != 0 for d in deltas)
+    assert {c.name for c in result.verdict.checks} == {"non_finite", "psnr", "delta_psnr", "delta_sam"}
+    paths = write_report(result.summary, result.verdict, tmp_path, meta=result.meta)
+    document = json.loads(paths.json.read_text())
+    jsonschema.validate(document, load_schema())
+    assert document["overall"]["quality"]["delta"] == {"psnr": q.delta_psnr, "ssim": q.delta_ssim,
+                                                       "sam": q.delta_sam, "mae": q.delta_mae}
+    assert sum(b["n_samples"] for b in document["buckets"]) == 4
+    assert all(s["delta"]["psnr"] != 0 for s in document["samples"])
+    assert "&Delta;PSNR dB" in paths.html.read_text()
+
+
+def test_samples_of_two_sizes_run_in_separate_batches(fp32_onnx, checkpoint):
+    rng = np.random.default_rng(0)
+
+    def sample(name: str, size: int) -> VerifySample:
+        return VerifySample(name, rng.random((2, size, size), np.float32), rng.random((13, size, size), np.float32))
+
+    samples = [sample("a", 32), sample("b", 32), sample("c", 16), sample("d", 32)]
+    with open_engine_pair(fp32_onnx, checkpoint) as pair:
+        summary = compare_samples(pair, samples, batch_size=4)
+        single = compare_samples(pair, samples[2:3])
+    assert [s.sample_id for s in summary.samples] == ["a", "b", "c", "d"]
+    assert summary.overall.quality is None and summary.buckets[0].label == "unknown"
+    assert summary.overall.difference.max_abs <= 1e-4
+    assert summary.samples[2].comparison.difference == single.samples[0].comparison.difference
+
+
+def test_verifier_modules_import_without_torch():
+    code = ("import sys, ibhfn.verify.cli, ibhfn.verify.runner, ibhfn.verify.engine_pair; "
+            "print(sorted({'torch', 'matplotlib', 'ibhfn.verify.reference'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
