@@ -26,6 +26,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 import rasterio
+from rasterio.io import DatasetWriter
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.errors import CRSError
@@ -201,6 +202,14 @@ def _s1_grid(s2: _Grid, s1_crs: str | None, s1_resolution: float | None) -> _Gri
     return _Grid(crs, Affine(size, 0, left - margin, 0, -size, top + margin), height, width)
 
 
+def _open_striped(stack: contextlib.ExitStack, path: Path, grid: _Grid, count: int, dtype: str,
+                  nodata: float | None = None) -> DatasetWriter:
+    """Open a striped GeoTIFF for writing under a temporary name, renamed when `stack` closes cleanly."""
+    tmp = stack.enter_context(atomic_path(path))
+    profile = _striped_profile(count, dtype, grid.height, grid.width, grid.crs, grid.transform, 16, nodata)
+    return stack.enter_context(rasterio.open(tmp, "w", **profile))
+
+
 def _strips(height: int, width: int) -> Iterator[tuple[int, int]]:
     step = max(1, PIXELS_PER_STRIP // max(width, 1))
     for row in range(0, height, step):
@@ -238,25 +247,16 @@ def write_scene(
     rng = _rng(seed)
     landscape = Landscape.draw(rng, season)
     clouds = CloudField.draw(rng, cloudiness)
-    origin = (600000.0 + 100 * PIXEL_M * int(rng.integers(0, 100)), 5000000.0 + 100 * PIXEL_M * int(rng.integers(0, 100)))
-    s2 = _Grid(crs, Affine(PIXEL_M, 0, origin[0], 0, -PIXEL_M, origin[1]), height, width)
+    left, top = 600000.0 + 1000.0 * int(rng.integers(0, 100)), 5000000.0 + 1000.0 * int(rng.integers(0, 100))
+    s2 = _Grid(crs, Affine(PIXEL_M, 0, left, 0, -PIXEL_M, top), height, width)
     s1 = _s1_grid(s2, s1_crs, s1_resolution)
     paths = ScenePaths(*(out_dir / f"{name}_{suffix}.tif" for suffix in ("s1", "s2", "target", "cloudmask")))
     nodata = 0 if nodata_border else None
     with contextlib.ExitStack() as stack:
-        fields = ("s1", "s2", "target", "mask")
-        tmp = {field: stack.enter_context(atomic_path(getattr(paths, field))) for field in fields}
-
-        def open_out(field: str, grid: _Grid, count: int, dtype: str, nodata: float | None = None):
-            profile = _striped_profile(
-                count, dtype, grid.height, grid.width, grid.crs, grid.transform, 16, nodata
-            )
-            return stack.enter_context(rasterio.open(tmp[field], "w", **profile))
-
-        out_s1 = open_out("s1", s1, 2, "float32")
-        out_s2 = open_out("s2", s2, 13, "uint16", nodata)
-        out_target = open_out("target", s2, 13, "uint16", nodata)
-        out_mask = open_out("mask", s2, 1, "float32")
+        out_s1 = _open_striped(stack, paths.s1, s1, 2, "float32")
+        out_s2 = _open_striped(stack, paths.s2, s2, 13, "uint16", nodata)
+        out_target = _open_striped(stack, paths.target, s2, 13, "uint16", nodata)
+        out_mask = _open_striped(stack, paths.mask, s2, 1, "float32")
         for row, count in _strips(height, width):
             strip_rng = _rng(seed, 2, row)
             sample = render(landscape, clouds, row, 0, count, width, strip_rng)
