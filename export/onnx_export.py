@@ -63,22 +63,27 @@ class Float16Report:
 
     @property
     def max_abs(self) -> float:
+        """Largest FP16-vs-FP32 difference over every shape."""
         return max(case.max_abs for case in self.cases)
 
     @property
     def mean_abs(self) -> float:
+        """Mean FP16-vs-FP32 difference, averaged over the shapes."""
         return float(np.mean([case.mean_abs for case in self.cases]))
 
     @property
     def nonfinite(self) -> int:
+        """Count of inf/NaN in the FP16 outputs."""
         return sum(case.nonfinite for case in self.cases)
 
     @property
     def largest_activation(self) -> ActivationRange:
+        """The FP32 node closest to the float16 limit."""
         return max(self.activations, key=lambda a: a.max_abs)
 
     @property
     def passed(self) -> bool:
+        """Within the tolerance and free of inf/NaN."""
         return self.max_abs <= self.tolerance and self.nonfinite == 0
 
     def to_dict(self) -> dict:
@@ -118,6 +123,7 @@ class ExportReport:
 
     @property
     def parity_max_abs(self) -> float:
+        """Largest ONNX-vs-PyTorch difference over every shape."""
         return max(case.max_abs for case in self.parity)
 
     def to_dict(self) -> dict:
