@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import onnx
 from google.protobuf.message import DecodeError
@@ -10,7 +11,9 @@ from google.protobuf.message import DecodeError
 import ibhfn
 from ibhfn.engine_metadata import INPUT_NAMES, EngineMetadata
 from ibhfn.errors import ModelError
-from ibhfn.export.model_source import ModelSource
+
+if TYPE_CHECKING:  # torch-free at run time, so building a plan on a Jetson needs no torch
+    from ibhfn.export.model_source import ModelSource
 
 
 def export_metadata(
