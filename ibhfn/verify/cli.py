@@ -144,6 +144,8 @@ def verify(
     """Compare an engine's outputs with its reference's on the same inputs; pass or fail by thresholds."""
     if (data is None) == (scenes is None):
         raise InputError("give either --data ROOT (sample mode) or --scenes IN (scene mode)")
+    if scenes is not None and samples is not None:
+        raise InputError("--samples applies to --data; scene mode compares every scene in --scenes")
     if window < 1:
         raise InputError(f"--window must be at least 1, got {window}")
     console = Console(stderr=True)

@@ -96,6 +96,15 @@ def test_threshold_override_turns_the_failure_into_a_pass(perturbed_onnx, fp32_o
     assert result.stdout == "[I] PASSED | PASS (fp32): 2 checks passed\n"
 
 
+def test_precision_option_picks_the_thresholds(fp32_onnx, checkpoint, data_root, tmp_path):
+    result = verify("--engine", fp32_onnx, "--reference", checkpoint, "--data", data_root, "--samples", 1,
+                    "--precision", "fp16", "--report", tmp_path)
+    assert result.exit_code == 0, result.output
+    verdict = json.loads((tmp_path / "verify_report.json").read_text())["verdict"]
+    assert verdict["thresholds"]["precision"] == "fp16" and verdict["thresholds"]["min_psnr"] == 45.0
+    assert [c["name"] for c in verdict["checks"]] == ["non_finite", "max_abs", "psnr", "delta_psnr"]
+
+
 def test_scene_mode_through_the_tiled_runtime(fp32_onnx, checkpoint, scene_folder, tmp_path):
     result = verify("--engine", fp32_onnx, "--reference", checkpoint, "--scenes", scene_folder,
                     "--tile", 64, "--overlap", 16, "--window", 48, "--report", tmp_path)
