@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ibhfn.data import COVERAGE_BUCKETS, coverage_bucket
+from ibhfn.errors import ShapeError
+from ibhfn.evaluate import IDENTITY, evaluate, mean_metrics
+from ibhfn.metrics import compute_metrics
+from ibhfn.model import build_model
+
+
+def test_identity_baseline_is_the_metrics_of_the_cloudy_input(tiny_model, test_reader):
+    report = evaluate(tiny_model, test_reader)
+    expected = mean_metrics([compute_metrics(np.clip(s.optical, 0, 1), s.target) for s in test_reader])
+    assert report.overall().identity == pytest.approx(expected)
+    assert report.overall().model != report.overall().identity
+
+
+def test_a_network_that_returns_its_input_scores_like_the_identity(identity_model, test_reader):
+    overall = evaluate(identity_model, test_reader).overall()
+    assert overall.count == len(test_reader)
+    for name in ("mae", "rmse", "ssim", "sam"):
+        assert getattr(overall.model, name) == pytest.approx(getattr(overall.identity, name), abs=1e-7), name
+
+
+def test_groups_split_the_images_by_roi_season_and_coverage_bucket(tiny_model, test_reader):
+    report = evaluate(tiny_model, test_reader, batch_size=4)
+    by_roi = report.by_roi_season()
+    assert set(by_roi) == {s.roi_season for s in test_reader}
+    assert sum(g.count for g in by_roi.values()) == len(test_reader)
+    buckets = report.by_coverage()
+    assert list(buckets) == [b for b in COVERAGE_BUCKETS if b in buckets]
+    expected = {}
+    for sample in test_reader:
+        bucket = coverage_bucket(sample.coverage)
+        expected[bucket] = expected.get(bucket, 0) + 1
+    assert {b: g.count for b, g in buckets.items()} == expected
+    roi, group = next(iter(by_roi.items()))
+    members = [s.model.mae for s in report.scores if s.roi_season == roi]
+    assert group.model.mae == pytest.approx(np.mean(members))
+
+
+def test_samples_limits_the_images_scored(tiny_model, test_reader):
+    assert evaluate(tiny_model, test_reader, samples=2).overall().count == 2
+
+
+def test_table_shows_every_group_with_the_identity_and_the_network(tiny_model, test_reader):
+    report = evaluate(tiny_model, test_reader)
+    table = report.table()
+    assert table.splitlines()[0].startswith(f"SEN12MS-CR test split, {len(test_reader)} images")
+    for label in ["all", *report.by_roi_season(), *(f"coverage {b}" for b in report.by_coverage())]:
+        assert any(line.startswith(label) for line in table.splitlines()), label
+    groups = 1 + len(report.by_roi_season()) + len(report.by_coverage())
+    assert table.count(IDENTITY) == groups and table.count("ibhfn edge") == groups
+    assert f"{report.overall().model.mae:.4f}" in table
+
+
+def test_tiles_the_network_cannot_take_are_refused(test_reader):
+    model = build_model("edge", widths=(4,) * 8, encoder_blocks=(0,) * 8, fusion_blocks=0, gate_hidden=2)
+    assert model.size_multiple == 128  # the 64 px test tiles are not multiples of it
+    with pytest.raises(ShapeError, match="is 64 x 64 px, not a multiple of the network's 128"):
+        evaluate(model, test_reader, samples=1)
