@@ -98,10 +98,12 @@ def summary_lines(result: Verification, report: Path | None) -> list[str]:
     for check in verdict.checks:
         tag, word = ("[I]", "PASSED") if check.passed else ("[E]", "FAILED")
         relation = check.op if check.passed else f"not {check.op}"
-        lines.append(f"{tag}         {word} | {CHECK_LABELS[check.name]}: {_g(check.value)} {relation} {_g(check.limit)}")
+        label = CHECK_LABELS[check.name]
+        lines.append(f"{tag}         {word} | {label}: {_g(check.value)} {relation} {_g(check.limit)}")
     lines += [f"[W]     Not checked: {reason}" for reason in verdict.skipped]
     if verdict.failing_bands:
-        lines.append(f"[{'W' if verdict.passed else 'E'}]     Bands beyond a limit: {', '.join(verdict.failing_bands)}")
+        tag = "[W]" if verdict.passed else "[E]"
+        lines.append(f"{tag}     Bands beyond a limit: {', '.join(verdict.failing_bands)}")
     if report is not None:
         lines.append(f"[I]     Report: {report}")
     lines.append(f"[I] PASSED | {verdict.message}" if verdict.passed else f"[E] FAILED | {verdict.message}")
@@ -122,7 +124,8 @@ def verify(
                                                                       "checkpoint (.pt, needs torch).")],
     data: Annotated[Optional[Path], typer.Option(help="SEN12MS-CR root (sample mode).")] = None,
     split: Annotated[str, typer.Option(help="Split of --data to verify on.")] = "val",
-    samples: Annotated[Optional[int], typer.Option(help="Patches to use, spread over the split (default all).")] = None,
+    samples: Annotated[Optional[int], typer.Option(
+        help="Patches to use, spread evenly over the split (default all).")] = None,
     scenes: Annotated[Optional[Path], typer.Option(help="Folder of <name>_s1.tif + <name>_s2.tif scenes "
                                                         "(scene mode, through the tiled runtime).")] = None,
     precision: Annotated[Optional[str], typer.Option(help=f"Thresholds of {', '.join(PRECISIONS)} "

@@ -83,7 +83,9 @@ def restore_scene(
     return RestoredScene(pair, outputs["engine"], outputs["reference"])
 
 
-def scene_windows(scene: RestoredScene, preprocessing: Preprocessing, size: int = DEFAULT_WINDOW) -> Iterator[SceneWindow]:
+def scene_windows(
+    scene: RestoredScene, preprocessing: Preprocessing, size: int = DEFAULT_WINDOW
+) -> Iterator[SceneWindow]:
     """The scene's windows, row by row, with nodata set to 0 and truth and coverage where known."""
     with ExitStack() as stack:
         engine, reference, cloudy = (stack.enter_context(open_raster(path)) for path in (
@@ -95,10 +97,6 @@ def scene_windows(scene: RestoredScene, preprocessing: Preprocessing, size: int 
                 window = Window(col, row, min(size, reference.width - col), min(size, reference.height - row))
                 reference_out = reference.read(window=window)
                 empty = ~np.isfinite(reference_out).all(axis=0)
-
-                def read_dn(dataset) -> np.ndarray:
-                    return _blank(preprocessing.reflectance(preprocessing.optical(dataset.read(window=window))), empty)
-
                 coverage = None
                 if mask is not None:
                     cloud = mask.read(1, window=window)[~empty]
@@ -107,8 +105,8 @@ def scene_windows(scene: RestoredScene, preprocessing: Preprocessing, size: int 
                     sample_id=f"{scene.pair.name}@{row},{col}",
                     engine=_blank(engine.read(window=window), empty),
                     reference=_blank(reference_out, empty),
-                    cloudy=read_dn(cloudy),
-                    truth=None if target is None else read_dn(target),
+                    cloudy=_read_s2(cloudy, window, preprocessing, empty),
+                    truth=None if target is None else _read_s2(target, window, preprocessing, empty),
                     coverage=coverage,
                 )
 
@@ -126,6 +124,11 @@ def _open_matching(stack: ExitStack, path: Path | None, grid, bands: int):
             f"scene's grid ({bands} bands of {grid.height} x {grid.width} px, same transform)"
         )
     return dataset
+
+
+def _read_s2(dataset, window: Window, preprocessing: Preprocessing, empty: np.ndarray) -> np.ndarray:
+    """A window of an S2 DN file as reflectance, through the engine's preprocessing (clip included)."""
+    return _blank(preprocessing.reflectance(preprocessing.optical(dataset.read(window=window))), empty)
 
 
 def _blank(values: np.ndarray, empty: np.ndarray) -> np.ndarray:

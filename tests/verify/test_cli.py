@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import shutil
 from html.parser import HTMLParser
 
 import jsonschema
@@ -119,8 +120,8 @@ def test_scene_mode_through_the_tiled_runtime(fp32_onnx, checkpoint, scene_folde
 
 
 @pytest.mark.parametrize("case", ["missing engine", "other network", "size multiple", "empty data", "no mode",
-                                  "bad threshold"])
-def test_bad_inputs_give_one_line_and_exit_2(case, fp32_onnx, checkpoint, data_root, tmp_path):
+                                  "bad threshold", "unpaired scene"])
+def test_bad_inputs_give_one_line_and_exit_2(case, fp32_onnx, checkpoint, data_root, scene_folder, tmp_path):
     engine, reference, mode = fp32_onnx, checkpoint, ["--data", data_root]
     if case == "missing engine":
         engine = tmp_path / "absent.onnx"
@@ -136,6 +137,11 @@ def test_bad_inputs_give_one_line_and_exit_2(case, fp32_onnx, checkpoint, data_r
         (tmp_path / "empty").mkdir()
         mode = ["--data", tmp_path / "empty"]
         expected = f"error: {tmp_path / 'empty'}: no complete SEN12MS-CR triplets in split 'val'"
+    elif case == "unpaired scene":
+        (tmp_path / "scenes").mkdir()
+        shutil.copy(scene_folder / "scene_s2.tif", tmp_path / "scenes")
+        mode = ["--scenes", tmp_path / "scenes"]
+        expected = f"error: {tmp_path / 'scenes' / 'scene_s2.tif'}: "
     elif case == "bad threshold":
         mode += ["--threshold", "max_abs=big"]
         expected = "error: --threshold max_abs takes a number or none, not 'big'"
