@@ -1,0 +1,113 @@
+"""QDQ INT8 from an FP32 ONNX with ONNX Runtime's static quantizer, ranges calibrated once.
+
+Why `onnxruntime.quantization.quantize_static` rather than NVIDIA ModelOpt: ModelOpt is not
+installed in this project's environment, while ORT's quantizer ships
+with the ONNX Runtime the runtime already uses, is well kept, runs on the CPU, and writes
+standard QuantizeLinear / DequantizeLinear (QDQ) graphs. TensorRT 10 / 11 builds such a graph as
+a strongly typed network, with no calibrator (10.1 deprecated them, 11 removed them), and ONNX
+Runtime runs it on the CPU, so the same file is measured here and deployed there.
+
+Settings TensorRT requires: QDQ format, INT8 activations and per-channel INT8 weights, both
+symmetric (zero point 0). The model is first prepared with `quant_pre_process` (ORT graph
+optimisation and ONNX shape inference; the symbolic shape pass is skipped because it cannot
+follow the dynamic H and W that torch.export declares). Ranges are computed once and kept in
+ORT's calibration cache, so the sensitivity pass can quantize the model many times with
+different exclusions without reading the calibration set again.
+
+Precision-sensitive nodes stay in float by default: the FP16 block list of `ibhfn.export.float16`
+(the gate's Sigmoid, normalisations and reductions, the final blend, the Dirac skip) plus the
+output layer, the convolutions whose result goes straight into the blend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import onnx
+from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+from ibhfn.calibration.reader import SelectionReader
+from ibhfn.errors import InputError
+from ibhfn.export.float16 import ELEMENTWISE_OPS, float32_node_names
+
+METHODS: dict[str, CalibrationMethod] = {
+    "entropy": CalibrationMethod.Entropy,
+    "percentile": CalibrationMethod.Percentile,
+    "minmax": CalibrationMethod.MinMax,
+}
+EXTRA_OPTIONS = {"ActivationSymmetric": True, "WeightSymmetric": True}  # zero point 0, as TensorRT requires
+
+
+def calibration_method(name: str) -> CalibrationMethod:
+    """ORT's calibration method for 'entropy', 'percentile' or 'minmax'."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise InputError(f"unknown calibration method {name!r}; choose one of {', '.join(METHODS)}") from None
+
+
+def prepare(fp32: str | os.PathLike, out: str | os.PathLike) -> onnx.ModelProto:
+    """Write the model prepared for quantization to `out` and return it."""
+    with quiet():
+        quant_pre_process(os.fspath(fp32), os.fspath(out), skip_symbolic_shape=True)
+    return onnx.load(os.fspath(out))
+
+
+def default_float_nodes(model: onnx.ModelProto) -> list[str]:
+    """The nodes kept in float by default: the FP16 block list plus the output layer, graph order."""
+    keep = set(float32_node_names(model))
+    producers = {out: node for node in model.graph.node for out in node.output}
+    for node in model.graph.node:
+        if node.name in keep and node.op_type in ELEMENTWISE_OPS:
+            keep |= {
+                producers[name].name for name in node.input
+                if name in producers and producers[name].op_type == "Conv"
+            }
+    return [node.name for node in model.graph.node if node.name in keep]
+
+
+class Quantizer:
+    """Quantizes one prepared model with fixed settings; calibrates on first use, then reuses the ranges."""
+
+    def __init__(self, prepared: Path, reader: SelectionReader, method: str, cache: Path) -> None:
+        self.prepared = prepared
+        self.reader = reader
+        self.method = calibration_method(method)
+        self.cache = cache
+
+    def write(self, out: str | os.PathLike, exclude: Sequence[str]) -> None:
+        """Write the QDQ model to `out` with the nodes `exclude` left in float."""
+        self.reader.rewind()
+        with quiet():
+            quantize_static(
+                self.prepared,
+                os.fspath(out),
+                self.reader,
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QInt8,
+                weight_type=QuantType.QInt8,
+                nodes_to_exclude=list(exclude),
+                calibrate_method=self.method,
+                extra_options=dict(EXTRA_OPTIONS),
+                calibration_cache_path=self.cache,
+            )
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Hide the quantizer's own prints and log warnings; the CLI reports what matters."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        root.setLevel(level)
