@@ -13,7 +13,7 @@ and the metrics expect.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Protocol
 
@@ -143,10 +143,12 @@ def verify_scenes(
                 accumulator.add(w.engine, w.reference, sample_id=w.sample_id, truth=w.truth, cloudy=w.cloudy,
                                 coverage=w.coverage)
             scenes.append({"name": scene_pair.name, "s1": str(scene_pair.s1), "s2": str(scene_pair.s2),
-                           "target": None if scene.target is None else str(scene.target)})
+                           "target": None if scene.target is None else str(scene.target),
+                           "warnings": list(scene.warnings)})
     summary = accumulator.summary()
     data = {"mode": "scenes", "folder": str(Path(folder).resolve()), "scenes": scenes,
-            "window": window, "run_options": asdict(options)}
+            "window": window, "tiling": {"tile_size": options.tile_size, "overlap": options.overlap,
+                                         "blend": options.blend, "batch_size": options.batch_size}}
     return Verification(summary, judge(summary, thresholds), _meta(pair, data))
 
 

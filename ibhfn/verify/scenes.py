@@ -55,6 +55,7 @@ class RestoredScene:
     pair: ScenePair
     engine_output: Path
     reference_output: Path
+    warnings: tuple[str, ...] = ()  # what the runtime noticed about the inputs (partial S1 cover, ...)
 
     @property
     def target(self) -> Path | None:
@@ -75,12 +76,13 @@ def restore_scene(
 ) -> RestoredScene:
     """Run engine and reference over one scene into float32 reflectance GeoTIFFs under `work_dir`."""
     float_options = dataclasses.replace(options, output_dtype="float32", cog=False)
-    outputs = {}
+    outputs, warnings = {}, []
     for role, runner in (("engine", engine), ("reference", reference)):
         outputs[role] = Path(work_dir) / role / f"{pair.name}.tif"
-        run_scene(runner, pair.s1, pair.s2, outputs[role], float_options, name=f"{pair.name} ({role})",
-                  progress=progress)
-    return RestoredScene(pair, outputs["engine"], outputs["reference"])
+        result = run_scene(runner, pair.s1, pair.s2, outputs[role], float_options, name=f"{pair.name} ({role})",
+                           progress=progress)
+        warnings += [w for w in result.warnings if w not in warnings]
+    return RestoredScene(pair, outputs["engine"], outputs["reference"], tuple(warnings))
 
 
 def scene_windows(

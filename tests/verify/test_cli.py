@@ -114,7 +114,8 @@ def test_scene_mode_through_the_tiled_runtime(fp32_onnx, checkpoint, scene_folde
     document = json.loads((tmp_path / "verify_report.json").read_text())
     jsonschema.validate(document, load_schema())
     assert [s["id"] for s in document["samples"]] == ["scene@0,0", "scene@0,48", "scene@48,0", "scene@48,48"]
-    assert document["meta"]["data"]["scenes"][0]["target"].endswith("scene_target.tif")
+    scene = document["meta"]["data"]["scenes"][0]
+    assert scene["target"].endswith("scene_target.tif") and scene["warnings"] == []
     assert document["overall"]["quality"] is not None
     assert all(s["coverage"] is not None for s in document["samples"])
 

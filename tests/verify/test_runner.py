@@ -11,7 +11,8 @@ import numpy as np
 
 from ibhfn.verify.engine_pair import open_engine_pair
 from ibhfn.verify.report import load_schema, write_report
-from ibhfn.verify.runner import compare_samples, verify_dataset
+from ibhfn.runtime.pipeline import RunOptions
+from ibhfn.verify.runner import compare_samples, verify_dataset, verify_scenes
 from ibhfn.verify.samples import VerifySample
 
 
@@ -66,6 +67,18 @@ def test_samples_of_two_sizes_run_in_separate_batches(fp32_onnx, checkpoint):
     assert summary.overall.quality is None and summary.buckets[0].label == "unknown"
     assert summary.overall.difference.max_abs <= 1e-4
     assert summary.samples[2].comparison.difference == single.samples[0].comparison.difference
+
+
+def test_scene_mode_finds_the_perturbed_band(perturbed_onnx, fp32_onnx, scene_folder):
+    progress = _Recorder()
+    with open_engine_pair(perturbed_onnx, fp32_onnx) as pair:
+        result = verify_scenes(pair, scene_folder, options=RunOptions(tile_size=64, overlap=16, batch_size=2),
+                               window=64, progress=progress)
+    assert progress.stages == [("scene (engine)", 4), ("scene (reference)", 4)] and progress.done == 8
+    assert not result.verdict.passed and result.verdict.failing_bands == ("B6",)
+    assert [s.sample_id for s in result.summary.samples] == ["scene@0,0", "scene@0,64", "scene@64,0", "scene@64,64"]
+    deltas = [abs(d.psnr) for d in result.summary.overall.band_deltas]  # the truth sees B6 move, only B6
+    assert deltas[5] > 1e-3 and max(deltas[:5] + deltas[6:]) < 1e-4
 
 
 def test_verifier_modules_import_without_torch():
