@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.errors import DependencyError, ModelError
+from ibhfn.preprocessing import PREPROCESSING, Preprocessing
 from ibhfn.runtime.engine import ENGINE_SUFFIXES, Engine, open_engine
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")  # as ibhfn.verify.reference, without importing torch
@@ -90,15 +91,18 @@ def _first_mismatch(engine: EngineMetadata, reference: EngineMetadata) -> str | 
         ("size multiple", engine.size_multiple, reference.size_multiple),
         ("S1 bands", engine.s1_bands, reference.s1_bands),
         ("S2 bands", engine.s2_bands, reference.s2_bands),
-        ("preprocessing", engine.preprocessing, reference.preprocessing),
+        ("preprocessing", _describe(engine.preprocessing), _describe(reference.preprocessing)),
     ]
     if engine.checkpoint_sha256 and reference.checkpoint_sha256:
         facts.append(("checkpoint SHA-256", engine.checkpoint_sha256[:12], reference.checkpoint_sha256[:12]))
     for name, ours, theirs in facts:
         if ours != theirs:
-            shown = (ours.method, theirs.method) if name == "preprocessing" else (ours, theirs)
-            if shown[0] == shown[1]:
-                shown = (ours, theirs)
-            return f"{name} {shown[0]} (engine) differs from {shown[1]} (reference)"
+            return f"{name} {ours} (engine) differs from {theirs} (reference)"
     return None
 
+
+def _describe(preprocessing: Preprocessing) -> str:
+    """A preprocessing by name, with its constants when they are not the named method's."""
+    if PREPROCESSING.get(preprocessing.method) == preprocessing:
+        return repr(preprocessing.method)
+    return preprocessing.to_json()
