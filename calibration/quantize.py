@@ -10,9 +10,13 @@ Runtime runs it on the CPU, so the same file is measured here and deployed there
 Settings TensorRT requires: QDQ format, INT8 activations and per-channel INT8 weights, both
 symmetric (zero point 0). The model is first prepared with `quant_pre_process` (ORT graph
 optimisation and ONNX shape inference; the symbolic shape pass is skipped because it cannot
-follow the dynamic H and W that torch.export declares). Ranges are computed once and kept in
-ORT's calibration cache, so the sensitivity pass can quantize the model many times with
-different exclusions without reading the calibration set again.
+follow the dynamic H and W that torch.export declares). Ranges are computed once with ORT's
+`create_calibrator` and kept in ORT's calibration cache, which `quantize_static` then reads, so
+the sensitivity pass can quantize the model many times with different exclusions without
+reading the calibration set again. Calibrating here rather than inside `quantize_static` also
+sets the entropy histogram: `quantize_static` cannot pass bin counts, and its entropy default
+(128 bins into 128 quantized bins) leaves a single candidate threshold, the min/max range; here
+entropy uses 2048 bins into 128, as TensorRT's entropy calibrator does.
 
 Precision-sensitive nodes stay in float by default: the FP16 block list of `ibhfn.export.float16`
 (the gate's Sigmoid, normalisations and reductions, the final blend, the Dirac skip) plus the
@@ -25,11 +29,14 @@ import contextlib
 import io
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import onnx
 from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
+from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from ibhfn.calibration.reader import SelectionReader
@@ -42,6 +49,12 @@ METHODS: dict[str, CalibrationMethod] = {
     "minmax": CalibrationMethod.MinMax,
 }
 EXTRA_OPTIONS = {"ActivationSymmetric": True, "WeightSymmetric": True}  # zero point 0, as TensorRT requires
+CALIBRATOR_OPTIONS: dict[str, dict] = {
+    "entropy": {"num_bins": 2048, "num_quantized_bins": 128},
+    "percentile": {"num_bins": 2048, "percentile": 99.999},
+    "minmax": {},
+}
+OP_TYPES = sorted(set(QLinearOpsRegistry) | set(QDQRegistry))  # what quantize_static quantizes by default
 
 
 def calibration_method(name: str) -> CalibrationMethod:
@@ -76,19 +89,35 @@ class Quantizer:
     """Quantizes one prepared model with fixed settings; calibrates on first use, then reuses the ranges."""
 
     def __init__(self, prepared: Path, reader: SelectionReader, method: str, cache: Path) -> None:
-        self.prepared = prepared
+        self.prepared = Path(prepared)
         self.reader = reader
+        self.name = method
         self.method = calibration_method(method)
-        self.cache = cache
+        self.cache = Path(cache)
+
+    def calibrate(self) -> None:
+        """Feed the calibration set through the model once and save the tensor ranges to the cache."""
+        self.reader.rewind()
+        with tempfile.TemporaryDirectory(prefix="ibhfn-ranges-") as work, quiet():
+            calibrator = create_calibrator(
+                self.prepared,
+                OP_TYPES,
+                augmented_model_path=os.path.join(work, "augmented.onnx"),
+                calibrate_method=METHODS[self.name],
+                extra_options=CALIBRATOR_OPTIONS[self.name],
+            )
+            calibrator.collect_data(self.reader)
+            save_tensors_data(calibrator.compute_data(), self.cache)
 
     def write(self, out: str | os.PathLike, exclude: Sequence[str]) -> None:
-        """Write the QDQ model to `out` with the nodes `exclude` left in float."""
-        self.reader.rewind()
+        """Write the QDQ model to `out` with the nodes `exclude` left in float (calibrating first if needed)."""
+        if not self.cache.is_file():
+            self.calibrate()
         with quiet():
             quantize_static(
                 self.prepared,
                 os.fspath(out),
-                self.reader,
+                None,  # the ranges come from the cache
                 quant_format=QuantFormat.QDQ,
                 per_channel=True,
                 activation_type=QuantType.QInt8,

@@ -1,0 +1,101 @@
+"""`ibhfn-calibrate`: an FP32 ONNX to a calibrated, measured QDQ INT8 ONNX.
+
+    ibhfn-calibrate --onnx model.onnx --data SEN12MSCR/ --out model.int8.onnx [--samples 512]
+        [--method entropy|percentile|minmax] [--tile 256] [--seed 0] [--holdout 32]
+        [--target-psnr 0.3 --target-sam 0.2]
+
+This module parses arguments, shows a progress bar over the calibration patches and prints a
+summary table; the work is `ibhfn.calibration.calibrate.calibrate`. Exit 0 when the INT8 model
+meets the targets and was written, 1 when it misses them (the report says which groups were
+tried in float), 2 on bad input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ibhfn.calibration.accuracy import Targets
+from ibhfn.calibration.calibrate import CalibrationResult, calibrate
+from ibhfn.cli_errors import report_errors
+from ibhfn.errors import VerificationFailed
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n")[0])
+
+
+def summary_table(result: CalibrationResult) -> Table:
+    """INT8 against FP32 and ground truth, the targets, and the float nodes, as one table."""
+    accuracy = result.accuracy.to_dict()
+    versus, truth = accuracy["int8_vs_fp32"], accuracy["vs_truth"]
+    extra = result.metadata.extra
+    table = Table(title=f"INT8 calibration ({extra['calibration.method']}, {len(result.selection.patches)} patches, "
+                  f"{accuracy['samples']} held out)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("target", justify="right")
+    table.add_row("max |INT8 - FP32|", f"{versus['max_abs']:.4g}", "")
+    table.add_row("mean |INT8 - FP32|", f"{versus['mean_abs']:.4g}", "")
+    table.add_row("PSNR INT8 vs FP32 (dB)", f"{versus['psnr_db']:.2f}" if isinstance(versus["psnr_db"], float) else "inf", "")
+    table.add_row("delta PSNR vs truth (dB)", f"{truth['delta_psnr_db']:+.3f}", f"<= {result.targets.delta_psnr:g}")
+    table.add_row("delta SAM vs truth (deg)", f"{truth['delta_sam_deg']:+.3f}", f"<= {result.targets.delta_sam:g}")
+    table.add_row("delta SSIM vs truth", f"{truth['delta_ssim']:+.4f}", "")
+    table.add_row("delta MAE vs truth", f"{truth['delta_mae']:+.2e}", "")
+    table.add_row("nodes kept in float", str(len(result.float_nodes)), "")
+    if result.sensitivity is not None:
+        ranking = ", ".join(g.group for g in result.sensitivity.ranking)
+        table.add_row("most sensitive first", ranking, "")
+        table.add_row("groups kept in float", ", ".join(result.sensitivity.excluded_groups) or "none", "")
+    return table
+
+
+@app.command()
+@report_errors
+def run(
+    onnx: Annotated[Path, typer.Option("--onnx", help="FP32 ONNX from `ibhfn-export onnx`.")],
+    data: Annotated[Path, typer.Option(help="SEN12MS-CR root (or a synthetic tree in its layout).")],
+    out: Annotated[Path, typer.Option(help="INT8 ONNX to write; <out>.calibration.json and <out>.report.json beside it.")],
+    split: Annotated[str, typer.Option(help="Calibrate on train or val; test is refused.")] = "train",
+    samples: Annotated[int, typer.Option(help="Calibration patches, stratified by ROI-season and cloud cover.")] = 512,
+    method: Annotated[str, typer.Option(help="entropy, percentile or minmax.")] = "entropy",
+    tile: Annotated[int, typer.Option(help="Tile side in pixels, cropped at the top-left of each patch.")] = 256,
+    seed: Annotated[int, typer.Option(help="Seed of the patch choice.")] = 0,
+    holdout: Annotated[int, typer.Option(help="Held-out val patches the INT8 model is measured on.")] = 32,
+    target_psnr: Annotated[float, typer.Option(help="Most PSNR (dB) INT8 may lose against FP32 on ground truth.")] = 0.3,
+    target_sam: Annotated[float, typer.Option(help="Most SAM (degrees) INT8 may add against FP32.")] = 0.2,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Calibrate on stratified patches, quantize to QDQ INT8, measure on held-out patches."""
+    console = Console(stderr=True)
+    bar = Progress(TextColumn("calibrate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=console, transient=True, disable=quiet)
+    task = bar.add_task("calibrate", total=None)
+    with bar:
+        result = calibrate(
+            onnx, data, out, split=split, samples=samples, method=method, tile=tile, seed=seed, holdout=holdout,
+            targets=Targets(target_psnr, target_sam),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    Console().print(summary_table(result))
+    if not result.target_met:
+        tried = ", ".join(result.sensitivity.excluded_groups) if result.sensitivity else "none"
+        raise VerificationFailed(
+            f"{out}: INT8 misses the targets (delta PSNR {result.accuracy.delta_psnr:.3f} dB, delta SAM "
+            f"{result.accuracy.delta_sam:.3f} deg) even with {tried} in float; model not written, "
+            f"see {result.report_path}"
+        )
+    typer.echo(f"wrote {result.path}, {result.selection_path.name} and {result.report_path.name} "
+               f"in {result.seconds:.1f} s")
+
+
+def main() -> None:
+    """Entry point of `ibhfn-calibrate`."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
