@@ -51,11 +51,7 @@ def load_source(
     path = bundled_file(BUNDLED_CHECKPOINT) if checkpoint is None else Path(checkpoint)
     if path.is_dir():
         raise ModelError(f"{path}: is a folder, not a checkpoint file")
-    try:
-        model = load_checkpoint(path, arch=arch)
-    except (KeyError, IndexError, TypeError, AttributeError, UnicodeDecodeError) as exc:
-        # torch.load's unpickler raises these on some non-checkpoint files (a text file: KeyError)
-        raise ModelError(f"{path}: not an ibhfn checkpoint ({type(exc).__name__}: {exc})") from None
+    model = load_checkpoint(path, arch=arch)
     stored = read_checkpoint(path)
     return ModelSource(
         model,

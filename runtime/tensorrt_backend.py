@@ -22,8 +22,8 @@ from ibhfn.runtime.engine import Batch, Engine
 from ibhfn.runtime.engine_sidecar import REBUILD_HINT, check_plan_sidecar, read_plan_sidecar
 
 TENSORRT_HINT = (
-    "TensorRT is not installed: on Jetson install JetPack 6 (TensorRT 10.3); "
-    "on x86-64 `pip install tensorrt` from NVIDIA's package index"
+    "TensorRT is not installed: on Jetson it comes with JetPack (TensorRT 10.3 in JetPack 6); "
+    "on x86-64 `pip install tensorrt --extra-index-url https://pypi.nvidia.com`"
 )
 TENSOR_NAMES = (*INPUT_NAMES, OUTPUT_NAME)
 

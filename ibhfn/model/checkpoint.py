@@ -60,7 +60,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise ModelError(f"{path}: checkpoint not found")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError) as exc:
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError,
+            KeyError, IndexError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        # torch.load's unpickler raises any of these on files that are not checkpoints (text: KeyError)
         reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
         raise ModelError(f"{path}: not an ibhfn checkpoint ({reason})") from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
