@@ -132,6 +132,7 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, config.warmup_steps, self.total_steps, config.min_lr_ratio)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.state = TrainingState(0, 0, 0, float("inf"), -1, {}, {}, {}, {})
+        self.last_validation: dict[str, Any] = {}  # the latest epoch record, for the meta of `last.pt`
         if config.resume:
             self._load()
 
@@ -166,6 +167,9 @@ class Trainer:
         self.scheduler.load_state_dict(state.scheduler)
         self.scaler.load_state_dict(state.scaler)
         self.state = state
+        meta = checkpoint["meta"]
+        self.last_validation = {"val_loss": meta.get("val_loss"),
+                                **{f"val_{k}": v for k, v in meta.get("metrics", {}).items()}}
 
     # -- data ---------------------------------------------------------------------------------
 
@@ -207,6 +211,7 @@ class Trainer:
         if self.config.resume:
             restore_rng(self.state.rng)
         state, history, step_seconds = self.state, [], []
+        first_step = state.step
         self._emit(log, {"event": "start", "step": state.step, "epoch": state.epoch,
                          "total_steps": self.total_steps, "steps_per_epoch": self.steps_per_epoch})
         try:
@@ -225,10 +230,11 @@ class Trainer:
                 epoch_done = state.epoch_step >= self.steps_per_epoch or state.step >= self.total_steps
                 if not epoch_done:
                     break  # interrupted mid-epoch: save the position, not a validation
-                record = self._end_epoch(state)
-                history.append(record)
-                self._emit(log, record)
-            self._save_last(state, metrics=history[-1] if history else {})
+                self.last_validation = self._end_epoch(state)
+                history.append(self.last_validation)
+                self._emit(log, self.last_validation)
+            if state.step > first_step:
+                self._save_last(state)
         finally:
             if log is not None:
                 log.close()
@@ -249,6 +255,8 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
             output = self.net(sar, optical)
         result = joint_loss(_as_float32(output), target, optical, weights, mask)
+        if not torch.isfinite(result.total):
+            raise ModelError(f"step {step}: the loss is {result.total.item()}; lower --lr or check the data")
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(result.total).backward()
         grad_norm = float("nan")
@@ -272,16 +280,16 @@ class Trainer:
     def _end_epoch(self, state: TrainingState) -> dict[str, Any]:
         """Validate (rank 0), keep the best, save `last`; move the position to the next epoch."""
         record: dict[str, Any] = {"event": "epoch", "epoch": state.epoch, "step": state.step}
+        state.epoch += 1
+        state.epoch_step = 0
         if self.context.is_main:
             record.update(self.validate())
             if record["val_loss"] < state.best_val_loss:
-                state.best_val_loss, state.best_epoch = record["val_loss"], state.epoch
+                state.best_val_loss, state.best_epoch = record["val_loss"], record["epoch"]
                 save_checkpoint(self.config.out / BEST, self.model, preprocessing=self.config.preprocessing,
                                 meta=self._meta(state, record))
             record["best_epoch"] = state.best_epoch
         barrier(self.context)
-        state.epoch += 1
-        state.epoch_step = 0
         return record
 
     @torch.no_grad()
@@ -302,13 +310,14 @@ class Trainer:
         return {"val_loss": total / count, **{f"val_{k}": v for k, v in metrics.items()}}
 
     def _meta(self, state: TrainingState, record: dict[str, Any]) -> dict[str, Any]:
+        """Checkpoint meta: epochs completed, steps, the latest validation and the run's config."""
         return {
             "epoch": state.epoch, "step": state.step, "val_loss": record.get("val_loss"),
             "metrics": {k[4:]: v for k, v in record.items() if k.startswith("val_") and k != "val_loss"},
             "train_config": self.config.to_dict(),
         }
 
-    def _save_last(self, state: TrainingState, metrics: dict[str, Any]) -> None:
+    def _save_last(self, state: TrainingState) -> None:
         """Write `last.state.pt`, then `last.pt` (rank 0); resume checks the two agree on the step."""
         if self.context.is_main:
             state.optimizer = self.optimizer.state_dict()
@@ -317,7 +326,7 @@ class Trainer:
             state.rng = capture_rng()
             save_state(self.config.out / STATE, state)
             save_checkpoint(self.config.out / LAST, self.model, preprocessing=self.config.preprocessing,
-                            meta=self._meta(state, metrics))
+                            meta=self._meta(state, self.last_validation))
         barrier(self.context)
 
     # -- outputs --------------------------------------------------------------------------------

@@ -44,9 +44,12 @@ def test_checkpoints_round_trip_with_weights_only_loading(trained: TrainResult, 
     for name in (LAST, BEST, STATE):
         torch.load(trained.out / name, map_location="cpu", weights_only=True)
     best = read_checkpoint(trained.out / BEST)
-    assert best["meta"]["epoch"] == trained.best_epoch and best["meta"]["val_loss"] == trained.best_val_loss
+    assert best["meta"]["epoch"] == trained.best_epoch + 1  # epochs completed when it was saved
+    assert best["meta"]["val_loss"] == trained.best_val_loss
     assert set(best["meta"]["metrics"]) == METRICS
-    assert read_checkpoint(trained.out / LAST)["meta"]["step"] == load_state(trained.out / STATE).step == 12
+    last = read_checkpoint(trained.out / LAST)["meta"]
+    assert last["step"] == load_state(trained.out / STATE).step == 12 and last["epoch"] == 4
+    assert last["val_loss"] == trained.history[-1]["val_loss"]
     # The reloaded network scores exactly what the trainer measured on the same val tiles.
     report = evaluate(load_checkpoint(trained.out / BEST), SEN12MSCR(tree, "val"))
     for name, value in best["meta"]["metrics"].items():
@@ -57,6 +60,7 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(make_config, tmp_pat
     uninterrupted = train(make_config(tmp_path / "full"), stop_at_step=7)
     interrupted = train(make_config(tmp_path / "split"), stop_at_step=4)  # mid-epoch 1
     assert interrupted.steps == 4 and len(interrupted.history) == 1
+    assert read_checkpoint(tmp_path / "split" / LAST)["meta"]["val_loss"] == interrupted.history[0]["val_loss"]
     resumed = train(make_config(tmp_path / "split", resume=True), stop_at_step=7)
     assert resumed.steps == uninterrupted.steps == 7
     full, split = step_records(tmp_path / "full"), step_records(tmp_path / "split")
