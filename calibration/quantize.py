@@ -127,6 +127,39 @@ class Quantizer:
                 extra_options=dict(EXTRA_OPTIONS),
                 calibration_cache_path=self.cache,
             )
+        model = onnx.load(os.fspath(out))
+        float_inputs(model, set(exclude))
+        onnx.save(model, os.fspath(out))
+
+
+def float_inputs(model: onnx.ModelProto, float_nodes: set[str]) -> None:
+    """Feed float nodes the float activations, not their quantize-dequantize round trip.
+
+    ORT quantizes a tensor once for all its consumers, so a node left in float still reads the
+    dequantized copy when another consumer is quantized (the Dirac skip shares `optical` with the
+    optical encoder). Such inputs are rewired to the tensor before QuantizeLinear, and Q/DQ nodes
+    left without consumers are dropped.
+    """
+    graph = model.graph
+    made_by = {out: node for node in graph.node for out in node.output}
+    for node in graph.node:
+        if node.name not in float_nodes:
+            continue
+        for position, name in enumerate(node.input):
+            dequantize = made_by.get(name)
+            if dequantize is None or dequantize.op_type != "DequantizeLinear":
+                continue
+            quantize = made_by.get(dequantize.input[0])
+            if quantize is not None and quantize.op_type == "QuantizeLinear":
+                node.input[position] = quantize.input[0]
+    while True:
+        read = {name for node in graph.node for name in node.input} | {value.name for value in graph.output}
+        unused = [n for n in graph.node
+                  if n.op_type in ("QuantizeLinear", "DequantizeLinear") and not read.intersection(n.output)]
+        if not unused:
+            break
+        for node in unused:
+            graph.node.remove(node)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,59 @@
+"""The calibration set: stratified over ROI-season and coverage, deterministic, never from test."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ibhfn.calibration.calibrate import calibrate
+from ibhfn.calibration.selection import check_split, select_patches
+from ibhfn.data import SEN12MSCR, coverage_bucket
+from ibhfn.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def train(tree) -> SEN12MSCR:
+    return SEN12MSCR(tree, "train")
+
+
+def test_every_stratum_of_the_split_is_represented(train):
+    present = {f"{s.roi_season} {coverage_bucket(s.coverage)}" for s in train}
+    assert len(present) > 3  # the tree has several seasons and coverage buckets to cover
+    selection = select_patches(train, samples=len(present), seed=3)
+    assert set(selection.strata) == present
+    assert len(selection.patches) == len(present)
+
+
+def test_more_samples_than_strata_still_spread_evenly(train):
+    selection = select_patches(train, samples=12, seed=0)
+    counts = list(selection.strata.values())
+    assert len(selection.patches) == 12
+    assert max(counts) - min(counts) <= max(1, max(counts) - 1)
+    assert len({(p.scene, p.patch) for p in selection.patches}) == 12  # no patch twice
+
+
+def test_same_seed_same_choice_other_seed_other_order(train):
+    first, again = select_patches(train, 6, seed=1), select_patches(train, 6, seed=1)
+    other = select_patches(train, 6, seed=2)
+    assert first.to_dict() == again.to_dict()
+    assert [p.index for p in other.patches] != [p.index for p in first.patches]
+
+
+@pytest.mark.parametrize("split", ["test", "all"])
+def test_test_split_is_refused(split, fp32_onnx, tree, tmp_path):
+    with pytest.raises(InputError, match="leak"):
+        check_split(split)
+    with pytest.raises(InputError, match=f"split '{split}'"):
+        calibrate(fp32_onnx, tree, tmp_path / "m.onnx", split=split, samples=2, tile=64)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_chosen_patches_are_saved_beside_the_model(calibrated):
+    saved = json.loads(calibrated.selection_path.read_text())
+    assert calibrated.selection_path.name == "model.int8.onnx.calibration.json"
+    assert saved["split"] == "train" and saved["seed"] == 0
+    assert [(p["scene"], p["patch"]) for p in saved["patches"]] == [
+        (p.scene, p.patch) for p in calibrated.selection.patches
+    ]
+    assert sum(saved["strata"].values()) == len(saved["patches"]) == 8
