@@ -89,7 +89,9 @@ def calibrate(
     if source.precision != "fp32":
         raise ModelError(f"{onnx_path}: is a {source.precision} model; calibrate the FP32 export")
     if tile < 1 or tile % source.size_multiple:
-        raise ShapeError(f"tile size {tile} is not a positive multiple of the model's size multiple {source.size_multiple}")
+        raise ShapeError(
+            f"tile size {tile} is not a positive multiple of the model's size multiple {source.size_multiple}"
+        )
     if not data_root.is_dir():
         raise InputError(f"{data_root}: no such data folder (expected the SEN12MS-CR root)")
     preprocessing = reader_preprocessing(source.preprocessing, onnx_path)

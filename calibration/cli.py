@@ -40,7 +40,8 @@ def summary_table(result: CalibrationResult) -> Table:
     table.add_column("target", justify="right")
     table.add_row("max |INT8 - FP32|", f"{versus['max_abs']:.4g}", "")
     table.add_row("mean |INT8 - FP32|", f"{versus['mean_abs']:.4g}", "")
-    table.add_row("PSNR INT8 vs FP32 (dB)", f"{versus['psnr_db']:.2f}" if isinstance(versus["psnr_db"], float) else "inf", "")
+    psnr = versus["psnr_db"]
+    table.add_row("PSNR INT8 vs FP32 (dB)", f"{psnr:.2f}" if isinstance(psnr, float) else psnr, "")
     table.add_row("delta PSNR vs truth (dB)", f"{truth['delta_psnr_db']:+.3f}", f"<= {result.targets.delta_psnr:g}")
     table.add_row("delta SAM vs truth (deg)", f"{truth['delta_sam_deg']:+.3f}", f"<= {result.targets.delta_sam:g}")
     table.add_row("delta SSIM vs truth", f"{truth['delta_ssim']:+.4f}", "")
@@ -58,14 +59,14 @@ def summary_table(result: CalibrationResult) -> Table:
 def run(
     onnx: Annotated[Path, typer.Option("--onnx", help="FP32 ONNX from `ibhfn-export onnx`.")],
     data: Annotated[Path, typer.Option(help="SEN12MS-CR root (or a synthetic tree in its layout).")],
-    out: Annotated[Path, typer.Option(help="INT8 ONNX to write; <out>.calibration.json and <out>.report.json beside it.")],
+    out: Annotated[Path, typer.Option(help="INT8 ONNX to write; <out>.calibration.json, <out>.report.json beside.")],
     split: Annotated[str, typer.Option(help="Calibrate on train or val; test is refused.")] = "train",
     samples: Annotated[int, typer.Option(help="Calibration patches, stratified by ROI-season and cloud cover.")] = 512,
     method: Annotated[str, typer.Option(help="entropy, percentile or minmax.")] = "entropy",
     tile: Annotated[int, typer.Option(help="Tile side in pixels, cropped at the top-left of each patch.")] = 256,
     seed: Annotated[int, typer.Option(help="Seed of the patch choice.")] = 0,
     holdout: Annotated[int, typer.Option(help="Held-out val patches the INT8 model is measured on.")] = 32,
-    target_psnr: Annotated[float, typer.Option(help="Most PSNR (dB) INT8 may lose against FP32 on ground truth.")] = 0.3,
+    target_psnr: Annotated[float, typer.Option(help="Most PSNR (dB) INT8 may lose against FP32 on truth.")] = 0.3,
     target_sam: Annotated[float, typer.Option(help="Most SAM (degrees) INT8 may add against FP32.")] = 0.2,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:

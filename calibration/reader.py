@@ -22,7 +22,9 @@ def crop(sample: Sample, tile: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     """The top-left tile x tile of a sample's SAR, cloudy optical and cloud-free target."""
     height, width = sample.sar.shape[1:]
     if min(height, width) < tile:
-        raise ShapeError(f"{sample.scene} patch {sample.patch}: {height} x {width} px is smaller than the {tile} px tile")
+        raise ShapeError(
+            f"{sample.scene} patch {sample.patch}: {height} x {width} px is smaller than the {tile} px tile"
+        )
     return tuple(  # type: ignore[return-value]
         np.ascontiguousarray(array[:, :tile, :tile]) for array in (sample.sar, sample.optical, sample.target)
     )

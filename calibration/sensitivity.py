@@ -101,7 +101,9 @@ def rank_groups(
             continue
         others = set(quantizable)
         report = trial([name for name in every if name not in others])
-        ranking.append(GroupSensitivity(group, tuple(quantizable), report.added_error, report.delta_psnr, report.delta_sam))
+        ranking.append(
+            GroupSensitivity(group, tuple(quantizable), report.added_error, report.delta_psnr, report.delta_sam)
+        )
     return sorted(ranking, key=lambda g: g.added_error, reverse=True)
 
 
