@@ -205,22 +205,23 @@ class Trainer:
     # -- training -----------------------------------------------------------------------------
 
     def run(self, stop_at_step: int | None) -> TrainResult:
-        """Train until the schedule's last step (or `stop_at_step`); checkpoint after every epoch."""
+        """Train until the schedule's last step (or `stop_at_step`); `last` after every epoch and at the end."""
         started = time.perf_counter()
         log = self._open_log()
         if self.config.resume:
             restore_rng(self.state.rng)
         state, history, step_seconds = self.state, [], []
-        first_step = state.step
+        saved_step = state.step
         self._emit(log, {"event": "start", "step": state.step, "epoch": state.epoch,
                          "total_steps": self.total_steps, "steps_per_epoch": self.steps_per_epoch})
         try:
             while state.step < self.total_steps and not _reached(state.step, stop_at_step):
                 self.net.train()
+                tick = time.perf_counter()
                 for batch in self._train_loader(state.epoch, state.epoch_step):
-                    tick = time.perf_counter()
                     record = self._train_step(batch, state.step)
-                    step_seconds.append(time.perf_counter() - tick)
+                    step_seconds.append(time.perf_counter() - tick)  # loading the batch included
+                    tick = time.perf_counter()
                     state.step += 1
                     state.epoch_step += 1
                     self._emit(log, {"event": "step", "epoch": state.epoch, "step": state.step,
@@ -233,7 +234,9 @@ class Trainer:
                 self.last_validation = self._end_epoch(state)
                 history.append(self.last_validation)
                 self._emit(log, self.last_validation)
-            if state.step > first_step:
+                self._save_last(state)
+                saved_step = state.step
+            if state.step > saved_step:
                 self._save_last(state)
         finally:
             if log is not None:

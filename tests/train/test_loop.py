@@ -57,7 +57,14 @@ def test_checkpoints_round_trip_with_weights_only_loading(trained: TrainResult, 
 
 
 def test_resume_continues_exactly_like_an_uninterrupted_run(make_config, tmp_path: Path):
-    uninterrupted = train(make_config(tmp_path / "full"), stop_at_step=7)
+    saved_at = {}  # the step last.pt holds while each step record is emitted
+
+    def watch(record: dict) -> None:
+        if record["event"] == "step" and (tmp_path / "full" / LAST).exists():
+            saved_at[record["step"]] = read_checkpoint(tmp_path / "full" / LAST)["meta"]["step"]
+
+    uninterrupted = train(make_config(tmp_path / "full"), stop_at_step=7, progress=watch)
+    assert saved_at == {4: 3, 5: 3, 6: 3, 7: 6}  # last.pt is written after every epoch (3 steps)
     interrupted = train(make_config(tmp_path / "split"), stop_at_step=4)  # mid-epoch 1
     assert interrupted.steps == 4 and len(interrupted.history) == 1
     assert read_checkpoint(tmp_path / "split" / LAST)["meta"]["val_loss"] == interrupted.history[0]["val_loss"]
