@@ -1,0 +1,238 @@
+"""`make bench`: every backend and precision this machine has, on the same tiles and scenes, in one table.
+
+Per backend: latency of one 256 x 256 tile at batch 1, throughput at the best batch (1, 2, 4, 8),
+scene throughput (km2/s) and pipeline efficiency (pure inference time of the scene's tiles at that
+batch over the end-to-end scene time) through `ibhfn.runtime.run_scene`, and the process's peak
+RSS. A second table gives the runtime's peak RSS on a small and a large scene (ibhfn-run in a fresh
+process each), which should be the same within 20 %: memory follows the strip, not the scene.
+
+TensorRT rows appear where TensorRT and a GPU are present; everything else runs on any machine.
+Medians of repeated runs, all measured in this one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from ibhfn.bundled import BUNDLED_CHECKPOINT
+from ibhfn.calibration import calibrate
+from ibhfn.data.synthetic import write_scene, write_tree
+from ibhfn.errors import DependencyError
+from ibhfn.export import export_onnx
+from ibhfn.export.deploy import fold
+from ibhfn.model import load_checkpoint
+from ibhfn.runtime.engine import Engine, open_engine
+from ibhfn.runtime.pipeline import RunOptions, run_scene
+
+TILE = 256
+BATCHES = (1, 2, 4, 8)
+Infer = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass
+class Row:
+    """One backend's figures."""
+
+    backend: str
+    precision: str
+    latency_ms: float  # one tile, batch 1, median
+    throughput: float  # tiles/s at the best batch
+    best_batch: int
+    km2_per_s: float | None = None
+    efficiency: float | None = None
+    peak_rss_mb: float = 0.0  # of the process that measured this backend alone
+
+
+def tiles(batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Generated network inputs for `batch` tiles."""
+    rng = np.random.default_rng(seed)
+    return (rng.random((batch, 2, TILE, TILE), dtype=np.float32),
+            rng.random((batch, 13, TILE, TILE), dtype=np.float32))
+
+
+def median_seconds(infer: Infer, batch: int, repeats: int) -> float:
+    """Median wall time of one call at `batch`, after one warm-up call."""
+    sar, optical = tiles(batch)
+    infer(sar, optical)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        infer(sar, optical)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure_tiles(backend: str, precision: str, infer: Infer, repeats: int) -> tuple[Row, dict[int, float]]:
+    """Latency at batch 1 and throughput at every batch; returns the row and seconds per tile by batch."""
+    per_tile = {batch: median_seconds(infer, batch, max(3, repeats // batch)) / batch for batch in BATCHES}
+    best = min(per_tile, key=per_tile.get)
+    return Row(backend, precision, per_tile[1] * 1000, 1 / per_tile[best], best), per_tile
+
+
+def measure_scene(engine: Engine, row: Row, per_tile: dict[int, float], scene: tuple[Path, Path], out: Path) -> None:
+    """Fill the row's scene throughput and pipeline efficiency from one run over the scene."""
+    result = run_scene(engine, *scene, out / f"{row.backend}-{row.precision}.tif".replace(" ", "_"),
+                       RunOptions(batch_size=row.best_batch))
+    pure = result.tiles * per_tile[row.best_batch]
+    row.km2_per_s = result.area_km2 / result.timings["total"]
+    row.efficiency = pure / result.timings["total"]
+
+
+def torch_infer(checkpoint: Path) -> Infer:
+    """PyTorch eager on the CPU: the deploy form of the checkpoint's network."""
+    model = fold(load_checkpoint(checkpoint))
+
+    def infer(sar: np.ndarray, optical: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return model(torch.from_numpy(sar), torch.from_numpy(optical)).numpy()
+
+    return infer
+
+
+def tensorrt_engines(onnx: dict[str, Path], work: Path, console: Console) -> dict[str, Path]:
+    """FP16 and INT8 TensorRT plans where TensorRT and a GPU exist; none otherwise (said once)."""
+    from ibhfn.export.trt_build import build_engine
+
+    plans = {}
+    for precision in ("fp16", "int8"):
+        try:
+            plans[precision] = build_engine(onnx[precision], work / f"model_{precision}.plan", tile=TILE,
+                                            batch=(1, 4, max(BATCHES)))
+        except DependencyError as exc:
+            console.print(f"[dim]TensorRT rows left out: {exc}[/dim]")
+            break
+    return plans
+
+
+def peak_rss_of_run(engine: Path, scene_dir: Path, out: Path) -> float:
+    """Peak RSS in MB of `ibhfn-run` over one scene folder, in a fresh process."""
+    command = [sys.executable, "-c", "from ibhfn.runtime.cli import main; main()",
+               "--engine", str(engine), "-q", str(scene_dir), str(out)]
+    process = subprocess.Popen(command)
+    _, status, usage = os.wait4(process.pid, 0)
+    if status:
+        raise SystemExit(f"ibhfn-run failed on {scene_dir} (status {status})")
+    return usage.ru_maxrss / 1024
+
+
+def machine() -> str:
+    """A one-line description of this machine."""
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, torch {torch.__version__}"
+
+
+def build_models(checkpoint: Path, work: Path, console: Console) -> dict[str, Path]:
+    """FP32 and FP16 ONNX of the checkpoint, and an INT8 QDQ ONNX calibrated on a synthetic tree."""
+    onnx = {}
+    for precision in ("fp32", "fp16"):
+        onnx[precision] = export_onnx(checkpoint, work / f"model_{precision}.onnx", precision=precision).path
+    console.print("calibrating INT8 on a generated SEN12MS-CR tree ...")
+    tree = write_tree(work / "tree", seed=1, scenes_per_split=(4, 2, 0), patches_per_scene=4)
+    onnx["int8"] = calibrate(onnx["fp32"], tree, work / "model_int8.onnx", samples=32).path
+    return onnx
+
+
+def measure_backend(backend: str, precision: str, model: str, s1: str, s2: str, out: str, repeats: int) -> dict:
+    """All figures of one backend, measured in this process (so its peak RSS is the backend's own)."""
+    if backend == "PyTorch eager":
+        row, _ = measure_tiles(backend, precision, torch_infer(Path(model)), repeats)
+    else:
+        with open_engine(Path(model), device="auto") as engine:
+            row, per_tile = measure_tiles(backend, precision, engine.infer, repeats)
+            measure_scene(engine, row, per_tile, (Path(s1), Path(s2)), Path(out))
+    row.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return asdict(row)
+
+
+def run_backend_process(spec: tuple[str, str, Path], scene: tuple[Path, Path], out: Path, repeats: int) -> Row:
+    """`measure_backend` in a fresh Python process; its JSON row back."""
+    command = [sys.executable, __file__, "--measure", *map(str, spec), *map(str, scene), str(out),
+               "--repeats", str(repeats)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"benchmark of {spec[0]} {spec[1]} failed:\n{done.stderr}")
+    return Row(**json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    """Run every benchmark and print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, default=BUNDLED_CHECKPOINT,
+                        help="checkpoint to benchmark (default: the bundled model)")
+    parser.add_argument("--repeats", type=int, default=16, help="timed calls at batch 1 (fewer at larger batches)")
+    parser.add_argument("--scene", type=int, default=2048, help="side of the scene for km2/s and efficiency")
+    parser.add_argument("--large", type=int, default=8192, help="side of the large scene for peak RSS")
+    parser.add_argument("--measure", nargs=6, metavar=("BACKEND", "PRECISION", "MODEL", "S1", "S2", "OUT"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure_backend(*args.measure, repeats=args.repeats)))
+        return
+    console = Console()
+    console.print(f"machine: {machine()}")
+    with tempfile.TemporaryDirectory(prefix="ibhfn-bench-") as tmp:
+        work = Path(tmp)
+        onnx = build_models(args.checkpoint, work, console)
+        console.print(f"generating a {args.scene} x {args.scene} scene ...")
+        scene = write_scene(work / "scene", "bench", height=args.scene, width=args.scene, seed=3)
+        specs = [("PyTorch eager", "fp32", args.checkpoint)]
+        specs += [("ONNX Runtime", precision, onnx[precision]) for precision in ("fp32", "fp16", "int8")]
+        specs += [("TensorRT", precision, plan) for precision, plan in tensorrt_engines(onnx, work, console).items()]
+        rows = []
+        for spec in specs:
+            console.print(f"measuring {spec[0]} {spec[1]} ...")
+            rows.append(run_backend_process(spec, (scene.s1, scene.s2), work / "out", args.repeats))
+        print_rows(console, rows)
+        console.print(f"generating a {args.large} x {args.large} scene ...")
+        large = write_scene(work / "large", "large", height=args.large, width=args.large, seed=4)
+        memory = {args.scene: peak_rss_of_run(onnx["fp32"], scene.s1.parent, work / "rss_small"),
+                  args.large: peak_rss_of_run(onnx["fp32"], large.s1.parent, work / "rss_large")}
+        print_memory(console, memory)
+
+
+def print_rows(console: Console, rows: list[Row]) -> None:
+    """The backend table."""
+    table = Table(title=f"IB-HFN, {TILE} x {TILE} tiles (medians)")
+    for column in ("backend", "precision", "latency, batch 1 (ms)", "tiles/s (best batch)",
+                   "scene km2/s", "pipeline efficiency", "peak RSS (MB)"):
+        table.add_column(column, justify="left" if column in ("backend", "precision") else "right")
+    for row in rows:
+        table.add_row(
+            row.backend, row.precision, f"{row.latency_ms:.1f}", f"{row.throughput:.2f} (b={row.best_batch})",
+            "-" if row.km2_per_s is None else f"{row.km2_per_s:.3f}",
+            "-" if row.efficiency is None else f"{row.efficiency:.2f}",
+            f"{row.peak_rss_mb:.0f}",
+        )
+    console.print(table)
+
+
+def print_memory(console: Console, memory: dict[int, float]) -> None:
+    """The peak-RSS table of ibhfn-run (ONNX Runtime FP32) by scene size."""
+    table = Table(title="ibhfn-run peak RSS (ONNX Runtime FP32, fresh process per scene)")
+    table.add_column("scene")
+    table.add_column("peak RSS (MB)", justify="right")
+    for side, megabytes in memory.items():
+        table.add_row(f"{side} x {side}", f"{megabytes:.0f}")
+    small, large = memory.values()
+    table.caption = f"large / small: {large / small:.2f}"
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
