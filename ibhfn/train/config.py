@@ -34,7 +34,7 @@ class TrainConfig:
     crop: int | None = 128  # random training crop in px; None trains on whole tiles
     workers: int = 0  # DataLoader worker processes
     seed: int = 0
-    val_samples: int | None = None  # validate on the first N val samples (all when None)
+    val_samples: int | None = None  # validate on N val samples spread over the split (all when None)
     resume: bool = False  # continue from out/last.pt and out/last.state.pt
     loss_schedule: LossSchedule = field(default_factory=LossSchedule)
     preprocessing: str = "default"

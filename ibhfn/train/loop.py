@@ -189,10 +189,11 @@ class Trainer:
         return self._loader(dataset, indices, epoch)
 
     def _val_loader(self) -> DataLoader:
-        count = len(self.val_reader)
-        if self.config.val_samples is not None:
-            count = min(count, self.config.val_samples)
-        return self._loader(TorchSEN12MSCR(self.val_reader), list(range(count)), 0, drop_last=False)
+        """Whole tiles of the val split; `val_samples` of them spread evenly over it (so over its scenes)."""
+        total = len(self.val_reader)
+        count = total if self.config.val_samples is None else min(total, self.config.val_samples)
+        indices = sorted({round(i * (total - 1) / max(1, count - 1)) for i in range(count)})
+        return self._loader(TorchSEN12MSCR(self.val_reader), indices, 0, drop_last=False)
 
     def _loader(self, dataset: TorchSEN12MSCR, indices: list[int], seed: int, drop_last: bool = True) -> DataLoader:
         # An own generator: a DataLoader otherwise draws its worker seed from the global RNG.
@@ -286,7 +287,9 @@ class Trainer:
         state.epoch += 1
         state.epoch_step = 0
         if self.context.is_main:
+            tick = time.perf_counter()
             record.update(self.validate())
+            record["validation_seconds"] = time.perf_counter() - tick
             if record["val_loss"] < state.best_val_loss:
                 state.best_val_loss, state.best_epoch = record["val_loss"], record["epoch"]
                 save_checkpoint(self.config.out / BEST, self.model, preprocessing=self.config.preprocessing,
