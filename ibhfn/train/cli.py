@@ -79,7 +79,8 @@ def run(
     crop: Annotated[int, typer.Option(help="Random training crop in px (0: whole tiles).")] = 128,
     workers: Annotated[int, typer.Option(help="Data-loading worker processes.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of weights, data order, crops and noise.")] = 0,
-    val_samples: Annotated[Optional[int], typer.Option(help="Validate on N val samples spread evenly over the split.")] = None,
+    val_samples: Annotated[Optional[int], typer.Option(
+        help="Validate on N val samples spread evenly over the split.")] = None,
     l1_warmup_steps: Annotated[int, typer.Option(help="Loss schedule: steps of L1 alone.")] = 100,
     ramp_steps: Annotated[int, typer.Option(help="Loss schedule: steps over which SSIM/SAM/contrastive rise.")] = 200,
     kl_warmup_steps: Annotated[int, typer.Option(help="Loss schedule: KL annealing steps.")] = 500,
