@@ -10,14 +10,17 @@ This module parses arguments and prints a short report in the Polygraphy manner;
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from ibhfn.cli_errors import report_errors
 from ibhfn.errors import ModelError, ShapeError
-from ibhfn.export.onnx_export import DEFAULT_OPSET, ExportReport, export_onnx
+from ibhfn.export.onnx_opset import DEFAULT_OPSET
 from ibhfn.export.trt_profiles import DEFAULT_TILE, parse_batch
+
+if TYPE_CHECKING:  # the exporter imports torch; `trt --onnx` must run where torch is absent (a Jetson)
+    from ibhfn.export.onnx_export import ExportReport
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n")[0])
 
@@ -78,6 +81,8 @@ def onnx_command(
     ] = None,
 ) -> None:
     """Fold the network into its deploy form and write a checked ONNX with metadata and a report."""
+    from ibhfn.export.onnx_export import export_onnx
+
     report = export_onnx(
         checkpoint, out, opset=opset, static_shape=parse_static_shape(static_shape), precision=precision,
         with_gate=with_gate, arch=arch,
@@ -115,6 +120,8 @@ def trt_command(
         if precision == "int8":
             raise ModelError("an INT8 plan needs the QDQ ONNX: write it with ibhfn-calibrate and pass it with --onnx")
         import_tensorrt()  # before a minute of export that could not be built
+        from ibhfn.export.onnx_export import export_onnx
+
         onnx_path = out.with_suffix(".onnx")
         for line in export_lines(export_onnx(None, onnx_path, precision=precision)):
             typer.echo(line)

@@ -42,10 +42,9 @@ from ibhfn.export.deploy import DeployModel, fold
 from ibhfn.export.float16 import convert_to_float16, float32_node_names
 from ibhfn.export.model_source import load_source
 from ibhfn.export.onnx_metadata import export_metadata, set_metadata
+from ibhfn.export.onnx_opset import DEFAULT_OPSET, MIN_OPSET
 from ibhfn.export.parity import ParityCase, Shape, generated_inputs, measure_parity, parity_shapes
 
-DEFAULT_OPSET = 18
-MIN_OPSET = 17  # LayerNormalization (17) maps to TensorRT's native normalisation layer
 ONNX_PRECISIONS = ("fp32", "fp16")  # int8 is the QDQ ONNX that ibhfn-calibrate writes
 PARITY_TOLERANCE = 1e-4  # FP32 ONNX vs PyTorch, max abs
 FP16_TOLERANCE = 1e-2  # FP16 ONNX vs FP32 ONNX, max abs

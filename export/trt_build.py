@@ -63,7 +63,7 @@ def check_build_request(
                 f"{path}: an INT8 plan needs the QDQ ONNX written by ibhfn-calibrate; this ONNX is {metadata.precision}"
             )
         raise ModelError(
-            f"{path}: is a {metadata.precision} ONNX and precision lives in the ONNX; export it with "
+            f"{path}: is an {metadata.precision} ONNX and precision lives in the ONNX; export it with "
             f"`ibhfn-export onnx --precision {precision}` or build with --precision {metadata.precision}"
         )
     model = onnx.load(os.fspath(path), load_external_data=False)

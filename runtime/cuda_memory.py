@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from ibhfn.errors import DependencyError
+from ibhfn.errors import DependencyError, ModelError
 
 INSTALL_HINT = (
     "neither cuda-python nor pycuda is installed: `pip install cuda-python` "
@@ -98,7 +98,8 @@ class CudaPython(CudaMemory):
         error, *values = result
         if error != self._rt.cudaError_t.cudaSuccess:
             _, name = self._rt.cudaGetErrorName(error)
-            raise RuntimeError(f"CUDA error {name.decode() if isinstance(name, bytes) else name}")
+            name = name.decode() if isinstance(name, bytes) else name
+            raise ModelError(f"CUDA error {name}; if it is cudaErrorMemoryAllocation, run with a smaller --batch")
         return values[0] if len(values) == 1 else None
 
     def gpu(self) -> tuple[str, tuple[int, int]]:

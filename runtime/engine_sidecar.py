@@ -37,13 +37,13 @@ def sidecar_path(plan: Path) -> Path:
     return plan.with_name(plan.name + ".json")
 
 
-def parse_compute_capability(value: object) -> tuple[int, int]:
-    """Read a compute capability written as "8.7" or [8, 7]."""
+def parse_compute_capability(value: object, source: str = "sidecar") -> tuple[int, int]:
+    """Read a compute capability written as "8.7" or [8, 7]; `source` names the file in errors."""
     try:
         parts = value.split(".") if isinstance(value, str) else list(value)  # type: ignore[arg-type]
         major, minor = (int(part) for part in parts)
     except (TypeError, ValueError):
-        raise ModelError(f"compute capability {value!r} is not of the form 8.7") from None
+        raise ModelError(f"{source}: compute capability {value!r} is not of the form 8.7") from None
     return major, minor
 
 
@@ -58,7 +58,7 @@ def read_plan_sidecar(plan: Path) -> PlanSidecar:
             metadata=EngineMetadata.from_props(data["metadata"], source=str(path)),
             tensorrt_version=str(data["tensorrt_version"]),
             gpu_name=str(data["gpu_name"]),
-            compute_capability=parse_compute_capability(data["compute_capability"]),
+            compute_capability=parse_compute_capability(data["compute_capability"], str(path)),
             precision=str(data["precision"]),
             onnx_sha256=str(data.get("onnx_sha256", "")),
             profiles=list(data.get("profiles", [])),
@@ -68,8 +68,6 @@ def read_plan_sidecar(plan: Path) -> PlanSidecar:
         raise ModelError(f"{path}: cannot read the plan sidecar ({exc})") from None
     except (KeyError, TypeError, AttributeError) as exc:
         raise ModelError(f"{path}: plan sidecar is incomplete or malformed (missing {exc})") from None
-    except ModelError as exc:
-        raise ModelError(f"{path}: {exc}") from None
 
 
 def _release(version: str) -> tuple[str, ...]:

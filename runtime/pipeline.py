@@ -58,6 +58,8 @@ class RunOptions:
         """The tile size to run `engine` with, checked against it."""
         tile = self.tile_size or engine.tile_size or DEFAULT_TILE
         engine.check_tile(tile)
+        if self.overlap >= tile:
+            raise IbhfnError(f"overlap {self.overlap} px must be smaller than the {tile} px tile")
         return tile
 
     def output_settings(self, engine: Engine) -> dict:

@@ -8,12 +8,16 @@ to a COG, whose overviews (average) the driver builds.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import rasterio
 import rasterio.shutil
+from rasterio.errors import RasterioError
 
+from ibhfn.errors import InputError
 from ibhfn.preprocessing import Preprocessing
 
 OUTPUT_DTYPES = ("uint16", "float32")
@@ -37,6 +41,16 @@ def encode(restored: np.ndarray, valid: np.ndarray, preprocessing: Preprocessing
     return values
 
 
+@contextlib.contextmanager
+def write_errors(path: Path) -> Iterator[None]:
+    """Turn GDAL's write failures (a full disk, a read-only folder) into one-line errors naming the file."""
+    try:
+        yield
+    except (RasterioError, OSError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"{path}: cannot write the output ({reason})") from None
+
+
 class SceneWriter:
     """Writes the rows of one scene top to bottom into `path`; a context manager."""
 
@@ -53,7 +67,19 @@ class SceneWriter:
         self.path = Path(path)
         self._cog = cog
         self._strips_path = self.path.with_name(self.path.name + ".strips") if cog else self.path
-        self._dataset = rasterio.open(
+        with write_errors(self.path):
+            self._dataset = self._open(profile, bands, dtype)
+        for index, description in enumerate(descriptions, start=1):
+            self._dataset.set_band_description(index, description)
+        self._pending = np.empty((bands, BLOCK, profile["width"]), dtype)
+        self._pending_rows = 0
+        self._written_rows = 0  # scene rows already in the file
+        self._next_row = 0  # first scene row not yet received
+        self._closed = False
+
+    def _open(self, profile: dict, bands: int, dtype: str) -> rasterio.io.DatasetWriter:
+        """Create the tiled, compressed GeoTIFF on the input's grid."""
+        return rasterio.open(
             self._strips_path,
             "w",
             driver="GTiff",
@@ -70,13 +96,6 @@ class SceneWriter:
             predictor=2 if dtype == "uint16" else 3,
             **CREATION,
         )
-        for index, description in enumerate(descriptions, start=1):
-            self._dataset.set_band_description(index, description)
-        self._pending = np.empty((bands, BLOCK, profile["width"]), dtype)
-        self._pending_rows = 0
-        self._written_rows = 0  # scene rows already in the file
-        self._next_row = 0  # first scene row not yet received
-        self._closed = False
 
     def write_rows(self, row: int, values: np.ndarray) -> None:
         """Add the (bands, n, width) rows starting at scene row `row`, which must follow the last ones."""
@@ -93,7 +112,8 @@ class SceneWriter:
 
     def _write_pending(self) -> None:
         window = rasterio.windows.Window(0, self._written_rows, self._dataset.width, self._pending_rows)
-        self._dataset.write(self._pending[:, :self._pending_rows], window=window)
+        with write_errors(self.path):
+            self._dataset.write(self._pending[:, :self._pending_rows], window=window)
         self._written_rows += self._pending_rows
         self._pending_rows = 0
 
@@ -104,20 +124,22 @@ class SceneWriter:
         self._closed = True
         if self._pending_rows:
             self._write_pending()
-        self._dataset.close()
+        with write_errors(self.path):
+            self._dataset.close()
         if self._written_rows != self._dataset.height:
             raise ValueError(f"{self.path}: {self._written_rows} of {self._dataset.height} rows were written")
         if self._cog:
             try:
-                rasterio.shutil.copy(
-                    self._strips_path,
-                    self.path,
-                    driver="COG",
-                    blocksize=COG_BLOCK,
-                    overview_resampling="average",
-                    predictor="yes",
-                    **CREATION,
-                )
+                with write_errors(self.path):
+                    rasterio.shutil.copy(
+                        self._strips_path,
+                        self.path,
+                        driver="COG",
+                        blocksize=COG_BLOCK,
+                        overview_resampling="average",
+                        predictor="yes",
+                        **CREATION,
+                    )
             finally:
                 self._strips_path.unlink(missing_ok=True)
 

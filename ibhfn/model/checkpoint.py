@@ -58,13 +58,14 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: checkpoint not found")
+    if not zipfile.is_zipfile(path):
+        raise ModelError(f"{path}: not an ibhfn checkpoint (not a file written by torch.save)")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError,
             KeyError, IndexError, TypeError, AttributeError, UnicodeDecodeError) as exc:
         # torch.load's unpickler raises any of these on files that are not checkpoints (text: KeyError)
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
-        raise ModelError(f"{path}: not an ibhfn checkpoint ({reason})") from None
+        raise ModelError(f"{path}: not an ibhfn checkpoint ({_load_failure(exc)})") from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         found = checkpoint.get("format") if isinstance(checkpoint, dict) else type(checkpoint).__name__
         raise ModelError(f"{path}: not an ibhfn checkpoint (format {found!r}, expected {CHECKPOINT_FORMAT!r})")
@@ -73,6 +74,13 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise ModelError(f"{path}: checkpoint is incomplete, missing {', '.join(missing)}")
     checkpoint.setdefault("meta", {})
     return checkpoint
+
+
+def _load_failure(exc: Exception) -> str:
+    """Why torch.load refused a torch.save file, in a few words (torch's own messages run to paragraphs)."""
+    if isinstance(exc, pickle.UnpicklingError) and "Weights only load failed" in str(exc):
+        return "it holds code or objects, not only tensors, and is never unpickled here"
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:120] or type(exc).__name__
 
 
 def load_checkpoint(path: str | os.PathLike, *, arch: str | None = None) -> nn.Module:

@@ -1,4 +1,6 @@
 import importlib.util
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -48,6 +50,34 @@ def test_trt_without_tensorrt_exits_2_saying_how_to_get_it(fp32_export, tmp_path
     assert "TensorRT is not installed" in result.stderr and "JetPack" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "m.plan").exists()
+
+
+HIDE_TORCH_AND_BUILD = """
+import sys
+from importlib.abc import MetaPathFinder
+
+class NoTorch(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is hidden in this test")
+
+sys.meta_path.insert(0, NoTorch())
+from ibhfn.export.cli import main
+sys.argv = ["ibhfn-export", "trt", "--onnx", sys.argv[1], "--precision", "fp32", "--out", sys.argv[2]]
+try:
+    main()
+finally:
+    assert not any(m == "torch" or m.startswith("torch.") for m in sys.modules), "torch was imported"
+"""
+
+
+@pytest.mark.skipif(HAS_TENSORRT, reason="TensorRT is installed")
+def test_trt_from_an_onnx_needs_no_torch(fp32_export, tmp_path):
+    """On a Jetson without torch, building a plan gets as far as TensorRT itself."""
+    done = subprocess.run([sys.executable, "-c", HIDE_TORCH_AND_BUILD, str(fp32_export.path), str(tmp_path / "m.plan")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().startswith("error: TensorRT is not installed")
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ import ibhfn
 from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.errors import ModelError, ShapeError
 from ibhfn.export.deploy import fold
-from ibhfn.export.onnx_export import MIN_OPSET, PARITY_TOLERANCE, export_onnx, report_path
+from ibhfn.export.onnx_export import PARITY_TOLERANCE, export_onnx, report_path
+from ibhfn.export.onnx_opset import MIN_OPSET
 from ibhfn.export.onnx_metadata import read_metadata
 from ibhfn.export.parity import generated_inputs
 from ibhfn.model import checkpoint_sha256

@@ -46,7 +46,7 @@ def test_a_static_onnx_takes_only_its_own_shape(static_dsen2cr_export):
 
 def test_precision_must_be_the_onnx_precision(fp32_export, fp16_export):
     assert check_build_request(fp16_export.path).precision == "fp16"
-    with pytest.raises(ModelError, match="is a fp32 ONNX and precision lives in the ONNX.*--precision fp16"):
+    with pytest.raises(ModelError, match="is an fp32 ONNX and precision lives in the ONNX.*--precision fp16"):
         check_build_request(fp32_export.path, precision="fp16")
     with pytest.raises(ModelError, match="INT8 plan needs the QDQ ONNX written by ibhfn-calibrate"):
         check_build_request(fp16_export.path, precision="int8")

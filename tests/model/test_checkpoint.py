@@ -33,7 +33,7 @@ def test_missing_file_is_named(tmp_path):
 def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a zip file at all")
-    with pytest.raises(ModelError, match="junk.pt: not an ibhfn checkpoint"):
+    with pytest.raises(ModelError, match=r"junk.pt: not an ibhfn checkpoint \(not a file written by torch.save\)"):
         load_checkpoint(junk)
 
 
@@ -56,4 +56,11 @@ def test_mismatched_weights_are_listed(tmp_path, tiny_model):
     checkpoint["config"]["fusion_blocks"] = 2
     torch.save(checkpoint, path)
     with pytest.raises(ModelError, match="weights do not match the ibhfn network.*missing"):
+        load_checkpoint(path)
+
+
+def test_a_pickle_with_objects_is_never_unpickled(tmp_path):
+    path = tmp_path / "module.pt"
+    torch.save({"model": torch.nn.Linear(2, 2)}, path)
+    with pytest.raises(ModelError, match="module.pt: not an ibhfn checkpoint .it holds code or objects"):
         load_checkpoint(path)

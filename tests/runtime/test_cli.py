@@ -126,11 +126,13 @@ def test_shards_split_the_folder_between_workers(tmp_path, onnx_engine_path, mak
     (("--shard", "2of4"), "not of the form i/n"),
     (("--shard", "4/4"), "shard 4/4 is not valid"),
     (("--blend", "box"), "unknown blend window 'box'"),
+    (("--tile", "64", "--overlap", "64"), "overlap 64 px must be smaller than the 64 px tile"),
 ])
 def test_bad_options_exit_2(tmp_path, onnx_engine_path, make_scene, args, message):
     make_scene(tmp_path / "in", "a", height=64, width=64)
     result = invoke("--engine", onnx_engine_path, *args, tmp_path / "in", tmp_path / "out")
     assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "out" / "a.tif").exists()
 
 
 def test_input_that_is_neither_folder_nor_manifest(tmp_path, onnx_engine_path):

@@ -70,3 +70,16 @@ def test_sidecar_without_build_facts_is_refused(plan, standin_metadata):
     sidecar_path(plan).write_text(json.dumps({"metadata": standin_metadata.to_props()}))
     with pytest.raises(ModelError, match="incomplete or malformed.*tensorrt_version"):
         read_plan_sidecar(plan)
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("metadata", {}, "no ibhfn metadata"),
+    ("compute_capability", "eight", "compute capability 'eight' is not of the form 8.7"),
+])
+def test_sidecar_errors_name_the_file_once(plan, standin_metadata, field, value, match):
+    data = json.loads(sidecar_path(plan).read_text())
+    data[field] = value
+    sidecar_path(plan).write_text(json.dumps(data))
+    with pytest.raises(ModelError, match=match) as error:
+        read_plan_sidecar(plan)
+    assert str(error.value).count("model.plan.json") == 1

@@ -4,6 +4,7 @@ import rasterio
 from affine import Affine
 from rio_cogeo.cogeo import cog_validate
 
+from ibhfn.errors import InputError
 from ibhfn.preprocessing import PREPROCESSING
 from ibhfn.runtime.writer import BLOCK, SceneWriter, encode
 
@@ -62,3 +63,10 @@ def test_encoding_to_dn_or_reflectance_marks_nodata():
     reflectance = encode(restored, valid, PREPROCESSING["resnet"], "float32")
     assert reflectance[0, 0, 0] == pytest.approx(0.1234 * 2000 / 10000)
     assert np.isnan(reflectance[:, 0, 1]).all()
+
+
+def test_a_file_that_cannot_be_created_is_a_one_line_input_error(tmp_path):
+    (tmp_path / "blocker").write_text("a file where the output folder should be")
+    values = np.zeros((2, 530, 300), np.uint16)
+    with pytest.raises(InputError, match=r"blocker/out.tif: cannot write the output \("):
+        write(tmp_path / "blocker" / "out.tif", values, [530])
