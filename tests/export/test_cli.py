@@ -1,6 +1,4 @@
 import importlib.util
-import subprocess
-import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -52,30 +50,17 @@ def test_trt_without_tensorrt_exits_2_saying_how_to_get_it(fp32_export, tmp_path
     assert not (tmp_path / "m.plan").exists()
 
 
-HIDE_TORCH_AND_BUILD = """
-import sys
-from importlib.abc import MetaPathFinder
-
-class NoTorch(MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
-            raise ImportError("torch is hidden in this test")
-
-sys.meta_path.insert(0, NoTorch())
+BUILD_A_PLAN = """
 from ibhfn.export.cli import main
 sys.argv = ["ibhfn-export", "trt", "--onnx", sys.argv[1], "--precision", "fp32", "--out", sys.argv[2]]
-try:
-    main()
-finally:
-    assert not any(m == "torch" or m.startswith("torch.") for m in sys.modules), "torch was imported"
+main()
 """
 
 
 @pytest.mark.skipif(HAS_TENSORRT, reason="TensorRT is installed")
-def test_trt_from_an_onnx_needs_no_torch(fp32_export, tmp_path):
+def test_trt_from_an_onnx_needs_no_torch(fp32_export, tmp_path, without_torch):
     """On a Jetson without torch, building a plan gets as far as TensorRT itself."""
-    done = subprocess.run([sys.executable, "-c", HIDE_TORCH_AND_BUILD, str(fp32_export.path), str(tmp_path / "m.plan")],
-                          capture_output=True, text=True, timeout=120)
+    done = without_torch(BUILD_A_PLAN, fp32_export.path, tmp_path / "m.plan")
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().startswith("error: TensorRT is not installed")
 

@@ -1,0 +1,40 @@
+"""Fixtures shared by every test folder."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HIDE_TORCH = """
+import sys
+from importlib.abc import MetaPathFinder
+
+class NoTorch(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is hidden in this test")
+
+sys.meta_path.insert(0, NoTorch())
+try:
+{body}
+finally:
+    assert not any(m == "torch" or m.startswith("torch.") for m in sys.modules), "torch was imported"
+"""
+
+
+def run_without_torch(code: str, *args: object) -> subprocess.CompletedProcess:
+    """Run Python `code` (with `args` in sys.argv[1:]) in a fresh process where torch cannot be imported.
+
+    The process fails if the code imports torch, even where it catches the ImportError itself.
+    """
+    body = "\n".join("    " + line for line in code.strip().splitlines())
+    return subprocess.run([sys.executable, "-c", HIDE_TORCH.format(body=body), *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def without_torch():
+    """`run_without_torch`: a Jetson image, which has no torch."""
+    return run_without_torch
