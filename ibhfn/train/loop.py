@@ -108,13 +108,13 @@ class Trainer:
         self.device = context.device
         self.use_amp = config.amp and self.device.type == "cuda"
         self._check_out_folder()
-        root = prepare_data(config, context)
-        self.train_reader = SEN12MSCR(root, "train", preprocessing=config.preprocessing, cloud_mask=config.cloud_mask)
-        self.val_reader = SEN12MSCR(root, "val", preprocessing=config.preprocessing, cloud_mask=config.cloud_mask)
         torch.manual_seed(config.seed)
         self.model = build_model(config.preset, arch=config.arch, **config.model_overrides).to(self.device)
         torch.manual_seed(config.seed + context.rank)  # same weights everywhere, own VIB noise per process
         self._check_crop()
+        root = prepare_data(config, context)
+        self.train_reader = SEN12MSCR(root, "train", preprocessing=config.preprocessing, cloud_mask=config.cloud_mask)
+        self.val_reader = SEN12MSCR(root, "val", preprocessing=config.preprocessing, cloud_mask=config.cloud_mask)
         self.net: nn.Module = self.model
         if context.distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None

@@ -36,3 +36,9 @@ def test_unknown_architecture_is_a_one_line_error(tree: Path, tmp_path: Path):
 def test_resume_of_an_empty_folder_is_a_one_line_error(tree: Path, tmp_path: Path):
     line = one_line_error(["--data", str(tree), "--out", str(tmp_path), "--resume"])
     assert str(tmp_path / LAST) in line and "nothing to resume" in line
+
+
+def test_a_preset_the_architecture_lacks_is_refused_before_any_data_is_generated(tmp_path: Path):
+    line = one_line_error(["--synthetic", "--out", str(tmp_path / "run"), "--arch", "dsen2cr", "--preset", "edge"])
+    assert "unknown dsen2cr preset 'edge'" in line
+    assert not (tmp_path / "run").exists()
