@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ibhfn.data import COVERAGE_BUCKETS, SEN12MSCR, Sample, coverage_bucket
 from ibhfn.errors import ShapeError
 from ibhfn.metrics import MetricSet, compute_metrics
 from ibhfn.preprocessing import get_preprocessing
@@ -68,8 +69,6 @@ class EvaluationReport:
 
     def by_coverage(self) -> dict[str, GroupResult]:
         """The means per cloud-coverage bucket present in the split, in bucket order."""
-        from ibhfn.data import COVERAGE_BUCKETS
-
         present = {s.bucket for s in self.scores}
         order = [b for b in (*COVERAGE_BUCKETS, UNKNOWN_COVERAGE) if b in present]
         return group_by(self.scores, "bucket", order)
@@ -100,7 +99,7 @@ class EvaluationReport:
 
     def table(self) -> str:
         """The literature-style text table (see `ibhfn.evaluate.table`)."""
-        from ibhfn.evaluate.table import format_table
+        from ibhfn.evaluate.table import format_table  # here: the table module imports this one
 
         return format_table(self)
 
@@ -155,7 +154,7 @@ def restore(model: nn.Module, sar: torch.Tensor, optical: torch.Tensor) -> torch
 
 def evaluate(
     model: nn.Module,
-    reader: Any,
+    reader: SEN12MSCR,
     *,
     samples: int | None = None,
     batch_size: int = 4,
@@ -167,7 +166,7 @@ def evaluate(
     """Score `model` on the first `samples` (all when None) of a `SEN12MSCR` reader, with the identity baseline."""
     count = len(reader) if samples is None else min(samples, len(reader))
     multiple = getattr(model, "size_multiple", 1)
-    report = EvaluationReport(model_name=model_name or describe(model), split=getattr(reader, "split", "?"))
+    report = EvaluationReport(model_name=model_name or describe(model), split=reader.split)
     model = model.to(device)
     done = 0
     for batch in _batches(reader, count, batch_size):
@@ -175,7 +174,7 @@ def evaluate(
             h, w = sample.optical.shape[-2:]
             if h % multiple or w % multiple:
                 raise ShapeError(
-                    f"{getattr(reader, 'root', '')}: {sample.scene} patch {sample.patch} is {h} x {w} px, "
+                    f"{reader.root}: {sample.scene} patch {sample.patch} is {h} x {w} px, "
                     f"not a multiple of the network's {multiple}"
                 )
         sar = torch.from_numpy(np.stack([s.sar for s in batch])).to(device)
@@ -199,10 +198,8 @@ def describe(model: nn.Module) -> str:
     return f"{config.get('arch', type(model).__name__)} {config.get('preset', '')}".strip()
 
 
-def _image_score(sample: Any, model: MetricSet, identity: MetricSet) -> ImageScore:
+def _image_score(sample: Sample, model: MetricSet, identity: MetricSet) -> ImageScore:
     """An ImageScore from a reader Sample."""
-    from ibhfn.data import coverage_bucket
-
     coverage = sample.coverage
     return ImageScore(
         scene=sample.scene,
@@ -215,9 +212,9 @@ def _image_score(sample: Any, model: MetricSet, identity: MetricSet) -> ImageSco
     )
 
 
-def _batches(reader: Any, count: int, batch_size: int) -> Iterator[list[Any]]:
+def _batches(reader: SEN12MSCR, count: int, batch_size: int) -> Iterator[list[Sample]]:
     """Consecutive samples in lists of `batch_size`, a list ending early where the tile size changes."""
-    batch: list[Any] = []
+    batch: list[Sample] = []
     for index in range(count):
         sample = reader[index]
         if batch and (len(batch) == batch_size or batch[0].optical.shape != sample.optical.shape):
