@@ -58,6 +58,7 @@ class EvaluationReport:
     split: str
     scores: list[ImageScore] = field(default_factory=list)
     source: dict[str, Any] = field(default_factory=dict)  # data root, checkpoint, ... (for the JSON)
+    skipped: int = 0  # unreadable samples left out
 
     def overall(self) -> GroupResult:
         """The means over the whole split."""
@@ -80,6 +81,7 @@ class EvaluationReport:
             "baseline": IDENTITY,
             "split": self.split,
             "samples": len(self.scores),
+            "skipped": self.skipped,
             "units": {"mae": "reflectance", "rmse": "reflectance", "psnr": "dB", "ssim": "1", "sam": "degrees"},
             **self.source,
             "overall": self.overall().to_dict(),
@@ -189,6 +191,7 @@ def evaluate(
         done += len(batch)
         if progress is not None:
             progress(done, count)
+    report.skipped = count - done
     return report
 
 
@@ -213,10 +216,15 @@ def _image_score(sample: Sample, model: MetricSet, identity: MetricSet) -> Image
 
 
 def _batches(reader: SEN12MSCR, count: int, batch_size: int) -> Iterator[list[Sample]]:
-    """Consecutive samples in lists of `batch_size`, a list ending early where the tile size changes."""
+    """Consecutive readable samples in lists of `batch_size`, a list ending early where the tile size changes.
+
+    A corrupt sample is skipped with the reader's warning, as SEN12MS-CR holds a few damaged patches.
+    """
     batch: list[Sample] = []
     for index in range(count):
-        sample = reader[index]
+        sample = reader.read_or_skip(index)
+        if sample is None:
+            continue
         if batch and (len(batch) == batch_size or batch[0].optical.shape != sample.optical.shape):
             yield batch
             batch = []

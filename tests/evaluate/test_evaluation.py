@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
-from ibhfn.data import COVERAGE_BUCKETS, coverage_bucket
+from ibhfn.data import COVERAGE_BUCKETS, SEN12MSCR, coverage_bucket
 from ibhfn.errors import ShapeError
 from ibhfn.evaluate import IDENTITY, evaluate, mean_metrics
 from ibhfn.metrics import compute_metrics
@@ -61,3 +63,13 @@ def test_tiles_the_network_cannot_take_are_refused(test_reader):
     assert model.size_multiple == 128  # the 64 px test tiles are not multiples of it
     with pytest.raises(ShapeError, match="is 64 x 64 px, not a multiple of the network's 128"):
         evaluate(model, test_reader, samples=1)
+
+
+def test_a_corrupt_sample_is_skipped_with_a_warning_and_counted(tiny_model, tree, tmp_path):
+    damaged = shutil.copytree(tree, tmp_path / "tree")
+    reader = SEN12MSCR(damaged, "test")
+    reader.triplets[1].s2.write_bytes(b"not a GeoTIFF")
+    with pytest.warns(UserWarning, match="sample skipped"):
+        report = evaluate(tiny_model, reader)
+    assert report.skipped == 1 and report.overall().count == len(reader) - 1
+    assert report.to_dict()["skipped"] == 1
