@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+import torch
 
 from ibhfn.data.synthetic import write_tree
 from ibhfn.losses import LossSchedule
@@ -16,6 +17,15 @@ TINY = dict(widths=(8, 16, 24), encoder_blocks=(1, 1, 1), fusion_blocks=1, gate_
 FAST_SCHEDULE = LossSchedule(l1_warmup_steps=2, ramp_steps=4, kl_warmup_steps=4)
 
 MakeConfig = Callable[..., TrainConfig]
+
+
+@pytest.fixture(scope="package", autouse=True)
+def one_thread():
+    """Tiny networks run no slower on one thread, and a busy CI machine does not stall them."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +48,7 @@ def make_config(tree: Path) -> MakeConfig:
     return make
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def trained(make_config: MakeConfig, tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
     """A finished 4-epoch run of the tiny IB-HFN (12 steps)."""
     return train(make_config(tmp_path_factory.mktemp("run"), epochs=4))
