@@ -14,7 +14,7 @@ runner = CliRunner()
 def test_eval_prints_the_table_and_writes_json(tiny_model, tree: Path, tmp_path: Path):
     checkpoint = save_checkpoint(tmp_path / "tiny.pt", tiny_model)
     result = runner.invoke(app, ["--data", str(tree), "--checkpoint", str(checkpoint), "--split", "test",
-                                 "--out", str(tmp_path / "results.json"), "--quiet"])
+                                 "--out", str(tmp_path / "results.json"), "--threads", "1", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "SEN12MS-CR test split, 6 images" in result.output and "cloudy input" in result.output
     results = json.loads((tmp_path / "results.json").read_text())
