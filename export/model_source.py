@@ -14,7 +14,8 @@ from torch import nn
 
 from ibhfn.bundled import BUNDLED_CHECKPOINT, bundled_file
 from ibhfn.errors import ModelError
-from ibhfn.model import checkpoint_sha256, load_checkpoint, read_checkpoint
+from ibhfn.hashing import file_sha256
+from ibhfn.model import load_checkpoint, read_checkpoint
 from ibhfn.preprocessing import Preprocessing, get_preprocessing
 
 
@@ -58,6 +59,6 @@ def load_source(
         stored["arch"],
         str(model.config.get("preset", "")),
         get_preprocessing(stored["preprocessing"]),
-        checkpoint_sha256(path),
+        file_sha256(path),
         str(path),
     )

@@ -13,7 +13,6 @@ TensorRT; `build_engine` itself needs TensorRT and an NVIDIA GPU.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from ibhfn.atomic import atomic_path
 from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.errors import DependencyError, ModelError
 from ibhfn.export.onnx_metadata import read_metadata
+from ibhfn.hashing import file_sha256
 from ibhfn.export.trt_profiles import DEFAULT_BATCH, DEFAULT_TILE, TensorProfile, derive_profile
 from ibhfn.runtime.engine_sidecar import PlanSidecar, sidecar_path
 from ibhfn.runtime.tensorrt_backend import import_tensorrt
@@ -117,15 +117,6 @@ def write_sidecar(plan: Path, sidecar: PlanSidecar, **build_facts: object) -> Pa
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(sidecar_json(sidecar, **build_facts), indent=2) + "\n")
     return path
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file (the source ONNX, recorded in the sidecar)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 22):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def build_engine(

@@ -1,4 +1,4 @@
-"""SHA-256 of input, engine and output files, as scene records and `--resume` compare them."""
+"""SHA-256 of files: checkpoints and ONNX recorded by exported engines, inputs compared by `--resume`."""
 
 from __future__ import annotations
 

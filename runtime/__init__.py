@@ -7,6 +7,6 @@ Read in this order:
 - `raster_source`: both inputs read by row strips on the S2 grid; `nodata`: which pixels are empty.
 - `tiling`, `blend`, `accumulator`: where tiles lie, how they are weighted, how they are summed.
 - `strip_reader`: reading and preprocessing in a background thread.
-- `writer`: the output GeoTIFF (or COG); `scene_record`, `hashing`: the JSON record and `--resume`.
+- `writer`: the output GeoTIFF (or COG); `scene_record`: the JSON record and `--resume`.
 - `pipeline`: `run_scene` and `run_batch`, which put the above together; `cli`: `ibhfn-run`.
 """

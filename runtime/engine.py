@@ -18,7 +18,7 @@ import numpy as np
 from ibhfn.bundled import BUNDLED_ONNX, bundled_file
 from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.errors import ModelError, ShapeError
-from ibhfn.runtime.hashing import file_sha256
+from ibhfn.hashing import file_sha256
 
 ENGINE_SUFFIXES: dict[str, str] = {".onnx": "onnxruntime", ".plan": "tensorrt", ".engine": "tensorrt"}
 DEVICES = ("auto", "cpu", "cuda")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ibhfn.atomic import atomic_path
-from ibhfn.runtime.hashing import file_sha256
+from ibhfn.hashing import file_sha256
 
 RECORD_FORMAT = "ibhfn-scene/1"
 

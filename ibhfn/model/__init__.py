@@ -8,7 +8,6 @@
 
 from ibhfn.model.checkpoint import (
     CHECKPOINT_FORMAT,
-    checkpoint_sha256,
     load_checkpoint,
     load_pretrained,
     read_checkpoint,
@@ -34,7 +33,6 @@ __all__ = [
     "ModelProfile",
     "build",
     "build_model",
-    "checkpoint_sha256",
     "kl_divergence",
     "load_checkpoint",
     "load_pretrained",

@@ -9,7 +9,6 @@ A checkpoint is a plain dictionary of tensors, strings and numbers, loaded with
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import zipfile
@@ -100,15 +99,6 @@ def load_checkpoint(path: str | os.PathLike, *, arch: str | None = None) -> nn.M
 def load_pretrained() -> nn.Module:
     """The bundled IB-HFN edge network, trained on synthetic clouds, in eval mode."""
     return load_checkpoint(bundled_file(BUNDLED_CHECKPOINT))
-
-
-def checkpoint_sha256(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of the checkpoint file, recorded by exported engines."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _check_state_dict(path: str | os.PathLike, model: nn.Module, state_dict: dict) -> None:

@@ -16,7 +16,8 @@ import torch
 
 from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.errors import DependencyError
-from ibhfn.model import checkpoint_sha256, load_checkpoint, read_checkpoint
+from ibhfn.hashing import file_sha256
+from ibhfn.model import load_checkpoint, read_checkpoint
 from ibhfn.preprocessing import get_preprocessing
 from ibhfn.runtime.engine import Engine
 
@@ -40,7 +41,7 @@ class CheckpointEngine(Engine):
             precision="fp32",
             preset=str(config.get("preset", "")),
             arch=str(config["arch"]),
-            checkpoint_sha256=checkpoint_sha256(path),
+            checkpoint_sha256=file_sha256(path),
         )
         super().__init__(path, metadata, backend=f"torch ({self._device.type})")
 

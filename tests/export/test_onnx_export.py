@@ -14,7 +14,7 @@ from ibhfn.export.onnx_export import PARITY_TOLERANCE, export_onnx, report_path
 from ibhfn.export.onnx_opset import MIN_OPSET
 from ibhfn.export.onnx_metadata import read_metadata
 from ibhfn.export.parity import generated_inputs
-from ibhfn.model import checkpoint_sha256
+from ibhfn.hashing import file_sha256
 from ibhfn.preprocessing import PREPROCESSING
 from ibhfn.runtime.engine import open_engine
 
@@ -51,7 +51,7 @@ def test_metadata_is_read_back(fp32_export, ibhfn_checkpoint, ibhfn_model):
     model = onnx.load(fp32_export.path)
     metadata = EngineMetadata.from_props({p.key: p.value for p in model.metadata_props})
     assert metadata == read_metadata(fp32_export.path) == fp32_export.metadata
-    assert metadata.checkpoint_sha256 == checkpoint_sha256(ibhfn_checkpoint)
+    assert metadata.checkpoint_sha256 == file_sha256(ibhfn_checkpoint)
     assert metadata.size_multiple == ibhfn_model.size_multiple == 4
     assert (metadata.arch, metadata.preset, metadata.precision) == ("ibhfn", "edge", "fp32")
     assert metadata.preprocessing == PREPROCESSING["default"]

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from ibhfn.errors import DependencyError, ModelError, ShapeError
-from ibhfn.export.trt_build import build_engine, check_build_request, file_sha256, plan_sidecar, write_sidecar
+from ibhfn.export.trt_build import build_engine, check_build_request, plan_sidecar, write_sidecar
+from ibhfn.hashing import file_sha256
 from ibhfn.export.trt_profiles import derive_profile, parse_batch
 from ibhfn.runtime.engine_sidecar import check_plan_sidecar, read_plan_sidecar, sidecar_path
 
