@@ -34,6 +34,20 @@ def run_without_torch(code: str, *args: object) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """Tests run small networks, no slower on one thread; two threads stall on a busy 2-core CI machine."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def without_torch():
     """`run_without_torch`: a Jetson image, which has no torch."""

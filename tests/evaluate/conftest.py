@@ -15,15 +15,6 @@ from ibhfn.model import build_model
 TINY = dict(widths=(8, 16, 24), encoder_blocks=(1, 1, 1), fusion_blocks=1, gate_hidden=8)
 
 
-@pytest.fixture(scope="package", autouse=True)
-def one_thread():
-    """Tiny networks run no slower on one thread, and a busy CI machine does not stall them."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="session")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A read-only tree of 64 x 64 patches: 3 train, 2 val, 2 test scenes of 3 patches."""

@@ -19,15 +19,6 @@ FAST_SCHEDULE = LossSchedule(l1_warmup_steps=2, ramp_steps=4, kl_warmup_steps=4)
 MakeConfig = Callable[..., TrainConfig]
 
 
-@pytest.fixture(scope="package", autouse=True)
-def one_thread():
-    """Tiny networks run no slower on one thread, and a busy CI machine does not stall them."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="session")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A read-only tree of 64 x 64 patches: 3 train, 2 val, 2 test scenes of 2 patches (6, 4, 4 samples)."""
