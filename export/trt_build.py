@@ -1,11 +1,12 @@
 """`build_engine`: a TensorRT plan from an exported ONNX, with the sidecar the runtime checks.
 
 Precision is decided in the ONNX (FP32, FP16 with FP32 islands, or the QDQ INT8 model from
-ibhfn-calibrate); this layer only builds it. TensorRT 10 and 11 build a strongly typed network
-(`NetworkDefinitionCreationFlag.STRONGLY_TYPED`; TensorRT 11 is always strongly typed and ignores
-the flag). TensorRT 8.x (JetPack 5) has no strongly typed mode: the FP16 / INT8 builder flags are
-set and the ONNX's FP32 islands (metadata `float32_nodes`) are pinned to FP32 with
-`OBEY_PRECISION_CONSTRAINTS`. TensorRT is imported only when a plan is built.
+ibhfn-calibrate); this layer only builds it. TensorRT 10 builds a strongly typed network
+(`NetworkDefinitionCreationFlag.STRONGLY_TYPED`); TensorRT 11 builds every network strongly typed
+and has deprecated that flag, so none is passed. TensorRT 8.x (JetPack 5) has no strongly typed
+mode: the FP16 / INT8 builder flags are set and the ONNX's FP32 islands (metadata `float32_nodes`)
+are pinned to FP32 with `OBEY_PRECISION_CONSTRAINTS`; TensorRT 11 has removed the weak-typing APIs,
+these builder flags among them. TensorRT is imported only when a plan is built.
 
 The argument checks, the profile and the sidecar content are plain functions, tested without
 TensorRT; `build_engine` itself needs TensorRT and an NVIDIA GPU.
@@ -27,7 +28,7 @@ from ibhfn.errors import DependencyError, ModelError
 from ibhfn.export.onnx_metadata import read_metadata
 from ibhfn.hashing import file_sha256
 from ibhfn.export.trt_profiles import DEFAULT_BATCH, DEFAULT_TILE, TensorProfile, derive_profile
-from ibhfn.runtime.engine_sidecar import PlanSidecar, sidecar_path
+from ibhfn.runtime.engine_sidecar import AMPERE, PlanSidecar, sidecar_path
 from ibhfn.runtime.tensorrt_backend import import_tensorrt
 
 PLAN_PRECISIONS = ("fp32", "fp16", "int8")
@@ -82,6 +83,8 @@ def plan_sidecar(
     gpu_name: str,
     compute_capability: tuple[int, int],
     tensors: list[dict],
+    hardware_compat: bool = False,
+    version_compatible: bool = False,
 ) -> PlanSidecar:
     """The runtime's sidecar record for a plan built from `request` on this GPU."""
     return PlanSidecar(
@@ -93,6 +96,8 @@ def plan_sidecar(
         onnx_sha256=request.onnx_sha256,
         profiles=[{p.name: p.to_dict() for p in request.profiles}],
         tensors=tensors,
+        hardware_compat=hardware_compat,
+        version_compatible=version_compatible,
     )
 
 
@@ -107,7 +112,11 @@ def sidecar_json(sidecar: PlanSidecar, **build_facts: object) -> dict:
         "onnx_sha256": sidecar.onnx_sha256,
         "profiles": sidecar.profiles,
         "tensors": sidecar.tensors,
-        "build": build_facts,
+        "build": {
+            "hardware_compat": sidecar.hardware_compat,
+            "version_compatible": sidecar.version_compatible,
+            **build_facts,
+        },
     }
 
 
@@ -137,12 +146,14 @@ def build_engine(
         raise ModelError(f"workspace {workspace_gb} GB must be positive")
     trt = import_tensorrt()
     gpu_name, capability = _gpu()
+    _check_compatibility_flags(trt, hardware_compat, version_compatible, gpu_name, capability)
     logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
-    if builder is None:
-        raise DependencyError("TensorRT cannot create a builder: no usable NVIDIA GPU or CUDA driver")
-    strongly_typed = hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED")
-    network = builder.create_network(_network_flags(trt, strongly_typed))
+    try:
+        builder = trt.Builder(logger)
+    except TypeError:  # the binding's constructor returned nullptr
+        raise DependencyError("TensorRT cannot create a builder: no usable NVIDIA GPU or CUDA driver") from None
+    flags, strongly_typed = _network_flags(trt)
+    network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
     if not parser.parse(request.onnx_path.read_bytes(), str(request.onnx_path)):
         raise ModelError(f"{request.onnx_path}: TensorRT cannot parse it: {_parser_errors(parser)}")
@@ -157,9 +168,7 @@ def build_engine(
         profile.set_shape(entry.name, entry.min, entry.opt, entry.max)
     config.add_optimization_profile(profile)
     cache_path = Path(timing_cache) if timing_cache is not None else None
-    if cache_path is not None:
-        cache = config.create_timing_cache(cache_path.read_bytes() if cache_path.is_file() else b"")
-        config.set_timing_cache(cache, False)
+    cache = _attach_timing_cache(config, cache_path) if cache_path is not None else None
     if hardware_compat:
         config.hardware_compatibility_level = trt.HardwareCompatibilityLevel.AMPERE_PLUS
     if version_compatible:
@@ -173,17 +182,19 @@ def build_engine(
         tmp.write_bytes(bytes(plan))
     if cache_path is not None:
         with atomic_path(cache_path) as tmp:
-            tmp.write_bytes(bytes(config.get_timing_cache().serialize()))
+            tmp.write_bytes(bytes(cache.serialize()))  # type: ignore[union-attr]
     sidecar = plan_sidecar(
         request,
         tensorrt_version=trt.__version__,
         gpu_name=gpu_name,
         compute_capability=capability,
         tensors=_network_tensors(network),
+        hardware_compat=hardware_compat,
+        version_compatible=version_compatible,
     )
     write_sidecar(
         out, sidecar, strongly_typed=strongly_typed, tile=tile, batch=list(batch), workspace_gb=workspace_gb,
-        hardware_compat=hardware_compat, version_compatible=version_compatible, source_onnx=request.onnx_path.name,
+        source_onnx=request.onnx_path.name,
     )
     return out
 
@@ -196,11 +207,37 @@ def _gpu() -> tuple[str, tuple[int, int]]:
         return cuda.gpu()
 
 
-def _network_flags(trt: ModuleType, strongly_typed: bool) -> int:
-    """STRONGLY_TYPED where TensorRT has it; EXPLICIT_BATCH on TensorRT 8.x, where it is required."""
-    if strongly_typed:
-        return 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
-    return 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+def _check_compatibility_flags(
+    trt: ModuleType, hardware_compat: bool, version_compatible: bool, gpu_name: str, capability: tuple[int, int]
+) -> None:
+    """Refuse --hardware-compat / --version-compatible where this TensorRT or this GPU cannot build them."""
+    if (hardware_compat or version_compatible) and not hasattr(trt, "HardwareCompatibilityLevel"):
+        raise ModelError(
+            f"--hardware-compat and --version-compatible need TensorRT 8.6 or later; this is {trt.__version__}"
+        )
+    if hardware_compat and tuple(capability) < AMPERE:
+        here = ".".join(map(str, capability))
+        raise ModelError(f"--hardware-compat builds for Ampere and newer GPUs; this GPU is {here} ({gpu_name})")
+
+
+def _network_flags(trt: ModuleType) -> tuple[int, bool]:
+    """The create_network flags for this TensorRT, and whether the network they make is strongly typed."""
+    kinds = trt.NetworkDefinitionCreationFlag
+    if int(trt.__version__.split(".")[0]) >= 11:  # always strongly typed; STRONGLY_TYPED is deprecated, ignored
+        return 0, True
+    if hasattr(kinds, "STRONGLY_TYPED"):  # TensorRT 10 (and 9)
+        return 1 << int(kinds.STRONGLY_TYPED), True
+    return 1 << int(kinds.EXPLICIT_BATCH), False  # TensorRT 8.x: the ONNX parser requires explicit batch
+
+
+def _attach_timing_cache(config: object, path: Path) -> object:
+    """Attach the timing cache stored at `path`, or a new one if there is none or TensorRT rejects it; return it."""
+    # TensorRT rejects a cache written by another TensorRT release or GPU: start afresh, overwrite the file after.
+    cache = config.create_timing_cache(path.read_bytes() if path.is_file() else b"")  # type: ignore[attr-defined]
+    if cache is None or not config.set_timing_cache(cache, False):  # type: ignore[attr-defined]
+        cache = config.create_timing_cache(b"")  # type: ignore[attr-defined]
+        config.set_timing_cache(cache, False)  # type: ignore[attr-defined]
+    return cache
 
 
 def _parser_errors(parser: object) -> str:
@@ -208,6 +245,9 @@ def _parser_errors(parser: object) -> str:
     messages = []
     for index in range(parser.num_errors):  # type: ignore[attr-defined]
         error = parser.get_error(index)  # type: ignore[attr-defined]
+        if error.node() < 0:  # an error about the whole model, not one node
+            messages.append(error.desc())
+            continue
         where = f"node {error.node()}"
         if hasattr(error, "node_name"):  # TensorRT 10 and later name the node and its operator
             where += f" ({error.node_name()}, {error.node_operator()})"

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ctypes
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -20,6 +22,13 @@ INSTALL_HINT = (
     "neither cuda-python nor pycuda is installed: `pip install cuda-python` "
     "(or pycuda, as on many JetPack images)"
 )
+
+
+def cuda_error(name: str) -> ModelError:
+    """The one-line error for a failed CUDA call, `name` saying what failed."""
+    return ModelError(
+        f"CUDA error {name}; if the GPU is out of memory, use a plan built with a smaller --batch max or --tile"
+    )
 
 
 class CudaMemory(ABC):
@@ -88,7 +97,12 @@ class CudaPython(CudaMemory):
             from cuda.bindings import runtime as cudart
         except ImportError:
             from cuda import cudart  # cuda-python before 12.6 exposes the runtime here
+        try:
+            from cuda.bindings.utils import get_cuda_native_handle
+        except ImportError:
+            get_cuda_native_handle = int  # before 12.9.1 / 13.0, which deprecate int() for this
         self._rt = cudart
+        self._native_handle = get_cuda_native_handle
         self._host: list[int] = []
         self._device: list[int] = []
         self._streams: list[object] = []
@@ -99,7 +113,7 @@ class CudaPython(CudaMemory):
         if error != self._rt.cudaError_t.cudaSuccess:
             _, name = self._rt.cudaGetErrorName(error)
             name = name.decode() if isinstance(name, bytes) else name
-            raise ModelError(f"CUDA error {name}; if it is cudaErrorMemoryAllocation, run with a smaller --batch")
+            raise cuda_error(name)
         return values[0] if len(values) == 1 else None
 
     def gpu(self) -> tuple[str, tuple[int, int]]:
@@ -126,7 +140,7 @@ class CudaPython(CudaMemory):
         return stream
 
     def stream_handle(self, stream: object) -> int:
-        return int(stream)
+        return self._native_handle(stream)
 
     def copy_to_device(self, device: int, host: np.ndarray, stream: object) -> None:
         kind = self._rt.cudaMemcpyKind.cudaMemcpyHostToDevice
@@ -168,28 +182,40 @@ class PyCuda(CudaMemory):
     def __init__(self) -> None:
         import pycuda.driver as driver
 
-        driver.init()
         self._driver = driver
-        self._device_handle = driver.Device(0)
-        self._context = self._device_handle.retain_primary_context()
-        self._context.push()
+        with self._errors():
+            driver.init()
+            self._device_handle = driver.Device(0)
+            self._context = self._device_handle.retain_primary_context()
+            self._context.push()
         self._owned: list[object] = []
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn pycuda's exceptions into the same one-line ModelError as cuda-python's error codes."""
+        try:
+            yield
+        except self._driver.Error as exc:
+            raise cuda_error(str(exc)) from None
 
     def gpu(self) -> tuple[str, tuple[int, int]]:
         return self._device_handle.name(), tuple(self._device_handle.compute_capability())
 
     def host_empty(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        array = self._driver.pagelocked_empty(shape, dtype)
+        with self._errors():
+            array = self._driver.pagelocked_empty(shape, dtype)
         self._owned.append(array.base)
         return array
 
     def device_empty(self, nbytes: int) -> int:
-        allocation = self._driver.mem_alloc(nbytes)
+        with self._errors():
+            allocation = self._driver.mem_alloc(nbytes)
         self._owned.append(allocation)
         return int(allocation)
 
     def stream(self) -> object:
-        stream = self._driver.Stream()
+        with self._errors():
+            stream = self._driver.Stream()
         self._owned.append(stream)
         return stream
 
@@ -197,19 +223,24 @@ class PyCuda(CudaMemory):
         return stream.handle  # type: ignore[attr-defined]
 
     def copy_to_device(self, device: int, host: np.ndarray, stream: object) -> None:
-        self._driver.memcpy_htod_async(device, host, stream)
+        with self._errors():
+            self._driver.memcpy_htod_async(device, host, stream)
 
     def copy_to_host(self, host: np.ndarray, device: int, stream: object) -> None:
-        self._driver.memcpy_dtoh_async(host, device, stream)
+        with self._errors():
+            self._driver.memcpy_dtoh_async(host, device, stream)
 
     def event(self) -> object:
-        return self._driver.Event()
+        with self._errors():
+            return self._driver.Event()
 
     def record(self, event: object, stream: object) -> None:
-        event.record(stream)  # type: ignore[attr-defined]
+        with self._errors():
+            event.record(stream)  # type: ignore[attr-defined]
 
     def wait(self, event: object) -> None:
-        event.synchronize()  # type: ignore[attr-defined]
+        with self._errors():
+            event.synchronize()  # type: ignore[attr-defined]
 
     def close(self) -> None:
         if self._context is None:

@@ -1,14 +1,17 @@
 """The JSON sidecar beside a TensorRT plan, and whether the plan can run on this machine.
 
-A plan is compiled for one TensorRT version and one GPU architecture. Export writes `<plan>.json`
-(for `model.plan`, `model.plan.json`) holding the engine metadata and what the plan was built
-with; the runtime reads it before deserialising, so a mismatch gives an actionable message instead
-of TensorRT's deserialisation error.
+A plan is compiled for one TensorRT version and one GPU architecture, unless it was built
+version-compatible (it then runs on that TensorRT release or a later one) or hardware-compatible
+(any Ampere or newer GPU). Export writes `<plan>.json` (for `model.plan`, `model.plan.json`)
+holding the engine metadata and what the plan was built with; the runtime reads it before
+deserialising, so a mismatch gives an actionable message instead of TensorRT's deserialisation
+error.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.errors import ModelError
 
 REBUILD_HINT = "rebuild the plan from its ONNX on this machine"
+AMPERE = (8, 0)  # HardwareCompatibilityLevel.AMPERE_PLUS plans run on this compute capability and later
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,8 @@ class PlanSidecar:
     onnx_sha256: str = ""
     profiles: list = field(default_factory=list)
     tensors: list | dict = field(default_factory=list)
+    hardware_compat: bool = False
+    version_compatible: bool = False
 
 
 def sidecar_path(plan: Path) -> Path:
@@ -54,6 +60,7 @@ def read_plan_sidecar(plan: Path) -> PlanSidecar:
         raise ModelError(f"{plan}: its sidecar {path.name} is missing; export writes both, keep them together")
     try:
         data = json.loads(path.read_text())
+        build = data.get("build", {})
         return PlanSidecar(
             metadata=EngineMetadata.from_props(data["metadata"], source=str(path)),
             tensorrt_version=str(data["tensorrt_version"]),
@@ -63,6 +70,8 @@ def read_plan_sidecar(plan: Path) -> PlanSidecar:
             onnx_sha256=str(data.get("onnx_sha256", "")),
             profiles=list(data.get("profiles", [])),
             tensors=data.get("tensors", []),
+            hardware_compat=bool(build.get("hardware_compat", False)),
+            version_compatible=bool(build.get("version_compatible", False)),
         )
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path}: cannot read the plan sidecar ({exc})") from None
@@ -70,8 +79,9 @@ def read_plan_sidecar(plan: Path) -> PlanSidecar:
         raise ModelError(f"{path}: plan sidecar is incomplete or malformed (missing {exc})") from None
 
 
-def _release(version: str) -> tuple[str, ...]:
-    return tuple(version.split(".")[:3])
+def _release(version: str) -> tuple[int, ...]:
+    """major.minor.patch of a TensorRT version, as numbers: "10.3.0.30" -> (10, 3, 0)."""
+    return tuple(int(number) for number in re.findall(r"\d+", version)[:3])
 
 
 def check_plan_sidecar(
@@ -82,13 +92,20 @@ def check_plan_sidecar(
     compute_capability: tuple[int, int],
     gpu_name: str,
 ) -> None:
-    """Raise ModelError unless the plan was built with this TensorRT release for this GPU architecture."""
+    """Raise ModelError unless this TensorRT release and this GPU architecture can run the plan."""
     built_cc = ".".join(map(str, sidecar.compute_capability))
     here_cc = ".".join(map(str, compute_capability))
+    built, here = _release(sidecar.tensorrt_version), _release(tensorrt_version)
     problems = []
-    if _release(sidecar.tensorrt_version) != _release(tensorrt_version):
+    if sidecar.version_compatible and here < built:
+        problems.append(
+            f"TensorRT {sidecar.tensorrt_version} or later (version-compatible), this machine has {tensorrt_version}"
+        )
+    if not sidecar.version_compatible and here != built:
         problems.append(f"TensorRT {sidecar.tensorrt_version}, this machine has {tensorrt_version}")
-    if sidecar.compute_capability != tuple(compute_capability):
+    if sidecar.hardware_compat and tuple(compute_capability) < AMPERE:
+        problems.append(f"Ampere or newer GPUs (hardware-compatible), this GPU is {here_cc} ({gpu_name})")
+    if not sidecar.hardware_compat and sidecar.compute_capability != tuple(compute_capability):
         problems.append(
             f"compute capability {built_cc} ({sidecar.gpu_name}), this GPU is {here_cc} ({gpu_name})"
         )

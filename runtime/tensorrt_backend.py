@@ -37,6 +37,14 @@ def import_tensorrt() -> ModuleType:
     return tensorrt
 
 
+def _create_runtime(trt: ModuleType, logger: object) -> object:
+    """A TensorRT runtime, or DependencyError when TensorRT cannot start on this machine's GPU."""
+    try:
+        return trt.Runtime(logger)
+    except TypeError:  # the binding's constructor returned nullptr
+        raise DependencyError("TensorRT cannot create a runtime: no usable NVIDIA GPU or CUDA driver") from None
+
+
 @dataclass
 class _Slot:
     """Page-locked host and device buffers for one batch of every I/O tensor."""
@@ -60,7 +68,9 @@ class TensorRTEngine(Engine):
                 path, sidecar, tensorrt_version=trt.__version__, compute_capability=capability, gpu_name=gpu_name
             )
             self._logger = trt.Logger(trt.Logger.WARNING)
-            self._runtime = trt.Runtime(self._logger)
+            self._runtime = _create_runtime(trt, self._logger)
+            if sidecar.version_compatible:  # the plan carries TensorRT's lean runtime: host code to allow
+                self._runtime.engine_host_code_allowed = True
             self._engine = self._runtime.deserialize_cuda_engine(path.read_bytes())
             if self._engine is None:
                 raise ModelError(f"{path}: TensorRT could not deserialise the plan; {REBUILD_HINT}")
@@ -76,6 +86,11 @@ class TensorRTEngine(Engine):
             )
             self._min_shape, self._max_shape = min_shape, max_shape
             self._context = self._engine.create_execution_context()
+            if self._context is None:
+                raise ModelError(
+                    f"{path}: TensorRT could not create an execution context; free GPU memory, or rebuild the "
+                    "plan with a smaller --batch max or --tile"
+                )
             self._stream = self._cuda.stream()
             self._slots = [self._allocate_slot() for _ in range(2)]
         except BaseException:

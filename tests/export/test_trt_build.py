@@ -73,10 +73,25 @@ def test_sidecar_is_what_the_runtime_reads_and_checks(fp16_export, tmp_path):
     assert read.onnx_sha256 == file_sha256(fp16_export.path) == fp16_export.onnx_sha256
     assert read.profiles == [{"sar": {"min": [1, 2, 64, 64], "opt": [2, 2, 64, 64], "max": [4, 2, 64, 64]},
                               "optical": {"min": [1, 13, 64, 64], "opt": [2, 13, 64, 64], "max": [4, 13, 64, 64]}}]
-    assert json.loads(sidecar_path(plan).read_text())["build"] == {"tile": 64}
+    assert json.loads(sidecar_path(plan).read_text())["build"] == {
+        "hardware_compat": False, "version_compatible": False, "tile": 64
+    }
     check_plan_sidecar(plan, read, tensorrt_version="10.3.0.26", compute_capability=(8, 7), gpu_name="Orin")
     with pytest.raises(ModelError, match="rebuild the plan"):
         check_plan_sidecar(plan, read, tensorrt_version="10.3.0", compute_capability=(9, 0), gpu_name="H100")
+
+
+def test_compatible_plans_say_so_in_their_sidecar(fp16_export, tmp_path):
+    request = check_build_request(fp16_export.path, tile=64, batch=(1, 2, 4))
+    plan = tmp_path / "model.plan"
+    plan.write_bytes(b"plan")
+    written = plan_sidecar(request, tensorrt_version="10.3.0.30", gpu_name="A100", compute_capability=(8, 0),
+                           tensors=[], hardware_compat=True, version_compatible=True)
+    write_sidecar(plan, written)
+    assert json.loads(sidecar_path(plan).read_text())["build"] == {"hardware_compat": True, "version_compatible": True}
+    read = read_plan_sidecar(plan)
+    assert read == written
+    check_plan_sidecar(plan, read, tensorrt_version="10.8.0.43", compute_capability=(9, 0), gpu_name="H100")
 
 
 @pytest.mark.skipif(HAS_TENSORRT, reason="TensorRT is installed")

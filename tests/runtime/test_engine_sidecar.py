@@ -48,6 +48,30 @@ def test_other_gpu_architecture_is_refused(plan):
                            compute_capability=(9, 0), gpu_name="H100")
 
 
+def _built_with(plan, **build):
+    data = json.loads(sidecar_path(plan).read_text())
+    data["build"] = build
+    sidecar_path(plan).write_text(json.dumps(data))
+    return read_plan_sidecar(plan)
+
+
+def test_version_compatible_plan_runs_on_its_release_and_later_ones(plan):
+    sidecar = _built_with(plan, version_compatible=True)
+    for later in ("10.3.0.26", "10.8.0.43", "11.0.0.1"):
+        check_plan_sidecar(plan, sidecar, tensorrt_version=later, compute_capability=(8, 7), gpu_name="Orin")
+    with pytest.raises(ModelError, match=r"built for TensorRT 10.3.0.30 or later \(version-compatible\), "
+                                         r"this machine has 8.6.1.*rebuild"):
+        check_plan_sidecar(plan, sidecar, tensorrt_version="8.6.1", compute_capability=(8, 7), gpu_name="Orin")
+
+
+def test_hardware_compatible_plan_runs_on_any_ampere_or_newer_gpu(plan):
+    sidecar = _built_with(plan, hardware_compat=True)
+    for capability in ((8, 0), (8, 6), (9, 0), (12, 0)):
+        check_plan_sidecar(plan, sidecar, tensorrt_version="10.3.0", compute_capability=capability, gpu_name="GPU")
+    with pytest.raises(ModelError, match=r"Ampere or newer GPUs \(hardware-compatible\), this GPU is 7.5 \(T4\)"):
+        check_plan_sidecar(plan, sidecar, tensorrt_version="10.3.0", compute_capability=(7, 5), gpu_name="T4")
+
+
 def test_missing_sidecar_is_named(tmp_path):
     plan = tmp_path / "lonely.plan"
     plan.write_bytes(b"plan")
