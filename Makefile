@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TORCH_PIN ?= torch==2.13.0
 TORCH_WHEELS ?= /opt/wheels
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench bundled-model clean
 
 setup: $(VENV)/.installed
 
@@ -27,6 +27,10 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/run.py
+
+# Retrains the bundled model and its baseline (about 25 min on 2 cores); see ibhfn/pretrained/MODEL_CARD.md.
+bundled-model: setup
+	BIN=$(BIN) bash scripts/train_bundled_model.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info

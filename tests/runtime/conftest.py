@@ -76,7 +76,7 @@ def write_onnx_engine():
 
 @pytest.fixture(scope="session")
 def onnx_engine_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The engine every runtime test runs: for now the stand-in, later the bundled model's ONNX."""
+    """The engine most runtime tests run: the fast stand-in (test_bundled_model runs the real network)."""
     return write_standin_onnx(tmp_path_factory.mktemp("engine") / "standin.onnx")
 
 
