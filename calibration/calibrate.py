@@ -1,6 +1,6 @@
 """`calibrate`: an FP32 ONNX and a SEN12MS-CR tree in, a measured QDQ INT8 ONNX out.
 
-    result = calibrate("model.onnx", "SEN12MSCR/", "model.int8.onnx", samples=512, method="entropy")
+    result = calibrate("model.onnx", "SEN12MSCR/", "model.int8.onnx", samples=512, method="percentile")
 
 Steps: read the FP32 model's metadata (its preprocessing builds the data reader); choose the
 stratified calibration set; prepare the model and calibrate its ranges once; hold out val
@@ -73,7 +73,7 @@ def calibrate(
     *,
     split: str = "train",
     samples: int = 512,
-    method: str = "entropy",
+    method: str = "percentile",
     tile: int = 256,
     seed: int = 0,
     holdout: int = 32,

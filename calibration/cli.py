@@ -1,7 +1,7 @@
 """`ibhfn-calibrate`: an FP32 ONNX to a calibrated, measured QDQ INT8 ONNX.
 
     ibhfn-calibrate --onnx model.onnx --data SEN12MSCR/ --out model.int8.onnx [--samples 512]
-        [--method entropy|percentile|minmax] [--tile 256] [--seed 0] [--holdout 32]
+        [--method percentile|entropy|minmax] [--tile 256] [--seed 0] [--holdout 32]
         [--target-psnr 0.3 --target-sam 0.2]
 
 This module parses arguments, shows a progress bar over the calibration patches and prints a
@@ -62,7 +62,7 @@ def run(
     out: Annotated[Path, typer.Option(help="INT8 ONNX to write; <out>.calibration.json, <out>.report.json beside.")],
     split: Annotated[str, typer.Option(help="Calibrate on train or val; test is refused.")] = "train",
     samples: Annotated[int, typer.Option(help="Calibration patches, stratified by ROI-season and cloud cover.")] = 512,
-    method: Annotated[str, typer.Option(help="entropy, percentile or minmax.")] = "entropy",
+    method: Annotated[str, typer.Option(help="percentile (99.999 %), entropy or minmax.")] = "percentile",
     tile: Annotated[int, typer.Option(help="Tile side in pixels, cropped at the top-left of each patch.")] = 256,
     seed: Annotated[int, typer.Option(help="Seed of the patch choice.")] = 0,
     holdout: Annotated[int, typer.Option(help="Held-out val patches the INT8 model is measured on.")] = 32,

@@ -18,6 +18,11 @@ sets the entropy histogram: `quantize_static` cannot pass bin counts, and its en
 (128 bins into 128 quantized bins) leaves a single candidate threshold, the min/max range; here
 entropy uses 2048 bins into 128, as TensorRT's entropy calibrator does.
 
+The default method is percentile (99.999 %, 2048 bins), chosen by measurement: on the bundled
+model (32 patches, 12 held out) it met the targets with only the default float nodes (delta PSNR
+-0.05 dB, delta SAM +0.015 deg, 109 s), where entropy lost 1.7 dB in the decoder and met them only
+after the sensitivity pass kept the decoder and SAR encoder in float (317 s).
+
 Precision-sensitive nodes stay in float by default: the FP16 block list of `ibhfn.export.float16`
 (the gate's Sigmoid, normalisations and reductions, the final blend, the Dirac skip) plus the
 output layer, the convolutions whose result goes straight into the blend.

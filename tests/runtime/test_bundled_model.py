@@ -45,7 +45,8 @@ def test_output_keeps_the_grid_and_has_no_holes(restored_scene):
     _, reference = read(scene.s2)
     assert (profile["crs"], profile["transform"]) == (reference["crs"], reference["transform"])
     assert restored.shape == (13, 320, 288)
-    assert np.isfinite(restored).all() and (restored > 0).all()
+    # a pixel is nodata only when all 13 bands are 0; dark bands (B10 cirrus) may clip to 0 alone
+    assert np.isfinite(restored).all() and (restored > 0).any(axis=0).all()
 
 
 def test_the_restored_scene_is_closer_to_the_truth_than_the_cloudy_input(restored_scene):
