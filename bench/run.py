@@ -32,11 +32,11 @@ from rich.console import Console
 from rich.table import Table
 
 from ibhfn.bundled import BUNDLED_CHECKPOINT
-from ibhfn.calibration import calibrate
+from ibhfn.calibration.calibrate import calibrate
 from ibhfn.data.synthetic import write_scene, write_tree
 from ibhfn.errors import DependencyError
-from ibhfn.export import export_onnx
 from ibhfn.export.deploy import fold
+from ibhfn.export.onnx_export import export_onnx
 from ibhfn.model import load_checkpoint
 from ibhfn.runtime.engine import Engine, open_engine
 from ibhfn.runtime.pipeline import RunOptions, run_scene
@@ -121,15 +121,37 @@ def tensorrt_engines(onnx: dict[str, Path], work: Path, console: Console) -> dic
     return plans
 
 
+def own_peak_rss_mb() -> float:
+    """This process's peak RSS in MB.
+
+    Linux's VmHWM restarts at exec; ru_maxrss does not, so a child would be charged the RSS its
+    parent had when it forked (this benchmark's parent holds scenes and models).
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        line = next(line for line in status.read_text().splitlines() if line.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+RUN_AND_REPORT_PEAK = """
+import sys
+from ibhfn.runtime.cli import main
+try:
+    main()
+finally:
+    hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+    print(int(hwm.split()[1]) / 1024, file=sys.stderr)
+"""  # ibhfn-run, then its own peak RSS in MB (Linux, like the memory table)
+
+
 def peak_rss_of_run(engine: Path, scene_dir: Path, out: Path) -> float:
     """Peak RSS in MB of `ibhfn-run` over one scene folder, in a fresh process."""
-    command = [sys.executable, "-c", "from ibhfn.runtime.cli import main; main()",
-               "--engine", str(engine), "-q", str(scene_dir), str(out)]
-    process = subprocess.Popen(command)
-    _, status, usage = os.wait4(process.pid, 0)
-    if status:
-        raise SystemExit(f"ibhfn-run failed on {scene_dir} (status {status})")
-    return usage.ru_maxrss / 1024
+    command = [sys.executable, "-c", RUN_AND_REPORT_PEAK, "--engine", str(engine), "-q", str(scene_dir), str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"ibhfn-run failed on {scene_dir}:\n{done.stderr}")
+    return float(done.stderr.strip().splitlines()[-1])
 
 
 def machine() -> str:
@@ -156,7 +178,7 @@ def measure_backend(backend: str, precision: str, model: str, s1: str, s2: str, 
         with open_engine(Path(model), device="auto") as engine:
             row, per_tile = measure_tiles(backend, precision, engine.infer, repeats)
             measure_scene(engine, row, per_tile, (Path(s1), Path(s2)), Path(out))
-    row.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    row.peak_rss_mb = own_peak_rss_mb()
     return asdict(row)
 
 

@@ -1,0 +1,34 @@
+"""`make bench` end to end on tiny scenes: every CPU backend gets a row, the memory table is printed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "run.py"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def bench_output() -> str:
+    """What `bench/run.py` prints for a 256 px scene, a 512 px 'large' scene and one timed call."""
+    done = subprocess.run([sys.executable, str(BENCH), "--repeats", "1", "--scene", "256", "--large", "512"],
+                          capture_output=True, text=True, timeout=900, check=False,
+                          env={**os.environ, "COLUMNS": "200"})  # rich would wrap the table at 80
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_every_cpu_backend_has_a_row(bench_output):
+    for backend, precision in (("PyTorch eager", "fp32"), ("ONNX Runtime", "fp32"), ("ONNX Runtime", "fp16"),
+                               ("ONNX Runtime", "int8")):
+        assert any(backend in line and precision in line for line in bench_output.splitlines()), backend
+
+
+def test_memory_table_compares_the_two_scene_sizes(bench_output):
+    assert "256 x 256" in bench_output and "512 x 512" in bench_output and "large / small:" in bench_output

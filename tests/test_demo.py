@@ -1,0 +1,54 @@
+"""`make demo` end to end at a small scene size: every tool runs and the summary reads their outputs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+
+from ibhfn.demo import DemoPaths, run_demo
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo run over a 384 x 384 scene; its paths and what it printed."""
+    paths = DemoPaths(tmp_path_factory.mktemp("demo") / "out")
+    capture = pytest.MonkeyPatch()
+    printed: list[str] = []
+    capture.setattr("builtins.print", lambda *args, **_: printed.append(" ".join(map(str, args))))
+    try:
+        run_demo(paths, 384)
+    finally:
+        capture.undo()
+    return paths, "\n".join(printed)
+
+
+def test_both_precisions_restore_the_scene_on_its_grid(demo):
+    paths, _ = demo
+    with rasterio.open(paths.scenes / "demo_s2.tif") as cloudy:
+        grid = (cloudy.crs, cloudy.transform, cloudy.shape)
+    for precision in ("fp32", "int8"):
+        with rasterio.open(paths.restored(precision) / "demo.tif") as restored:
+            assert (restored.crs, restored.transform, restored.shape) == grid
+            assert restored.count == 13 and np.any(restored.read(4) > 0)
+
+
+def test_reports_and_quicklook_are_written(demo):
+    paths, _ = demo
+    for precision in ("fp32", "int8"):
+        report = json.loads((paths.report(precision) / "verify_report.json").read_text())
+        assert report["verdict"]["passed"], report["verdict"]
+        assert (paths.report(precision) / "verify_report.html").stat().st_size > 10_000
+    assert paths.quicklook.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_summary_names_quality_deltas_and_outputs(demo):
+    paths, printed = demo
+    summary = printed.split("== summary")[1]
+    for label in ("cloudy input", "restored, FP32 ONNX", "restored, INT8 QDQ", "INT8 against FP32: delta PSNR"):
+        assert label in summary
+    assert str(paths.quicklook) in summary and str(paths.restored("int8") / "demo.tif") in summary
