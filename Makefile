@@ -28,7 +28,7 @@ test: setup
 bench: setup
 	$(BIN)/python bench/run.py
 
-# Retrains the bundled model and its baseline (about 25 min on 2 cores); see ibhfn/pretrained/MODEL_CARD.md.
+# Retrains the bundled model and its baseline (31 min on 2 cores); see ibhfn/pretrained/MODEL_CARD.md.
 bundled-model: setup
 	BIN=$(BIN) bash scripts/train_bundled_model.sh
 

@@ -134,15 +134,16 @@ def own_peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-RUN_AND_REPORT_PEAK = """
+PEAK_MARKER = "PEAK_RSS_MB="
+RUN_AND_REPORT_PEAK = f"""
 import sys
 from ibhfn.runtime.cli import main
 try:
     main()
 finally:
     hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
-    print(int(hwm.split()[1]) / 1024, file=sys.stderr)
-"""  # ibhfn-run, then its own peak RSS in MB (Linux, like the memory table)
+    print("{PEAK_MARKER}" + str(int(hwm.split()[1]) / 1024), file=sys.stderr)
+"""  # ibhfn-run, then its own peak RSS in MB (Linux only: the memory table needs VmHWM)
 
 
 def peak_rss_of_run(engine: Path, scene_dir: Path, out: Path) -> float:
@@ -151,12 +152,14 @@ def peak_rss_of_run(engine: Path, scene_dir: Path, out: Path) -> float:
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"ibhfn-run failed on {scene_dir}:\n{done.stderr}")
-    return float(done.stderr.strip().splitlines()[-1])
+    report = next(line for line in done.stderr.splitlines() if line.startswith(PEAK_MARKER))
+    return float(report[len(PEAK_MARKER):])
 
 
 def machine() -> str:
     """A one-line description of this machine."""
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, torch {torch.__version__}"
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, "
+            f"Python {platform.python_version()}, torch {torch.__version__}")
 
 
 def build_models(checkpoint: Path, work: Path, console: Console) -> dict[str, Path]:
@@ -166,7 +169,10 @@ def build_models(checkpoint: Path, work: Path, console: Console) -> dict[str, Pa
         onnx[precision] = export_onnx(checkpoint, work / f"model_{precision}.onnx", precision=precision).path
     console.print("calibrating INT8 on a generated SEN12MS-CR tree ...")
     tree = write_tree(work / "tree", seed=1, scenes_per_split=(4, 2, 0), patches_per_scene=4)
-    onnx["int8"] = calibrate(onnx["fp32"], tree, work / "model_int8.onnx", samples=32).path
+    calibrated = calibrate(onnx["fp32"], tree, work / "model_int8.onnx", samples=32)
+    if calibrated.path is None:
+        raise SystemExit(f"INT8 calibration missed its targets; see {calibrated.report_path}")
+    onnx["int8"] = calibrated.path
     return onnx
 
 

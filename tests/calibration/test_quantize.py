@@ -102,3 +102,11 @@ def test_held_out_samples_are_val_patches_never_calibration_ones(calibrated):
 def test_same_seed_gives_the_same_model_bytes(calibrated, fp32_onnx, tree, tmp_path):
     again = calibrate(fp32_onnx, tree, tmp_path / "again.onnx", **SETTINGS)
     assert again.path.read_bytes() == calibrated.path.read_bytes()
+
+
+@pytest.mark.parametrize("method", ["entropy", "percentile"])
+def test_histogram_methods_quantize_and_record_the_method(method, fp32_onnx, tree, tmp_path):
+    result = calibrate(fp32_onnx, tree, tmp_path / f"{method}.onnx", **{**SETTINGS, "method": method})
+    assert result.metadata.extra["calibration.method"] == method
+    assert result.accuracy.to_dict()["int8_vs_fp32"]["max_abs"] > 0  # really quantized
+    assert result.target_met == (result.path is not None)
