@@ -28,31 +28,48 @@ class Preprocessing:
     s2_dn_max: float  # S2 DN is clipped to [0, s2_dn_max]
     s2_divisor: float  # then divided by this
 
-    def sar(self, db: np.ndarray) -> np.ndarray:
-        """Map S1 backscatter in dB, shape (2, ...) or (N, 2, ...), to float32 network input."""
+    def sar(self, db: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+        """Map S1 backscatter in dB, shape (2, ...) or (N, 2, ...), to float32 network input.
+
+        With `in_place`, a float32 `db` is overwritten and returned, sparing a copy of a large window.
+        """
         db = np.asarray(db, dtype=np.float32)
         axis = 0 if db.ndim == 3 else 1
         shape = [1] * db.ndim
         shape[axis] = 2
         lo = np.asarray(self.s1_db_min, np.float32).reshape(shape)
         hi = np.asarray(self.s1_db_max, np.float32).reshape(shape)
-        out = (np.clip(db, lo, hi) - lo) / (hi - lo) * np.float32(self.s1_scale)
-        return np.nan_to_num(out, nan=0.0).astype(np.float32, copy=False)
+        out = np.fmax(db, lo, out=db if in_place else None)  # fmax and fmin clip and send NaN to lo
+        np.fmin(out, hi, out=out)
+        out -= lo
+        out /= hi - lo
+        out *= np.float32(self.s1_scale)
+        return out
 
-    def optical(self, dn: np.ndarray) -> np.ndarray:
-        """Map S2 DN (uint16 or float) to float32 network input."""
+    def optical(self, dn: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+        """Map S2 DN (uint16 or float) to float32 network input; `in_place` as for `sar`."""
         dn = np.asarray(dn, dtype=np.float32)
-        out = np.clip(dn, 0.0, self.s2_dn_max) / np.float32(self.s2_divisor)
-        return np.nan_to_num(out, nan=0.0).astype(np.float32, copy=False)
+        out = np.fmax(dn, np.float32(0.0), out=dn if in_place else None)  # clips, and NaN becomes 0
+        np.fmin(out, np.float32(self.s2_dn_max), out=out)
+        out /= np.float32(self.s2_divisor)
+        return out
 
-    def reflectance(self, optical: np.ndarray) -> np.ndarray:
-        """Convert network-scale optical values to top-of-atmosphere reflectance in [0, 1]."""
-        return np.asarray(optical, np.float32) * np.float32(self.s2_divisor / S2_DN_MAX)
+    def reflectance(self, optical: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+        """Convert network-scale optical values to top-of-atmosphere reflectance in [0, 1]; `in_place` as for `sar`."""
+        optical = np.asarray(optical, np.float32)
+        scale = np.float32(self.s2_divisor / S2_DN_MAX)
+        return np.multiply(optical, scale, out=optical if in_place else None)
 
-    def to_dn(self, optical: np.ndarray) -> np.ndarray:
-        """Convert network-scale optical values back to Sentinel-2 uint16 DN (reflectance x 10000)."""
-        dn = np.rint(np.asarray(optical, np.float32) * np.float32(self.s2_divisor))
-        return np.clip(dn, 0, 65535).astype(np.uint16)
+    def to_dn(self, optical: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+        """Convert network-scale optical values back to Sentinel-2 uint16 DN (reflectance x 10000).
+
+        With `in_place`, a float32 `optical` is used as scratch space on the way.
+        """
+        optical = np.asarray(optical, np.float32)
+        dn = np.multiply(optical, np.float32(self.s2_divisor), out=optical if in_place else None)
+        np.rint(dn, out=dn)
+        np.clip(dn, 0, 65535, out=dn)
+        return dn.astype(np.uint16)
 
     def to_dict(self) -> dict:
         """A JSON-ready description, as written into engine metadata."""

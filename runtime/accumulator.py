@@ -1,54 +1,99 @@
-"""A rolling strip of weighted sums: memory bounded by one tile row of the scene, never the scene.
+"""Weighted sums of the tiles of one block, and what they hand on: memory follows the block, not the scene.
 
-Tiles arrive row by row. Once every tile of a tile row has been added, the rows above the next
-tile row are final: `flush` normalises and returns them, and the strip moves down. A 10980 px wide
-scene with 13 bands and 256 px tiles needs about 150 MB here, whatever its height.
+Blocks arrive in raster order (`TileGrid.blocks`). Each block sums its tiles' weighted
+predictions over its window. When it closes, its finished part is normalised and returned; its
+unfinished columns go on to the next block of the row, and its unfinished rows (the overlap with
+the next tile row) go into a full-width band that the next tile row takes up. That band is
+overlap-deep, so a 10980 px wide scene with 13 bands needs about 20 MB for it, whatever its height.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from ibhfn.runtime.tiling import Tile, TileBlock
 
-class StripAccumulator:
-    """Weighted sums and summed weights for `depth` scene rows starting at `origin`."""
 
-    def __init__(self, bands: int, width: int, depth: int) -> None:
-        self._sum = np.zeros((bands, depth, width), np.float32)
-        self._weight = np.zeros((depth, width), np.float32)
-        self.origin = 0
+@dataclass
+class Sums:
+    """Weighted sums (bands, rows, cols) and their summed weights (rows, cols)."""
 
-    @property
-    def depth(self) -> int:
-        """How many scene rows the strip holds."""
-        return self._weight.shape[0]
+    values: np.ndarray
+    weight: np.ndarray
 
-    def add(self, row: int, col: int, values: np.ndarray, weight: np.ndarray) -> None:
-        """Add a (bands, h, w) prediction with its (h, w) weight at scene pixel (row, col)."""
-        top = row - self.origin
+    @classmethod
+    def zeros(cls, bands: int, rows: int, cols: int) -> "Sums":
+        return cls(np.zeros((bands, rows, cols), np.float32), np.zeros((rows, cols), np.float32))
+
+    def add(self, other: "Sums", row: int, col: int) -> None:
+        """Add `other` with its top-left at (row, col) of these sums."""
+        rows, cols = other.weight.shape
+        self.values[:, row:row + rows, col:col + cols] += other.values
+        self.weight[row:row + rows, col:col + cols] += other.weight
+
+    def part(self, rows: slice, cols: slice) -> "Sums":
+        """A view of some rows and columns."""
+        return Sums(self.values[:, rows, cols], self.weight[rows, cols])
+
+    def normalise(self) -> np.ndarray:
+        """Divide the sums by their weights, in place, and return them; 0 stays where nothing was added."""
+        return np.divide(self.values, self.weight, out=self.values, where=self.weight > 0)
+
+
+class BlendAccumulator:
+    """Sums the tiles of one block at a time, handing unfinished sums on to later blocks.
+
+    `block_shape` is the largest (height, width) of the blocks to come.
+    """
+
+    def __init__(self, bands: int, scene_width: int, block_shape: tuple[int, int]) -> None:
+        self._bands, self._scene_width = bands, scene_width
+        self._buffer = Sums.zeros(bands, *block_shape)  # the open block's sums, reused by every block
+        self._above = Sums.zeros(bands, 0, scene_width)  # the previous tile row's unfinished rows
+        self._below = Sums.zeros(bands, 0, scene_width)  # this tile row's unfinished rows
+        self._left: Sums | None = None  # the previous block's unfinished columns
+        self._block: TileBlock | None = None
+        self._sums: Sums | None = None
+        self._row_index = -1
+        self._taken = 0  # scene columns of `_above` already taken up by this tile row
+
+    def open(self, block: TileBlock) -> None:
+        """Start summing `block`, which must follow the last closed block in raster order."""
+        if block.index != self._row_index:
+            self._above = self._below  # frees the band above, taken up in full, before the next is made
+            self._below = Sums.zeros(self._bands, block.height - block.finished_rows, self._scene_width)
+            self._row_index, self._left, self._taken = block.index, None, 0
+        sums = self._buffer.part(slice(None, block.height), slice(None, block.width))
+        sums.values.fill(0.0)
+        sums.weight.fill(0.0)
+        if self._left is not None:
+            sums.add(self._left, 0, 0)
+        end = block.col + block.width
+        sums.add(self._above.part(slice(None), slice(self._taken, end)), 0, self._taken - block.col)
+        self._taken = end
+        self._block, self._sums = block, sums
+
+    def add(self, tile: Tile, values: np.ndarray, weight: np.ndarray) -> None:
+        """Add a (bands, h, w) prediction with its (h, w) weight at the tile's scene position."""
+        block = self._block
+        top, left = tile.row - block.row, tile.col - block.col
         height, width = weight.shape
-        if top < 0 or top + height > self.depth:
-            raise ValueError(
-                f"rows {row}..{row + height} lie outside the strip {self.origin}..{self.origin + self.depth}"
-            )
-        self._sum[:, top:top + height, col:col + width] += values * weight
-        self._weight[top:top + height, col:col + width] += weight
+        if top < 0 or left < 0 or top + height > block.height or left + width > block.width:
+            raise ValueError(f"tile at {tile.row}, {tile.col} lies outside the open block's window")
+        self._sums.values[:, top:top + height, left:left + width] += values * weight
+        self._sums.weight[top:top + height, left:left + width] += weight
 
-    def flush(self, until: int) -> np.ndarray:
-        """Return the normalised rows from `origin` up to `until` (0 where nothing was added)."""
-        count = until - self.origin
-        if not 0 <= count <= self.depth:
-            raise ValueError(f"cannot flush to row {until} from a strip at row {self.origin}")
-        weight = self._weight[:count]
-        done = np.divide(
-            self._sum[:, :count], weight, out=np.zeros_like(self._sum[:, :count]), where=weight > 0
-        )
-        self._shift(count)
-        self.origin = until
-        return done
+    def close(self) -> np.ndarray:
+        """Finish the open block: its finished (bands, finished_rows, finished_cols) part, normalised.
 
-    def _shift(self, count: int) -> None:
-        self._sum[:, :self.depth - count] = self._sum[:, count:]
-        self._sum[:, self.depth - count:] = 0.0
-        self._weight[:self.depth - count] = self._weight[count:]
-        self._weight[self.depth - count:] = 0.0
+        The result lives in a buffer the next block reuses: use it before opening the next.
+        """
+        block, sums = self._block, self._sums
+        rows, cols = block.finished_rows, block.finished_cols
+        self._below.add(sums.part(slice(rows, None), slice(None, cols)), 0, block.col)
+        left = sums.part(slice(None), slice(cols, None))
+        self._left = Sums(left.values.copy(), left.weight.copy())
+        self._block = self._sums = None
+        return sums.part(slice(None, rows), slice(None, cols)).normalise()

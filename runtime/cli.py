@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ibhfn.cli_errors import report_errors
 from ibhfn.errors import InputError
 from ibhfn.runtime.engine import DEVICES, open_engine
+from ibhfn.runtime.malloc import map_large_arrays
 from ibhfn.runtime.pairing import Pairing, pair_folder, read_manifest, shard, single_pair
 from ibhfn.runtime.pipeline import RunOptions, RunSummary, SceneResult, run_batch
 
@@ -110,6 +111,9 @@ def run(
     overlap: Annotated[int, typer.Option(help="Pixels shared by neighbouring tiles.")] = 32,
     batch: Annotated[int, typer.Option(help="Tiles per engine call.")] = 4,
     blend: Annotated[str, typer.Option(help="Blend window: hann or gaussian.")] = "hann",
+    block_width: Annotated[int, typer.Option(
+        help="Widest scene window read and blended at once, in px: bounds memory, never changes the output.")
+    ] = RunOptions.block_width,
     float32: Annotated[bool, typer.Option("--float32", help="Write float32 reflectance instead of uint16 DN.")] = False,
     cog: Annotated[bool, typer.Option("--cog", help="Write Cloud-Optimised GeoTIFFs with overviews.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Skip scenes whose output and record match.")] = False,
@@ -125,7 +129,7 @@ def run(
     if shard_of is not None:
         pairing = shard(pairing, *shard_of)
     options = RunOptions(tile_size=tile, overlap=overlap, batch_size=batch, blend=blend,
-                         output_dtype="float32" if float32 else "uint16", cog=cog)
+                         output_dtype="float32" if float32 else "uint16", cog=cog, block_width=block_width)
     console = Console(stderr=True)
     with open_engine(engine, device=device, threads=threads) as loaded:
         reporter = RichProgress(console, len(pairing.pairs), show_bars=not quiet and console.is_terminal)
@@ -141,6 +145,7 @@ def run(
 
 def main() -> None:
     """Entry point of `ibhfn-run`."""
+    map_large_arrays()
     app()
 
 

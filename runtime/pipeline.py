@@ -1,36 +1,44 @@
 """The main job: restore whole scenes, tile by tile, with bounded memory, and many scenes in a batch.
 
-Per scene: open and check the inputs (`SceneSource`), read and preprocess tile rows in a
-background thread (`StripReader`), run the tiles in batches (`Engine.infer_batches`), blend them
-into a rolling strip (`StripAccumulator`), and write finished rows (`SceneWriter`) under a
-temporary name renamed when complete, then the scene's JSON record. Over a batch, a scene that
-fails with an `IbhfnError` is recorded with its one-line message and the others still run.
+Per scene: open and check the inputs (`SceneSource`), cut the tile rows into blocks of bounded
+width (`TileGrid.blocks`), read and preprocess them in a background thread (`BlockReader`), run
+their tiles in batches that may span blocks (`Engine.infer_batches`), blend them
+(`BlendAccumulator`), and write the finished pieces (`SceneWriter`) under a temporary name renamed
+when complete, then the scene's JSON record. Memory follows the block width, not the scene: GDAL's
+block cache is capped too. Over a batch, a scene that fails with an `IbhfnError` is recorded with
+its one-line message and the others still run.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Iterable, Iterator, Optional, Protocol
 
 import numpy as np
+import rasterio
 
 import ibhfn
 from ibhfn.atomic import atomic_path
 from ibhfn.errors import IbhfnError
-from ibhfn.runtime.accumulator import StripAccumulator
+from ibhfn.preprocessing import Preprocessing
+from ibhfn.runtime.accumulator import BlendAccumulator
 from ibhfn.runtime.blend import BLEND_WINDOWS, blend_window
 from ibhfn.runtime.engine import Engine
 from ibhfn.runtime.pairing import Pairing, ScenePair, scene_name
 from ibhfn.runtime.raster_source import SceneSource
 from ibhfn.runtime.scene_record import FileFacts, fingerprint, is_finished, write_record
-from ibhfn.runtime.strip_reader import PreparedStrip, StripReader
+from ibhfn.runtime.block_reader import BlockReader, PreparedBlock
 from ibhfn.runtime.tiling import Tile, TileGrid
-from ibhfn.runtime.writer import OUTPUT_DTYPES, SceneWriter, encode
+from ibhfn.runtime.writer import BLOCK, OUTPUT_DTYPES, SceneWriter, encode
 
 DEFAULT_TILE = 256
+GDAL_CACHE_BYTES = 128 * 2**20  # holds a tile row of a striped 10980 px scene; GDAL takes 5 % of RAM
 OUTPUT_SUFFIX = ".tif"
 
 
@@ -44,15 +52,16 @@ class RunOptions:
     blend: str = "hann"  # one of BLEND_WINDOWS
     output_dtype: str = "uint16"  # uint16 DN (reflectance x 10000) or float32 reflectance
     cog: bool = False  # Cloud-Optimised GeoTIFF with overviews
-    prefetch: int = 2  # strips the reader thread may prepare ahead
+    prefetch: int = 1  # blocks the reader thread may prepare ahead, besides the one it is preparing
+    block_width: int = 2048  # widest scene window read and blended at once: bounds memory, not output
 
     def __post_init__(self) -> None:
         if self.blend not in BLEND_WINDOWS:
             raise IbhfnError(f"unknown blend window {self.blend!r}; choose one of {', '.join(BLEND_WINDOWS)}")
         if self.output_dtype not in OUTPUT_DTYPES:
             raise IbhfnError(f"unknown output type {self.output_dtype!r}; choose one of {', '.join(OUTPUT_DTYPES)}")
-        if self.batch_size < 1 or self.prefetch < 1 or self.overlap < 0:
-            raise IbhfnError("batch size and prefetch must be at least 1, overlap at least 0")
+        if self.batch_size < 1 or self.prefetch < 1 or self.overlap < 0 or self.block_width < 1:
+            raise IbhfnError("batch size, prefetch and block width must be at least 1, overlap at least 0")
 
     def tile_for(self, engine: Engine) -> int:
         """The tile size to run `engine` with, checked against it."""
@@ -63,7 +72,7 @@ class RunOptions:
         return tile
 
     def output_settings(self, engine: Engine) -> dict:
-        """The options that change the output's content (batch size and prefetch do not)."""
+        """The options that change the output's content (batch size, prefetch and block width do not)."""
         return {
             "tile_size": self.tile_for(engine),
             "overlap": self.overlap,
@@ -123,30 +132,88 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
         timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
 
 
-def _restore_strip(engine: Engine, strip: PreparedStrip, tile: int, batch: int) -> Iterator[tuple[Tile, np.ndarray]]:
-    """Run the strip's tiles through the engine in batches; yield each tile with its prediction."""
-    groups = [strip.tiles[start:start + batch] for start in range(0, len(strip.tiles), batch)]
-
-    def inputs() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        for group in groups:
-            yield (
-                np.stack([strip.sar[:, :, t.col:t.col + tile] for t in group]),
-                np.stack([strip.optical[:, :, t.col:t.col + tile] for t in group]),
-            )
-
-    for group, restored in zip(groups, engine.infer_batches(inputs())):
-        yield from zip(group, restored)
+Prediction = tuple[PreparedBlock, Optional[Tile], Optional[np.ndarray]]
 
 
-def _blend_strip(engine: Engine, strip: PreparedStrip, grid: TileGrid, options: RunOptions,
-                 strip_sum: StripAccumulator) -> None:
-    """Add the weighted predictions of the strip's tiles, cropped to the scene, to the strip sums."""
-    batch = min(options.batch_size, engine.max_batch or options.batch_size)
-    for tile, restored in _restore_strip(engine, strip, grid.tile, batch):
-        height = min(grid.tile, grid.height - tile.row)
-        width = min(grid.tile, grid.width - tile.col)
-        window = blend_window(grid.tile, options.overlap, options.blend, scene_edges=grid.scene_edges(tile))
-        strip_sum.add(tile.row, tile.col, restored[:, :height, :width], window[:height, :width])
+def _predictions(engine: Engine, blocks: Iterable[PreparedBlock], tile: int, batch: int) -> Iterator[Prediction]:
+    """Every tile with its prediction and block, in order, run in batches that may span blocks.
+
+    A block without tiles to run (all nodata) comes once, with None for tile and prediction.
+    """
+    sent: deque[list[tuple[PreparedBlock, Optional[Tile]]]] = deque()  # per batch sent, in order
+    unsent: list[tuple[PreparedBlock, None]] = []  # blocks without tiles after the last batch
+
+    def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        group: list[tuple[PreparedBlock, Optional[Tile]]] = []
+        bands = len(engine.metadata.s1_bands), len(engine.metadata.s2_bands)
+        inputs = _BatchInputs(batch, tile, *bands)
+        for prepared in blocks:
+            for one in prepared.tiles or [None]:
+                group.append((prepared, one))
+                if one is not None and inputs.add(*prepared.inputs(one, tile)) == batch:
+                    sent.append(group)
+                    yield inputs.arrays()
+                    group, inputs = [], _BatchInputs(batch, tile, *bands)
+            prepared.drop_inputs()
+        if inputs.count:
+            sent.append(group)
+            yield inputs.arrays()
+        else:
+            unsent.extend(group)
+
+    for restored in engine.infer_batches(batches()):
+        outputs = iter(restored)
+        for prepared, one in sent.popleft():
+            yield prepared, one, None if one is None else next(outputs)
+    for prepared, _ in unsent:
+        yield prepared, None, None
+
+
+class _BatchInputs:
+    """A batch of network inputs, filled one tile at a time so that a block's inputs can go once copied."""
+
+    def __init__(self, batch: int, tile: int, sar_bands: int, optical_bands: int) -> None:
+        self._sar = np.empty((batch, sar_bands, tile, tile), np.float32)
+        self._optical = np.empty((batch, optical_bands, tile, tile), np.float32)
+        self.count = 0
+
+    def add(self, sar: np.ndarray, optical: np.ndarray) -> int:
+        """Copy one tile's inputs in; return how many tiles the batch holds."""
+        self._sar[self.count], self._optical[self.count] = sar, optical
+        self.count += 1
+        return self.count
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The filled part of the batch."""
+        return self._sar[:self.count], self._optical[:self.count]
+
+
+def _timed_items(items: Iterable[Prediction], timings: dict[str, float], stage: str) -> Iterator[Prediction]:
+    """The items, with the time spent producing them added to `timings[stage]`."""
+    iterator = iter(items)
+    while True:
+        with _timed(timings, stage):
+            item = next(iterator, None)
+        if item is None:
+            return
+        yield item
+
+
+def _add_prediction(accumulator: BlendAccumulator, grid: TileGrid, options: RunOptions, tile: Tile,
+                    prediction: np.ndarray) -> None:
+    """Add one tile's prediction, cropped to the scene, with its blend weight."""
+    height = min(grid.tile, grid.height - tile.row)
+    width = min(grid.tile, grid.width - tile.col)
+    window = blend_window(grid.tile, options.overlap, options.blend, scene_edges=grid.scene_edges(tile))
+    accumulator.add(tile, prediction[:, :height, :width], window[:height, :width])
+
+
+def _write_block(writer: SceneWriter, prepared: PreparedBlock, finished: np.ndarray, preprocessing: Preprocessing,
+                 dtype: str) -> None:
+    """Encode a block's finished part, nodata where S2 has none, and hand it to the writer."""
+    block = prepared.block
+    valid = prepared.valid[:block.finished_rows, :block.finished_cols]
+    writer.write(block.row, block.col, encode(finished, valid, preprocessing, dtype))
 
 
 def run_scene(
@@ -208,30 +275,35 @@ def _write_scene(
     result: SceneResult,
     progress: Progress,
 ) -> None:
-    """Read, restore, blend and write the scene strip by strip, under a temporary name until done."""
+    """Read, restore, blend and write the scene block by block, under a temporary name until done."""
     meta = engine.metadata
     bands = len(meta.s2_bands)
-    strip_sum = StripAccumulator(bands, grid.width, depth=min(grid.tile, grid.height))
+    blocks = grid.blocks(options.block_width, BLOCK)
+    accumulator = BlendAccumulator(bands, grid.width, (max(b.height for b in blocks), max(b.width for b in blocks)))
+    batch = min(options.batch_size, engine.max_batch or options.batch_size)
     descriptions = tuple(given or band for given, band in zip(source.s2_descriptions, meta.s2_bands))
     timings = result.timings
-    with atomic_path(output) as tmp:
+    with atomic_path(output) as tmp, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
         writer = SceneWriter(tmp, source.profile, bands=bands, dtype=options.output_dtype,
                              descriptions=descriptions, cog=options.cog)
-        with writer, StripReader(source, grid, meta.preprocessing, depth=options.prefetch) as reader:
-            for strip in reader:
-                timings["read"] = timings.get("read", 0.0) + strip.read_seconds
-                with _timed(timings, "infer"):
-                    _blend_strip(engine, strip, grid, options, strip_sum)
+        with writer, BlockReader(source, blocks, grid.tile, meta.preprocessing, depth=options.prefetch) as reader:
+            predictions = _timed_items(_predictions(engine, reader, grid.tile, batch), timings, "infer")
+            for prepared, tiles in groupby(predictions, key=itemgetter(0)):
+                accumulator.open(prepared.block)
+                for _, tile, prediction in tiles:
+                    if tile is not None:
+                        with _timed(timings, "blend"):
+                            _add_prediction(accumulator, grid, options, tile, prediction)
+                with _timed(timings, "blend"):
+                    finished = accumulator.close()
                 with _timed(timings, "write"):
-                    until = grid.final_row(strip.index)
-                    valid = strip.valid[:until - strip.row]
-                    writer.write_rows(strip.row, encode(strip_sum.flush(until), valid, meta.preprocessing,
-                                                        options.output_dtype))
-                result.tiles += len(strip.tiles)
-                result.empty_tiles += strip.empty_tiles
-                progress.tiles_done(len(strip.tiles) + strip.empty_tiles)
+                    _write_block(writer, prepared, finished, meta.preprocessing, options.output_dtype)
+                timings["read"] = timings.get("read", 0.0) + prepared.read_seconds
+                result.tiles += len(prepared.tiles)
+                result.empty_tiles += prepared.empty_tiles
+                progress.tiles_done(len(prepared.block.tiles))
             with _timed(timings, "write"):
-                writer.close()  # pending rows and, with --cog, the copy to a COG
+                writer.close()  # with --cog, the copy to a COG
 
 
 @dataclass

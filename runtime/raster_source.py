@@ -1,10 +1,11 @@
-"""The two inputs of one scene, read by full-width row strips on the cloudy Sentinel-2 grid.
+"""The two inputs of one scene, read by windows on the cloudy Sentinel-2 grid.
 
 S2 is opened first and is the reference: its CRS, transform and size become the output's, so the
 georeferencing is never lost. S1 is read directly when it lies on the same grid, otherwise through
 a `WarpedVRT` onto S2's grid (bilinear; average when S1 is finer than S2). Everything that can be
 checked before any compute is checked on opening, and every problem found is reported at once.
-Full-width strips read efficiently from tiled and striped (untiled) GeoTIFFs alike.
+Windows of neighbouring blocks share the file's strips or tiles; GDAL's block cache, which the
+pipeline caps, keeps a striped file from being decoded once per block.
 """
 
 from __future__ import annotations
@@ -176,15 +177,16 @@ class SceneSource:
         pixel = abs(self._s2.transform.a * self._s2.transform.e) * metres**2
         return pixel * self.width * self.height / 1e6
 
-    def read_rows(self, row: int, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """S1 in dB (2, count, W) and S2 DN (13, count, W), both float32, for scene rows row..row+count."""
-        window = Window(0, row, self.width, count)
+    def read_window(self, row: int, col: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """S1 in dB (2, height, width) and S2 DN (13, height, width), both float32, from scene pixel (row, col)."""
+        window = Window(col, row, width, height)
         arrays = []
         for path, dataset in ((self.s1_path, self._s1_grid), (self.s2_path, self._s2)):
             try:
                 arrays.append(dataset.read(window=window, out_dtype="float32"))
             except RasterioError as exc:
-                raise InputError(f"{path}: cannot read rows {row}..{row + count} ({_reason(exc)})") from None
+                raise InputError(f"{path}: cannot read rows {row}..{row + height}, columns {col}..{col + width} "
+                                 f"({_reason(exc)})") from None
         return arrays[0], arrays[1]
 
     def close(self) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from ibhfn.atomic import atomic_path
 from ibhfn.hashing import file_sha256
 
-RECORD_FORMAT = "ibhfn-scene/1"
+RECORD_FORMAT = "ibhfn-scene/2"  # 2: tiles spread evenly, so scenes recorded as /1 are recomputed
 
 
 @dataclass(frozen=True)

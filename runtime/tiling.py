@@ -1,7 +1,15 @@
-"""Where the tiles of a scene lie: a regular grid with overlap, the last tile shifted inward.
+"""Where the tiles of a scene lie, and how a tile row is cut into blocks of bounded width.
 
-Every tile is full size and inside the scene (MONAI, nnU-Net), so the network never sees padding
-except when the scene itself is smaller than one tile; then the scene is padded by reflection.
+Tiles are spread evenly along each axis, every one full size and inside the scene (nnU-Net's
+sliding window): neighbours share at least the asked overlap, a little more where the scene
+length is not a whole number of strides. Only a scene smaller than one tile is padded, by
+reflection.
+
+A tile row is restored in blocks: runs of neighbouring tiles whose scene window is at most a
+given width, so memory follows that width, never the scene's. A block's window starts at the first
+column the earlier blocks of its row left unfinished; it finishes its columns up to the next
+block's first tile, rounded down to the output's block grid, so finished pieces are whole output
+blocks wide.
 """
 
 from __future__ import annotations
@@ -15,12 +23,11 @@ from ibhfn.errors import IbhfnError
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Tile offsets along one axis: every `tile - overlap` pixels, the last moved to end at `length`."""
+    """Tile offsets along one axis: as few tiles as keep `overlap`, spread evenly from 0 to `length - tile`."""
     if length <= tile:
         return [0]
-    starts = list(range(0, length - tile, tile - overlap))
-    starts.append(length - tile)
-    return starts
+    gaps = -(-(length - tile) // (tile - overlap))
+    return [index * (length - tile) // gaps for index in range(gaps + 1)]
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,20 @@ class Tile:
 
     row: int
     col: int
+
+
+@dataclass(frozen=True)
+class TileBlock:
+    """Neighbouring tiles of one tile row, restored together, and the scene window that holds them."""
+
+    index: int  # tile row
+    row: int  # the window's first scene row: the tile row's top
+    col: int  # the window's first scene column: the first one earlier blocks of the row left unfinished
+    height: int  # window rows
+    width: int  # window columns
+    tiles: tuple[Tile, ...]
+    finished_rows: int  # the window's leading rows that no later tile row touches
+    finished_cols: int  # the window's leading columns that no later block of the row touches
 
 
 @dataclass(frozen=True)
@@ -63,10 +84,6 @@ class TileGrid:
     def __len__(self) -> int:
         return len(self.rows) * len(self.cols)
 
-    def tiles_in_row(self, index: int) -> list[Tile]:
-        """The tiles of tile row `index`, left to right."""
-        return [Tile(self.rows[index], col) for col in self.cols]
-
     def final_row(self, index: int) -> int:
         """First scene row still touched by a later tile row, once tile row `index` is done."""
         return self.rows[index + 1] if index + 1 < len(self.rows) else self.height
@@ -80,9 +97,37 @@ class TileGrid:
             tile.col + self.tile >= self.width,
         )
 
-    def strip_rows(self, index: int) -> int:
-        """Scene rows read for tile row `index` (fewer than a tile only when the scene is smaller)."""
-        return min(self.tile, self.height - self.rows[index])
+    def blocks(self, max_width: int, align: int) -> list[TileBlock]:
+        """Every tile in blocks, in raster order; finished columns end on multiples of `align` or the scene edge.
+
+        `max_width` below one tile plus two `align` steps is raised to that, so every block finishes columns.
+        """
+        max_width = max(max_width, self.tile + 2 * align)
+        spans = self._column_spans(max_width, align)
+        blocks = []
+        for index, top in enumerate(self.rows):
+            height = min(self.tile, self.height - top)
+            for first, last, start, finished in spans:
+                end = min(self.cols[last - 1] + self.tile, self.width)
+                blocks.append(TileBlock(
+                    index, top, start, height, end - start,
+                    tuple(Tile(top, col) for col in self.cols[first:last]),
+                    self.final_row(index) - top, finished - start,
+                ))
+        return blocks
+
+    def _column_spans(self, max_width: int, align: int) -> list[tuple[int, int, int, int]]:
+        """Per block of a row: its first and past-last tile column, window start and first unfinished column."""
+        spans = []
+        first, start = 0, 0
+        while first < len(self.cols):
+            last = first + 1
+            while last < len(self.cols) and self.cols[last] + self.tile - start <= max_width:
+                last += 1
+            finished = self.width if last == len(self.cols) else max(start, self.cols[last] // align * align)
+            spans.append((first, last, start, finished))
+            first, start = last, finished
+        return spans
 
 
 def pad_to_tile(array: np.ndarray, tile: int) -> np.ndarray:

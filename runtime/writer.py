@@ -1,7 +1,7 @@
 """The restored scene as a tiled, compressed GeoTIFF on the input's grid, written by row strips.
 
-Rows arrive in order; they are gathered into whole block rows before writing, so every compressed
-block is written once. The output keeps S2's CRS, transform, size and band descriptions. GDAL's COG
+Pieces arrive in raster order, whole blocks wide; rows are gathered in one block row of memory
+until their blocks are complete, so every compressed block is written once. The output keeps S2's CRS, transform, size and band descriptions. GDAL's COG
 driver can only copy (GDAL #4929), so `cog=True` writes the tiled GeoTIFF first and then copies it
 to a COG, whose overviews (average) the driver builds.
 """
@@ -24,6 +24,7 @@ OUTPUT_DTYPES = ("uint16", "float32")
 BLOCK = 256
 COG_BLOCK = 512
 CREATION = {"compress": "deflate", "bigtiff": "if_safer"}
+GTIFF_LEVEL = {"zlevel": 1}  # DEFLATE level 1: half the time of the default 6, as small on restored scenes
 
 
 def output_nodata(dtype: str) -> float:
@@ -32,11 +33,14 @@ def output_nodata(dtype: str) -> float:
 
 
 def encode(restored: np.ndarray, valid: np.ndarray, preprocessing: Preprocessing, dtype: str) -> np.ndarray:
-    """Network-scale rows to uint16 DN (reflectance x 10000) or float32 reflectance, nodata outside `valid`."""
+    """Network-scale rows to uint16 DN (reflectance x 10000) or float32 reflectance, nodata outside `valid`.
+
+    `restored` (float32) is overwritten on the way: it is a large block that is not needed afterwards.
+    """
     if dtype == "uint16":
-        values = preprocessing.to_dn(restored)
+        values = preprocessing.to_dn(restored, in_place=True)
     else:
-        values = preprocessing.reflectance(restored)
+        values = preprocessing.reflectance(restored, in_place=True)
     values[:, ~valid] = output_nodata(dtype)
     return values
 
@@ -71,10 +75,8 @@ class SceneWriter:
             self._dataset = self._open(profile, bands, dtype)
         for index, description in enumerate(descriptions, start=1):
             self._dataset.set_band_description(index, description)
-        self._pending = np.empty((bands, BLOCK, profile["width"]), dtype)
-        self._pending_rows = 0
-        self._written_rows = 0  # scene rows already in the file
-        self._next_row = 0  # first scene row not yet received
+        self._pending = np.empty((bands, BLOCK, profile["width"]), dtype)  # one block row, filled piece by piece
+        self._next_row, self._next_col = 0, 0  # where the next piece must start
         self._closed = False
 
     def _open(self, profile: dict, bands: int, dtype: str) -> rasterio.io.DatasetWriter:
@@ -95,39 +97,47 @@ class SceneWriter:
             blockysize=BLOCK,
             predictor=2 if dtype == "uint16" else 3,
             **CREATION,
+            **GTIFF_LEVEL,
         )
 
-    def write_rows(self, row: int, values: np.ndarray) -> None:
-        """Add the (bands, n, width) rows starting at scene row `row`, which must follow the last ones."""
-        if row != self._next_row:
-            raise ValueError(f"rows must arrive in order: expected row {self._next_row}, got {row}")
-        self._next_row += values.shape[1]
-        while values.shape[1]:
-            take = min(BLOCK - self._pending_rows, values.shape[1])
-            self._pending[:, self._pending_rows:self._pending_rows + take] = values[:, :take]
-            self._pending_rows += take
-            values = values[:, take:]
-            if self._pending_rows == BLOCK:
-                self._write_pending()
+    def write(self, row: int, col: int, values: np.ndarray) -> None:
+        """Add the (bands, h, w) piece whose top-left is scene pixel (row, col).
 
-    def _write_pending(self) -> None:
-        window = rasterio.windows.Window(0, self._written_rows, self._dataset.width, self._pending_rows)
-        with write_errors(self.path):
-            self._dataset.write(self._pending[:, :self._pending_rows], window=window)
-        self._written_rows += self._pending_rows
-        self._pending_rows = 0
+        Pieces come in strips of rows, each strip left to right across the whole width, and start
+        and end on multiples of BLOCK columns or the scene edge, so every block is written whole, once.
+        """
+        rows, cols = values.shape[1:]
+        width = self._dataset.width
+        if (row, col) != (self._next_row, self._next_col) or col % BLOCK or ((col + cols) % BLOCK and col + cols != width):
+            raise ValueError(f"piece at row {row}, column {col} of width {cols} does not follow the last one "
+                             f"or does not end on a block")
+        if not cols:
+            return
+        end = row + rows
+        while row < end:
+            top = row // BLOCK * BLOCK
+            bottom = min(top + BLOCK, self._dataset.height)
+            take = min(end, bottom) - row
+            self._pending[:, row - top:row - top + take, col:col + cols] = values[:, :take]
+            values = values[:, take:]
+            row += take
+            if row == bottom:
+                window = rasterio.windows.Window(col, top, cols, bottom - top)
+                with write_errors(self.path):
+                    self._dataset.write(self._pending[:, :bottom - top, col:col + cols], window=window)
+        self._next_col = col + cols
+        if self._next_col == width:
+            self._next_row, self._next_col = end, 0
 
     def close(self) -> None:
         """Write what is pending and close; with `cog`, copy to the COG and remove the strip file."""
         if self._closed:
             return
         self._closed = True
-        if self._pending_rows:
-            self._write_pending()
         with write_errors(self.path):
             self._dataset.close()
-        if self._written_rows != self._dataset.height:
-            raise ValueError(f"{self.path}: {self._written_rows} of {self._dataset.height} rows were written")
+        if self._next_row != self._dataset.height:
+            raise ValueError(f"{self.path}: {self._next_row} of {self._dataset.height} rows were written")
         if self._cog:
             try:
                 with write_errors(self.path):

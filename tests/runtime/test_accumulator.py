@@ -1,42 +1,57 @@
 import numpy as np
 import pytest
 
-from ibhfn.runtime.accumulator import StripAccumulator
+from ibhfn.runtime.accumulator import BlendAccumulator
 from ibhfn.runtime.blend import blend_window
-from ibhfn.runtime.tiling import TileGrid
+from ibhfn.runtime.tiling import Tile, TileGrid
 
 
-def test_tiles_cut_from_an_image_blend_back_into_it_exactly():
-    rng = np.random.default_rng(0)
-    image = rng.random((3, 150, 110), dtype=np.float32)
-    grid = TileGrid(150, 110, 48, 12)
-    window = blend_window(48, 12)
-    strip = StripAccumulator(3, 110, depth=48)
-    rows = []
-    for index, top in enumerate(grid.rows):
-        for tile in grid.tiles_in_row(index):
-            strip.add(tile.row, tile.col, image[:, tile.row:tile.row + 48, tile.col:tile.col + 48], window)
-        rows.append(strip.flush(grid.final_row(index)))
-    np.testing.assert_allclose(np.concatenate(rows, axis=1), image, rtol=1e-5)
+def blend_image_back(image, grid, max_width, align=16):
+    """Cut `image` into the grid's tiles and blend them back block by block, as the pipeline does."""
+    bands, height, width = image.shape
+    out = np.full(image.shape, np.nan, np.float32)
+    blocks = grid.blocks(max_width, align)
+    accumulator = BlendAccumulator(bands, width, (grid.tile, max(block.width for block in blocks)))
+    for block in blocks:
+        accumulator.open(block)
+        for tile in block.tiles:
+            h, w = min(grid.tile, height - tile.row), min(grid.tile, width - tile.col)
+            window = blend_window(grid.tile, grid.overlap, scene_edges=grid.scene_edges(tile))
+            accumulator.add(tile, image[:, tile.row:tile.row + h, tile.col:tile.col + w], window[:h, :w])
+        finished = accumulator.close()
+        assert finished.shape == (bands, block.finished_rows, block.finished_cols)
+        out[:, block.row:block.row + block.finished_rows, block.col:block.col + block.finished_cols] = finished
+    return out
 
 
-def test_memory_is_one_strip_and_rows_outside_it_are_refused():
-    strip = StripAccumulator(2, 10, depth=4)
-    strip.add(0, 0, np.ones((2, 4, 10), np.float32), np.ones((4, 10), np.float32))
-    assert strip.flush(2).shape == (2, 2, 10)
-    assert strip.origin == 2
-    with pytest.raises(ValueError):
-        strip.add(1, 0, np.ones((2, 1, 10), np.float32), np.ones((1, 10), np.float32))
-    with pytest.raises(ValueError):
-        strip.add(3, 0, np.ones((2, 4, 10), np.float32), np.ones((4, 10), np.float32))
+@pytest.mark.parametrize("max_width", [60, 100, 1000])
+def test_tiles_cut_from_an_image_blend_back_into_it_exactly(max_width):
+    image = np.random.default_rng(0).random((3, 150, 230), dtype=np.float32)
+    np.testing.assert_allclose(blend_image_back(image, TileGrid(150, 230, 48, 12), max_width), image, rtol=1e-5)
 
 
-def test_rows_shift_up_and_unweighted_pixels_are_zero():
-    strip = StripAccumulator(1, 3, depth=4)
-    strip.add(0, 0, np.full((1, 4, 3), 2.0, np.float32), np.ones((4, 3), np.float32))
-    strip.flush(2)
-    strip.add(4, 0, np.full((1, 2, 2), 5.0, np.float32), np.ones((2, 2), np.float32))
-    rows = strip.flush(6)
-    np.testing.assert_array_equal(rows[0, :2], 2.0)
-    np.testing.assert_array_equal(rows[0, 2:, :2], 5.0)
-    np.testing.assert_array_equal(rows[0, 2:, 2], 0.0)
+def test_block_width_does_not_change_the_numbers():
+    """Sums hand on between blocks in tile order, so narrow blocks add up exactly like one wide block."""
+    image = np.random.default_rng(1).random((2, 200, 300), dtype=np.float32) * np.linspace(1, 3, 300, dtype=np.float32)
+    grid = TileGrid(200, 300, 64, 24)
+    np.testing.assert_array_equal(blend_image_back(image, grid, 100), blend_image_back(image, grid, 10_000))
+
+
+def test_a_tile_outside_the_open_block_is_refused():
+    grid = TileGrid(64, 300, 64, 16)
+    first = grid.blocks(100, align=16)[0]
+    accumulator = BlendAccumulator(1, 300, (64, first.width))
+    accumulator.open(first)
+    with pytest.raises(ValueError, match="outside"):
+        accumulator.add(Tile(0, 200), np.ones((1, 64, 64), np.float32), np.ones((64, 64), np.float32))
+
+
+def test_pixels_no_tile_covers_are_zero():
+    grid = TileGrid(64, 64, 64, 16)
+    (block,) = grid.blocks(1000, align=16)
+    accumulator = BlendAccumulator(1, 64, (64, 64))
+    accumulator.open(block)
+    accumulator.add(Tile(0, 0), np.full((1, 32, 32), 5.0, np.float32), np.ones((32, 32), np.float32))
+    finished = accumulator.close()
+    np.testing.assert_array_equal(finished[0, :32, :32], 5.0)
+    np.testing.assert_array_equal(finished[0, 32:], 0.0)

@@ -100,6 +100,19 @@ def test_single_pair_with_cog_and_float_output(tmp_path, onnx_engine_path, make_
         assert out.dtypes[0] == "float32" and np.isnan(out.nodata)
 
 
+def test_block_width_is_recorded_and_leaves_the_output_alone(tmp_path, onnx_engine_path, make_scene):
+    make_scene(tmp_path / "in", "wide", height=64, width=700)
+    outputs = []
+    for block_width in ("128", "4096"):
+        out = tmp_path / f"out{block_width}"
+        args = ("--engine", onnx_engine_path, "--tile", 64, "--block-width", block_width, "-q", tmp_path / "in", out)
+        assert invoke(*args).exit_code == 0
+        assert f'"block_width": {block_width}' in (out / "wide.tif.json").read_text()
+        with rasterio.open(out / "wide.tif") as restored:
+            outputs.append(restored.read())
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
 def test_manifest_and_resume(tmp_path, onnx_engine_path, make_scene):
     s1, s2 = make_scene(tmp_path / "in", "x", height=64, width=64)
     manifest = tmp_path / "scenes.csv"
@@ -127,6 +140,7 @@ def test_shards_split_the_folder_between_workers(tmp_path, onnx_engine_path, mak
     (("--shard", "4/4"), "shard 4/4 is not valid"),
     (("--blend", "box"), "unknown blend window 'box'"),
     (("--tile", "64", "--overlap", "64"), "overlap 64 px must be smaller than the 64 px tile"),
+    (("--block-width", "0"), "block width must be at least 1"),
 ])
 def test_bad_options_exit_2(tmp_path, onnx_engine_path, make_scene, args, message):
     make_scene(tmp_path / "in", "a", height=64, width=64)

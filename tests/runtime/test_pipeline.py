@@ -1,5 +1,6 @@
 import json
 import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from ibhfn.runtime.engine import open_engine
 from ibhfn.runtime.pipeline import RunOptions, run_scene
 from ibhfn.runtime.scene_record import record_path
 from ibhfn.runtime.tiling import TileGrid
+from ibhfn.runtime.writer import BLOCK
 
 # Tiled and whole-image passes of the stand-in agree to this (reflectance; 5e-4 is 5 DN of 10000).
 SEAM_TOLERANCE = 5e-4
@@ -165,17 +167,49 @@ def test_engine_and_tile_mismatch_is_refused(tmp_path, engine, make_scene):
         run_scene(engine, tmp_path / "missing_s1.tif", s2, tmp_path / "scene.tif", RunOptions(tile_size=64))
 
 
-def test_memory_follows_the_strip_not_the_scene(tmp_path, engine, make_scene):
-    """Peak Python-side memory (numpy included) hardly grows for a scene 4x taller."""
-    peaks = []
-    for height in (768, 3072):
-        s1, s2 = make_scene(tmp_path / f"in{height}", height=height, width=384)
-        tracemalloc.start()
-        run_scene(engine, s1, s2, tmp_path / f"out{height}.tif", RunOptions(tile_size=128))
-        peaks.append(tracemalloc.get_traced_memory()[1])
+def peak_python_bytes(engine, s1, s2, out, options):
+    """Peak Python-side memory (numpy included) of one scene."""
+    tracemalloc.start()
+    try:
+        run_scene(engine, s1, s2, out, options)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
         tracemalloc.stop()
+
+
+def test_memory_follows_the_block_not_the_scene_height(tmp_path, engine, make_scene):
+    peaks = [peak_python_bytes(engine, *make_scene(tmp_path / f"in{height}", height=height, width=384),
+                               tmp_path / f"out{height}.tif", RunOptions(tile_size=128))
+             for height in (768, 3072)]
     tall_scene_bytes = 13 * 3072 * 384 * 4  # the taller S2 as float32: 61 MB
     assert peaks[1] < 1.15 * peaks[0] and peaks[1] < tall_scene_bytes, peaks
+
+
+def test_memory_grows_with_the_scene_width_only_by_the_output_block_row(tmp_path, engine, make_scene):
+    """A scene 6x wider than a block adds only the writer's block row and the bands handed between tile rows."""
+    options = RunOptions(tile_size=128, overlap=16, block_width=640)
+    scenes = {width: make_scene(tmp_path / f"in{width}", height=384, width=width) for width in (640, 4096)}
+    narrow, wide = (peak_python_bytes(engine, *scenes[width], tmp_path / f"out{width}.tif", options)
+                    for width in (640, 4096))
+    rows = TileGrid(384, 4096, 128, 16).rows
+    band_rows = max(top + 128 - below for top, below in zip(rows, rows[1:]))
+    extra_width = 4096 - 640
+    block_row = 13 * BLOCK * extra_width * 2  # uint16
+    bands = 2 * 14 * band_rows * extra_width * 4  # sums and weights of this tile row and the one above
+    timing = 4 * 15 * 128 * 640 * 4  # at the peak the reader may hold a block more or less, read and prepared
+    assert wide < narrow + block_row + bands + timing, (narrow, wide)
+    one_block = peak_python_bytes(engine, *scenes[4096], tmp_path / "one_block.tif", replace(options, block_width=4096))
+    assert wide < one_block / 2, (wide, one_block)  # the check can fail: rows in one block need far more
+
+
+def test_block_width_changes_memory_not_the_output(tmp_path, engine, make_scene):
+    s1, s2 = make_scene(tmp_path / "in", height=300, width=1000)
+    outputs = []
+    for block_width in (200, 10_000):
+        options = RunOptions(tile_size=64, overlap=16, batch_size=3, block_width=block_width, output_dtype="float32")
+        run_scene(engine, s1, s2, tmp_path / f"{block_width}.tif", options)
+        outputs.append(read(tmp_path / f"{block_width}.tif")[0])
+    np.testing.assert_array_equal(outputs[0], outputs[1])
 
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "sen12mscr_sample"

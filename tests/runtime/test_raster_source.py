@@ -23,10 +23,10 @@ def test_same_grid_is_read_directly(tmp_path, geotiff, standin_metadata):
         assert not source.warped and source.warnings == []
         assert (source.height, source.width) == (60, 50)
         assert source.area_km2 == pytest.approx(60 * 50 * 100 / 1e6)
-        sar, dn = source.read_rows(10, 20)
+        sar, dn = source.read_window(10, 5, 20, 40)
     assert sar.dtype == dn.dtype == np.float32
-    np.testing.assert_array_equal(dn, s2_array()[:, 10:30].astype(np.float32))
-    np.testing.assert_array_equal(sar, s1_array()[:, 10:30])
+    np.testing.assert_array_equal(dn, s2_array()[:, 10:30, 5:45].astype(np.float32))
+    np.testing.assert_array_equal(sar, s1_array()[:, 10:30, 5:45])
 
 
 def test_s1_in_another_crs_and_resolution_is_warped_onto_s2(tmp_path, geotiff, standin_metadata):
@@ -36,7 +36,7 @@ def test_s1_in_another_crs_and_resolution_is_warped_onto_s2(tmp_path, geotiff, s
                  transform=Affine(0.0003, 0.0, 2.998, 0.0, -0.0003, 36.147))
     with SceneSource(s1, s2, standin_metadata) as source:
         assert source.warped
-        sar, _ = source.read_rows(0, 60)
+        sar, _ = source.read_window(0, 0, 60, 50)
     assert sar.shape == (2, 60, 50)
     assert np.all(np.isfinite(sar)) and np.allclose(sar, -12.0)
 
@@ -52,7 +52,7 @@ def test_partial_overlap_is_a_warning_with_the_covered_fraction(tmp_path, geotif
     s2 = geotiff(tmp_path / "a_s2.tif", s2_array())
     s1 = geotiff(tmp_path / "a_s1.tif", s1_array(), transform=UTM @ Affine.translation(25, 0))
     with SceneSource(s1, s2, standin_metadata) as source:
-        sar, _ = source.read_rows(0, 60)
+        sar, _ = source.read_window(0, 0, 60, 50)
         assert source.warped
         assert source.warnings == [f"{s1}: covers 50.0% of a_s2.tif; outside it the network sees no S1 signal"]
     assert np.isnan(sar[:, :, :25]).all() and np.isfinite(sar[:, :, 25:]).all()

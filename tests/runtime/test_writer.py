@@ -12,18 +12,22 @@ PROFILE = {"width": 300, "height": 530, "crs": rasterio.crs.CRS.from_epsg(32633)
            "transform": Affine(10.0, 0.0, 400000.0, 0.0, -10.0, 5100000.0)}
 
 
-def write(path, values, chunks, **kwargs):
+def write(path, values, strips, splits=(), **kwargs):
+    """Write `values` in strips of the given heights, each cut at the given columns."""
+    width = values.shape[2]
     with SceneWriter(path, PROFILE, bands=values.shape[0], dtype=str(values.dtype),
                      descriptions=("B2", "B3"), **kwargs) as writer:
         row = 0
-        for count in chunks:
-            writer.write_rows(row, values[:, row:row + count])
+        for count in strips:
+            edges = [0, *splits, width]
+            for left, right in zip(edges, edges[1:]):
+                writer.write(row, left, values[:, row:row + count, left:right])
             row += count
 
 
-def test_rows_in_uneven_chunks_make_a_tiled_compressed_geotiff(tmp_path):
+def test_pieces_in_uneven_strips_make_a_tiled_compressed_geotiff(tmp_path):
     values = np.random.default_rng(0).integers(0, 10000, (2, 530, 300)).astype(np.uint16)
-    write(tmp_path / "out.tif", values, [100, 157, 3, 270])
+    write(tmp_path / "out.tif", values, [100, 157, 3, 270], splits=[BLOCK])
     with rasterio.open(tmp_path / "out.tif") as out:
         np.testing.assert_array_equal(out.read(), values)
         assert out.crs == PROFILE["crs"] and out.transform == PROFILE["transform"]
@@ -36,17 +40,26 @@ def test_rows_out_of_order_or_missing_are_refused(tmp_path):
     with pytest.raises(ValueError, match="400 of 530 rows were written"):
         write(tmp_path / "out.tif", np.zeros((2, 530, 300), np.uint16), [400])
     writer = SceneWriter(tmp_path / "b.tif", PROFILE, bands=2, dtype="uint16", descriptions=("B2", "B3"))
-    with pytest.raises(ValueError, match="expected row 0"):
-        writer.write_rows(10, np.zeros((2, 5, 300), np.uint16))
+    with pytest.raises(ValueError, match="does not follow"):
+        writer.write(10, 0, np.zeros((2, 5, 300), np.uint16))
+    with pytest.raises(ValueError, match="does not end on a block"):
+        writer.write(0, 0, np.zeros((2, 5, 100), np.uint16))
     writer.abort()
+
+
+def test_a_strip_taller_than_a_block_row_is_written_whole(tmp_path):
+    values = np.random.default_rng(1).integers(0, 10000, (2, 530, 300)).astype(np.uint16)
+    write(tmp_path / "out.tif", values, [10, 520], splits=[0, BLOCK])
+    with rasterio.open(tmp_path / "out.tif") as out:
+        np.testing.assert_array_equal(out.read(), values)
 
 
 def test_cog_is_valid_with_overviews_and_leaves_no_strip_file(tmp_path):
     profile = {**PROFILE, "width": 1100, "height": 1100}
     values = np.random.default_rng(0).random((1, 1100, 1100), dtype=np.float32)
     with SceneWriter(tmp_path / "out.tif", profile, bands=1, dtype="float32", descriptions=("B2",), cog=True) as w:
-        w.write_rows(0, values[:, :600])
-        w.write_rows(600, values[:, 600:])
+        w.write(0, 0, values[:, :600])
+        w.write(600, 0, values[:, 600:])
     valid, errors, _ = cog_validate(tmp_path / "out.tif")
     assert valid, errors
     with rasterio.open(tmp_path / "out.tif") as out:
@@ -58,7 +71,7 @@ def test_cog_is_valid_with_overviews_and_leaves_no_strip_file(tmp_path):
 def test_encoding_to_dn_or_reflectance_marks_nodata():
     restored = np.full((2, 2, 2), 0.1234, np.float32)
     valid = np.array([[True, False], [True, True]])
-    dn = encode(restored, valid, PREPROCESSING["default"], "uint16")
+    dn = encode(restored.copy(), valid, PREPROCESSING["default"], "uint16")
     assert dn.dtype == np.uint16 and dn[0, 0, 0] == 1234 and dn[:, 0, 1].tolist() == [0, 0]
     reflectance = encode(restored, valid, PREPROCESSING["resnet"], "float32")
     assert reflectance[0, 0, 0] == pytest.approx(0.1234 * 2000 / 10000)

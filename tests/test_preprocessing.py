@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from ibhfn.preprocessing import PREPROCESSING
+
+
+@pytest.fixture(params=sorted(PREPROCESSING))
+def preprocessing(request):
+    return PREPROCESSING[request.param]
+
+
+@pytest.fixture
+def raw():
+    rng = np.random.default_rng(0)
+    dn = rng.integers(0, 20000, (13, 16, 16)).astype(np.float32)
+    db = rng.normal(-15, 10, (2, 16, 16)).astype(np.float32)
+    dn[3, 2, 2] = db[1, 4, 4] = np.nan
+    return dn, db
+
+
+def test_in_place_gives_the_same_numbers_and_reuses_the_input(preprocessing, raw):
+    dn, db = raw
+    optical = preprocessing.optical(dn)
+    for convert, values in ((preprocessing.optical, dn), (preprocessing.sar, db), (preprocessing.reflectance, optical)):
+        scratch = values.copy()
+        result = convert(scratch, in_place=True)
+        np.testing.assert_array_equal(result, convert(values.copy()))
+        assert np.shares_memory(result, scratch)
+    scratch = optical.copy()
+    np.testing.assert_array_equal(preprocessing.to_dn(scratch, in_place=True), preprocessing.to_dn(optical))
+    assert not np.array_equal(scratch, optical)  # used as scratch space on the way to uint16
+
+
+def test_network_ranges_and_nan_to_zero(preprocessing, raw):
+    dn, db = raw
+    optical, sar = preprocessing.optical(dn), preprocessing.sar(db)
+    assert optical.dtype == sar.dtype == np.float32
+    assert optical[3, 2, 2] == 0.0 and sar[1, 4, 4] == 0.0
+    assert optical.min() >= 0 and optical.max() == pytest.approx(preprocessing.s2_dn_max / preprocessing.s2_divisor)
+    assert sar.min() >= 0 and sar.max() <= preprocessing.s1_scale * (1 + 1e-6)
+
+
+def test_dn_round_trip(preprocessing):
+    dn = np.arange(0, 10000, 7, dtype=np.uint16).reshape(1, 1, -1)
+    back = preprocessing.to_dn(preprocessing.optical(dn))
+    assert back.dtype == np.uint16
+    np.testing.assert_array_equal(back, np.minimum(dn, preprocessing.s2_dn_max))
