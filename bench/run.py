@@ -4,7 +4,7 @@ Per backend: latency of one 256 x 256 tile at batch 1, throughput at the best ba
 scene throughput (km2/s) and pipeline efficiency (pure inference time of the scene's tiles at that
 batch over the end-to-end scene time) through `ibhfn.runtime.run_scene`, and the process's peak
 RSS. A second table gives the runtime's peak RSS on a small and a large scene (ibhfn-run in a fresh
-process each), which should be the same within 20 %: memory follows the strip, not the scene.
+process each), which should be the same within 20 %: memory follows the block, not the scene.
 
 TensorRT rows appear where TensorRT and a GPU are present; everything else runs on any machine.
 Medians of repeated runs, all measured in this one run.
