@@ -4,9 +4,11 @@ Read in this order:
 - `engine`: the `Engine` interface and `open_engine`, which picks the backend by file suffix
   (`onnxruntime_backend`; `tensorrt_backend` on `cuda_memory`, checked by `engine_sidecar`).
 - `pairing`: which S1 file goes with which S2 file, and `--shard`.
-- `raster_source`: both inputs read by row strips on the S2 grid; `nodata`: which pixels are empty.
-- `tiling`, `blend`, `accumulator`: where tiles lie, how they are weighted, how they are summed.
-- `strip_reader`: reading and preprocessing in a background thread.
+- `raster_source`: both inputs read by windows on the S2 grid; `nodata`: which pixels are empty.
+- `tiling`, `blend`, `accumulator`: where tiles lie and how a tile row is cut into blocks, how
+  tiles are weighted, how they are summed block by block.
+- `block_reader`: reading and preprocessing in a background thread.
 - `writer`: the output GeoTIFF (or COG); `scene_record`: the JSON record and `--resume`.
-- `pipeline`: `run_scene` and `run_batch`, which put the above together; `cli`: `ibhfn-run`.
+- `pipeline`: `run_scene` and `run_batch`, which put the above together; `cli`: `ibhfn-run`
+  (`malloc`: how it keeps glibc from holding on to freed block arrays).
 """

@@ -29,11 +29,11 @@ from ibhfn.errors import IbhfnError
 from ibhfn.preprocessing import Preprocessing
 from ibhfn.runtime.accumulator import BlendAccumulator
 from ibhfn.runtime.blend import BLEND_WINDOWS, blend_window
+from ibhfn.runtime.block_reader import BlockReader, PreparedBlock
 from ibhfn.runtime.engine import Engine
 from ibhfn.runtime.pairing import Pairing, ScenePair, scene_name
 from ibhfn.runtime.raster_source import SceneSource
 from ibhfn.runtime.scene_record import FileFacts, fingerprint, is_finished, write_record
-from ibhfn.runtime.block_reader import BlockReader, PreparedBlock
 from ibhfn.runtime.tiling import Tile, TileGrid
 from ibhfn.runtime.writer import BLOCK, OUTPUT_DTYPES, SceneWriter, encode
 
@@ -279,7 +279,8 @@ def _write_scene(
     meta = engine.metadata
     bands = len(meta.s2_bands)
     blocks = grid.blocks(options.block_width, BLOCK)
-    accumulator = BlendAccumulator(bands, grid.width, (max(b.height for b in blocks), max(b.width for b in blocks)))
+    largest = (max(block.height for block in blocks), max(block.width for block in blocks))
+    accumulator = BlendAccumulator(bands, grid.width, largest)
     batch = min(options.batch_size, engine.max_batch or options.batch_size)
     descriptions = tuple(given or band for given, band in zip(source.s2_descriptions, meta.s2_bands))
     timings = result.timings

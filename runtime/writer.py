@@ -1,9 +1,10 @@
-"""The restored scene as a tiled, compressed GeoTIFF on the input's grid, written by row strips.
+"""The restored scene as a tiled, compressed GeoTIFF on the input's grid, written piece by piece.
 
-Pieces arrive in raster order, whole blocks wide; rows are gathered in one block row of memory
-until their blocks are complete, so every compressed block is written once. The output keeps S2's CRS, transform, size and band descriptions. GDAL's COG
-driver can only copy (GDAL #4929), so `cog=True` writes the tiled GeoTIFF first and then copies it
-to a COG, whose overviews (average) the driver builds.
+Pieces arrive in raster order, whole blocks wide; their rows are gathered in one block row of
+memory until their blocks are complete, so every compressed block is written once. The output
+keeps S2's CRS, transform, size and band descriptions. GDAL's COG driver can only copy (GDAL
+#4929), so `cog=True` writes the tiled GeoTIFF first and then copies it to a COG, whose overviews
+(average) the driver builds.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ibhfn.preprocessing import Preprocessing
 OUTPUT_DTYPES = ("uint16", "float32")
 BLOCK = 256
 COG_BLOCK = 512
-CREATION = {"compress": "deflate", "bigtiff": "if_safer", "num_threads": "all_cpus"}  # blocks compress in GDAL's threads
+CREATION = {"compress": "deflate", "bigtiff": "if_safer", "num_threads": "all_cpus"}  # compressed in GDAL's threads
 GTIFF_LEVEL = {"zlevel": 1}  # DEFLATE level 1: half the time of the default 6, as small on restored scenes
 
 
@@ -108,7 +109,8 @@ class SceneWriter:
         """
         rows, cols = values.shape[1:]
         width = self._dataset.width
-        if (row, col) != (self._next_row, self._next_col) or col % BLOCK or ((col + cols) % BLOCK and col + cols != width):
+        on_blocks = col % BLOCK == 0 and ((col + cols) % BLOCK == 0 or col + cols == width)
+        if (row, col) != (self._next_row, self._next_col) or not on_blocks:
             raise ValueError(f"piece at row {row}, column {col} of width {cols} does not follow the last one "
                              f"or does not end on a block")
         if not cols:

@@ -49,7 +49,8 @@ def test_reflect_padding_only_where_smaller():
     assert pad_to_tile(array, 3) is array
 
 
-@pytest.mark.parametrize("height, width, max_width", [(300, 1000, 200), (64, 777, 150), (129, 2048, 5000), (40, 100, 64)])
+@pytest.mark.parametrize("height, width, max_width",
+                         [(300, 1000, 200), (64, 777, 150), (129, 2048, 5000), (40, 100, 64)])
 def test_blocks_hold_every_tile_once_and_finish_every_pixel_once(height, width, max_width):
     grid = TileGrid(height, width, 64, 16)
     blocks = grid.blocks(max_width, align=32)
