@@ -3,8 +3,8 @@
 Blocks arrive in raster order (`TileGrid.blocks`). Each block sums its tiles' weighted
 predictions over its window. When it closes, its finished part is normalised and returned; its
 unfinished columns go on to the next block of the row, and its unfinished rows (the overlap with
-the next tile row) go into a full-width band that the next tile row takes up. That band is
-overlap-deep, so a 10980 px wide scene with 13 bands needs about 20 MB for it, whatever its height.
+the next tile row) go into a full-width band that the next tile row takes up. That band is about
+an overlap deep: for a 10980 px wide scene with 13 bands, about 22 MB, whatever its height.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ class Sums:
 
     @classmethod
     def zeros(cls, bands: int, rows: int, cols: int) -> "Sums":
+        """Sums of nothing yet."""
         return cls(np.zeros((bands, rows, cols), np.float32), np.zeros((rows, cols), np.float32))
 
     def add(self, other: "Sums", row: int, col: int) -> None:

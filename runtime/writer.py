@@ -42,7 +42,8 @@ def encode(restored: np.ndarray, valid: np.ndarray, preprocessing: Preprocessing
         values = preprocessing.to_dn(restored, in_place=True)
     else:
         values = preprocessing.reflectance(restored, in_place=True)
-    values[:, ~valid] = output_nodata(dtype)
+    if not valid.all():
+        values[:, ~valid] = output_nodata(dtype)
     return values
 
 
