@@ -2,10 +2,11 @@
 
 Per backend: latency of one 256 x 256 tile at batch 1, throughput at the best batch (1, 2, 4, 8),
 scene throughput (km2/s) and pipeline efficiency (pure inference time of the scene's tiles at that
-batch over the median end-to-end time of three runs over the scene) through
-`ibhfn.runtime.run_scene`, and the process's peak RSS. A second table gives the runtime's peak
-RSS on a small and a large scene (ibhfn-run in a fresh process each), which should be the same
-within 20 %: memory follows the block, not the scene.
+batch over the end-to-end time of `ibhfn.runtime.run_scene` over the scene, measured in turn in
+three rounds), and the process's peak RSS. ONNX Runtime FP32 and PyTorch eager FP32 are also
+timed call for call in turn, in one process, for their ratio. A second table gives the runtime's
+peak RSS on a small and a large scene (ibhfn-run in a fresh process each), which should be the
+same within 20 %: memory follows the block, not the scene.
 
 TensorRT rows appear where TensorRT and a GPU are present; everything else runs on any machine.
 Medians of repeated runs, all measured in this one run.
@@ -44,7 +45,7 @@ from ibhfn.runtime.pipeline import RunOptions, run_scene
 
 TILE = 256
 BATCHES = (1, 2, 4, 8)
-SCENE_REPEATS = 3  # the first run of a process also pays for warming GDAL and the allocator
+SCENE_ROUNDS = 3  # the first run of a process also pays for warming GDAL and the allocator
 Infer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -81,21 +82,53 @@ def median_seconds(infer: Infer, batch: int, repeats: int) -> float:
     return statistics.median(times)
 
 
-def measure_tiles(backend: str, precision: str, infer: Infer, repeats: int) -> tuple[Row, dict[int, float]]:
-    """Latency at batch 1 and throughput at every batch; returns the row and seconds per tile by batch."""
+def measure_tiles(backend: str, precision: str, infer: Infer, repeats: int) -> Row:
+    """Latency at batch 1 and throughput at the best batch."""
     per_tile = {batch: median_seconds(infer, batch, max(3, repeats // batch)) / batch for batch in BATCHES}
     best = min(per_tile, key=per_tile.get)
-    return Row(backend, precision, per_tile[1] * 1000, 1 / per_tile[best], best), per_tile
+    return Row(backend, precision, per_tile[1] * 1000, 1 / per_tile[best], best)
 
 
-def measure_scene(engine: Engine, row: Row, per_tile: dict[int, float], scene: tuple[Path, Path], out: Path) -> None:
-    """Fill the row's scene throughput and pipeline efficiency from the median of repeated runs over the scene."""
+def speedup_in_turn(first: Infer, second: Infer, repeats: int) -> float:
+    """Best throughput of `first` over that of `second`, their calls timed in turn in one process."""
+    throughput: tuple[list[float], list[float]] = ([], [])
+    for batch in BATCHES:
+        sar, optical = tiles(batch)
+        times: tuple[list[float], list[float]] = ([], [])
+        for _ in range(max(3, repeats // batch) + 1):  # the first call of each is a warm-up
+            for infer, spent in zip((first, second), times):
+                start = time.perf_counter()
+                infer(sar, optical)
+                spent.append(time.perf_counter() - start)
+        for rates, spent in zip(throughput, times):
+            rates.append(batch / statistics.median(spent[1:]))
+    return max(throughput[0]) / max(throughput[1])
+
+
+def measure_scene(engine: Engine, row: Row, infer: Infer, scene: tuple[Path, Path], out: Path) -> None:
+    """Fill the row's scene throughput and pipeline efficiency from SCENE_ROUNDS rounds, medians.
+
+    Each round runs the scene, then the same number of tiles through the engine alone, so a
+    machine that speeds up or slows down between rounds does not tilt the ratio.
+    """
     output = out / f"{row.backend}-{row.precision}.tif".replace(" ", "_")
-    results = [run_scene(engine, *scene, output, RunOptions(batch_size=row.best_batch)) for _ in range(SCENE_REPEATS)]
-    seconds = statistics.median(result.timings["total"] for result in results)
-    pure = results[0].tiles * per_tile[row.best_batch]
-    row.km2_per_s = results[0].area_km2 / seconds
-    row.efficiency = pure / seconds
+    seconds, ratios = [], []
+    for _ in range(SCENE_ROUNDS):
+        result = run_scene(engine, *scene, output, RunOptions(batch_size=row.best_batch))
+        seconds.append(result.timings["total"])
+        ratios.append(pure_seconds(infer, row.best_batch, result.tiles) / result.timings["total"])
+    row.km2_per_s = result.area_km2 / statistics.median(seconds)
+    row.efficiency = statistics.median(ratios)
+
+
+def pure_seconds(infer: Infer, batch: int, count: int) -> float:
+    """Wall time of `count` tiles through `infer` alone, in calls of `batch` (the last one smaller)."""
+    sar, optical = tiles(batch)
+    start = time.perf_counter()
+    for first in range(0, count, batch):
+        size = min(batch, count - first)
+        infer(sar[:size], optical[:size])
+    return time.perf_counter() - start
 
 
 def torch_infer(checkpoint: Path) -> Infer:
@@ -182,11 +215,11 @@ def build_models(checkpoint: Path, work: Path, console: Console) -> dict[str, Pa
 def measure_backend(backend: str, precision: str, model: str, s1: str, s2: str, out: str, repeats: int) -> dict:
     """All figures of one backend, measured in this process (so its peak RSS is the backend's own)."""
     if backend == "PyTorch eager":
-        row, _ = measure_tiles(backend, precision, torch_infer(Path(model)), repeats)
+        row = measure_tiles(backend, precision, torch_infer(Path(model)), repeats)
     else:
         with open_engine(Path(model), device="auto") as engine:
-            row, per_tile = measure_tiles(backend, precision, engine.infer, repeats)
-            measure_scene(engine, row, per_tile, (Path(s1), Path(s2)), Path(out))
+            row = measure_tiles(backend, precision, engine.infer, repeats)
+            measure_scene(engine, row, engine.infer, (Path(s1), Path(s2)), Path(out))
     row.peak_rss_mb = own_peak_rss_mb()
     return asdict(row)
 
@@ -230,6 +263,10 @@ def main() -> None:
             console.print(f"measuring {spec[0]} {spec[1]} ...")
             rows.append(run_backend_process(spec, (scene.s1, scene.s2), work / "out", args.repeats))
         print_rows(console, rows)
+        console.print("timing ONNX Runtime fp32 and PyTorch eager fp32 in turn ...")
+        with open_engine(onnx["fp32"], device="auto") as engine:
+            ratio = speedup_in_turn(engine.infer, torch_infer(args.checkpoint), args.repeats)
+        console.print(f"ONNX Runtime fp32 / PyTorch eager fp32, call for call in one process: {ratio:.2f} x")
         console.print(f"generating a {args.large} x {args.large} scene ...")
         large = write_scene(work / "large", "large", height=args.large, width=args.large, seed=4)
         memory = {args.scene: peak_rss_of_run(onnx["fp32"], scene.s1.parent, work / "rss_small"),
