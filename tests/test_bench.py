@@ -37,3 +37,8 @@ def test_memory_table_compares_the_two_scene_sizes(bench_output):
     # each figure is ibhfn-run's own peak (a runtime with ONNX Runtime: hundreds of MB, not the parent's GBs)
     assert len(peaks) == 2 and all(100 < peak < 2000 for peak in peaks), peaks
     assert abs(ratio - peaks[1] / peaks[0]) < 0.01
+
+
+def test_onnx_runtime_and_pytorch_are_compared_call_for_call(bench_output):
+    ratio = float(bench_output.split("call for call in one process:")[1].split()[0])
+    assert 0.2 < ratio < 20, ratio
