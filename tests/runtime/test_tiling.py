@@ -24,8 +24,9 @@ def test_scene_smaller_than_a_tile_gets_one_tile():
     grid = TileGrid(40, 100, 64, 16)
     assert grid.rows == [0] and grid.cols == [0, 36]
     assert grid.final_row(0) == 40
-    (first, second) = grid.blocks(max_width=64, align=16)
+    first, second = grid.blocks(max_width=64, align=16)
     assert (first.height, first.finished_rows) == (40, 40)
+    assert first.col + first.finished_cols == second.col and second.col + second.finished_cols == 100
 
 
 def test_final_rows_follow_the_next_tile_row():
