@@ -4,7 +4,8 @@ Blocks arrive in raster order (`TileGrid.blocks`). Each block sums its tiles' we
 predictions over its window. When it closes, its finished part is normalised and returned; its
 unfinished columns go on to the next block of the row, and its unfinished rows (the overlap with
 the next tile row) go into a full-width band that the next tile row takes up. That band is about
-an overlap deep: for a 10980 px wide scene with 13 bands, about 22 MB, whatever its height.
+an overlap deep: for a 10980 px wide scene with 13 bands, about 20 MB, two of them alive at once,
+whatever the scene's height.
 """
 
 from __future__ import annotations
@@ -57,15 +58,15 @@ class BlendAccumulator:
         self._left: Sums | None = None  # the previous block's unfinished columns
         self._block: TileBlock | None = None
         self._sums: Sums | None = None
-        self._row_index = -1
+        self._tile_row = -1
         self._taken = 0  # scene columns of `_above` already taken up by this tile row
 
     def open(self, block: TileBlock) -> None:
         """Start summing `block`, which must follow the last closed block in raster order."""
-        if block.index != self._row_index:
+        if block.tile_row != self._tile_row:
             self._above = self._below  # frees the band above, taken up in full, before the next is made
             self._below = Sums.zeros(self._bands, block.height - block.finished_rows, self._scene_width)
-            self._row_index, self._left, self._taken = block.index, None, 0
+            self._tile_row, self._left, self._taken = block.tile_row, None, 0
         sums = self._buffer.part(slice(None, block.height), slice(None, block.width))
         sums.values.fill(0.0)
         sums.weight.fill(0.0)

@@ -26,7 +26,10 @@ _POLL_SECONDS = 0.1
 
 @dataclass(eq=False)  # blocks are told apart by identity
 class PreparedBlock:
-    """Network inputs for one block's window, padded to a tile where the scene is smaller, and its valid mask."""
+    """Network inputs for one block's window, padded to a tile where the scene is smaller, and its valid mask.
+
+    Nodata pixels are filled per tile, when a tile's inputs are taken (`inputs`).
+    """
 
     block: TileBlock
     valid: np.ndarray  # (height, width) bool, True where S2 holds data
@@ -41,10 +44,15 @@ class PreparedBlock:
         return len(self.block.tiles) - len(self.tiles)
 
     def inputs(self, tile: Tile, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """The (2, size, size) and (13, size, size) network inputs of one of the block's tiles."""
+        """The (2, size, size) and (13, size, size) network inputs of one of the block's tiles.
+
+        Nodata pixels get the band means of the tile's own valid pixels, so the block width never
+        changes what the network sees.
+        """
         top, left = tile.row - self.block.row, tile.col - self.block.col
-        return (self.sar[:, top:top + size, left:left + size],
-                self.optical[:, top:top + size, left:left + size])
+        window = (slice(top, top + size), slice(left, left + size))
+        valid = pad_to_tile(self.valid, size)[window]
+        return self.sar[(slice(None), *window)], fill_invalid(self.optical[(slice(None), *window)], valid)
 
     def drop_inputs(self) -> None:
         """Free the network inputs once every tile has been copied into a batch; the mask stays for writing."""
@@ -56,7 +64,7 @@ def prepare_block(source: SceneSource, block: TileBlock, tile: int, preprocessin
     start = time.perf_counter()
     s1_db, s2_dn = source.read_window(block.row, block.col, block.height, block.width)
     valid = valid_pixels(s2_dn, source.s2_nodata)
-    optical = pad_to_tile(fill_invalid(preprocessing.optical(s2_dn, in_place=True), valid), tile)
+    optical = pad_to_tile(preprocessing.optical(s2_dn, in_place=True), tile)
     sar = pad_to_tile(preprocessing.sar(s1_db, in_place=True), tile)
     tiles = [t for t in block.tiles if valid[:, t.col - block.col:t.col - block.col + tile].any()]
     return PreparedBlock(block, valid, tiles, time.perf_counter() - start, sar, optical)

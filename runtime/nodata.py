@@ -2,8 +2,8 @@
 
 A pixel is nodata when every band equals the file's nodata value (0 when it declares none: the
 value Sentinel-2 products use outside the swath) or when any band is NaN. Such pixels stay nodata
-in the output. Inside a tile they are filled with the band means of the valid pixels, so the
-network does not see an artificial black edge next to real data.
+in the output. Inside a tile they are filled with the band means of that tile's valid pixels,
+so the network does not see an artificial black edge next to real data.
 """
 
 from __future__ import annotations

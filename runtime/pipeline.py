@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
-from typing import Iterable, Iterator, Optional, Protocol
+from typing import Iterable, Iterator, Protocol
 
 import numpy as np
 import rasterio
@@ -132,7 +132,7 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
         timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
 
 
-Prediction = tuple[PreparedBlock, Optional[Tile], Optional[np.ndarray]]
+Prediction = tuple[PreparedBlock, Tile | None, np.ndarray | None]
 
 
 def _predictions(engine: Engine, blocks: Iterable[PreparedBlock], tile: int, batch: int) -> Iterator[Prediction]:
@@ -140,11 +140,11 @@ def _predictions(engine: Engine, blocks: Iterable[PreparedBlock], tile: int, bat
 
     A block without tiles to run (all nodata) comes once, with None for tile and prediction.
     """
-    sent: deque[list[tuple[PreparedBlock, Optional[Tile]]]] = deque()  # per batch sent, in order
+    sent: deque[list[tuple[PreparedBlock, Tile | None]]] = deque()  # per batch sent, in order
     unsent: list[tuple[PreparedBlock, None]] = []  # blocks without tiles after the last batch
 
     def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        group: list[tuple[PreparedBlock, Optional[Tile]]] = []
+        group: list[tuple[PreparedBlock, Tile | None]] = []
         bands = len(engine.metadata.s1_bands), len(engine.metadata.s2_bands)
         inputs = _BatchInputs(batch, tile, *bands)
         for prepared in blocks:

@@ -42,7 +42,7 @@ class Tile:
 class TileBlock:
     """Neighbouring tiles of one tile row, restored together, and the scene window that holds them."""
 
-    index: int  # tile row
+    tile_row: int  # which tile row, counted from 0
     row: int  # the window's first scene row: the tile row's top
     col: int  # the window's first scene column: the first one earlier blocks of the row left unfinished
     height: int  # window rows

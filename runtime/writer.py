@@ -79,6 +79,7 @@ class SceneWriter:
             self._dataset.set_band_description(index, description)
         self._pending = np.empty((bands, BLOCK, profile["width"]), dtype)  # one block row, filled piece by piece
         self._next_row, self._next_col = 0, 0  # where the next piece must start
+        self._strip_rows = 0  # the height of every piece of the strip being written
         self._closed = False
 
     def _open(self, profile: dict, bands: int, dtype: str) -> rasterio.io.DatasetWriter:
@@ -110,10 +111,12 @@ class SceneWriter:
         """
         rows, cols = values.shape[1:]
         width = self._dataset.width
+        if col == 0:
+            self._strip_rows = rows
         on_blocks = col % BLOCK == 0 and ((col + cols) % BLOCK == 0 or col + cols == width)
-        if (row, col) != (self._next_row, self._next_col) or not on_blocks:
-            raise ValueError(f"piece at row {row}, column {col} of width {cols} does not follow the last one "
-                             f"or does not end on a block")
+        if (row, col) != (self._next_row, self._next_col) or not on_blocks or rows != self._strip_rows:
+            raise ValueError(f"piece at row {row}, column {col} of {rows} x {cols} px does not follow the last one, "
+                             f"does not end on a block or differs in height from its strip")
         if not cols:
             return
         end = row + rows

@@ -203,7 +203,8 @@ def test_memory_grows_with_the_scene_width_only_by_the_output_block_row(tmp_path
 
 
 def test_block_width_changes_memory_not_the_output(tmp_path, engine, make_scene):
-    s1, s2 = make_scene(tmp_path / "in", height=300, width=1000)
+    """Bit for bit, nodata included: its fill comes from each tile's own valid pixels, not the block's."""
+    s1, s2 = make_scene(tmp_path / "in", height=300, width=1000, nodata_border=90)
     outputs = []
     for block_width in (200, 10_000):
         options = RunOptions(tile_size=64, overlap=16, batch_size=3, block_width=block_width, output_dtype="float32")

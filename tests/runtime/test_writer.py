@@ -44,6 +44,9 @@ def test_rows_out_of_order_or_missing_are_refused(tmp_path):
         writer.write(10, 0, np.zeros((2, 5, 300), np.uint16))
     with pytest.raises(ValueError, match="does not end on a block"):
         writer.write(0, 0, np.zeros((2, 5, 100), np.uint16))
+    writer.write(0, 0, np.zeros((2, 5, BLOCK), np.uint16))
+    with pytest.raises(ValueError, match="differs in height from its strip"):
+        writer.write(0, BLOCK, np.zeros((2, 6, 300 - BLOCK), np.uint16))
     writer.abort()
 
 
