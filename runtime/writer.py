@@ -111,12 +111,12 @@ class SceneWriter:
         """
         rows, cols = values.shape[1:]
         width = self._dataset.width
-        if col == 0:
-            self._strip_rows = rows
+        strip_rows = rows if col == 0 else self._strip_rows
         on_blocks = col % BLOCK == 0 and ((col + cols) % BLOCK == 0 or col + cols == width)
-        if (row, col) != (self._next_row, self._next_col) or not on_blocks or rows != self._strip_rows:
+        if (row, col) != (self._next_row, self._next_col) or not on_blocks or rows != strip_rows:
             raise ValueError(f"piece at row {row}, column {col} of {rows} x {cols} px does not follow the last one, "
                              f"does not end on a block or differs in height from its strip")
+        self._strip_rows = strip_rows
         if not cols:
             return
         end = row + rows
