@@ -84,8 +84,7 @@ class BlendAccumulator:
         height, width = weight.shape
         if top < 0 or left < 0 or top + height > block.height or left + width > block.width:
             raise ValueError(f"tile at {tile.row}, {tile.col} lies outside the open block's window")
-        self._sums.values[:, top:top + height, left:left + width] += values * weight
-        self._sums.weight[top:top + height, left:left + width] += weight
+        self._sums.add(Sums(values * weight, weight), top, left)
 
     def close(self) -> np.ndarray:
         """Finish the open block: its finished (bands, finished_rows, finished_cols) part, normalised.

@@ -74,7 +74,7 @@ class BlockReader:
     """Iterates over the prepared blocks of a scene, produced by a background thread."""
 
     def __init__(self, source: SceneSource, blocks: Sequence[TileBlock], tile: int, preprocessing: Preprocessing,
-                 depth: int = 1) -> None:
+                 *, depth: int) -> None:
         self._source, self._blocks, self._tile, self._preprocessing = source, blocks, tile, preprocessing
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
