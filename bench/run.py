@@ -44,7 +44,7 @@ from ibhfn.runtime.engine import Engine, open_engine
 from ibhfn.runtime.pipeline import RunOptions, run_scene
 
 TILE = 256
-BATCHES = (1, 2, 4, 8)
+BATCHES = (1, 2, 4, 8)  # the default; a GPU wants larger (--batches)
 SCENE_ROUNDS = 3  # the first run of a process also pays for warming GDAL and the allocator
 Infer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -82,17 +82,17 @@ def median_seconds(infer: Infer, batch: int, repeats: int) -> float:
     return statistics.median(times)
 
 
-def measure_tiles(backend: str, precision: str, infer: Infer, repeats: int) -> Row:
-    """Latency at batch 1 and throughput at the best batch."""
-    per_tile = {batch: median_seconds(infer, batch, max(3, repeats // batch)) / batch for batch in BATCHES}
+def measure_tiles(backend: str, precision: str, infer: Infer, repeats: int, batches: tuple[int, ...]) -> Row:
+    """Latency at batch 1 and throughput at the best of `batches`."""
+    per_tile = {batch: median_seconds(infer, batch, max(3, repeats // batch)) / batch for batch in (1, *batches)}
     best = min(per_tile, key=per_tile.get)
     return Row(backend, precision, per_tile[1] * 1000, 1 / per_tile[best], best)
 
 
-def speedup_in_turn(first: Infer, second: Infer, repeats: int) -> float:
+def speedup_in_turn(first: Infer, second: Infer, repeats: int, batches: tuple[int, ...]) -> float:
     """Best throughput of `first` over that of `second`, their calls timed in turn in one process."""
     throughput: tuple[list[float], list[float]] = ([], [])
-    for batch in BATCHES:
+    for batch in batches:
         sar, optical = tiles(batch)
         times: tuple[list[float], list[float]] = ([], [])
         for _ in range(max(3, repeats // batch) + 1):  # the first call of each is a warm-up
@@ -116,17 +116,21 @@ def measure_scene(engine: Engine, row: Row, infer: Infer, scene: tuple[Path, Pat
     for _ in range(SCENE_ROUNDS):
         result = run_scene(engine, *scene, output, RunOptions(batch_size=row.best_batch))
         seconds.append(result.timings["total"])
-        ratios.append(pure_seconds(infer, row.best_batch, result.tiles) / result.timings["total"])
+        pure = pure_seconds(infer, row.best_batch, result.tiles, pad=engine.fixed_batch)
+        ratios.append(pure / result.timings["total"])
     row.km2_per_s = result.area_km2 / statistics.median(seconds)
     row.efficiency = statistics.median(ratios)
 
 
-def pure_seconds(infer: Infer, batch: int, count: int) -> float:
-    """Wall time of `count` tiles through `infer` alone, in calls of `batch` (the last one smaller)."""
+def pure_seconds(infer: Infer, batch: int, count: int, pad: bool = False) -> float:
+    """Wall time of `count` tiles through `infer` alone, in calls of `batch`.
+
+    The last call is smaller, or padded to `batch` where the pipeline pads it (a GPU engine).
+    """
     sar, optical = tiles(batch)
     start = time.perf_counter()
     for first in range(0, count, batch):
-        size = min(batch, count - first)
+        size = batch if pad else min(batch, count - first)
         infer(sar[:size], optical[:size])
     return time.perf_counter() - start
 
@@ -142,7 +146,7 @@ def torch_infer(checkpoint: Path) -> Infer:
     return infer
 
 
-def tensorrt_engines(onnx: dict[str, Path], work: Path, console: Console) -> dict[str, Path]:
+def tensorrt_engines(onnx: dict[str, Path], work: Path, console: Console, max_batch: int) -> dict[str, Path]:
     """FP16 and INT8 TensorRT plans where TensorRT and a GPU exist; none otherwise (said once)."""
     from ibhfn.export.trt_build import build_engine
 
@@ -150,7 +154,7 @@ def tensorrt_engines(onnx: dict[str, Path], work: Path, console: Console) -> dic
     for precision in ("fp16", "int8"):
         try:
             plans[precision] = build_engine(onnx[precision], work / f"model_{precision}.plan", tile=TILE,
-                                            batch=(1, 4, max(BATCHES)))
+                                            batch=(1, min(4, max_batch), max_batch))
         except DependencyError as exc:
             console.print(f"[dim]TensorRT rows left out: {exc}[/dim]")
             break
@@ -198,36 +202,45 @@ def machine() -> str:
             f"Python {platform.python_version()}, torch {torch.__version__}")
 
 
-def build_models(checkpoint: Path, work: Path, console: Console) -> dict[str, Path]:
-    """FP32 and FP16 ONNX of the checkpoint, and an INT8 QDQ ONNX calibrated on a synthetic tree."""
-    onnx = {}
+def build_models(checkpoint: Path, models: Path, work: Path, console: Console) -> dict[str, Path]:
+    """FP32 and FP16 ONNX of the checkpoint and an INT8 QDQ ONNX calibrated on a synthetic tree, in `models`.
+
+    Models already in `models` are reused, so a machine without the export tools (a GPU host with
+    only the runtime) can be handed the ones built elsewhere.
+    """
+    onnx = {precision: models / f"model_{precision}.onnx" for precision in ("fp32", "fp16", "int8")}
     for precision in ("fp32", "fp16"):
-        onnx[precision] = export_onnx(checkpoint, work / f"model_{precision}.onnx", precision=precision).path
-    console.print("calibrating INT8 on a generated SEN12MS-CR tree ...")
-    tree = write_tree(work / "tree", seed=1, scenes_per_split=(4, 2, 0), patches_per_scene=4)
-    calibrated = calibrate(onnx["fp32"], tree, work / "model_int8.onnx", samples=32)
-    if calibrated.path is None:
-        raise SystemExit(f"INT8 calibration missed its targets; see {calibrated.report_path}")
-    onnx["int8"] = calibrated.path
+        if not onnx[precision].is_file():
+            export_onnx(checkpoint, onnx[precision], precision=precision)
+    if not onnx["int8"].is_file():
+        console.print("calibrating INT8 on a generated SEN12MS-CR tree ...")
+        tree = write_tree(work / "tree", seed=1, scenes_per_split=(4, 2, 0), patches_per_scene=4)
+        calibrated = calibrate(onnx["fp32"], tree, onnx["int8"], samples=32)
+        if calibrated.path is None:
+            raise SystemExit(f"INT8 calibration missed its targets; see {calibrated.report_path}")
     return onnx
 
 
-def measure_backend(backend: str, precision: str, model: str, s1: str, s2: str, out: str, repeats: int) -> dict:
+def measure_backend(backend: str, precision: str, model: str, s1: str, s2: str, out: str, repeats: int,
+                    batches: tuple[int, ...]) -> dict:
     """All figures of one backend, measured in this process (so its peak RSS is the backend's own)."""
     if backend == "PyTorch eager":
-        row = measure_tiles(backend, precision, torch_infer(Path(model)), repeats)
+        row = measure_tiles(backend, precision, torch_infer(Path(model)), repeats, batches)
     else:
         with open_engine(Path(model), device="auto") as engine:
-            row = measure_tiles(backend, precision, engine.infer, repeats)
+            if backend == "ONNX Runtime":  # name the provider it chose
+                backend += " (CUDA)" if "CUDA" in engine.backend else " (CPU)"
+            row = measure_tiles(backend, precision, engine.infer, repeats, batches)
             measure_scene(engine, row, engine.infer, (Path(s1), Path(s2)), Path(out))
     row.peak_rss_mb = own_peak_rss_mb()
     return asdict(row)
 
 
-def run_backend_process(spec: tuple[str, str, Path], scene: tuple[Path, Path], out: Path, repeats: int) -> Row:
+def run_backend_process(spec: tuple[str, str, Path], scene: tuple[Path, Path], out: Path, repeats: int,
+                        batches: tuple[int, ...]) -> Row:
     """`measure_backend` in a fresh Python process; its JSON row back."""
     command = [sys.executable, __file__, "--measure", *map(str, spec), *map(str, scene), str(out),
-               "--repeats", str(repeats)]
+               "--repeats", str(repeats), "--batches", *map(str, batches)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"benchmark of {spec[0]} {spec[1]} failed:\n{done.stderr}")
@@ -241,32 +254,42 @@ def main() -> None:
                         help="checkpoint to benchmark (default: the bundled model)")
     parser.add_argument("--repeats", type=int, default=16, help="timed calls at batch 1 (fewer at larger batches)")
     parser.add_argument("--scene", type=int, default=2048, help="side of the scene for km2/s and efficiency")
-    parser.add_argument("--large", type=int, default=8192, help="side of the large scene for peak RSS")
+    parser.add_argument("--large", type=int, default=8192, help="side of the large scene for peak RSS (0: no memory table)")
+    parser.add_argument("--batches", type=int, nargs="+", default=BATCHES, help="batch sizes to time")
+    parser.add_argument("--models", type=Path, default=None,
+                        help="folder of model_fp32/fp16/int8.onnx to reuse, built there when missing "
+                             "(default: a temporary folder)")
     parser.add_argument("--measure", nargs=6, metavar=("BACKEND", "PRECISION", "MODEL", "S1", "S2", "OUT"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
+    batches = tuple(args.batches)
     if args.measure:
-        print(json.dumps(measure_backend(*args.measure, repeats=args.repeats)))
+        print(json.dumps(measure_backend(*args.measure, repeats=args.repeats, batches=batches)))
         return
     console = Console()
     console.print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory(prefix="ibhfn-bench-") as tmp:
         work = Path(tmp)
-        onnx = build_models(args.checkpoint, work, console)
+        models = args.models or work
+        models.mkdir(parents=True, exist_ok=True)
+        onnx = build_models(args.checkpoint, models, work, console)
         console.print(f"generating a {args.scene} x {args.scene} scene ...")
         scene = write_scene(work / "scene", "bench", height=args.scene, width=args.scene, seed=3)
         specs = [("PyTorch eager", "fp32", args.checkpoint)]
         specs += [("ONNX Runtime", precision, onnx[precision]) for precision in ("fp32", "fp16", "int8")]
-        specs += [("TensorRT", precision, plan) for precision, plan in tensorrt_engines(onnx, work, console).items()]
+        plans = tensorrt_engines(onnx, work, console, max(batches))
+        specs += [("TensorRT", precision, plan) for precision, plan in plans.items()]
         rows = []
         for spec in specs:
             console.print(f"measuring {spec[0]} {spec[1]} ...")
-            rows.append(run_backend_process(spec, (scene.s1, scene.s2), work / "out", args.repeats))
+            rows.append(run_backend_process(spec, (scene.s1, scene.s2), work / "out", args.repeats, batches))
         print_rows(console, rows)
-        console.print("timing ONNX Runtime fp32 and PyTorch eager fp32 in turn ...")
         with open_engine(onnx["fp32"], device="auto") as engine:
-            ratio = speedup_in_turn(engine.infer, torch_infer(args.checkpoint), args.repeats)
+            console.print(f"timing {engine.backend} fp32 and PyTorch eager fp32 (CPU) in turn ...")
+            ratio = speedup_in_turn(engine.infer, torch_infer(args.checkpoint), args.repeats, batches)
         console.print(f"ONNX Runtime fp32 / PyTorch eager fp32, call for call in one process: {ratio:.2f} x")
+        if not args.large:
+            return
         console.print(f"generating a {args.large} x {args.large} scene ...")
         large = write_scene(work / "large", "large", height=args.large, width=args.large, seed=4)
         memory = {args.scene: peak_rss_of_run(onnx["fp32"], scene.s1.parent, work / "rss_small"),

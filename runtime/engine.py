@@ -37,12 +37,16 @@ class Engine(ABC):
         backend: str,
         tile_size: int | None = None,
         max_batch: int | None = None,
+        fixed_batch: bool = False,
     ) -> None:
         self.path = path
         self.metadata = metadata
         self.backend = backend  # what runs it, for messages and scene records
         self.tile_size = tile_size  # fixed by a static engine, else None
         self.max_batch = max_batch  # the largest batch the engine takes, None when unbounded
+        # True on a GPU, where a call whose batch size differs from the last one costs a new plan
+        # (ONNX Runtime's cuDNN search took 0.4-0.6 s on an H200): callers pad partial batches.
+        self.fixed_batch = fixed_batch
 
     def __enter__(self) -> "Engine":
         return self

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +35,20 @@ def _providers(device: str) -> list[str]:
     return [CUDA, CPU] if device != "cpu" and CUDA in available else [CPU]
 
 
+def _preload_cuda_libraries() -> str:
+    """Load CUDA and cuDNN from pip's nvidia-* packages when present, as onnxruntime-gpu asks; its messages.
+
+    Without this, a CUDA installed by `pip install onnxruntime-gpu[cuda,cudnn]` is found only when
+    torch was imported first. ONNX Runtime before 1.21 has no preload: its loader's paths apply.
+    """
+    preload = getattr(ort, "preload_dlls", None)
+    messages = io.StringIO()
+    if preload is not None:
+        with contextlib.redirect_stdout(messages):
+            preload()
+    return " ".join(messages.getvalue().split())
+
+
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
@@ -48,13 +64,17 @@ class OnnxRuntimeEngine(Engine):
         options = ort.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads = threads
+        providers = _providers(device)
+        preload_messages = _preload_cuda_libraries() if CUDA in providers else ""
         try:
-            self._session = ort.InferenceSession(str(path), options, providers=_providers(device))
+            self._session = ort.InferenceSession(str(path), options, providers=providers)
         except _ORT_ERRORS as exc:
             raise ModelError(f"{path}: ONNX Runtime cannot load it ({_first_line(exc)})") from None
         provider = self._session.get_providers()[0]
         if device == "cuda" and provider != CUDA:
-            raise DependencyError(f"{path}: ONNX Runtime could not start its CUDA provider; see its log above")
+            raise DependencyError(
+                f"{path}: ONNX Runtime could not start its CUDA provider ({preload_messages or 'see its log above'})"
+            )
         metadata = EngineMetadata.from_props(
             self._session.get_modelmeta().custom_metadata_map, source=str(path)
         )
@@ -74,6 +94,7 @@ class OnnxRuntimeEngine(Engine):
             backend=f"onnxruntime ({provider})",
             tile_size=_fixed(height),
             max_batch=_fixed(batch),
+            fixed_batch=provider == CUDA,
         )
         self._output_device = "cuda" if provider == CUDA else "cpu"
 

@@ -157,7 +157,7 @@ def _predictions(engine: Engine, blocks: Iterable[PreparedBlock], tile: int, bat
             prepared.drop_inputs()
         if inputs.count:
             sent.append(group)
-            yield inputs.arrays()
+            yield inputs.padded() if engine.fixed_batch else inputs.arrays()
         else:
             unsent.extend(group)
 
@@ -186,6 +186,12 @@ class _BatchInputs:
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """The filled part of the batch."""
         return self._sar[:self.count], self._optical[:self.count]
+
+    def padded(self) -> tuple[np.ndarray, np.ndarray]:
+        """The whole batch, zeros after the filled part: every call of the scene has one shape."""
+        self._sar[self.count:] = 0
+        self._optical[self.count:] = 0
+        return self._sar, self._optical
 
 
 def _timed_items(items: Iterable[Prediction], timings: dict[str, float], stage: str) -> Iterator[Prediction]:

@@ -83,6 +83,7 @@ class TensorRTEngine(Engine):
                 backend=f"tensorrt {trt.__version__} ({gpu_name}, {self._cuda.name})",
                 tile_size=tile_size,
                 max_batch=max_shape[0],
+                fixed_batch=True,
             )
             self._min_shape, self._max_shape = min_shape, max_shape
             self._context = self._engine.create_execution_context()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 import rasterio
 from typer.testing import CliRunner
@@ -55,3 +56,19 @@ def test_the_restored_scene_is_closer_to_the_truth_than_the_cloudy_input(restore
     cloudy, _ = read(scene.s2)
     truth, _ = read(scene.target)
     assert psnr(restored, truth) > psnr(cloudy, truth) + 3.0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif("CUDAExecutionProvider" not in ort.get_available_providers(),
+                    reason="onnxruntime-gpu (CUDA provider) not installed")
+def test_cuda_restores_the_scene_as_the_cpu_does(restored_scene, tmp_path):
+    scene, _ = restored_scene
+    restored = {}
+    for device in ("cpu", "cuda"):
+        result = CliRunner().invoke(app, ["-q", "--device", device, "--batch", "16", str(scene.s1.parent),
+                                          str(tmp_path / device)])
+        assert result.exit_code == 0, result.output
+        restored[device], _ = read(tmp_path / device / "cloudy.tif")
+    gap = np.abs(restored["cuda"] - restored["cpu"])
+    assert gap.max() <= 20 / S2_DN_MAX, f"largest gap {gap.max() * S2_DN_MAX:.0f} DN"  # TF32 convolutions
+    assert gap.mean() <= 1 / S2_DN_MAX

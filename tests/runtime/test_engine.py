@@ -87,7 +87,10 @@ def test_broken_onnx_is_refused(tmp_path):
         open_engine(tmp_path / "broken.onnx")
 
 
-@pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="CUDA provider present")
+HAS_CUDA_PROVIDER = "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+@pytest.mark.skipif(HAS_CUDA_PROVIDER, reason="CUDA provider present")
 def test_cuda_requested_without_a_cuda_provider(onnx_engine_path):
     with pytest.raises(DependencyError, match="onnxruntime-gpu"):
         open_engine(onnx_engine_path, device="cuda")
@@ -96,3 +99,24 @@ def test_cuda_requested_without_a_cuda_provider(onnx_engine_path):
 def test_unknown_device(onnx_engine_path):
     with pytest.raises(ModelError, match="unknown device"):
         open_engine(onnx_engine_path, device="tpu")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_CUDA_PROVIDER, reason="onnxruntime-gpu (CUDA provider) not installed")
+def test_cuda_provider_restores_what_the_cpu_does(onnx_engine_path):
+    sar, optical = batch(n=3, size=64)
+    with open_engine(onnx_engine_path, device="cuda") as gpu, open_engine(onnx_engine_path, device="cpu") as cpu:
+        assert gpu.backend == "onnxruntime (CUDAExecutionProvider)"
+        restored = gpu.infer(sar, optical)
+        streamed = np.concatenate(list(gpu.infer_batches([(sar[:2], optical[:2]), (sar[2:], optical[2:])])))
+        expected = cpu.infer(sar, optical)
+    assert restored.dtype == np.float32 and restored.shape == expected.shape
+    np.testing.assert_allclose(restored, expected, atol=1e-3)  # cuDNN may run the convolutions in TF32
+    np.testing.assert_allclose(streamed, expected, atol=1e-3)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_CUDA_PROVIDER, reason="onnxruntime-gpu (CUDA provider) not installed")
+def test_auto_device_takes_the_cuda_provider(onnx_engine_path):
+    with open_engine(onnx_engine_path) as engine:
+        assert engine.backend == "onnxruntime (CUDAExecutionProvider)"

@@ -177,6 +177,20 @@ def peak_python_bytes(engine, s1, s2, out, options):
         tracemalloc.stop()
 
 
+def test_a_gpu_engine_gets_one_batch_shape_and_the_same_output(tmp_path, engine, make_scene, monkeypatch):
+    s1, s2 = make_scene(tmp_path / "in", height=200, width=176)
+    options = RunOptions(tile_size=64, batch_size=4)
+    assert len(TileGrid(200, 176, 64, 32)) % 4  # so the last batch is partial
+    run_scene(engine, s1, s2, tmp_path / "free.tif", options)
+    shapes = []
+    infer = engine._infer_impl
+    monkeypatch.setattr(engine, "fixed_batch", True)
+    monkeypatch.setattr(engine, "_infer_impl", lambda sar, optical: shapes.append(sar.shape) or infer(sar, optical))
+    result = run_scene(engine, s1, s2, tmp_path / "fixed.tif", options)
+    assert {shape[0] for shape in shapes} == {4} and len(shapes) * 4 > result.tiles
+    np.testing.assert_array_equal(read(tmp_path / "fixed.tif")[0], read(tmp_path / "free.tif")[0])
+
+
 def test_memory_follows_the_block_not_the_scene_height(tmp_path, engine, make_scene):
     peaks = [peak_python_bytes(engine, *make_scene(tmp_path / f"in{height}", height=height, width=384),
                                tmp_path / f"out{height}.tif", RunOptions(tile_size=128))
