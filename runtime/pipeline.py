@@ -4,7 +4,8 @@ Per scene: open and check the inputs (`SceneSource`), cut the tile rows into blo
 width (`TileGrid.blocks`), read and preprocess them in a background thread (`BlockReader`), run
 their tiles in batches that may span blocks (`Engine.infer_batches`), blend them
 (`BlendAccumulator`), and write the finished pieces (`SceneWriter`) under a temporary name renamed
-when complete, then the scene's JSON record. Memory follows the block width, not the scene: GDAL's
+when complete, then the scene's JSON record. The inputs are hashed for that record in a thread of
+their own while the scene runs (first, when `--resume` has a record to compare with). Memory follows the block width, not the scene: GDAL's
 block cache is capped too. Over a batch, a scene that fails with an `IbhfnError` is recorded with
 its one-line message and the others still run.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from itertools import groupby
@@ -33,7 +35,7 @@ from ibhfn.runtime.block_reader import BlockReader, PreparedBlock
 from ibhfn.runtime.engine import Engine
 from ibhfn.runtime.pairing import Pairing, ScenePair, scene_name
 from ibhfn.runtime.raster_source import SceneSource
-from ibhfn.runtime.scene_record import FileFacts, fingerprint, is_finished, write_record
+from ibhfn.runtime.scene_record import FileFacts, fingerprint, is_finished, record_path, write_record
 from ibhfn.runtime.tiling import Tile, TileGrid
 from ibhfn.runtime.writer import BLOCK, OUTPUT_DTYPES, SceneWriter, encode
 
@@ -241,24 +243,28 @@ def run_scene(
     output = Path(output)
     started = time.perf_counter()
     tile = options.tile_for(engine)
-    with SceneSource(s1, s2, engine.metadata) as source:
+    with SceneSource(s1, s2, engine.metadata) as source, ThreadPoolExecutor(1, thread_name_prefix="ibhfn-hash") as hasher:
         result = SceneResult(name or scene_name(Path(s2)), output, "done", warnings=list(source.warnings),
                              width=source.width, height=source.height, area_km2=source.area_km2)
-        with _timed(result.timings, "hash"):
-            inputs = {"s1": FileFacts.of(s1), "s2": FileFacts.of(s2)}
-            expected = fingerprint(inputs["s1"], inputs["s2"], engine.sha256, options.output_settings(engine))
-        if resume and is_finished(output, expected):
+        hashing = hasher.submit(_measure_inputs, Path(s1), Path(s2), result.timings)  # overlaps the scene
+
+        def expected() -> dict:
+            inputs = hashing.result()
+            return fingerprint(inputs["s1"], inputs["s2"], engine.sha256, options.output_settings(engine))
+
+        if resume and record_path(output).is_file() and is_finished(output, expected()):
             result.status = "skipped"
         else:
             grid = TileGrid(source.height, source.width, tile, options.overlap)
             progress.scene_started(result.name, len(grid))
             _write_scene(engine, source, grid, output, options, result, progress)
+        inputs = hashing.result()
     result.timings["total"] = time.perf_counter() - started
     if result.status == "done":
         write_record(output, {
             "scene": result.name,
             "package_version": ibhfn.__version__,
-            "fingerprint": expected,
+            "fingerprint": expected(),
             "inputs": {**{k: asdict(v) for k, v in inputs.items()}, "s1_warped": source.warped},
             "engine": {"path": str(engine.path.resolve()), "sha256": engine.sha256, "backend": engine.backend,
                        "metadata": engine.metadata.to_props()},
@@ -270,6 +276,12 @@ def run_scene(
             "warnings": result.warnings,
         })
     return result
+
+
+def _measure_inputs(s1: Path, s2: Path, timings: dict[str, float]) -> dict[str, FileFacts]:
+    """Sizes and hashes of a scene's inputs, the seconds spent in `timings["hash"]`."""
+    with _timed(timings, "hash"):
+        return {"s1": FileFacts.of(s1), "s2": FileFacts.of(s2)}
 
 
 def _write_scene(

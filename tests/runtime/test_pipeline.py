@@ -1,4 +1,6 @@
+import hashlib
 import json
+import threading
 import tracemalloc
 from dataclasses import replace
 from pathlib import Path
@@ -8,6 +10,7 @@ import pytest
 import rasterio
 
 from ibhfn.errors import InputError, ShapeError
+from ibhfn.runtime import pipeline as pipeline_module
 from ibhfn.runtime.engine import open_engine
 from ibhfn.runtime.pipeline import RunOptions, run_scene
 from ibhfn.runtime.scene_record import record_path
@@ -127,7 +130,19 @@ def test_record_names_inputs_engine_options_and_timings(tmp_path, engine, make_s
     assert record["engine"]["metadata"]["ibhfn.size_multiple"] == "4"
     assert record["options"]["tile_size"] == 64 and record["tiles"]["run"] == 1
     assert record["output"]["size_bytes"] == (tmp_path / "scene.tif").stat().st_size
-    assert {"read", "infer", "write", "total"} <= set(record["timings"])
+    assert {"hash", "read", "infer", "write", "total"} <= set(record["timings"])
+
+
+def test_inputs_are_hashed_beside_the_scene_not_before_it(tmp_path, engine, make_scene, monkeypatch):
+    s1, s2 = make_scene(tmp_path / "in", height=64, width=64)
+    threads = []
+    measure = pipeline_module.FileFacts.of
+    monkeypatch.setattr(pipeline_module.FileFacts, "of",
+                        lambda path: threads.append(threading.current_thread().name) or measure(path))
+    run_scene(engine, s1, s2, tmp_path / "scene.tif", RunOptions(tile_size=64))
+    assert len(threads) == 2 and all(name.startswith("ibhfn-hash") for name in threads), threads
+    record = json.loads(record_path(tmp_path / "scene.tif").read_text())
+    assert record["inputs"]["s1"]["sha256"] == hashlib.sha256(s1.read_bytes()).hexdigest()
 
 
 def test_resume_skips_only_a_matching_finished_scene(tmp_path, engine, make_scene):
