@@ -2,9 +2,9 @@
 
 Per scene: open and check the inputs (`SceneSource`), cut the tile rows into blocks of bounded
 width (`TileGrid.blocks`), read and preprocess them in a background thread (`BlockReader`), run
-their tiles in batches that may span blocks (`Engine.infer_batches`), blend them
-(`BlendAccumulator`), and write the finished pieces (`SceneWriter`) under a temporary name renamed
-when complete, then the scene's JSON record. The inputs are hashed for that record in a thread of
+their tiles in batches that may span blocks (`Engine.infer_batches`, in the calling thread), and
+in a third thread (`ConsumerThread`) blend them (`BlendAccumulator`) and write the finished
+pieces (`SceneWriter`) under a temporary name renamed when complete; then the scene's JSON record. The inputs are hashed for that record in a thread of
 their own while the scene runs (first, when `--resume` has a record to compare with). Memory follows the block width, not the scene: GDAL's
 block cache is capped too. Over a batch, a scene that fails with an `IbhfnError` is recorded with
 its one-line message and the others still run.
@@ -32,6 +32,7 @@ from ibhfn.preprocessing import Preprocessing
 from ibhfn.runtime.accumulator import BlendAccumulator
 from ibhfn.runtime.blend import BLEND_WINDOWS, blend_window
 from ibhfn.runtime.block_reader import BlockReader, PreparedBlock
+from ibhfn.runtime.consumer_thread import ConsumerThread
 from ibhfn.runtime.engine import Engine
 from ibhfn.runtime.pairing import Pairing, ScenePair, scene_name
 from ibhfn.runtime.raster_source import SceneSource
@@ -302,25 +303,31 @@ def _write_scene(
     batch = min(options.batch_size, engine.max_batch or options.batch_size)
     descriptions = tuple(given or band for given, band in zip(source.s2_descriptions, meta.s2_bands))
     timings = result.timings
+
+    def blend_and_write(predictions: Iterator[Prediction]) -> None:
+        """Blend each block's predictions and write its finished part (in the consumer thread)."""
+        for prepared, tiles in groupby(predictions, key=itemgetter(0)):
+            accumulator.open(prepared.block)
+            for _, tile, prediction in tiles:
+                if tile is not None:
+                    with _timed(timings, "blend"):
+                        _add_prediction(accumulator, grid, options, tile, prediction)
+            with _timed(timings, "blend"):
+                finished = accumulator.close()
+            with _timed(timings, "write"):
+                _write_block(writer, prepared, finished, meta.preprocessing, options.output_dtype)
+            timings["read"] = timings.get("read", 0.0) + prepared.read_seconds
+            result.tiles += len(prepared.tiles)
+            result.empty_tiles += prepared.empty_tiles
+            progress.tiles_done(len(prepared.block.tiles))
+
     with atomic_path(output) as tmp, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
         writer = SceneWriter(tmp, source.profile, bands=bands, dtype=options.output_dtype,
                              descriptions=descriptions, cog=options.cog)
         with writer, BlockReader(source, blocks, grid.tile, meta.preprocessing, depth=options.prefetch) as reader:
-            predictions = _timed_items(_predictions(engine, reader, grid.tile, batch), timings, "infer")
-            for prepared, tiles in groupby(predictions, key=itemgetter(0)):
-                accumulator.open(prepared.block)
-                for _, tile, prediction in tiles:
-                    if tile is not None:
-                        with _timed(timings, "blend"):
-                            _add_prediction(accumulator, grid, options, tile, prediction)
-                with _timed(timings, "blend"):
-                    finished = accumulator.close()
-                with _timed(timings, "write"):
-                    _write_block(writer, prepared, finished, meta.preprocessing, options.output_dtype)
-                timings["read"] = timings.get("read", 0.0) + prepared.read_seconds
-                result.tiles += len(prepared.tiles)
-                result.empty_tiles += prepared.empty_tiles
-                progress.tiles_done(len(prepared.block.tiles))
+            with ConsumerThread(blend_and_write, depth=batch, name="ibhfn-blend-writer") as finisher:
+                for item in _timed_items(_predictions(engine, reader, grid.tile, batch), timings, "infer"):
+                    finisher.put(item)
             with _timed(timings, "write"):
                 writer.close()  # with --cog, the copy to a COG
 

@@ -174,6 +174,21 @@ def test_a_failure_mid_scene_leaves_no_output_under_the_final_name(tmp_path, eng
     assert list((tmp_path / "out").iterdir()) == []
 
 
+def test_a_write_failure_in_the_blending_thread_is_the_scene_s_error(tmp_path, engine, make_scene, monkeypatch):
+    s1, s2 = make_scene(tmp_path / "in", height=300, width=64)
+    written = []
+
+    def failing_write(self, row, col, values):
+        written.append(threading.current_thread().name)
+        raise InputError(f"{self.path}: cannot write the output (disk full)")
+
+    monkeypatch.setattr(pipeline_module.SceneWriter, "write", failing_write)
+    with pytest.raises(InputError, match="cannot write the output"):
+        run_scene(engine, s1, s2, tmp_path / "out" / "scene.tif", RunOptions(tile_size=64, batch_size=1))
+    assert written == ["ibhfn-blend-writer"]
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 def test_engine_and_tile_mismatch_is_refused(tmp_path, engine, make_scene):
     s1, s2 = make_scene(tmp_path / "in", height=64, width=64)
     with pytest.raises(ShapeError, match="multiple of"):
