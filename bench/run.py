@@ -37,8 +37,10 @@ from ibhfn.bundled import BUNDLED_CHECKPOINT
 from ibhfn.calibration.calibrate import calibrate
 from ibhfn.data.synthetic import write_scene, write_tree
 from ibhfn.errors import DependencyError
+from ibhfn.export.onnx_metadata import read_metadata
 from ibhfn.export.deploy import fold
 from ibhfn.export.onnx_export import export_onnx
+from ibhfn.hashing import file_sha256
 from ibhfn.model import load_checkpoint
 from ibhfn.runtime.engine import Engine, open_engine
 from ibhfn.runtime.pipeline import RunOptions, run_scene
@@ -154,7 +156,7 @@ def tensorrt_engines(onnx: dict[str, Path], work: Path, console: Console, max_ba
     for precision in ("fp16", "int8"):
         try:
             plans[precision] = build_engine(onnx[precision], work / f"model_{precision}.plan", tile=TILE,
-                                            batch=(1, min(4, max_batch), max_batch))
+                                            batch=(1, max_batch, max_batch))
         except DependencyError as exc:
             console.print(f"[dim]TensorRT rows left out: {exc}[/dim]")
             break
@@ -209,6 +211,11 @@ def build_models(checkpoint: Path, models: Path, work: Path, console: Console) -
     only the runtime) can be handed the ones built elsewhere.
     """
     onnx = {precision: models / f"model_{precision}.onnx" for precision in ("fp32", "fp16", "int8")}
+    checkpoint_sha256 = file_sha256(checkpoint)
+    for path in onnx.values():
+        if path.is_file() and read_metadata(path).checkpoint_sha256 != checkpoint_sha256:
+            raise SystemExit(f"{path} was exported from another checkpoint than {checkpoint}; "
+                             f"remove it or choose another --models folder")
     for precision in ("fp32", "fp16"):
         if not onnx[precision].is_file():
             export_onnx(checkpoint, onnx[precision], precision=precision)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,7 @@ def _preload_cuda_libraries() -> str:
     if preload is not None:
         with contextlib.redirect_stdout(messages):
             preload()
-    return " ".join(messages.getvalue().split())
+    return " ".join(re.sub(r"\x1b\[[0-9;]*m", "", messages.getvalue()).split())  # without colour codes
 
 
 def _first_line(exc: Exception) -> str:

@@ -12,6 +12,7 @@ its one-line message and the others still run.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -244,22 +245,27 @@ def run_scene(
     output = Path(output)
     started = time.perf_counter()
     tile = options.tile_for(engine)
+    stop_hashing = threading.Event()
     with SceneSource(s1, s2, engine.metadata) as source, ThreadPoolExecutor(1, thread_name_prefix="ibhfn-hash") as hasher:
         result = SceneResult(name or scene_name(Path(s2)), output, "done", warnings=list(source.warnings),
                              width=source.width, height=source.height, area_km2=source.area_km2)
-        hashing = hasher.submit(_measure_inputs, Path(s1), Path(s2), result.timings)  # overlaps the scene
+        hashing = hasher.submit(_measure_inputs, Path(s1), Path(s2), result.timings, stop_hashing)
 
         def expected() -> dict:
             inputs = hashing.result()
             return fingerprint(inputs["s1"], inputs["s2"], engine.sha256, options.output_settings(engine))
 
-        if resume and record_path(output).is_file() and is_finished(output, expected()):
-            result.status = "skipped"
-        else:
-            grid = TileGrid(source.height, source.width, tile, options.overlap)
-            progress.scene_started(result.name, len(grid))
-            _write_scene(engine, source, grid, output, options, result, progress)
-        inputs = hashing.result()
+        try:
+            if resume and record_path(output).is_file() and is_finished(output, expected()):
+                result.status = "skipped"
+            else:
+                grid = TileGrid(source.height, source.width, tile, options.overlap)
+                progress.scene_started(result.name, len(grid))
+                _write_scene(engine, source, grid, output, options, result, progress)
+            inputs = hashing.result()
+        except BaseException:  # a failed scene does not wait for its inputs to be hashed
+            stop_hashing.set()
+            raise
     result.timings["total"] = time.perf_counter() - started
     if result.status == "done":
         write_record(output, {
@@ -279,10 +285,10 @@ def run_scene(
     return result
 
 
-def _measure_inputs(s1: Path, s2: Path, timings: dict[str, float]) -> dict[str, FileFacts]:
-    """Sizes and hashes of a scene's inputs, the seconds spent in `timings["hash"]`."""
+def _measure_inputs(s1: Path, s2: Path, timings: dict[str, float], stop: threading.Event) -> dict[str, FileFacts]:
+    """Sizes and hashes of a scene's inputs, the seconds spent in `timings["hash"]`; `stop` ends it early."""
     with _timed(timings, "hash"):
-        return {"s1": FileFacts.of(s1), "s2": FileFacts.of(s2)}
+        return {"s1": FileFacts.of(s1, stop), "s2": FileFacts.of(s2, stop)}
 
 
 def _write_scene(

@@ -9,10 +9,12 @@ its output exists with the recorded size and the record's fingerprint matches th
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from ibhfn.atomic import atomic_path
+from ibhfn.errors import InputError
 from ibhfn.hashing import file_sha256
 
 RECORD_FORMAT = "ibhfn-scene/2"  # 2: tiles spread evenly, so scenes recorded as /1 are recomputed
@@ -27,10 +29,13 @@ class FileFacts:
     sha256: str
 
     @classmethod
-    def of(cls, path: Path) -> "FileFacts":
-        """Measure and hash `path`."""
+    def of(cls, path: Path, stop: threading.Event | None = None) -> "FileFacts":
+        """Measure and hash `path` (`stop` ends the hashing early); InputError if it cannot be read."""
         path = Path(path)
-        return cls(str(path.resolve()), path.stat().st_size, file_sha256(path))
+        try:
+            return cls(str(path.resolve()), path.stat().st_size, file_sha256(path, stop=stop))
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read it to hash it ({exc.strerror or exc})") from None
 
 
 def record_path(output: Path) -> Path:

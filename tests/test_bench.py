@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import onnx
 import pytest
+from rich.console import Console
+
+from ibhfn.bundled import BUNDLED_CHECKPOINT, BUNDLED_ONNX
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "run.py"
 
@@ -42,3 +47,17 @@ def test_memory_table_compares_the_two_scene_sizes(bench_output):
 def test_onnx_runtime_and_pytorch_are_compared_call_for_call(bench_output):
     ratio = float(bench_output.split("call for call in one process:")[1].split()[0])
     assert 0.2 < ratio < 20, ratio
+
+
+def test_models_exported_from_another_checkpoint_are_not_reused(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("bench_run", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_run", bench)  # dataclasses look their module up there
+    spec.loader.exec_module(bench)
+    model = onnx.load(BUNDLED_ONNX)
+    for prop in model.metadata_props:
+        if prop.key.endswith("checkpoint_sha256"):
+            prop.value = "0" * 64
+    onnx.save(model, tmp_path / "model_fp32.onnx")
+    with pytest.raises(SystemExit, match="exported from another checkpoint"):
+        bench.build_models(BUNDLED_CHECKPOINT, tmp_path, tmp_path / "work", Console())

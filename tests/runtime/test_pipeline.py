@@ -1,6 +1,7 @@
 import hashlib
 import json
 import threading
+import time
 import tracemalloc
 from dataclasses import replace
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 import rasterio
 
 from ibhfn.errors import InputError, ShapeError
+from ibhfn.hashing import HashingStopped
 from ibhfn.runtime import pipeline as pipeline_module
 from ibhfn.runtime.engine import open_engine
 from ibhfn.runtime.pipeline import RunOptions, run_scene
@@ -138,7 +140,7 @@ def test_inputs_are_hashed_beside_the_scene_not_before_it(tmp_path, engine, make
     threads = []
     measure = pipeline_module.FileFacts.of
     monkeypatch.setattr(pipeline_module.FileFacts, "of",
-                        lambda path: threads.append(threading.current_thread().name) or measure(path))
+                        lambda path, stop: threads.append(threading.current_thread().name) or measure(path, stop))
     run_scene(engine, s1, s2, tmp_path / "scene.tif", RunOptions(tile_size=64))
     assert len(threads) == 2 and all(name.startswith("ibhfn-hash") for name in threads), threads
     record = json.loads(record_path(tmp_path / "scene.tif").read_text())
@@ -187,6 +189,25 @@ def test_a_write_failure_in_the_blending_thread_is_the_scene_s_error(tmp_path, e
         run_scene(engine, s1, s2, tmp_path / "out" / "scene.tif", RunOptions(tile_size=64, batch_size=1))
     assert written == ["ibhfn-blend-writer"]
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_failed_scene_stops_hashing_its_inputs_instead_of_waiting(tmp_path, engine, make_scene, monkeypatch):
+    s1, s2 = make_scene(tmp_path / "in", height=64, width=64)
+    stopped = []
+
+    def slow_facts(path, stop=None):  # a multi-GB input, hashed until told to stop
+        stopped.append(stop.wait(timeout=10))
+        raise HashingStopped(str(path))
+
+    def failing_write_scene(*args, **kwargs):
+        raise InputError("bad window")
+
+    monkeypatch.setattr(pipeline_module.FileFacts, "of", slow_facts)
+    monkeypatch.setattr(pipeline_module, "_write_scene", failing_write_scene)
+    start = time.perf_counter()
+    with pytest.raises(InputError, match="bad window"):
+        run_scene(engine, s1, s2, tmp_path / "scene.tif", RunOptions(tile_size=64))
+    assert time.perf_counter() - start < 5 and stopped == [True]
 
 
 def test_engine_and_tile_mismatch_is_refused(tmp_path, engine, make_scene):
