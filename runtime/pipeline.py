@@ -4,9 +4,10 @@ Per scene: open and check the inputs (`SceneSource`), cut the tile rows into blo
 width (`TileGrid.blocks`), read and preprocess them in a background thread (`BlockReader`), run
 their tiles in batches that may span blocks (`Engine.infer_batches`, in the calling thread), and
 in a third thread (`ConsumerThread`) blend them (`BlendAccumulator`) and write the finished
-pieces (`SceneWriter`) under a temporary name renamed when complete; then the scene's JSON record. The inputs are hashed for that record in a thread of
-their own while the scene runs (first, when `--resume` has a record to compare with). Memory follows the block width, not the scene: GDAL's
-block cache is capped too. Over a batch, a scene that fails with an `IbhfnError` is recorded with
+pieces (`SceneWriter`) under a temporary name renamed when complete; then the scene's JSON
+record. The inputs are hashed for that record in a thread of their own while the scene runs
+(first, when `--resume` has a record to compare with). Memory follows the block width, not the
+scene: GDAL's block cache is capped too. Over a batch, a scene that fails with an `IbhfnError` is recorded with
 its one-line message and the others still run.
 """
 
@@ -246,7 +247,8 @@ def run_scene(
     started = time.perf_counter()
     tile = options.tile_for(engine)
     stop_hashing = threading.Event()
-    with SceneSource(s1, s2, engine.metadata) as source, ThreadPoolExecutor(1, thread_name_prefix="ibhfn-hash") as hasher:
+    hasher = ThreadPoolExecutor(1, thread_name_prefix="ibhfn-hash")
+    with SceneSource(s1, s2, engine.metadata) as source, hasher:
         result = SceneResult(name or scene_name(Path(s2)), output, "done", warnings=list(source.warnings),
                              width=source.width, height=source.height, area_km2=source.area_km2)
         hashing = hasher.submit(_measure_inputs, Path(s1), Path(s2), result.timings, stop_hashing)
