@@ -37,9 +37,9 @@ from ibhfn.bundled import BUNDLED_CHECKPOINT
 from ibhfn.calibration.calibrate import calibrate
 from ibhfn.data.synthetic import write_scene, write_tree
 from ibhfn.errors import DependencyError
-from ibhfn.export.onnx_metadata import read_metadata
 from ibhfn.export.deploy import fold
 from ibhfn.export.onnx_export import export_onnx
+from ibhfn.export.onnx_metadata import read_metadata
 from ibhfn.hashing import file_sha256
 from ibhfn.model import load_checkpoint
 from ibhfn.runtime.engine import Engine, open_engine
@@ -261,7 +261,8 @@ def main() -> None:
                         help="checkpoint to benchmark (default: the bundled model)")
     parser.add_argument("--repeats", type=int, default=16, help="timed calls at batch 1 (fewer at larger batches)")
     parser.add_argument("--scene", type=int, default=2048, help="side of the scene for km2/s and efficiency")
-    parser.add_argument("--large", type=int, default=8192, help="side of the large scene for peak RSS (0: no memory table)")
+    parser.add_argument("--large", type=int, default=8192,
+                        help="side of the large scene for peak RSS (0: no memory table)")
     parser.add_argument("--batches", type=int, nargs="+", default=BATCHES, help="batch sizes to time")
     parser.add_argument("--models", type=Path, default=None,
                         help="folder of model_fp32/fp16/int8.onnx to reuse, built there when missing "

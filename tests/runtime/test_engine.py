@@ -20,7 +20,7 @@ def test_onnx_engine_reads_its_metadata_and_restores_batches(onnx_engine_path, s
     with open_engine(onnx_engine_path, device="cpu", threads=1) as engine:
         assert engine.metadata == standin_metadata
         assert engine.backend == "onnxruntime (CPUExecutionProvider)"
-        assert engine.tile_size is None and engine.max_batch is None
+        assert engine.tile_size is None and engine.max_batch is None and not engine.fixed_batch
         restored = engine.infer(sar, optical)
         streamed = list(engine.infer_batches([(sar[:1], optical[:1]), (sar[1:], optical[1:])]))
         assert engine.sha256 == hashlib.sha256(onnx_engine_path.read_bytes()).hexdigest()
@@ -106,7 +106,7 @@ def test_unknown_device(onnx_engine_path):
 def test_cuda_provider_restores_what_the_cpu_does(onnx_engine_path):
     sar, optical = batch(n=3, size=64)
     with open_engine(onnx_engine_path, device="cuda") as gpu, open_engine(onnx_engine_path, device="cpu") as cpu:
-        assert gpu.backend == "onnxruntime (CUDAExecutionProvider)"
+        assert gpu.backend == "onnxruntime (CUDAExecutionProvider)" and gpu.fixed_batch
         restored = gpu.infer(sar, optical)
         streamed = np.concatenate(list(gpu.infer_batches([(sar[:2], optical[:2]), (sar[2:], optical[2:])])))
         expected = cpu.infer(sar, optical)
