@@ -133,6 +133,8 @@ def run(
     console = Console(stderr=True)
     with open_engine(engine, device=device, threads=threads) as loaded:
         reporter = RichProgress(console, len(pairing.pairs), show_bars=not quiet and console.is_terminal)
+        for warning in loaded.warnings:
+            reporter.say(f"warning: {warning}")
         for problem in pairing.problems:
             reporter.say(f"error: {problem}")
         with reporter.bars:

@@ -47,6 +47,7 @@ class Engine(ABC):
         # True on a GPU, where a call whose batch size differs from the last one costs a new plan
         # (ONNX Runtime's cuDNN search took 0.4-0.6 s on an H200): callers pad partial batches.
         self.fixed_batch = fixed_batch
+        self.warnings: list[str] = []  # what the user should know about how it runs, said once
 
     def __enter__(self) -> "Engine":
         return self

@@ -98,6 +98,11 @@ class OnnxRuntimeEngine(Engine):
             fixed_batch=provider == CUDA,
         )
         self._output_device = "cuda" if provider == CUDA else "cpu"
+        if CUDA in providers and provider != CUDA:  # --device auto: fall back, but say so
+            self.warnings.append(
+                f"{path}: ONNX Runtime's CUDA provider is installed but did not start "
+                f"({preload_messages or 'see its log above'}); running on the CPU"
+            )
 
     def _infer_impl(self, sar: np.ndarray, optical: np.ndarray) -> np.ndarray:
         binding = self._session.io_binding()

@@ -1,6 +1,7 @@
 import dataclasses
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 import rasterio
 from affine import Affine
@@ -154,3 +155,14 @@ def test_input_that_is_neither_folder_nor_manifest(tmp_path, onnx_engine_path):
     result = invoke("--engine", onnx_engine_path, tmp_path / "list.txt", tmp_path / "out")
     assert result.exit_code == 2
     assert result.stderr.strip() == f"error: {tmp_path / 'list.txt'}: not a folder of scenes or a manifest CSV"
+
+
+@pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="CUDA provider present: it would start")
+def test_a_cuda_fallback_is_said_once_per_run(tmp_path, onnx_engine_path, make_scene, monkeypatch):
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    make_scene(tmp_path / "in", "a", height=64, width=64)
+    make_scene(tmp_path / "in", "b", height=64, width=64, seed=1)
+    result = invoke("-q", "--engine", onnx_engine_path, "--tile", 64, tmp_path / "in", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(lines) == 1 and "CUDA provider is installed but did not start" in lines[0] and "running on the CPU" in lines[0]

@@ -120,3 +120,15 @@ def test_cuda_provider_restores_what_the_cpu_does(onnx_engine_path):
 def test_auto_device_takes_the_cuda_provider(onnx_engine_path):
     with open_engine(onnx_engine_path) as engine:
         assert engine.backend == "onnxruntime (CUDAExecutionProvider)"
+
+
+@pytest.mark.skipif(HAS_CUDA_PROVIDER, reason="CUDA provider present: it would start")
+def test_a_cuda_provider_that_does_not_start_is_a_warning_on_auto(onnx_engine_path, monkeypatch):
+    """A CUDA provider listed but unable to start (here: one ONNX Runtime does not have) falls back to the CPU, said once."""
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    with open_engine(onnx_engine_path, device="auto") as engine:
+        assert engine.backend == "onnxruntime (CPUExecutionProvider)" and not engine.fixed_batch
+        assert len(engine.warnings) == 1
+        assert "CUDA provider is installed but did not start" in engine.warnings[0]
+    with pytest.raises(DependencyError, match="could not start its CUDA provider"):
+        open_engine(onnx_engine_path, device="cuda")
