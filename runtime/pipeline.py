@@ -7,8 +7,8 @@ in a third thread (`ConsumerThread`) blend them (`BlendAccumulator`) and write t
 pieces (`SceneWriter`) under a temporary name renamed when complete; then the scene's JSON
 record. The inputs are hashed for that record in a thread of their own while the scene runs
 (first, when `--resume` has a record to compare with). Memory follows the block width, not the
-scene: GDAL's block cache is capped too. Over a batch, a scene that fails with an `IbhfnError` is recorded with
-its one-line message and the others still run.
+scene: GDAL's block cache is capped too. Over a batch, a scene that fails with an `IbhfnError` is
+recorded with its one-line message and the others still run.
 """
 
 from __future__ import annotations

@@ -136,7 +136,7 @@ class SceneWriter:
             self._next_row, self._next_col = end, 0
 
     def close(self) -> None:
-        """Write what is pending and close; with `cog`, copy to the COG and remove the strip file."""
+        """Close, checking every row was written; with `cog`, copy to the COG and remove the intermediate file."""
         if self._closed:
             return
         self._closed = True
