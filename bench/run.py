@@ -43,11 +43,13 @@ from ibhfn.export.onnx_metadata import read_metadata
 from ibhfn.hashing import file_sha256
 from ibhfn.model import load_checkpoint
 from ibhfn.runtime.engine import Engine, open_engine
-from ibhfn.runtime.pipeline import RunOptions, run_scene
+from ibhfn.runtime.malloc import map_large_arrays
+from ibhfn.runtime.pipeline import RunOptions, SceneResult, run_scene
+from ibhfn.runtime.writer import COMPRESSIONS
 
 TILE = 256
 BATCHES = (1, 2, 4, 8)  # the default; a GPU wants larger (--batches)
-SCENE_ROUNDS = 3  # the first run of a process also pays for warming GDAL and the allocator
+SCENE_ROUNDS = 5  # this machine's speed drifts by 20 % within a minute: a median of 3 rounds still wandered
 Infer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -108,20 +110,37 @@ def speedup_in_turn(first: Infer, second: Infer, repeats: int, batches: tuple[in
 
 
 def measure_scene(engine: Engine, row: Row, infer: Infer, scene: tuple[Path, Path], out: Path) -> None:
-    """Fill the row's scene throughput and pipeline efficiency from SCENE_ROUNDS rounds, medians.
-
-    Each round runs the scene, then the same number of tiles through the engine alone, so a
-    machine that speeds up or slows down between rounds does not tilt the ratio.
-    """
+    """Fill the row's scene throughput and pipeline efficiency from SCENE_ROUNDS rounds, medians."""
     output = out / f"{row.backend}-{row.precision}.tif".replace(" ", "_")
-    seconds, ratios = [], []
+    rounds = [efficiency_round(engine, infer, scene, output, RunOptions(batch_size=row.best_batch))
+              for _ in range(SCENE_ROUNDS)]
+    row.km2_per_s = rounds[0][1].area_km2 / statistics.median(result.timings["total"] for _, result in rounds)
+    row.efficiency = statistics.median(ratio for ratio, _ in rounds)
+
+
+def efficiency_round(engine: Engine, infer: Infer, scene: tuple[Path, Path], output: Path,
+                     options: RunOptions) -> tuple[float, SceneResult]:
+    """The scene through the pipeline, then its tiles through the engine alone: their ratio, and the scene's result.
+
+    Timed in turn, round after round, so a machine that speeds up or slows down does not tilt the ratio.
+    """
+    result = run_scene(engine, *scene, output, options)
+    pure = pure_seconds(infer, options.batch_size, result.tiles, pad=engine.fixed_batch)
+    return pure / result.timings["total"], result
+
+
+def compare_compressions(engine: Engine, scene: tuple[Path, Path], out: Path, batch: int) -> dict[str, tuple]:
+    """Per output compression: median scene seconds, pipeline efficiency and output MB, rounds in turn."""
+    rounds: dict[str, list[tuple[float, SceneResult]]] = {compress: [] for compress in COMPRESSIONS}
     for _ in range(SCENE_ROUNDS):
-        result = run_scene(engine, *scene, output, RunOptions(batch_size=row.best_batch))
-        seconds.append(result.timings["total"])
-        pure = pure_seconds(infer, row.best_batch, result.tiles, pad=engine.fixed_batch)
-        ratios.append(pure / result.timings["total"])
-    row.km2_per_s = result.area_km2 / statistics.median(seconds)
-    row.efficiency = statistics.median(ratios)
+        for compress, done in rounds.items():
+            output = out / f"compress-{compress}.tif"
+            done.append(efficiency_round(engine, engine.infer, scene, output,
+                                         RunOptions(batch_size=batch, compress=compress)))
+    return {compress: (statistics.median(result.timings["total"] for _, result in done),
+                       statistics.median(ratio for ratio, _ in done),
+                       (out / f"compress-{compress}.tif").stat().st_size / 1e6)
+            for compress, done in rounds.items()}
 
 
 def pure_seconds(infer: Infer, batch: int, count: int, pad: bool = False) -> float:
@@ -256,6 +275,7 @@ def run_backend_process(spec: tuple[str, str, Path], scene: tuple[Path, Path], o
 
 def main() -> None:
     """Run every benchmark and print the tables."""
+    map_large_arrays()  # as ibhfn-run does
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=BUNDLED_CHECKPOINT,
                         help="checkpoint to benchmark (default: the bundled model)")
@@ -296,6 +316,11 @@ def main() -> None:
             console.print(f"timing {engine.backend} fp32 and PyTorch eager fp32 (CPU) in turn ...")
             ratio = speedup_in_turn(engine.infer, torch_infer(args.checkpoint), args.repeats, batches)
         console.print(f"ONNX Runtime fp32 / PyTorch eager fp32, call for call in one process: {ratio:.2f} x")
+        fp32 = next(row for row in rows if row.backend.startswith("ONNX Runtime") and row.precision == "fp32")
+        with open_engine(onnx["fp32"], device="auto") as engine:
+            console.print(f"timing the pipeline ({engine.backend} fp32) with each output compression in turn ...")
+            print_compressions(console, compare_compressions(engine, (scene.s1, scene.s2), work / "out",
+                                                             fp32.best_batch))
         if not args.large:
             return
         console.print(f"generating a {args.large} x {args.large} scene ...")
@@ -318,6 +343,16 @@ def print_rows(console: Console, rows: list[Row]) -> None:
             "-" if row.efficiency is None else f"{row.efficiency:.2f}",
             f"{row.peak_rss_mb:.0f}",
         )
+    console.print(table)
+
+
+def print_compressions(console: Console, figures: dict[str, tuple]) -> None:
+    """The table of ibhfn-run --compress choices."""
+    table = Table(title="ibhfn-run --compress (ONNX Runtime FP32, the scene above, medians)")
+    for column in ("compression", "scene s", "pipeline efficiency", "output MB"):
+        table.add_column(column, justify="left" if column == "compression" else "right")
+    for compress, (seconds, efficiency, megabytes) in figures.items():
+        table.add_row(compress, f"{seconds:.2f}", f"{efficiency:.2f}", f"{megabytes:.1f}")
     console.print(table)
 
 

@@ -40,7 +40,7 @@ from ibhfn.runtime.pairing import Pairing, ScenePair, scene_name
 from ibhfn.runtime.raster_source import SceneSource
 from ibhfn.runtime.scene_record import FileFacts, fingerprint, is_finished, record_path, write_record
 from ibhfn.runtime.tiling import Tile, TileGrid
-from ibhfn.runtime.writer import BLOCK, OUTPUT_DTYPES, SceneWriter, encode
+from ibhfn.runtime.writer import BLOCK, COMPRESSIONS, OUTPUT_DTYPES, SceneWriter, encode
 
 DEFAULT_TILE = 256
 GDAL_CACHE_BYTES = 128 * 2**20  # holds a tile row of a striped 10980 px scene; GDAL takes 5 % of RAM
@@ -57,6 +57,7 @@ class RunOptions:
     blend: str = "hann"  # one of BLEND_WINDOWS
     output_dtype: str = "uint16"  # uint16 DN (reflectance x 10000) or float32 reflectance
     cog: bool = False  # Cloud-Optimised GeoTIFF with overviews
+    compress: str = "deflate"  # one of COMPRESSIONS
     prefetch: int = 1  # blocks the reader thread may prepare ahead, besides the one it is preparing
     block_width: int = 2048  # widest scene window read and blended at once: bounds memory, not output
 
@@ -65,6 +66,8 @@ class RunOptions:
             raise IbhfnError(f"unknown blend window {self.blend!r}; choose one of {', '.join(BLEND_WINDOWS)}")
         if self.output_dtype not in OUTPUT_DTYPES:
             raise IbhfnError(f"unknown output type {self.output_dtype!r}; choose one of {', '.join(OUTPUT_DTYPES)}")
+        if self.compress not in COMPRESSIONS:
+            raise IbhfnError(f"unknown compression {self.compress!r}; choose one of {', '.join(COMPRESSIONS)}")
         if self.batch_size < 1 or self.prefetch < 1 or self.overlap < 0 or self.block_width < 1:
             raise IbhfnError("batch size, prefetch and block width must be at least 1, overlap at least 0")
 
@@ -84,6 +87,7 @@ class RunOptions:
             "blend": self.blend,
             "output_dtype": self.output_dtype,
             "cog": self.cog,
+            "compress": self.compress,
         }
 
 
@@ -331,7 +335,7 @@ def _write_scene(
 
     with atomic_path(output) as tmp, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
         writer = SceneWriter(tmp, source.profile, bands=bands, dtype=options.output_dtype,
-                             descriptions=descriptions, cog=options.cog)
+                             descriptions=descriptions, cog=options.cog, compress=options.compress)
         with writer, BlockReader(source, blocks, grid.tile, meta.preprocessing, depth=options.prefetch) as reader:
             with ConsumerThread(blend_and_write, depth=batch, name="ibhfn-blend-writer") as finisher:
                 for item in _timed_items(_predictions(engine, reader, grid.tile, batch), timings, "infer"):

@@ -61,3 +61,13 @@ def test_models_exported_from_another_checkpoint_are_not_reused(tmp_path, monkey
     onnx.save(model, tmp_path / "model_fp32.onnx")
     with pytest.raises(SystemExit, match="exported from another checkpoint"):
         bench.build_models(BUNDLED_CHECKPOINT, tmp_path, tmp_path / "work", Console())
+
+
+def test_every_output_compression_is_timed_and_sized(bench_output):
+    table = bench_output.split("ibhfn-run --compress")[1].split("ibhfn-run peak RSS")[0]
+    rows = {cells[1].strip(): cells[2:] for cells in
+            (line.split("│") for line in table.splitlines() if line.startswith("│"))}
+    assert set(rows) == {"deflate", "zstd", "none"}, rows
+    sizes = {compress: float(cells[2]) for compress, cells in rows.items()}
+    assert sizes["none"] > sizes["deflate"] > 0 and sizes["none"] > sizes["zstd"] > 0, sizes
+    assert all(0 < float(cells[1]) <= 1.5 for cells in rows.values()), rows

@@ -91,14 +91,16 @@ def test_static_engine_sets_the_tile(tmp_path, write_onnx_engine, make_scene):
     assert '"tile_size": 64' in (tmp_path / "out" / "a.tif.json").read_text()
 
 
-def test_single_pair_with_cog_and_float_output(tmp_path, onnx_engine_path, make_scene):
+def test_single_pair_with_cog_float_output_and_zstd(tmp_path, onnx_engine_path, make_scene):
     s1, s2 = make_scene(tmp_path / "in", "pair", height=100, width=80)
     result = invoke("--engine", onnx_engine_path, "--s1", s1, "--s2", s2, "--tile", 64, "--cog", "--float32",
-                    tmp_path / "out")
+                    "--compress", "zstd", tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert cog_validate(tmp_path / "out" / "pair.tif")[0]
     with rasterio.open(tmp_path / "out" / "pair.tif") as out:
         assert out.dtypes[0] == "float32" and np.isnan(out.nodata)
+        assert out.compression.name.lower() == "zstd"
+    assert '"compress": "zstd"' in (tmp_path / "out" / "pair.tif.json").read_text()
 
 
 def test_block_width_is_recorded_and_leaves_the_output_alone(tmp_path, onnx_engine_path, make_scene):
@@ -142,6 +144,7 @@ def test_shards_split_the_folder_between_workers(tmp_path, onnx_engine_path, mak
     (("--blend", "box"), "unknown blend window 'box'"),
     (("--tile", "64", "--overlap", "64"), "overlap 64 px must be smaller than the 64 px tile"),
     (("--block-width", "0"), "block width must be at least 1"),
+    (("--compress", "lzma"), "unknown compression 'lzma'; choose one of deflate, zstd, none"),
 ])
 def test_bad_options_exit_2(tmp_path, onnx_engine_path, make_scene, args, message):
     make_scene(tmp_path / "in", "a", height=64, width=64)

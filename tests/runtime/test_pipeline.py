@@ -156,6 +156,9 @@ def test_resume_skips_only_a_matching_finished_scene(tmp_path, engine, make_scen
     assert run_scene(engine, s1, s2, out, options, resume=True).status == "skipped"
     assert out.stat().st_mtime_ns == stamp
     assert run_scene(engine, s1, s2, out, RunOptions(tile_size=64, overlap=8), resume=True).status == "done"
+    zstd = RunOptions(tile_size=64, overlap=8, compress="zstd")
+    assert run_scene(engine, s1, s2, out, zstd, resume=True).status == "done"
+    assert run_scene(engine, s1, s2, out, zstd, resume=True).status == "skipped"
     record_path(out).unlink()
     assert run_scene(engine, s1, s2, out, RunOptions(tile_size=64, overlap=8), resume=True).status == "done"
 

@@ -6,7 +6,7 @@ from rio_cogeo.cogeo import cog_validate
 
 from ibhfn.errors import InputError
 from ibhfn.preprocessing import PREPROCESSING
-from ibhfn.runtime.writer import BLOCK, SceneWriter, encode
+from ibhfn.runtime.writer import BLOCK, COMPRESSIONS, SceneWriter, encode
 
 PROFILE = {"width": 300, "height": 530, "crs": rasterio.crs.CRS.from_epsg(32633),
            "transform": Affine(10.0, 0.0, 400000.0, 0.0, -10.0, 5100000.0)}
@@ -25,6 +25,12 @@ def write(path, values, strips, splits=(), **kwargs):
             row += count
 
 
+def compression_of(dataset) -> tuple[str, str]:
+    """A written file's compression and predictor, as GDAL reports them ("none" and "1" without)."""
+    structure = dataset.tags(ns="IMAGE_STRUCTURE")
+    return structure.get("COMPRESSION", "none").lower(), structure.get("PREDICTOR", "1")
+
+
 def test_pieces_in_uneven_strips_make_a_tiled_compressed_geotiff(tmp_path):
     values = np.random.default_rng(0).integers(0, 10000, (2, 530, 300)).astype(np.uint16)
     write(tmp_path / "out.tif", values, [100, 157, 3, 270], splits=[BLOCK])
@@ -34,6 +40,16 @@ def test_pieces_in_uneven_strips_make_a_tiled_compressed_geotiff(tmp_path):
         assert out.descriptions == ("B2", "B3")
         assert out.nodata == 0 and out.block_shapes[0] == (BLOCK, BLOCK)
         assert out.compression.name.lower() == "deflate"
+
+
+@pytest.mark.parametrize("compress", COMPRESSIONS)
+@pytest.mark.parametrize("dtype", ["uint16", "float32"])
+def test_every_compression_keeps_the_values_and_is_named_in_the_file(tmp_path, compress, dtype):
+    values = (np.random.default_rng(2).random((2, 530, 300)) * 10000).astype(dtype)
+    write(tmp_path / "out.tif", values, [530], compress=compress)
+    with rasterio.open(tmp_path / "out.tif") as out:
+        np.testing.assert_array_equal(out.read(), values)
+        assert compression_of(out) == (compress, "1" if compress == "none" else "2" if dtype == "uint16" else "3")
 
 
 def test_rows_out_of_order_or_missing_are_refused(tmp_path):
@@ -57,16 +73,19 @@ def test_a_strip_taller_than_a_block_row_is_written_whole(tmp_path):
         np.testing.assert_array_equal(out.read(), values)
 
 
-def test_cog_is_valid_with_overviews_and_leaves_no_strip_file(tmp_path):
+@pytest.mark.parametrize("compress", COMPRESSIONS)
+def test_cog_is_valid_with_overviews_and_leaves_no_strip_file(tmp_path, compress):
     profile = {**PROFILE, "width": 1100, "height": 1100}
     values = np.random.default_rng(0).random((1, 1100, 1100), dtype=np.float32)
-    with SceneWriter(tmp_path / "out.tif", profile, bands=1, dtype="float32", descriptions=("B2",), cog=True) as w:
+    with SceneWriter(tmp_path / "out.tif", profile, bands=1, dtype="float32", descriptions=("B2",), cog=True,
+                     compress=compress) as w:
         w.write(0, 0, values[:, :600])
         w.write(600, 0, values[:, 600:])
     valid, errors, _ = cog_validate(tmp_path / "out.tif")
     assert valid, errors
     with rasterio.open(tmp_path / "out.tif") as out:
         assert out.overviews(1) and out.transform == profile["transform"]
+        assert compression_of(out) == (compress, "1" if compress == "none" else "3")
         np.testing.assert_array_equal(out.read(), values)
     assert [p.name for p in tmp_path.iterdir()] == ["out.tif"]
 
