@@ -3,8 +3,9 @@
 Per backend: latency of one 256 x 256 tile at batch 1, throughput at the best batch (1, 2, 4, 8),
 scene throughput (km2/s) and pipeline efficiency (pure inference time of the scene's tiles at that
 batch over the end-to-end time of `ibhfn.runtime.run_scene` over the scene, measured in turn in
-three rounds), and the process's peak RSS. ONNX Runtime FP32 and PyTorch eager FP32 are also
-timed call for call in turn, in one process, for their ratio. A second table gives the runtime's
+SCENE_ROUNDS rounds), and the process's peak RSS. ONNX Runtime FP32 and PyTorch eager FP32 are
+also timed call for call in turn, in one process, for their ratio. Two tables time the choices of
+`--compress` and (on the CPU) `--streams` in turn on the same scene. The last gives the runtime's
 peak RSS on a small and a large scene (ibhfn-run in a fresh process each), which should be the
 same within 20 %: memory follows the block, not the scene.
 
@@ -109,50 +110,49 @@ def speedup_in_turn(first: Infer, second: Infer, repeats: int, batches: tuple[in
     return max(throughput[0]) / max(throughput[1])
 
 
-def measure_scene(engine: Engine, row: Row, infer: Infer, scene: tuple[Path, Path], out: Path) -> None:
+def measure_scene(engine: Engine, row: Row, scene: tuple[Path, Path], out: Path) -> None:
     """Fill the row's scene throughput and pipeline efficiency from SCENE_ROUNDS rounds, medians."""
     output = out / f"{row.backend}-{row.precision}.tif".replace(" ", "_")
-    rounds = [efficiency_round(engine, infer, scene, output, RunOptions(batch_size=row.best_batch))
+    rounds = [efficiency_round(engine, scene, output, RunOptions(batch_size=row.best_batch))
               for _ in range(SCENE_ROUNDS)]
     row.km2_per_s = rounds[0][1].area_km2 / statistics.median(result.timings["total"] for _, result in rounds)
     row.efficiency = statistics.median(ratio for ratio, _ in rounds)
 
 
-def efficiency_round(engine: Engine, infer: Infer, scene: tuple[Path, Path], output: Path,
+def efficiency_round(engine: Engine, scene: tuple[Path, Path], output: Path,
                      options: RunOptions) -> tuple[float, SceneResult]:
     """The scene through the pipeline, then its tiles through the engine alone: their ratio, and the scene's result.
 
     Timed in turn, round after round, so a machine that speeds up or slows down does not tilt the ratio.
     """
     result = run_scene(engine, *scene, output, options)
-    pure = pure_seconds(infer, options.batch_size, result.tiles, pad=engine.fixed_batch)
-    return pure / result.timings["total"], result
+    return pure_seconds(engine, options.batch_size, result.tiles) / result.timings["total"], result
 
 
-def compare_compressions(engine: Engine, scene: tuple[Path, Path], out: Path, batch: int) -> dict[str, tuple]:
-    """Per output compression: median scene seconds, pipeline efficiency and output MB, rounds in turn."""
-    rounds: dict[str, list[tuple[float, SceneResult]]] = {compress: [] for compress in COMPRESSIONS}
+def compare_in_turn(variants: dict[str, tuple[Engine, RunOptions]], scene: tuple[Path, Path],
+                    out: Path) -> dict[str, tuple[float, float, float]]:
+    """Per variant (engine and options): median scene seconds, pipeline efficiency and output MB, rounds in turn."""
+    rounds: dict[str, list[tuple[float, SceneResult]]] = {name: [] for name in variants}
+    outputs = {name: out / f"variant-{index}.tif" for index, name in enumerate(variants)}
     for _ in range(SCENE_ROUNDS):
-        for compress, done in rounds.items():
-            output = out / f"compress-{compress}.tif"
-            done.append(efficiency_round(engine, engine.infer, scene, output,
-                                         RunOptions(batch_size=batch, compress=compress)))
-    return {compress: (statistics.median(result.timings["total"] for _, result in done),
-                       statistics.median(ratio for ratio, _ in done),
-                       (out / f"compress-{compress}.tif").stat().st_size / 1e6)
-            for compress, done in rounds.items()}
+        for name, (engine, options) in variants.items():
+            rounds[name].append(efficiency_round(engine, scene, outputs[name], options))
+    return {name: (statistics.median(result.timings["total"] for _, result in done),
+                   statistics.median(ratio for ratio, _ in done),
+                   outputs[name].stat().st_size / 1e6)
+            for name, done in rounds.items()}
 
 
-def pure_seconds(infer: Infer, batch: int, count: int, pad: bool = False) -> float:
-    """Wall time of `count` tiles through `infer` alone, in calls of `batch`.
+def pure_seconds(engine: Engine, batch: int, count: int) -> float:
+    """Wall time of `count` tiles through the engine alone, in batches of `batch` as the pipeline feeds them.
 
-    The last call is smaller, or padded to `batch` where the pipeline pads it (a GPU engine).
+    The last batch is smaller, or padded to `batch` where the pipeline pads it (a GPU engine).
     """
     sar, optical = tiles(batch)
+    sizes = [batch if engine.fixed_batch else min(batch, count - first) for first in range(0, count, batch)]
     start = time.perf_counter()
-    for first in range(0, count, batch):
-        size = batch if pad else min(batch, count - first)
-        infer(sar[:size], optical[:size])
+    for _ in engine.infer_batches((sar[:size], optical[:size]) for size in sizes):
+        pass
     return time.perf_counter() - start
 
 
@@ -257,7 +257,7 @@ def measure_backend(backend: str, precision: str, model: str, s1: str, s2: str, 
             if backend == "ONNX Runtime":  # name the provider it chose
                 backend += " (CUDA)" if "CUDA" in engine.backend else " (CPU)"
             row = measure_tiles(backend, precision, engine.infer, repeats, batches)
-            measure_scene(engine, row, engine.infer, (Path(s1), Path(s2)), Path(out))
+            measure_scene(engine, row, (Path(s1), Path(s2)), Path(out))
     row.peak_rss_mb = own_peak_rss_mb()
     return asdict(row)
 
@@ -317,10 +317,20 @@ def main() -> None:
             ratio = speedup_in_turn(engine.infer, torch_infer(args.checkpoint), args.repeats, batches)
         console.print(f"ONNX Runtime fp32 / PyTorch eager fp32, call for call in one process: {ratio:.2f} x")
         fp32 = next(row for row in rows if row.backend.startswith("ONNX Runtime") and row.precision == "fp32")
+        scene_files = (scene.s1, scene.s2)
         with open_engine(onnx["fp32"], device="auto") as engine:
             console.print(f"timing the pipeline ({engine.backend} fp32) with each output compression in turn ...")
-            print_compressions(console, compare_compressions(engine, (scene.s1, scene.s2), work / "out",
-                                                             fp32.best_batch))
+            compressions = {compress: (engine, RunOptions(batch_size=fp32.best_batch, compress=compress))
+                            for compress in COMPRESSIONS}
+            print_variants(console, "ibhfn-run --compress", "compression",
+                           compare_in_turn(compressions, scene_files, work / "out"))
+            if "CUDA" not in engine.backend:
+                with open_engine(onnx["fp32"], device="cpu", streams=2) as streamed:
+                    console.print("timing the pipeline with one and two ONNX Runtime streams in turn ...")
+                    streams = {"1 (default)": (engine, RunOptions(batch_size=fp32.best_batch)),
+                               "2": (streamed, RunOptions(batch_size=fp32.best_batch))}
+                    print_variants(console, "ibhfn-run --streams", "streams",
+                                   compare_in_turn(streams, scene_files, work / "out"))
         if not args.large:
             return
         console.print(f"generating a {args.large} x {args.large} scene ...")
@@ -346,13 +356,13 @@ def print_rows(console: Console, rows: list[Row]) -> None:
     console.print(table)
 
 
-def print_compressions(console: Console, figures: dict[str, tuple]) -> None:
-    """The table of ibhfn-run --compress choices."""
-    table = Table(title="ibhfn-run --compress (ONNX Runtime FP32, the scene above, medians)")
-    for column in ("compression", "scene s", "pipeline efficiency", "output MB"):
-        table.add_column(column, justify="left" if column == "compression" else "right")
-    for compress, (seconds, efficiency, megabytes) in figures.items():
-        table.add_row(compress, f"{seconds:.2f}", f"{efficiency:.2f}", f"{megabytes:.1f}")
+def print_variants(console: Console, title: str, option: str, figures: dict[str, tuple[float, float, float]]) -> None:
+    """A table of one ibhfn-run option's choices, timed in turn on the scene."""
+    table = Table(title=f"{title} (ONNX Runtime FP32, the scene above, medians)")
+    for column in (option, "scene s", "pipeline efficiency", "output MB"):
+        table.add_column(column, justify="left" if column == option else "right")
+    for name, (seconds, efficiency, megabytes) in figures.items():
+        table.add_row(name, f"{seconds:.2f}", f"{efficiency:.2f}", f"{megabytes:.1f}")
     console.print(table)
 
 

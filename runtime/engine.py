@@ -111,11 +111,13 @@ def backend_for(path: Path) -> str:
         ) from None
 
 
-def open_engine(path: Path | None = None, *, device: str = "auto", threads: int | None = None) -> Engine:
+def open_engine(path: Path | None = None, *, device: str = "auto", threads: int | None = None,
+                streams: int = 1) -> Engine:
     """Load an engine file (the bundled ONNX when `path` is None) on the backend its suffix names.
 
     `device` is 'auto' (CUDA when ONNX Runtime has it), 'cpu' or 'cuda'; `threads` sets ONNX
-    Runtime's intra-op threads (None: its default).
+    Runtime's intra-op threads per session (None: its default, or the CPUs shared among the
+    streams); `streams` is how many batches ONNX Runtime runs at once on the CPU.
     """
     if device not in DEVICES:
         raise ModelError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
@@ -128,7 +130,10 @@ def open_engine(path: Path | None = None, *, device: str = "auto", threads: int 
             raise ModelError(f"{path}: a TensorRT engine runs on an NVIDIA GPU; use an .onnx engine on the CPU")
         from ibhfn.runtime.tensorrt_backend import TensorRTEngine
 
-        return TensorRTEngine(path)
+        engine = TensorRTEngine(path)
+        if streams > 1:
+            engine.warnings.append(f"{path}: streams are for ONNX Runtime on the CPU; TensorRT overlaps batches itself")
+        return engine
     from ibhfn.runtime.onnxruntime_backend import OnnxRuntimeEngine
 
-    return OnnxRuntimeEngine(path, device=device, threads=threads)
+    return OnnxRuntimeEngine(path, device=device, threads=threads, streams=streams)

@@ -63,11 +63,22 @@ def test_models_exported_from_another_checkpoint_are_not_reused(tmp_path, monkey
         bench.build_models(BUNDLED_CHECKPOINT, tmp_path, tmp_path / "work", Console())
 
 
-def test_every_output_compression_is_timed_and_sized(bench_output):
-    table = bench_output.split("ibhfn-run --compress")[1].split("ibhfn-run peak RSS")[0]
-    rows = {cells[1].strip(): cells[2:] for cells in
+def variant_rows(bench_output: str, title: str, next_title: str) -> dict[str, list[str]]:
+    """The rows of one of the in-turn tables: first cell -> the others."""
+    table = bench_output.split(title)[1].split(next_title)[0]
+    return {cells[1].strip(): cells[2:] for cells in
             (line.split("│") for line in table.splitlines() if line.startswith("│"))}
+
+
+def test_every_output_compression_is_timed_and_sized(bench_output):
+    rows = variant_rows(bench_output, "ibhfn-run --compress", "ibhfn-run --streams")
     assert set(rows) == {"deflate", "zstd", "none"}, rows
     sizes = {compress: float(cells[2]) for compress, cells in rows.items()}
     assert sizes["none"] > sizes["deflate"] > 0 and sizes["none"] > sizes["zstd"] > 0, sizes
     assert all(0 < float(cells[1]) <= 1.5 for cells in rows.values()), rows
+
+
+def test_one_and_two_streams_are_timed_in_turn(bench_output):
+    rows = variant_rows(bench_output, "ibhfn-run --streams", "ibhfn-run peak RSS")
+    assert set(rows) == {"1 (default)", "2"}, rows
+    assert all(float(cells[0]) > 0 and 0 < float(cells[1]) <= 1.5 for cells in rows.values()), rows

@@ -116,6 +116,20 @@ def test_block_width_is_recorded_and_leaves_the_output_alone(tmp_path, onnx_engi
     np.testing.assert_array_equal(outputs[0], outputs[1])
 
 
+def test_streams_restore_what_one_session_does(tmp_path, onnx_engine_path, make_scene):
+    make_scene(tmp_path / "in", "a", height=150, width=140)
+    outputs = []
+    for streams in ("1", "2"):
+        out = tmp_path / f"out{streams}"
+        result = invoke("--engine", onnx_engine_path, "--tile", 64, "--batch", 2, "--streams", streams, "-q",
+                        tmp_path / "in", out)
+        assert result.exit_code == 0, result.output
+        with rasterio.open(out / "a.tif") as restored:
+            outputs.append(restored.read().astype(np.int32))
+    assert "2 streams" in (tmp_path / "out2" / "a.tif.json").read_text()
+    assert np.abs(outputs[0] - outputs[1]).max() <= 1
+
+
 def test_manifest_and_resume(tmp_path, onnx_engine_path, make_scene):
     s1, s2 = make_scene(tmp_path / "in", "x", height=64, width=64)
     manifest = tmp_path / "scenes.csv"
@@ -145,6 +159,7 @@ def test_shards_split_the_folder_between_workers(tmp_path, onnx_engine_path, mak
     (("--tile", "64", "--overlap", "64"), "overlap 64 px must be smaller than the 64 px tile"),
     (("--block-width", "0"), "block width must be at least 1"),
     (("--compress", "lzma"), "unknown compression 'lzma'; choose one of deflate, zstd, none"),
+    (("--streams", "0"), "0 streams: give at least 1"),
 ])
 def test_bad_options_exit_2(tmp_path, onnx_engine_path, make_scene, args, message):
     make_scene(tmp_path / "in", "a", height=64, width=64)

@@ -1,4 +1,5 @@
 import hashlib
+import time
 
 import numpy as np
 import onnx
@@ -132,3 +133,50 @@ def test_a_cuda_provider_that_does_not_start_is_a_warning_on_auto(onnx_engine_pa
         assert "CUDA provider is installed but did not start" in engine.warnings[0]
     with pytest.raises(DependencyError, match="could not start its CUDA provider"):
         open_engine(onnx_engine_path, device="cuda")
+
+
+def test_streams_run_batches_on_sessions_of_their_own_in_order(onnx_engine_path):
+    batches = [batch(n, seed=seed) for seed, n in enumerate((2, 2, 1, 2, 1))]
+    with open_engine(onnx_engine_path, device="cpu", threads=1) as engine:
+        expected = [engine.infer(*one) for one in batches]
+    with open_engine(onnx_engine_path, device="cpu", streams=3) as engine:
+        assert engine.backend == "onnxruntime (CPUExecutionProvider, 3 streams)"
+        assert not engine.warnings
+        streamed = list(engine.infer_batches(batches))
+    assert len(streamed) == len(expected)
+    for got, want in zip(streamed, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_bad_batch_among_streams_is_raised_and_leaves_none_running(onnx_engine_path):
+    good = batch(2)
+    bad = (np.zeros((1, 2, 32, 32), np.float32), np.zeros((1, 12, 32, 32), np.float32))
+    with open_engine(onnx_engine_path, device="cpu", streams=2) as engine:
+        stream = engine.infer_batches([good, good, bad, good])
+        assert next(stream).shape == (2, 13, 32, 32)
+        with pytest.raises(ShapeError, match="optical must be float32"):
+            list(stream)
+        assert list(engine.infer_batches([good]))[0].shape == (2, 13, 32, 32)  # the engine still works
+
+
+def test_a_consumer_that_stops_early_waits_for_the_running_batch(onnx_engine_path, monkeypatch):
+    with open_engine(onnx_engine_path, device="cpu", streams=2) as engine:
+        started, finished, run = [], [], engine._run
+
+        def slow_run(*args):
+            started.append(1)
+            time.sleep(0.1 * len(started))  # the second batch outlasts the first
+            result = run(*args)
+            finished.append(1)
+            return result
+
+        monkeypatch.setattr(engine, "_run", slow_run)
+        stream = engine.infer_batches([batch(2)] * 4)
+        next(stream)  # the first batch is done, the second running
+        stream.close()
+        assert len(started) == 2 and len(finished) == 2
+
+
+def test_streams_must_be_at_least_one(onnx_engine_path):
+    with pytest.raises(ModelError, match="0 streams: give at least 1"):
+        open_engine(onnx_engine_path, device="cpu", streams=0)
