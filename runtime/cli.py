@@ -128,7 +128,7 @@ def run(
     ] = None,
     streams: Annotated[int, typer.Option(
         help="Batches ONNX Runtime runs at once on the CPU, each on a session of its own: 2 restored scenes "
-             "11 % faster on a 2-core CPU.")] = 1,
+             "8-11 % faster on a 2-core CPU, with a second session's memory.")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
 ) -> None:
     """Restore cloudy Sentinel-2 scenes; the exit code is 2 when any scene failed."""

@@ -123,6 +123,14 @@ def test_auto_device_takes_the_cuda_provider(onnx_engine_path):
         assert engine.backend == "onnxruntime (CUDAExecutionProvider)"
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_CUDA_PROVIDER, reason="onnxruntime-gpu (CUDA provider) not installed")
+def test_streams_on_cuda_are_one_session_and_a_warning(onnx_engine_path):
+    with open_engine(onnx_engine_path, device="cuda", streams=2) as engine:
+        assert engine.backend == "onnxruntime (CUDAExecutionProvider)"
+        assert engine.warnings == [f"{onnx_engine_path}: streams are for the CPU; on CUDA one session runs the batches"]
+
+
 @pytest.mark.skipif(HAS_CUDA_PROVIDER, reason="CUDA provider present: it would start")
 def test_a_cuda_provider_that_does_not_start_is_a_warning_on_auto(onnx_engine_path, monkeypatch):
     """A CUDA provider listed but unable to start (here: one ONNX Runtime does not have) falls back to the CPU, said once."""
@@ -131,6 +139,9 @@ def test_a_cuda_provider_that_does_not_start_is_a_warning_on_auto(onnx_engine_pa
         assert engine.backend == "onnxruntime (CPUExecutionProvider)" and not engine.fixed_batch
         assert len(engine.warnings) == 1
         assert "CUDA provider is installed but did not start" in engine.warnings[0]
+    with open_engine(onnx_engine_path, device="auto", streams=2) as engine:  # the streams then run on the CPU
+        assert engine.backend == "onnxruntime (CPUExecutionProvider, 2 streams)" and len(engine.warnings) == 1
+        assert list(engine.infer_batches([batch(1), batch(1)]))[1].shape == (1, 13, 32, 32)
     with pytest.raises(DependencyError, match="could not start its CUDA provider"):
         open_engine(onnx_engine_path, device="cuda")
 
