@@ -127,8 +127,8 @@ def run(
         help="ONNX Runtime intra-op threads per stream (default: its own, or the CPUs shared among the streams).")
     ] = None,
     streams: Annotated[int, typer.Option(
-        help="Batches ONNX Runtime runs at once on the CPU, each on a session of its own: 2 restored scenes "
-             "8-11 % faster on a 2-core CPU, with a second session's memory.")] = 1,
+        help="Batches ONNX Runtime runs at once on the CPU, each on a session of its own (with 2, scenes ran "
+             "8-11 % faster on a 2-core CPU, at a second session's memory).")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
 ) -> None:
     """Restore cloudy Sentinel-2 scenes; the exit code is 2 when any scene failed."""

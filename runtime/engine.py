@@ -121,6 +121,8 @@ def open_engine(path: Path | None = None, *, device: str = "auto", threads: int 
     """
     if device not in DEVICES:
         raise ModelError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    if streams < 1:
+        raise ModelError(f"{streams} streams: give at least 1")
     path = bundled_file(BUNDLED_ONNX) if path is None else Path(path)
     backend = backend_for(path)
     if not path.is_file():

@@ -73,7 +73,7 @@ def _available_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _session_options(threads: int | None, streams: int) -> "ort.SessionOptions":
+def _session_options(threads: int | None, streams: int) -> ort.SessionOptions:
     """Intra-op threads as given; with several streams and none given, the CPUs shared among them."""
     options = ort.SessionOptions()
     if threads is None and streams > 1:
@@ -92,15 +92,17 @@ class OnnxRuntimeEngine(Engine):
     def __init__(self, path: Path, *, device: str = "auto", threads: int | None = None, streams: int = 1) -> None:
         if streams < 1:
             raise ModelError(f"{streams} streams: give at least 1")
-        options = _session_options(threads, streams)
         providers = _providers(device)
         preload_messages = _preload_cuda_libraries() if CUDA in providers else ""
-        self._session = self._load(path, options, providers)
+        cpu_options = _session_options(threads, streams)
+        self._session = self._load(path, _session_options(threads, 1) if CUDA in providers else cpu_options, providers)
         provider = self._session.get_providers()[0]
         if device == "cuda" and provider != CUDA:
             raise DependencyError(
                 f"{path}: ONNX Runtime could not start its CUDA provider ({preload_messages or 'see its log above'})"
             )
+        if CUDA in providers and provider != CUDA and streams > 1:  # fell back: share the CPUs among the streams
+            self._session = self._load(path, cpu_options, [CPU])
         metadata = EngineMetadata.from_props(
             self._session.get_modelmeta().custom_metadata_map, source=str(path)
         )
@@ -131,19 +133,20 @@ class OnnxRuntimeEngine(Engine):
         if streams > 1 and provider == CUDA:
             self.warnings.append(f"{path}: streams are for the CPU; on CUDA one session runs the batches")
             streams = 1
-        self._sessions = [self._session] + [self._load(path, options, [CPU]) for _ in range(streams - 1)]
+        self._sessions = [self._session] + [self._load(path, cpu_options, [CPU]) for _ in range(streams - 1)]
         self._pool = ThreadPoolExecutor(streams, thread_name_prefix="ibhfn-onnxruntime") if streams > 1 else None
         if streams > 1:
             self.backend = f"onnxruntime ({provider}, {streams} streams)"
 
     @staticmethod
-    def _load(path: Path, options: "ort.SessionOptions", providers: list[str]) -> "ort.InferenceSession":
+    def _load(path: Path, options: ort.SessionOptions, providers: list[str]) -> ort.InferenceSession:
         try:
             return ort.InferenceSession(str(path), options, providers=providers)
         except _ORT_ERRORS as exc:
             raise ModelError(f"{path}: ONNX Runtime cannot load it ({_first_line(exc)})") from None
 
     def close(self) -> None:
+        """Wait for the streams' threads to end."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
 
@@ -159,16 +162,22 @@ class OnnxRuntimeEngine(Engine):
                 session = self._sessions[index % len(self._sessions)]
                 running.append(self._pool.submit(self._run, session, sar, optical))
                 if len(running) == len(self._sessions):
-                    yield running.popleft().result()
+                    yield self._next_result(running)
             while running:
-                yield running.popleft().result()
+                yield self._next_result(running)
         finally:  # a caller that stops early or fails leaves no batch running behind it
             wait(running)
+
+    @staticmethod
+    def _next_result(running: deque[Future]) -> np.ndarray:
+        result = running[0].result()  # still in `running` while waited for, so an interrupt waits for it too
+        running.popleft()
+        return result
 
     def _infer_impl(self, sar: np.ndarray, optical: np.ndarray) -> np.ndarray:
         return self._run(self._session, sar, optical)
 
-    def _run(self, session: "ort.InferenceSession", sar: np.ndarray, optical: np.ndarray) -> np.ndarray:
+    def _run(self, session: ort.InferenceSession, sar: np.ndarray, optical: np.ndarray) -> np.ndarray:
         binding = session.io_binding()
         binding.bind_cpu_input("sar", np.ascontiguousarray(sar))
         binding.bind_cpu_input("optical", np.ascontiguousarray(optical))

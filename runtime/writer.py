@@ -29,7 +29,7 @@ COMPRESSIONS = ("deflate", "zstd", "none")  # deflate: read by every GeoTIFF rea
 LEVEL = 1  # DEFLATE and ZSTD: half the time of DEFLATE's default 6, as small on restored scenes
 
 
-def compression_options(compress: str, dtype: str, *, cog: bool = False) -> dict:
+def compression_options(compress: str, dtype: str, *, cog: bool = False) -> dict[str, object]:
     """GDAL creation options for one of COMPRESSIONS, at LEVEL, with the predictor that suits `dtype`."""
     if compress == "none":
         return {"compress": "none"}

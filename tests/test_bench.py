@@ -63,15 +63,15 @@ def test_models_exported_from_another_checkpoint_are_not_reused(tmp_path, monkey
         bench.build_models(BUNDLED_CHECKPOINT, tmp_path, tmp_path / "work", Console())
 
 
-def variant_rows(bench_output: str, title: str, next_title: str) -> dict[str, list[str]]:
-    """The rows of one of the in-turn tables: first cell -> the others."""
-    table = bench_output.split(title)[1].split(next_title)[0]
+def variant_rows(bench_output: str, title: str) -> dict[str, list[str]]:
+    """The rows of one of the in-turn tables, found by its title: first cell -> the others."""
+    table = bench_output.split(title)[1].split("└")[0]
     return {cells[1].strip(): cells[2:] for cells in
             (line.split("│") for line in table.splitlines() if line.startswith("│"))}
 
 
 def test_every_output_compression_is_timed_and_sized(bench_output):
-    rows = variant_rows(bench_output, "ibhfn-run --compress", "ibhfn-run --streams")
+    rows = variant_rows(bench_output, "ibhfn-run --compress")
     assert set(rows) == {"deflate", "zstd", "none"}, rows
     sizes = {compress: float(cells[2]) for compress, cells in rows.items()}
     assert sizes["none"] > sizes["deflate"] > 0 and sizes["none"] > sizes["zstd"] > 0, sizes
@@ -79,6 +79,8 @@ def test_every_output_compression_is_timed_and_sized(bench_output):
 
 
 def test_one_and_two_streams_are_timed_in_turn(bench_output):
-    rows = variant_rows(bench_output, "ibhfn-run --streams", "ibhfn-run peak RSS")
+    if "ibhfn-run --streams" not in bench_output:
+        pytest.skip("ONNX Runtime runs on CUDA here: streams are for the CPU")
+    rows = variant_rows(bench_output, "ibhfn-run --streams")
     assert set(rows) == {"1 (default)", "2"}, rows
     assert all(float(cells[0]) > 0 and 0 < float(cells[1]) <= 1.5 for cells in rows.values()), rows

@@ -1,4 +1,5 @@
 import hashlib
+import os
 import time
 
 import numpy as np
@@ -14,6 +15,11 @@ from ibhfn.runtime.engine import backend_for, open_engine
 def batch(n=2, size=32, seed=0):
     rng = np.random.default_rng(seed)
     return rng.random((n, 2, size, size), dtype=np.float32), rng.random((n, 13, size, size), dtype=np.float32)
+
+
+def threads_per_session(engine):
+    """The intra-op threads each of an ONNX Runtime engine's sessions was given."""
+    return [session.get_session_options().intra_op_num_threads for session in engine._sessions]
 
 
 def test_onnx_engine_reads_its_metadata_and_restores_batches(onnx_engine_path, standin_metadata):
@@ -141,6 +147,7 @@ def test_a_cuda_provider_that_does_not_start_is_a_warning_on_auto(onnx_engine_pa
         assert "CUDA provider is installed but did not start" in engine.warnings[0]
     with open_engine(onnx_engine_path, device="auto", streams=2) as engine:  # the streams then run on the CPU
         assert engine.backend == "onnxruntime (CPUExecutionProvider, 2 streams)" and len(engine.warnings) == 1
+        assert threads_per_session(engine) == [max(1, len(os.sched_getaffinity(0)) // 2)] * 2
         assert list(engine.infer_batches([batch(1), batch(1)]))[1].shape == (1, 13, 32, 32)
     with pytest.raises(DependencyError, match="could not start its CUDA provider"):
         open_engine(onnx_engine_path, device="cuda")
@@ -152,9 +159,12 @@ def test_streams_run_batches_on_sessions_of_their_own_in_order(onnx_engine_path)
         expected = [engine.infer(*one) for one in batches]
     with open_engine(onnx_engine_path, device="cpu", streams=3) as engine:
         assert engine.backend == "onnxruntime (CPUExecutionProvider, 3 streams)"
-        assert not engine.warnings
+        assert not engine.warnings and threads_per_session(engine) == [max(1, len(os.sched_getaffinity(0)) // 3)] * 3
+        used, run = [], engine._run
+        engine._run = lambda session, *arrays: used.append(session) or run(session, *arrays)
         streamed = list(engine.infer_batches(batches))
-    assert len(streamed) == len(expected)
+    assert [id(session) for session in used] == [id(session) for session in engine._sessions * 2][:5]
+    assert len(set(map(id, used))) == 3 and len(streamed) == len(expected)
     for got, want in zip(streamed, expected):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
@@ -188,6 +198,7 @@ def test_a_consumer_that_stops_early_waits_for_the_running_batch(onnx_engine_pat
         assert len(started) == 2 and len(finished) == 2
 
 
-def test_streams_must_be_at_least_one(onnx_engine_path):
+@pytest.mark.parametrize("name", ["model.onnx", "model.plan"])
+def test_streams_must_be_at_least_one_whatever_the_backend(tmp_path, name):
     with pytest.raises(ModelError, match="0 streams: give at least 1"):
-        open_engine(onnx_engine_path, device="cpu", streams=0)
+        open_engine(tmp_path / name, streams=0)
