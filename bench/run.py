@@ -50,7 +50,7 @@ from ibhfn.runtime.writer import COMPRESSIONS
 
 TILE = 256
 BATCHES = (1, 2, 4, 8)  # the default; a GPU wants larger (--batches)
-SCENE_ROUNDS = 5  # this machine's speed drifts by 20 % within a minute: a median of 3 rounds still wandered
+SCENE_ROUNDS = 5  # this machine's speed moves by up to 15 % within a minute: medians of 3 rounds wandered
 Infer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 

@@ -3,12 +3,13 @@
 Per scene: open and check the inputs (`SceneSource`), cut the tile rows into blocks of bounded
 width (`TileGrid.blocks`), read and preprocess them in a background thread (`BlockReader`), run
 their tiles in batches that may span blocks (`Engine.infer_batches`, called from the calling
-thread; ONNX Runtime's `--streams` run in threads of their own), and in a third thread (`ConsumerThread`) blend them (`BlendAccumulator`) and write the finished
-pieces (`SceneWriter`) under a temporary name renamed when complete; then the scene's JSON
-record. The inputs are hashed for that record in a thread of their own while the scene runs
-(first, when `--resume` has a record to compare with). Memory follows the block width, not the
-scene: GDAL's block cache is capped too. Over a batch, a scene that fails with an `IbhfnError` is
-recorded with its one-line message and the others still run.
+thread; ONNX Runtime's `--streams` run in threads of their own), and in a third thread
+(`ConsumerThread`) blend them (`BlendAccumulator`) and write the finished pieces (`SceneWriter`)
+under a temporary name renamed when complete; then the scene's JSON record. The inputs are hashed
+for that record in a thread of their own while the scene runs (first, when `--resume` has a
+record to compare with). Memory follows the block width, not the scene: GDAL's block cache is
+capped too. Over a batch, a scene that fails with an `IbhfnError` is recorded with its one-line
+message and the others still run.
 """
 
 from __future__ import annotations
