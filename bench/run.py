@@ -110,13 +110,21 @@ def speedup_in_turn(first: Infer, second: Infer, repeats: int, batches: tuple[in
     return max(throughput[0]) / max(throughput[1])
 
 
+@dataclass
+class SceneFigures:
+    """One way of running the scene, medians of SCENE_ROUNDS rounds."""
+
+    seconds: float  # end to end
+    efficiency: float  # pure inference time / end-to-end time
+    output_mb: float
+    area_km2: float
+
+
 def measure_scene(engine: Engine, row: Row, scene: tuple[Path, Path], out: Path) -> None:
-    """Fill the row's scene throughput and pipeline efficiency from SCENE_ROUNDS rounds, medians."""
-    output = out / f"{row.backend}-{row.precision}.tif".replace(" ", "_")
-    rounds = [efficiency_round(engine, scene, output, RunOptions(batch_size=row.best_batch))
-              for _ in range(SCENE_ROUNDS)]
-    row.km2_per_s = rounds[0][1].area_km2 / statistics.median(result.timings["total"] for _, result in rounds)
-    row.efficiency = statistics.median(ratio for ratio, _ in rounds)
+    """Fill the row's scene throughput and pipeline efficiency."""
+    figures = compare_in_turn({row.backend: (engine, RunOptions(batch_size=row.best_batch))}, scene, out)[row.backend]
+    row.km2_per_s = figures.area_km2 / figures.seconds
+    row.efficiency = figures.efficiency
 
 
 def efficiency_round(engine: Engine, scene: tuple[Path, Path], output: Path,
@@ -130,16 +138,17 @@ def efficiency_round(engine: Engine, scene: tuple[Path, Path], output: Path,
 
 
 def compare_in_turn(variants: dict[str, tuple[Engine, RunOptions]], scene: tuple[Path, Path],
-                    out: Path) -> dict[str, tuple[float, float, float]]:
-    """Per variant (engine and options): median scene seconds, pipeline efficiency and output MB, rounds in turn."""
+                    out: Path) -> dict[str, SceneFigures]:
+    """Each variant (engine and options) over the scene, SCENE_ROUNDS rounds with the variants in turn."""
     rounds: dict[str, list[tuple[float, SceneResult]]] = {name: [] for name in variants}
     outputs = {name: out / f"variant-{index}.tif" for index, name in enumerate(variants)}
     for _ in range(SCENE_ROUNDS):
         for name, (engine, options) in variants.items():
             rounds[name].append(efficiency_round(engine, scene, outputs[name], options))
-    return {name: (statistics.median(result.timings["total"] for _, result in done),
-                   statistics.median(ratio for ratio, _ in done),
-                   outputs[name].stat().st_size / 1e6)
+    return {name: SceneFigures(statistics.median(result.timings["total"] for _, result in done),
+                               statistics.median(ratio for ratio, _ in done),
+                               outputs[name].stat().st_size / 1e6,
+                               done[0][1].area_km2)
             for name, done in rounds.items()}
 
 
@@ -356,13 +365,13 @@ def print_rows(console: Console, rows: list[Row]) -> None:
     console.print(table)
 
 
-def print_variants(console: Console, title: str, option: str, figures: dict[str, tuple[float, float, float]]) -> None:
+def print_variants(console: Console, title: str, option: str, figures: dict[str, SceneFigures]) -> None:
     """A table of one ibhfn-run option's choices, timed in turn on the scene."""
     table = Table(title=f"{title} (ONNX Runtime FP32, the scene above, medians)")
     for column in (option, "scene s", "pipeline efficiency", "output MB"):
         table.add_column(column, justify="left" if column == option else "right")
-    for name, (seconds, efficiency, megabytes) in figures.items():
-        table.add_row(name, f"{seconds:.2f}", f"{efficiency:.2f}", f"{megabytes:.1f}")
+    for name, scene in figures.items():
+        table.add_row(name, f"{scene.seconds:.2f}", f"{scene.efficiency:.2f}", f"{scene.output_mb:.1f}")
     console.print(table)
 
 
