@@ -134,8 +134,9 @@ class OnnxRuntimeEngine(Engine):
             self.warnings.append(f"{path}: streams are for the CPU; on CUDA one session runs the batches")
             streams = 1
         self._sessions = [self._session] + [self._load(path, cpu_options, [CPU]) for _ in range(streams - 1)]
-        self._pool = ThreadPoolExecutor(streams, thread_name_prefix="ibhfn-onnxruntime") if streams > 1 else None
+        self._pool: ThreadPoolExecutor | None = None
         if streams > 1:
+            self._pool = ThreadPoolExecutor(streams, thread_name_prefix="ibhfn-onnxruntime")
             self.backend = f"onnxruntime ({provider}, {streams} streams)"
 
     @staticmethod

@@ -103,16 +103,22 @@ def test_single_pair_with_cog_float_output_and_zstd(tmp_path, onnx_engine_path, 
     assert '"compress": "zstd"' in (tmp_path / "out" / "pair.tif.json").read_text()
 
 
+def run_and_read(scene_dir, out, name, *args):
+    """`ibhfn-run -q` over `scene_dir` into `out` with `args`, which must succeed; scene `name` as restored."""
+    result = invoke(*args, "-q", scene_dir, out)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out / f"{name}.tif") as restored:
+        return restored.read()
+
+
 def test_block_width_is_recorded_and_leaves_the_output_alone(tmp_path, onnx_engine_path, make_scene):
     make_scene(tmp_path / "in", "wide", height=64, width=700)
     outputs = []
     for block_width in ("128", "4096"):
         out = tmp_path / f"out{block_width}"
-        args = ("--engine", onnx_engine_path, "--tile", 64, "--block-width", block_width, "-q", tmp_path / "in", out)
-        assert invoke(*args).exit_code == 0
+        outputs.append(run_and_read(tmp_path / "in", out, "wide",
+                                    "--engine", onnx_engine_path, "--tile", 64, "--block-width", block_width))
         assert f'"block_width": {block_width}' in (out / "wide.tif.json").read_text()
-        with rasterio.open(out / "wide.tif") as restored:
-            outputs.append(restored.read())
     np.testing.assert_array_equal(outputs[0], outputs[1])
 
 
@@ -120,12 +126,9 @@ def test_streams_restore_what_one_session_does(tmp_path, onnx_engine_path, make_
     make_scene(tmp_path / "in", "a", height=150, width=140)
     outputs = []
     for streams in ("1", "2"):
-        out = tmp_path / f"out{streams}"
-        result = invoke("--engine", onnx_engine_path, "--tile", 64, "--batch", 2, "--streams", streams, "-q",
-                        tmp_path / "in", out)
-        assert result.exit_code == 0, result.output
-        with rasterio.open(out / "a.tif") as restored:
-            outputs.append(restored.read().astype(np.int32))
+        restored = run_and_read(tmp_path / "in", tmp_path / f"out{streams}", "a",
+                                "--engine", onnx_engine_path, "--tile", 64, "--batch", 2, "--streams", streams)
+        outputs.append(restored.astype(np.int32))
     assert "2 streams" in (tmp_path / "out2" / "a.tif.json").read_text()
     assert np.abs(outputs[0] - outputs[1]).max() <= 1
 
