@@ -53,6 +53,7 @@ class BlendAccumulator:
     def __init__(self, bands: int, scene_width: int, block_shape: tuple[int, int]) -> None:
         self._bands, self._scene_width = bands, scene_width
         self._buffer = Sums.zeros(bands, *block_shape)  # the open block's sums, reused by every block
+        self._weighted = np.empty((bands, 0, 0), np.float32)  # one tile's weighted prediction, reused by every tile
         self._above = Sums.zeros(bands, 0, scene_width)  # the previous tile row's unfinished rows
         self._below = Sums.zeros(bands, 0, scene_width)  # this tile row's unfinished rows
         self._left: Sums | None = None  # the previous block's unfinished columns
@@ -84,7 +85,10 @@ class BlendAccumulator:
         height, width = weight.shape
         if top < 0 or left < 0 or top + height > block.height or left + width > block.width:
             raise ValueError(f"tile at {tile.row}, {tile.col} lies outside the open block's window")
-        self._sums.add(Sums(values * weight, weight), top, left)
+        if self._weighted.shape[1] < height or self._weighted.shape[2] < width:
+            self._weighted = np.empty((self._bands, height, width), np.float32)
+        weighted = np.multiply(values, weight, out=self._weighted[:, :height, :width])
+        self._sums.add(Sums(weighted, weight), top, left)
 
     def close(self) -> np.ndarray:
         """Finish the open block: its finished (bands, finished_rows, finished_cols) part, normalised.

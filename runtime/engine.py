@@ -72,12 +72,18 @@ class Engine(ABC):
             raise ShapeError(f"tile size {tile} is not a multiple of the engine's size multiple {multiple}")
 
     def infer(self, sar: np.ndarray, optical: np.ndarray) -> np.ndarray:
-        """Restore one batch: (N, 2, h, w) and (N, 13, h, w) float32 in, (N, 13, h, w) float32 out."""
+        """Restore one batch: (N, 2, h, w) and (N, 13, h, w) float32 in, (N, 13, h, w) float32 out.
+
+        The result is a new array, never a view of the inputs: callers fill those again afterwards.
+        """
         self._check_batch(sar, optical)
         return self._infer_impl(sar, optical)
 
     def infer_batches(self, batches: Iterable[Batch]) -> Iterator[np.ndarray]:
-        """Restore a stream of batches in order; backends that can overlap batches override this."""
+        """Restore a stream of batches in order; backends that can overlap batches override this.
+
+        A batch's input arrays are the engine's until its result is yielded, then the caller's again.
+        """
         for sar, optical in batches:
             yield self.infer(sar, optical)
 

@@ -150,42 +150,57 @@ def _predictions(engine: Engine, blocks: Iterable[PreparedBlock], tile: int, bat
 
     A block without tiles to run (all nodata) comes once, with None for tile and prediction.
     """
-    sent: deque[list[tuple[PreparedBlock, Tile | None]]] = deque()  # per batch sent, in order
+    sent: deque[tuple[list[tuple[PreparedBlock, Tile | None]], _BatchInputs]] = deque()  # per batch sent, in order
     unsent: list[tuple[PreparedBlock, None]] = []  # blocks without tiles after the last batch
+    returned: list[_BatchInputs] = []  # batches whose results are back: their arrays are filled again
+    bands = len(engine.metadata.s1_bands), len(engine.metadata.s2_bands)
+
+    def empty_batch() -> _BatchInputs:
+        return returned.pop().emptied() if returned else _BatchInputs(batch, tile, *bands)
 
     def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         group: list[tuple[PreparedBlock, Tile | None]] = []
-        bands = len(engine.metadata.s1_bands), len(engine.metadata.s2_bands)
-        inputs = _BatchInputs(batch, tile, *bands)
+        inputs = empty_batch()
         for prepared in blocks:
             for one in prepared.tiles or [None]:
                 group.append((prepared, one))
                 if one is not None and inputs.add(*prepared.inputs(one, tile)) == batch:
-                    sent.append(group)
+                    sent.append((group, inputs))
                     yield inputs.arrays()
-                    group, inputs = [], _BatchInputs(batch, tile, *bands)
+                    group, inputs = [], empty_batch()
             prepared.drop_inputs()
         if inputs.count:
-            sent.append(group)
+            sent.append((group, inputs))
             yield inputs.padded() if engine.fixed_batch else inputs.arrays()
         else:
             unsent.extend(group)
 
     for restored in engine.infer_batches(batches()):
+        group, inputs = sent.popleft()
+        returned.append(inputs)
         outputs = iter(restored)
-        for prepared, one in sent.popleft():
+        for prepared, one in group:
             yield prepared, one, None if one is None else next(outputs)
     for prepared, _ in unsent:
         yield prepared, None, None
 
 
 class _BatchInputs:
-    """A batch of network inputs, filled one tile at a time so that a block's inputs can go once copied."""
+    """A batch of network inputs, filled one tile at a time so that a block's inputs can go once copied.
+
+    Its arrays are filled again for a later batch once the engine has returned this one's result:
+    fresh arrays of this size cost page faults on every batch.
+    """
 
     def __init__(self, batch: int, tile: int, sar_bands: int, optical_bands: int) -> None:
         self._sar = np.empty((batch, sar_bands, tile, tile), np.float32)
         self._optical = np.empty((batch, optical_bands, tile, tile), np.float32)
         self.count = 0
+
+    def emptied(self) -> "_BatchInputs":
+        """This batch, with nothing in it, to be filled again."""
+        self.count = 0
+        return self
 
     def add(self, sar: np.ndarray, optical: np.ndarray) -> int:
         """Copy one tile's inputs in; return how many tiles the batch holds."""
@@ -224,12 +239,10 @@ def _add_prediction(accumulator: BlendAccumulator, grid: TileGrid, options: RunO
     accumulator.add(tile, prediction[:, :height, :width], window[:height, :width])
 
 
-def _write_block(writer: SceneWriter, prepared: PreparedBlock, finished: np.ndarray, preprocessing: Preprocessing,
-                 dtype: str) -> None:
-    """Encode a block's finished part, nodata where S2 has none, and hand it to the writer."""
+def _encode_block(prepared: PreparedBlock, finished: np.ndarray, preprocessing: Preprocessing, dtype: str) -> np.ndarray:
+    """A block's finished part in the output's type, nodata where S2 has none, in an array of its own."""
     block = prepared.block
-    valid = prepared.valid[:block.finished_rows, :block.finished_cols]
-    writer.write(block.row, block.col, encode(finished, valid, preprocessing, dtype))
+    return encode(finished, prepared.valid[:block.finished_rows, :block.finished_cols], preprocessing, dtype)
 
 
 def run_scene(
@@ -317,18 +330,26 @@ def _write_scene(
     descriptions = tuple(given or band for given, band in zip(source.s2_descriptions, meta.s2_bands))
     timings = result.timings
 
-    def blend_and_write(predictions: Iterator[Prediction]) -> None:
-        """Blend each block's predictions and write its finished part (in the consumer thread)."""
-        for prepared, tiles in groupby(predictions, key=itemgetter(0)):
-            accumulator.open(prepared.block)
-            for _, tile, prediction in tiles:
-                if tile is not None:
-                    with _timed(timings, "blend"):
-                        _add_prediction(accumulator, grid, options, tile, prediction)
-            with _timed(timings, "blend"):
-                finished = accumulator.close()
+    def blend(predictions: Iterator[Prediction]) -> None:
+        """Blend each block's predictions and hand its finished part, encoded, to the writing thread."""
+        with ConsumerThread(write, depth=1, name="ibhfn-writer") as writing:
+            for prepared, tiles in groupby(predictions, key=itemgetter(0)):
+                accumulator.open(prepared.block)
+                for _, tile, prediction in tiles:
+                    if tile is not None:
+                        with _timed(timings, "blend"):
+                            _add_prediction(accumulator, grid, options, tile, prediction)
+                with _timed(timings, "blend"):
+                    finished = accumulator.close()
+                with _timed(timings, "encode"):
+                    encoded = _encode_block(prepared, finished, meta.preprocessing, options.output_dtype)
+                writing.put((prepared, encoded))
+
+    def write(pieces: Iterator[tuple[PreparedBlock, np.ndarray]]) -> None:
+        """Write each block's encoded finished part, and count it done."""
+        for prepared, encoded in pieces:
             with _timed(timings, "write"):
-                _write_block(writer, prepared, finished, meta.preprocessing, options.output_dtype)
+                writer.write(prepared.block.row, prepared.block.col, encoded)
             timings["read"] = timings.get("read", 0.0) + prepared.read_seconds
             result.tiles += len(prepared.tiles)
             result.empty_tiles += prepared.empty_tiles
@@ -338,9 +359,9 @@ def _write_scene(
         writer = SceneWriter(tmp, source.profile, bands=bands, dtype=options.output_dtype,
                              descriptions=descriptions, cog=options.cog, compress=options.compress)
         with writer, BlockReader(source, blocks, grid.tile, meta.preprocessing, depth=options.prefetch) as reader:
-            with ConsumerThread(blend_and_write, depth=batch, name="ibhfn-blend-writer") as finisher:
+            with ConsumerThread(blend, depth=batch, name="ibhfn-blender") as blending:
                 for item in _timed_items(_predictions(engine, reader, grid.tile, batch), timings, "infer"):
-                    finisher.put(item)
+                    blending.put(item)
             with _timed(timings, "write"):
                 writer.close()  # with --cog, the copy to a COG
 

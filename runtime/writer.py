@@ -47,12 +47,13 @@ def output_nodata(dtype: str) -> float:
 def encode(restored: np.ndarray, valid: np.ndarray, preprocessing: Preprocessing, dtype: str) -> np.ndarray:
     """Network-scale rows to uint16 DN (reflectance x 10000) or float32 reflectance, nodata outside `valid`.
 
-    `restored` (float32) is overwritten on the way: it is a large block that is not needed afterwards.
+    The result is a new array, written while `restored`'s buffer takes the next block; `restored`
+    (float32) may be overwritten on the way.
     """
     if dtype == "uint16":
         values = preprocessing.to_dn(restored, in_place=True)
     else:
-        values = preprocessing.reflectance(restored, in_place=True)
+        values = preprocessing.reflectance(restored)
     if not valid.all():
         values[:, ~valid] = output_nodata(dtype)
     return values

@@ -45,3 +45,14 @@ def test_dn_round_trip(preprocessing):
     back = preprocessing.to_dn(preprocessing.optical(dn))
     assert back.dtype == np.uint16
     np.testing.assert_array_equal(back, np.minimum(dn, preprocessing.s2_dn_max))
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.int32])
+def test_integer_dn_maps_as_its_float_values_and_stays_untouched(preprocessing, dtype):
+    low = 0 if np.issubdtype(dtype, np.unsignedinteger) else -3000
+    dn = np.random.default_rng(1).integers(low, 20000, (13, 8, 8)).astype(dtype)
+    original = dn.copy()
+    optical = preprocessing.optical(dn, in_place=True)
+    assert optical.dtype == np.float32
+    np.testing.assert_array_equal(optical, preprocessing.optical(dn.astype(np.float32)))
+    np.testing.assert_array_equal(dn, original)

@@ -132,7 +132,7 @@ def test_record_names_inputs_engine_options_and_timings(tmp_path, engine, make_s
     assert record["engine"]["metadata"]["ibhfn.size_multiple"] == "4"
     assert record["options"]["tile_size"] == 64 and record["tiles"]["run"] == 1
     assert record["output"]["size_bytes"] == (tmp_path / "scene.tif").stat().st_size
-    assert {"hash", "read", "infer", "write", "total"} <= set(record["timings"])
+    assert {"hash", "read", "infer", "blend", "encode", "write", "total"} <= set(record["timings"])
 
 
 def test_inputs_are_hashed_beside_the_scene_not_before_it(tmp_path, engine, make_scene, monkeypatch):
@@ -179,7 +179,7 @@ def test_a_failure_mid_scene_leaves_no_output_under_the_final_name(tmp_path, eng
     assert list((tmp_path / "out").iterdir()) == []
 
 
-def test_a_write_failure_in_the_blending_thread_is_the_scene_s_error(tmp_path, engine, make_scene, monkeypatch):
+def test_a_write_failure_in_the_writing_thread_is_the_scene_s_error(tmp_path, engine, make_scene, monkeypatch):
     s1, s2 = make_scene(tmp_path / "in", height=300, width=64)
     written = []
 
@@ -190,7 +190,27 @@ def test_a_write_failure_in_the_blending_thread_is_the_scene_s_error(tmp_path, e
     monkeypatch.setattr(pipeline_module.SceneWriter, "write", failing_write)
     with pytest.raises(InputError, match="cannot write the output"):
         run_scene(engine, s1, s2, tmp_path / "out" / "scene.tif", RunOptions(tile_size=64, batch_size=1))
-    assert written == ["ibhfn-blend-writer"]
+    assert written == ["ibhfn-writer"]
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_blending_failure_is_the_scene_s_error_and_stops_the_writing_thread(tmp_path, engine, make_scene,
+                                                                              monkeypatch):
+    s1, s2 = make_scene(tmp_path / "in", height=300, width=64)
+    encoded = []
+
+    def failing_encode(prepared, *args):
+        encoded.append(threading.current_thread().name)
+        if len(encoded) == 2:  # the first block is with the writing thread by now
+            raise ValueError("blending broke")
+        return original_encode(prepared, *args)
+
+    original_encode = pipeline_module._encode_block
+    monkeypatch.setattr(pipeline_module, "_encode_block", failing_encode)
+    with pytest.raises(ValueError, match="blending broke"):
+        run_scene(engine, s1, s2, tmp_path / "out" / "scene.tif", RunOptions(tile_size=64, batch_size=1))
+    assert encoded == ["ibhfn-blender"] * 2
+    assert not [t for t in threading.enumerate() if t.name in ("ibhfn-blender", "ibhfn-writer")]
     assert list((tmp_path / "out").iterdir()) == []
 
 

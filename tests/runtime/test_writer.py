@@ -90,14 +90,17 @@ def test_cog_is_valid_with_overviews_and_leaves_no_strip_file(tmp_path, compress
     assert [p.name for p in tmp_path.iterdir()] == ["out.tif"]
 
 
-def test_encoding_to_dn_or_reflectance_marks_nodata():
+def test_encoding_to_dn_or_reflectance_marks_nodata_in_an_array_of_its_own():
     restored = np.full((2, 2, 2), 0.1234, np.float32)
     valid = np.array([[True, False], [True, True]])
-    dn = encode(restored.copy(), valid, PREPROCESSING["default"], "uint16")
+    scratch = restored.copy()
+    dn = encode(scratch, valid, PREPROCESSING["default"], "uint16")
     assert dn.dtype == np.uint16 and dn[0, 0, 0] == 1234 and dn[:, 0, 1].tolist() == [0, 0]
-    reflectance = encode(restored, valid, PREPROCESSING["resnet"], "float32")
+    scratch = restored.copy()
+    reflectance = encode(scratch, valid, PREPROCESSING["resnet"], "float32")
     assert reflectance[0, 0, 0] == pytest.approx(0.1234 * 2000 / 10000)
     assert np.isnan(reflectance[:, 0, 1]).all()
+    assert not np.shares_memory(dn, scratch) and not np.shares_memory(reflectance, scratch)  # written in another thread
 
 
 def test_a_file_that_cannot_be_created_is_a_one_line_input_error(tmp_path):
