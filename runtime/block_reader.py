@@ -1,8 +1,10 @@
-"""Reading and preprocessing in a background thread, one block of tiles at a time.
+"""Reading and preprocessing in two background threads, one block of tiles at a time.
 
-GDAL releases the GIL while it reads, so the reader thread overlaps I/O and preprocessing with
-inference. A bounded queue keeps at most `depth` prepared blocks in memory. The thread alone uses
-the scene's datasets while it runs (GDAL handles are not safe to share between threads).
+One thread reads each block's window of the scene, the next turns it into network inputs, so
+that on a many-core host (a GPU's) neither waits for the other and both overlap inference. GDAL
+releases the GIL while it reads and numpy while it computes. Bounded queues keep at most `depth`
+blocks waiting between the stages. The reading thread alone uses the scene's datasets while it
+runs (GDAL handles are not safe to share between threads).
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from functools import partial
+from typing import Callable, Generic, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -19,6 +23,9 @@ from ibhfn.preprocessing import Preprocessing
 from ibhfn.runtime.nodata import fill_invalid, valid_pixels
 from ibhfn.runtime.raster_source import SceneSource
 from ibhfn.runtime.tiling import Tile, TileBlock, pad_to_tile
+
+In = TypeVar("In")
+Out = TypeVar("Out")
 
 _END = object()
 _POLL_SECONDS = 0.1
@@ -35,6 +42,7 @@ class PreparedBlock:
     valid: np.ndarray  # (height, width) bool, True where S2 holds data
     tiles: list[Tile]  # the block's tiles with any valid pixel
     read_seconds: float
+    prepare_seconds: float
     sar: np.ndarray | None  # (2, max(height, tile), max(width, tile)) float32; None once dropped
     optical: np.ndarray | None  # (13, max(height, tile), max(width, tile)) float32; None once dropped
 
@@ -59,28 +67,48 @@ class PreparedBlock:
         self.sar = self.optical = None
 
 
-def prepare_block(source: SceneSource, block: TileBlock, tile: int, preprocessing: Preprocessing) -> PreparedBlock:
-    """Read the block's window of the scene and turn it into network inputs."""
+@dataclass
+class ReadBlock:
+    """A block's window of the scene as read: S1 in dB and S2 DN, float32, and S2's nodata value."""
+
+    block: TileBlock
+    s1_db: np.ndarray
+    s2_dn: np.ndarray
+    s2_nodata: float | None
+    seconds: float
+
+
+def read_block(source: SceneSource, block: TileBlock) -> ReadBlock:
+    """Read the block's window of the scene."""
     start = time.perf_counter()
     s1_db, s2_dn = source.read_window(block.row, block.col, block.height, block.width)
-    valid = valid_pixels(s2_dn, source.s2_nodata)
-    optical = pad_to_tile(preprocessing.optical(s2_dn, in_place=True), tile)
-    sar = pad_to_tile(preprocessing.sar(s1_db, in_place=True), tile)
+    return ReadBlock(block, s1_db, s2_dn, source.s2_nodata, time.perf_counter() - start)
+
+
+def prepare_block(read: ReadBlock, tile: int, preprocessing: Preprocessing) -> PreparedBlock:
+    """Turn a block as read into network inputs, in place, with its valid mask and the tiles worth running."""
+    start = time.perf_counter()
+    block = read.block
+    valid = valid_pixels(read.s2_dn, read.s2_nodata)
+    optical = pad_to_tile(preprocessing.optical(read.s2_dn, in_place=True), tile)
+    sar = pad_to_tile(preprocessing.sar(read.s1_db, in_place=True), tile)
     tiles = [t for t in block.tiles if valid[:, t.col - block.col:t.col - block.col + tile].any()]
-    return PreparedBlock(block, valid, tiles, time.perf_counter() - start, sar, optical)
+    return PreparedBlock(block, valid, tiles, read.seconds, time.perf_counter() - start, sar, optical)
 
 
-class BlockReader:
-    """Iterates over the prepared blocks of a scene, produced by a background thread."""
+class ProducerThread(Generic[In, Out]):
+    """Iterates over `produce(item)` for each of `items`, computed ahead in a background thread; a context manager.
 
-    def __init__(self, source: SceneSource, blocks: Sequence[TileBlock], tile: int, preprocessing: Preprocessing,
-                 *, depth: int) -> None:
-        self._source, self._blocks, self._tile, self._preprocessing = source, blocks, tile, preprocessing
+    An error in the thread is raised to the caller in the item's place.
+    """
+
+    def __init__(self, produce: Callable[[In], Out], items: Iterable[In], *, depth: int, name: str) -> None:
+        self._produce, self._items = produce, items
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ibhfn-block-reader", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def __enter__(self) -> "BlockReader":
+    def __enter__(self) -> "ProducerThread[In, Out]":
         self._thread.start()
         return self
 
@@ -99,15 +127,15 @@ class BlockReader:
 
     def _run(self) -> None:
         try:
-            for block in self._blocks:
-                if not self._put(prepare_block(self._source, block, self._tile, self._preprocessing)):
+            for item in self._items:
+                if not self._put(self._produce(item)):
                     return
         except BaseException as exc:  # handed to the consumer, which re-raises it
             self._put(exc)
             return
         self._put(_END)
 
-    def __iter__(self) -> Iterator[PreparedBlock]:
+    def __iter__(self) -> Iterator[Out]:
         while True:
             item = self._queue.get()
             if item is _END:
@@ -115,3 +143,25 @@ class BlockReader:
             if isinstance(item, BaseException):
                 raise item
             yield item
+
+
+class BlockReader:
+    """Iterates over the prepared blocks of a scene, read and prepared by two background threads; a context manager."""
+
+    def __init__(self, source: SceneSource, blocks: Sequence[TileBlock], tile: int, preprocessing: Preprocessing,
+                 *, depth: int) -> None:
+        self._reading = ProducerThread(partial(read_block, source), blocks, depth=depth, name="ibhfn-block-reader")
+        self._preparing = ProducerThread(partial(prepare_block, tile=tile, preprocessing=preprocessing),
+                                         self._reading, depth=depth, name="ibhfn-preprocessor")
+
+    def __enter__(self) -> "BlockReader":
+        self._stages = ExitStack()
+        self._stages.enter_context(self._reading)
+        self._stages.enter_context(self._preparing)  # stopped first, while the reading thread still feeds it
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stages.close()
+
+    def __iter__(self) -> Iterator[PreparedBlock]:
+        return iter(self._preparing)

@@ -1,11 +1,13 @@
 """The main job: restore whole scenes, tile by tile, with bounded memory, and many scenes in a batch.
 
 Per scene: open and check the inputs (`SceneSource`), cut the tile rows into blocks of bounded
-width (`TileGrid.blocks`), read and preprocess them in a background thread (`BlockReader`), run
-their tiles in batches that may span blocks (`Engine.infer_batches`, called from the calling
-thread; ONNX Runtime's `--streams` run in threads of their own), and in a third thread
-(`ConsumerThread`) blend them (`BlendAccumulator`) and write the finished pieces (`SceneWriter`)
-under a temporary name renamed when complete; then the scene's JSON record. The inputs are hashed
+width (`TileGrid.blocks`), read them in one background thread and preprocess them in another
+(`BlockReader`), run their tiles in batches that may span blocks (`Engine.infer_batches`, called
+from the calling thread; ONNX Runtime's `--streams` run in threads of their own), blend them
+(`BlendAccumulator`) in a fourth thread and write the finished pieces (`SceneWriter`) in a fifth
+(`ConsumerThread`s), under a temporary name renamed when complete; then the scene's JSON record.
+Every stage has a thread of its own so that on a many-core host, where the engine is a GPU's and
+the host sets the pace, the scene takes about as long as its slowest stage. The inputs are hashed
 for that record in a thread of their own while the scene runs (first, when `--resume` has a
 record to compare with). Memory follows the block width, not the scene: GDAL's block cache is
 capped too. Over a batch, a scene that fails with an `IbhfnError` is recorded with its one-line
@@ -351,6 +353,7 @@ def _write_scene(
             with _timed(timings, "write"):
                 writer.write(prepared.block.row, prepared.block.col, encoded)
             timings["read"] = timings.get("read", 0.0) + prepared.read_seconds
+            timings["prepare"] = timings.get("prepare", 0.0) + prepared.prepare_seconds
             result.tiles += len(prepared.tiles)
             result.empty_tiles += prepared.empty_tiles
             progress.tiles_done(len(prepared.block.tiles))

@@ -132,7 +132,7 @@ def test_record_names_inputs_engine_options_and_timings(tmp_path, engine, make_s
     assert record["engine"]["metadata"]["ibhfn.size_multiple"] == "4"
     assert record["options"]["tile_size"] == 64 and record["tiles"]["run"] == 1
     assert record["output"]["size_bytes"] == (tmp_path / "scene.tif").stat().st_size
-    assert {"hash", "read", "infer", "blend", "encode", "write", "total"} <= set(record["timings"])
+    assert {"hash", "read", "prepare", "infer", "blend", "encode", "write", "total"} <= set(record["timings"])
 
 
 def test_inputs_are_hashed_beside_the_scene_not_before_it(tmp_path, engine, make_scene, monkeypatch):

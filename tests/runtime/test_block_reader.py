@@ -1,0 +1,92 @@
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from ibhfn.errors import InputError
+from ibhfn.preprocessing import PREPROCESSING
+from ibhfn.runtime import block_reader as block_reader_module
+from ibhfn.runtime.block_reader import BlockReader, ProducerThread
+from ibhfn.runtime.raster_source import SceneSource
+from ibhfn.runtime.tiling import TileGrid
+
+PREPROCESS = PREPROCESSING["default"]
+
+
+@pytest.fixture
+def scene(tmp_path, make_scene, standin_metadata):
+    s1, s2 = make_scene(tmp_path, height=200, width=150, nodata_border=8)
+    with SceneSource(s1, s2, standin_metadata) as source:
+        yield source, TileGrid(source.height, source.width, 64, 8).blocks(96, 32)
+
+
+def reader_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name in ("ibhfn-block-reader", "ibhfn-preprocessor")]
+
+
+def test_blocks_come_in_order_read_and_prepared_in_two_threads(scene, monkeypatch):
+    source, blocks = scene
+    seen = []
+    read_window, valid_pixels = source.read_window, block_reader_module.valid_pixels
+
+    def watched_read(*args):
+        seen.append(("read", threading.current_thread().name))
+        return read_window(*args)
+
+    def watched_valid_pixels(*args):
+        seen.append(("prepare", threading.current_thread().name))
+        return valid_pixels(*args)
+
+    monkeypatch.setattr(source, "read_window", watched_read)
+    monkeypatch.setattr(block_reader_module, "valid_pixels", watched_valid_pixels)
+    with BlockReader(source, blocks, 64, PREPROCESS, depth=1) as reader:
+        prepared = list(reader)
+    assert [p.block for p in prepared] == blocks and len(blocks) > 3
+    assert set(seen) == {("read", "ibhfn-block-reader"), ("prepare", "ibhfn-preprocessor")}
+    first = prepared[0]
+    s1_db, s2_dn = read_window(first.block.row, first.block.col, first.block.height, first.block.width)
+    np.testing.assert_array_equal(first.optical[:, :first.block.height, :first.block.width], PREPROCESS.optical(s2_dn))
+    np.testing.assert_array_equal(first.valid, (s2_dn != 0).any(axis=0))
+    assert not first.valid[0, 0] and first.valid[20, 20]
+    assert all(p.read_seconds > 0 and p.prepare_seconds > 0 for p in prepared)
+    assert reader_threads() == []
+
+
+def test_a_read_error_reaches_the_caller_at_its_block(scene, monkeypatch):
+    source, blocks = scene
+    read_window = source.read_window
+
+    def failing_read(row, col, height, width):
+        if row > 0:
+            raise InputError(f"{source.s2_path}: cannot read rows {row}..{row + height}")
+        return read_window(row, col, height, width)
+
+    monkeypatch.setattr(source, "read_window", failing_read)
+    taken = []
+    with pytest.raises(InputError, match="cannot read rows"):
+        with BlockReader(source, blocks, 64, PREPROCESS, depth=1) as reader:
+            taken.extend(reader)
+    assert taken and all(p.block.row == 0 for p in taken)
+    assert reader_threads() == []
+
+
+def test_a_caller_that_stops_early_ends_both_threads(scene):
+    source, blocks = scene
+    start = time.perf_counter()
+    with BlockReader(source, blocks, 64, PREPROCESS, depth=1) as reader:
+        next(iter(reader))
+    assert time.perf_counter() - start < 5 and reader_threads() == []
+
+
+def test_a_producer_error_comes_in_its_item_s_place():
+    def produce(item):
+        if item == 3:
+            raise ValueError("item 3 is bad")
+        return item * 10
+
+    got = []
+    with pytest.raises(ValueError, match="item 3 is bad"):
+        with ProducerThread(produce, range(6), depth=2, name="test-producer") as produced:
+            got.extend(produced)
+    assert got == [0, 10, 20]
