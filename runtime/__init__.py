@@ -7,8 +7,8 @@ Read in this order:
 - `raster_source`: both inputs read by windows on the S2 grid; `nodata`: which pixels are empty.
 - `tiling`, `blend`, `accumulator`: where tiles lie and how a tile row is cut into blocks, how
   tiles are weighted, how they are summed block by block.
-- `block_reader`: reading and preprocessing in a background thread; `consumer_thread`: the thread
-  that blends and writes while the engine runs.
+- `block_reader`: reading and preprocessing, each in a background thread; `consumer_thread`: the
+  threads that blend and write while the engine runs.
 - `writer`: the output GeoTIFF (or COG); `scene_record`: the JSON record and `--resume`.
 - `pipeline`: `run_scene` and `run_batch`, which put the above together; `cli`: `ibhfn-run`
   (`malloc`: how it keeps glibc from holding on to freed block arrays).

@@ -61,7 +61,7 @@ class RunOptions:
     output_dtype: str = "uint16"  # uint16 DN (reflectance x 10000) or float32 reflectance
     cog: bool = False  # Cloud-Optimised GeoTIFF with overviews
     compress: str = "deflate"  # one of COMPRESSIONS
-    prefetch: int = 1  # blocks the reader thread may prepare ahead, besides the one it is preparing
+    prefetch: int = 1  # blocks waiting after each reading stage (read, preprocessed), besides those in hand
     block_width: int = 2048  # widest scene window read and blended at once: bounds memory, not output
 
     def __post_init__(self) -> None:
