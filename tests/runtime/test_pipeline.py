@@ -265,6 +265,26 @@ def test_a_gpu_engine_gets_one_batch_shape_and_the_same_output(tmp_path, engine,
     np.testing.assert_array_equal(read(tmp_path / "fixed.tif")[0], read(tmp_path / "free.tif")[0])
 
 
+def test_batch_inputs_are_reused_only_once_their_results_are_back(tmp_path, engine, make_scene, monkeypatch):
+    s1, s2 = make_scene(tmp_path / "in", height=200, width=176)
+    options = RunOptions(tile_size=64, batch_size=2)
+    buffers = []  # the array each batch's optical input is a view of, kept alive so that ids stay unique
+    infer = engine._infer_impl
+    monkeypatch.setattr(engine, "_infer_impl", lambda sar, optical: buffers.append(optical.base) or infer(sar, optical))
+    result = run_scene(engine, s1, s2, tmp_path / "one_by_one.tif", options)
+    assert len(buffers) > 4 and len({id(b) for b in buffers}) == 1  # each batch's arrays filled again for the next
+
+    def every_batch_first(batches):  # holds every batch's arrays before it returns a result
+        taken = list(batches)
+        return (engine.infer(sar, optical) for sar, optical in taken)
+
+    buffers.clear()
+    monkeypatch.setattr(engine, "infer_batches", every_batch_first)
+    run_scene(engine, s1, s2, tmp_path / "all_first.tif", options)
+    assert len({id(b) for b in buffers}) == len(buffers) == -(-result.tiles // 2)
+    np.testing.assert_array_equal(read(tmp_path / "all_first.tif")[0], read(tmp_path / "one_by_one.tif")[0])
+
+
 def test_memory_follows_the_block_not_the_scene_height(tmp_path, engine, make_scene):
     peaks = [peak_python_bytes(engine, *make_scene(tmp_path / f"in{height}", height=height, width=384),
                                tmp_path / f"out{height}.tif", RunOptions(tile_size=128))
