@@ -7,8 +7,9 @@ Read in this order:
 - `raster_source`: both inputs read by windows on the S2 grid; `nodata`: which pixels are empty.
 - `tiling`, `blend`, `accumulator`: where tiles lie and how a tile row is cut into blocks, how
   tiles are weighted, how they are summed block by block.
-- `block_reader`: reading and preprocessing, each in a background thread; `consumer_thread`: the
-  threads that blend and write while the engine runs.
+- `stage_thread`: a pipeline thread that is stopped and waited for, Ctrl-C included;
+  `producer_thread` and `consumer_thread`: the stages built on it; `block_reader`: reading and
+  preprocessing, each in a producer thread (blending and writing are consumer threads).
 - `writer`: the output GeoTIFF (or COG); `scene_record`: the JSON record and `--resume`.
 - `pipeline`: `run_scene` and `run_batch`, which put the above together; `cli`: `ibhfn-run`
   (`malloc`: how it keeps glibc from holding on to freed block arrays).

@@ -9,26 +9,19 @@ runs (GDAL handles are not safe to share between threads).
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Generic, Iterable, Iterator, Sequence, TypeVar
+from typing import Iterator, Sequence
 
 import numpy as np
 
 from ibhfn.preprocessing import Preprocessing
 from ibhfn.runtime.nodata import fill_invalid, valid_pixels
+from ibhfn.runtime.producer_thread import ProducerThread
 from ibhfn.runtime.raster_source import SceneSource
 from ibhfn.runtime.tiling import Tile, TileBlock, pad_to_tile
-
-In = TypeVar("In")
-Out = TypeVar("Out")
-
-_END = object()
-_POLL_SECONDS = 0.1
 
 
 @dataclass(eq=False)  # blocks are told apart by identity
@@ -96,55 +89,6 @@ def prepare_block(read: ReadBlock, tile: int, preprocessing: Preprocessing) -> P
     return PreparedBlock(block, valid, tiles, read.seconds, time.perf_counter() - start, sar, optical)
 
 
-class ProducerThread(Generic[In, Out]):
-    """Iterates over `produce(item)` for each of `items`, computed ahead in a background thread; a context manager.
-
-    An error in the thread is raised to the caller in the item's place.
-    """
-
-    def __init__(self, produce: Callable[[In], Out], items: Iterable[In], *, depth: int, name: str) -> None:
-        self._produce, self._items = produce, items
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-
-    def __enter__(self) -> "ProducerThread[In, Out]":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=_POLL_SECONDS)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self) -> None:
-        try:
-            for item in self._items:
-                if not self._put(self._produce(item)):
-                    return
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            self._put(exc)
-            return
-        self._put(_END)
-
-    def __iter__(self) -> Iterator[Out]:
-        while True:
-            item = self._queue.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-
 class BlockReader:
     """Iterates over the prepared blocks of a scene, read and prepared by two background threads; a context manager."""
 
@@ -155,9 +99,10 @@ class BlockReader:
                                          self._reading, depth=depth, name="ibhfn-preprocessor")
 
     def __enter__(self) -> "BlockReader":
-        self._stages = ExitStack()
-        self._stages.enter_context(self._reading)
-        self._stages.enter_context(self._preparing)  # stopped first, while the reading thread still feeds it
+        with ExitStack() as stages:  # if the second thread cannot start, the first is stopped here
+            stages.enter_context(self._reading)
+            stages.enter_context(self._preparing)  # stopped first, while the reading thread still feeds it
+            self._stages = stages.pop_all()
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -7,7 +7,7 @@ import pytest
 from ibhfn.errors import InputError
 from ibhfn.preprocessing import PREPROCESSING
 from ibhfn.runtime import block_reader as block_reader_module
-from ibhfn.runtime.block_reader import BlockReader, ProducerThread
+from ibhfn.runtime.block_reader import BlockReader
 from ibhfn.runtime.raster_source import SceneSource
 from ibhfn.runtime.tiling import TileGrid
 
@@ -71,22 +71,19 @@ def test_a_read_error_reaches_the_caller_at_its_block(scene, monkeypatch):
     assert reader_threads() == []
 
 
-def test_a_caller_that_stops_early_ends_both_threads(scene):
+@pytest.mark.parametrize("read_delay", [0.0, 0.3])  # 0.3: the preprocessing thread waits on the reading one
+def test_a_caller_that_stops_early_ends_both_threads(scene, monkeypatch, read_delay):
     source, blocks = scene
+    read_window = source.read_window
+    monkeypatch.setattr(source, "read_window", lambda row, *args: time.sleep(read_delay * (row > 0))
+                        or read_window(row, *args))
+
+    def take_one_block():
+        with BlockReader(source, blocks, 64, PREPROCESS, depth=1) as reader:
+            next(iter(reader))
+
+    caller = threading.Thread(target=take_one_block)  # a hang fails the test instead of stopping the run
     start = time.perf_counter()
-    with BlockReader(source, blocks, 64, PREPROCESS, depth=1) as reader:
-        next(iter(reader))
-    assert time.perf_counter() - start < 5 and reader_threads() == []
-
-
-def test_a_producer_error_comes_in_its_item_s_place():
-    def produce(item):
-        if item == 3:
-            raise ValueError("item 3 is bad")
-        return item * 10
-
-    got = []
-    with pytest.raises(ValueError, match="item 3 is bad"):
-        with ProducerThread(produce, range(6), depth=2, name="test-producer") as produced:
-            got.extend(produced)
-    assert got == [0, 10, 20]
+    caller.start()
+    caller.join(timeout=10)
+    assert not caller.is_alive() and time.perf_counter() - start < 5 and reader_threads() == []
