@@ -301,7 +301,10 @@ def test_memory_follows_the_block_not_the_scene_height(tmp_path, engine, make_sc
                                tmp_path / f"out{height}.tif", RunOptions(tile_size=128))
              for height in (768, 3072)]
     tall_scene_bytes = 13 * 3072 * 384 * 4  # the taller S2 as float32: 61 MB
-    assert peaks[1] < 1.15 * peaks[0] and peaks[1] < tall_scene_bytes, peaks
+    block_bytes = 15 * 128 * 384 * 4  # one block's S1 and S2 inputs as float32: 2.9 MB
+    # at most five blocks are in flight (read, waiting, preprocessed, waiting, being batched), whatever the
+    # height; how many are at each scene's peak depends on the threads' timing
+    assert peaks[1] < peaks[0] + 6 * block_bytes and peaks[1] < tall_scene_bytes, peaks
 
 
 def test_memory_grows_with_the_scene_width_only_by_the_output_block_row(tmp_path, engine, make_scene):
@@ -315,7 +318,7 @@ def test_memory_grows_with_the_scene_width_only_by_the_output_block_row(tmp_path
     extra_width = 4096 - 640
     block_row = 13 * BLOCK * extra_width * 2  # uint16
     bands = 2 * 14 * band_rows * extra_width * 4  # sums and weights of this tile row and the one above
-    timing = 4 * 15 * 128 * 640 * 4  # at the peak the reader may hold a block more or less, read and prepared
+    timing = 5 * 15 * 128 * 640 * 4  # at each peak, up to five blocks in flight between reading and batching
     assert wide < narrow + block_row + bands + timing, (narrow, wide)
     one_block = peak_python_bytes(engine, *scenes[4096], tmp_path / "one_block.tif", replace(options, block_width=4096))
     assert wide < one_block / 2, (wide, one_block)  # the check can fail: rows in one block need far more
