@@ -62,12 +62,11 @@ class PreparedBlock:
 
 @dataclass
 class ReadBlock:
-    """A block's window of the scene as read: S1 in dB and S2 DN, float32, and S2's nodata value."""
+    """A block's window of the scene as read: S1 in dB and S2 DN, float32."""
 
     block: TileBlock
     s1_db: np.ndarray
     s2_dn: np.ndarray
-    s2_nodata: float | None
     seconds: float
 
 
@@ -75,14 +74,14 @@ def read_block(source: SceneSource, block: TileBlock) -> ReadBlock:
     """Read the block's window of the scene."""
     start = time.perf_counter()
     s1_db, s2_dn = source.read_window(block.row, block.col, block.height, block.width)
-    return ReadBlock(block, s1_db, s2_dn, source.s2_nodata, time.perf_counter() - start)
+    return ReadBlock(block, s1_db, s2_dn, time.perf_counter() - start)
 
 
-def prepare_block(read: ReadBlock, tile: int, preprocessing: Preprocessing) -> PreparedBlock:
+def prepare_block(read: ReadBlock, tile: int, preprocessing: Preprocessing, s2_nodata: float | None) -> PreparedBlock:
     """Turn a block as read into network inputs, in place, with its valid mask and the tiles worth running."""
     start = time.perf_counter()
     block = read.block
-    valid = valid_pixels(read.s2_dn, read.s2_nodata)
+    valid = valid_pixels(read.s2_dn, s2_nodata)
     optical = pad_to_tile(preprocessing.optical(read.s2_dn, in_place=True), tile)
     sar = pad_to_tile(preprocessing.sar(read.s1_db, in_place=True), tile)
     tiles = [t for t in block.tiles if valid[:, t.col - block.col:t.col - block.col + tile].any()]
@@ -95,8 +94,9 @@ class BlockReader:
     def __init__(self, source: SceneSource, blocks: Sequence[TileBlock], tile: int, preprocessing: Preprocessing,
                  *, depth: int) -> None:
         self._reading = ProducerThread(partial(read_block, source), blocks, depth=depth, name="ibhfn-block-reader")
-        self._preparing = ProducerThread(partial(prepare_block, tile=tile, preprocessing=preprocessing),
-                                         self._reading, depth=depth, name="ibhfn-preprocessor")
+        self._preparing = ProducerThread(
+            partial(prepare_block, tile=tile, preprocessing=preprocessing, s2_nodata=source.s2_nodata),
+            self._reading, depth=depth, name="ibhfn-preprocessor")
 
     def __enter__(self) -> "BlockReader":
         with ExitStack() as stages:  # if the second thread cannot start, the first is stopped here
