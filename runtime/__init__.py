@@ -9,8 +9,7 @@ Read in this order:
   tiles are weighted, how they are summed block by block.
 - `stage_thread`: a pipeline thread that is stopped and waited for, Ctrl-C included;
   `producer_thread` and `consumer_thread`: the stages built on it; `block_reader`: reading and
-  preprocessing, each in a producer thread; `tile_batches`: tiles cut into engine batches in a
-  third (blending and writing are consumer threads).
+  preprocessing, each in a producer thread (blending and writing are consumer threads).
 - `writer`: the output GeoTIFF (or COG); `scene_record`: the JSON record and `--resume`.
 - `pipeline`: `run_scene` and `run_batch`, which put the above together; `cli`: `ibhfn-run`
   (`malloc`: how it keeps glibc from holding on to freed block arrays).

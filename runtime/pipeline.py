@@ -2,11 +2,10 @@
 
 Per scene: open and check the inputs (`SceneSource`), cut the tile rows into blocks of bounded
 width (`TileGrid.blocks`), read them in one background thread and preprocess them in another
-(`BlockReader`), cut their tiles into batches that may span blocks in a third (`TileBatcher`),
-run the batches (`Engine.infer_batches`, called from the calling thread; ONNX Runtime's
-`--streams` run in threads of their own), blend them (`BlendAccumulator`) in a fourth thread and
-write the finished pieces (`SceneWriter`) in a fifth (`ConsumerThread`s), under a temporary name
-renamed when complete; then the scene's JSON record.
+(`BlockReader`), run their tiles in batches that may span blocks (`Engine.infer_batches`, called
+from the calling thread; ONNX Runtime's `--streams` run in threads of their own), blend them
+(`BlendAccumulator`) in a fourth thread and write the finished pieces (`SceneWriter`) in a fifth
+(`ConsumerThread`s), under a temporary name renamed when complete; then the scene's JSON record.
 Every stage has a thread of its own so that on a many-core host, where the engine is a GPU's and
 the host sets the pace, the scene takes about as long as its slowest stage. The inputs are hashed
 for that record in a thread of their own while the scene runs (first, when `--resume` has a
@@ -43,7 +42,6 @@ from ibhfn.runtime.engine import Engine
 from ibhfn.runtime.pairing import Pairing, ScenePair, scene_name
 from ibhfn.runtime.raster_source import SceneSource
 from ibhfn.runtime.scene_record import FileFacts, fingerprint, is_finished, record_path, write_record
-from ibhfn.runtime.tile_batches import TileBatch, TileBatcher
 from ibhfn.runtime.tiling import Tile, TileGrid
 from ibhfn.runtime.writer import BLOCK, COMPRESSIONS, OUTPUT_DTYPES, SceneWriter, encode
 
@@ -149,32 +147,78 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
 Prediction = tuple[PreparedBlock, Tile | None, np.ndarray | None]
 
 
-def _predictions(engine: Engine, batcher: TileBatcher, timings: dict[str, float]) -> Iterator[Prediction]:
-    """Every tile with its prediction and block, in order, the batches' filling time in `timings["batch"]`.
+def _predictions(engine: Engine, blocks: Iterable[PreparedBlock], tile: int, batch: int) -> Iterator[Prediction]:
+    """Every tile with its prediction and block, in order, run in batches that may span blocks.
 
     A block without tiles to run (all nodata) comes once, with None for tile and prediction.
     """
-    sent: deque[TileBatch] = deque()  # batches handed to the engine, in order
-    not_run: list[TileBatch] = []  # the last batch, when it holds only blocks without tiles
+    sent: deque[tuple[list[tuple[PreparedBlock, Tile | None]], _BatchInputs]] = deque()  # per batch sent, in order
+    unsent: list[tuple[PreparedBlock, None]] = []  # blocks without tiles after the last batch
+    returned: list[_BatchInputs] = []  # batches whose results are back: their arrays are filled again
+    bands = len(engine.metadata.s1_bands), len(engine.metadata.s2_bands)
 
-    def arrays() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        for batch in batcher:
-            timings["batch"] = timings.get("batch", 0.0) + batch.seconds
-            if batch.arrays is None:
-                not_run.append(batch)
-                continue
-            sent.append(batch)
-            yield batch.arrays
+    def empty_batch() -> _BatchInputs:
+        return returned.pop().emptied() if returned else _BatchInputs(batch, tile, *bands)
 
-    for restored in engine.infer_batches(arrays()):
-        batch = sent.popleft()
-        batcher.give_back(batch)
+    def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        group: list[tuple[PreparedBlock, Tile | None]] = []
+        inputs = empty_batch()
+        for prepared in blocks:
+            for one in prepared.tiles or [None]:
+                group.append((prepared, one))
+                if one is not None and inputs.add(*prepared.inputs(one, tile)) == batch:
+                    sent.append((group, inputs))
+                    yield inputs.arrays()
+                    group, inputs = [], empty_batch()
+            prepared.drop_inputs()
+        if inputs.count:
+            sent.append((group, inputs))
+            yield inputs.padded() if engine.fixed_batch else inputs.arrays()
+        else:
+            unsent.extend(group)
+
+    for restored in engine.infer_batches(batches()):
+        group, inputs = sent.popleft()
+        returned.append(inputs)
         outputs = iter(restored)
-        for prepared, one in batch.members:
+        for prepared, one in group:
             yield prepared, one, None if one is None else next(outputs)
-    for batch in not_run:
-        for prepared, _ in batch.members:
-            yield prepared, None, None
+    for prepared, _ in unsent:
+        yield prepared, None, None
+
+
+class _BatchInputs:
+    """A batch of network inputs, filled one tile at a time so that a block's inputs can go once copied.
+
+    Its arrays are filled again for a later batch once the engine has returned this one's result:
+    fresh arrays of this size cost page faults on every batch.
+    """
+
+    def __init__(self, batch: int, tile: int, sar_bands: int, optical_bands: int) -> None:
+        self._sar = np.empty((batch, sar_bands, tile, tile), np.float32)
+        self._optical = np.empty((batch, optical_bands, tile, tile), np.float32)
+        self.count = 0
+
+    def emptied(self) -> "_BatchInputs":
+        """This batch, with nothing in it, to be filled again."""
+        self.count = 0
+        return self
+
+    def add(self, sar: np.ndarray, optical: np.ndarray) -> int:
+        """Copy one tile's inputs in; return how many tiles the batch holds."""
+        self._sar[self.count], self._optical[self.count] = sar, optical
+        self.count += 1
+        return self.count
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The filled part of the batch."""
+        return self._sar[:self.count], self._optical[:self.count]
+
+    def padded(self) -> tuple[np.ndarray, np.ndarray]:
+        """The whole batch, zeros after the filled part: every call of the scene has one shape."""
+        self._sar[self.count:] = 0
+        self._optical[self.count:] = 0
+        return self._sar, self._optical
 
 
 def _timed_items(items: Iterable[Prediction], timings: dict[str, float], stage: str) -> Iterator[Prediction]:
@@ -317,12 +361,9 @@ def _write_scene(
     with atomic_path(output) as tmp, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
         writer = SceneWriter(tmp, source.profile, bands=bands, dtype=options.output_dtype,
                              descriptions=descriptions, cog=options.cog, compress=options.compress)
-        with (writer,
-              BlockReader(source, blocks, grid.tile, meta.preprocessing, depth=options.prefetch) as reader,
-              TileBatcher(reader, tile=grid.tile, batch=batch, bands=(len(meta.s1_bands), bands),
-                          pad=engine.fixed_batch, depth=1) as batcher):
+        with writer, BlockReader(source, blocks, grid.tile, meta.preprocessing, depth=options.prefetch) as reader:
             with ConsumerThread(blend, depth=batch, name="ibhfn-blender") as blending:
-                for item in _timed_items(_predictions(engine, batcher, timings), timings, "infer"):
+                for item in _timed_items(_predictions(engine, reader, grid.tile, batch), timings, "infer"):
                     blending.put(item)
             with _timed(timings, "write"):
                 writer.close()  # with --cog, the copy to a COG

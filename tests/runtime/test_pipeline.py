@@ -133,7 +133,7 @@ def test_record_names_inputs_engine_options_and_timings(tmp_path, engine, make_s
     assert record["engine"]["metadata"]["ibhfn.size_multiple"] == "4"
     assert record["options"]["tile_size"] == 64 and record["tiles"]["run"] == 1
     assert record["output"]["size_bytes"] == (tmp_path / "scene.tif").stat().st_size
-    assert {"hash", "read", "prepare", "batch", "infer", "blend", "encode", "write", "total"} <= set(record["timings"])
+    assert {"hash", "read", "prepare", "infer", "blend", "encode", "write", "total"} <= set(record["timings"])
 
 
 def test_inputs_are_hashed_beside_the_scene_not_before_it(tmp_path, engine, make_scene, monkeypatch):
@@ -287,13 +287,12 @@ def test_batch_inputs_are_reused_only_once_their_results_are_back(tmp_path, engi
     monkeypatch.setattr(engine, "_infer_impl", lambda sar, optical: buffers.append(optical.base) or infer(sar, optical))
     result = run_scene(engine, s1, s2, tmp_path / "one_by_one.tif", options)
     batches = -(-result.tiles // 2)
-    ahead = 2  # batches the batching thread may have filled before the engine asks: one queued, one in hand
-    assert batches > 6 and len({id(b) for b in buffers}) <= 1 + ahead  # arrays filled again for later batches
+    assert batches > 4 and len({id(b) for b in buffers}) == 1  # each batch's arrays filled again for the next
     for lag in (2, 3, None):
         buffers.clear()
         monkeypatch.setattr(engine, "infer_batches", lagging(engine, lag))
         run_scene(engine, s1, s2, tmp_path / f"lag{lag}.tif", options)
-        assert (lag or batches) <= len({id(b) for b in buffers}) <= min((lag or batches) + ahead, batches)
+        assert len({id(b) for b in buffers}) == (lag or batches)
         np.testing.assert_array_equal(read(tmp_path / f"lag{lag}.tif")[0], read(tmp_path / "one_by_one.tif")[0])
 
 
