@@ -8,15 +8,27 @@ from pathlib import Path
 from typing import Iterator
 
 
+PARTIAL = ".partial-"  # temporary names are .<final name>.partial-<pid>, with what is written beside them after
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `final`; rename it to `final` only if the block succeeds."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.partial-{os.getpid()}")
+    tmp = final.with_name(f".{final.name}{PARTIAL}{os.getpid()}")
     try:
         yield tmp
         os.replace(tmp, final)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def remove_partials(folder: str | os.PathLike, pid: int) -> list[Path]:
+    """Remove the temporary files that process `pid`, killed before it could, left in `folder`; return them."""
+    folder = Path(folder)
+    left = sorted({*folder.glob(f".*{PARTIAL}{pid}"), *folder.glob(f".*{PARTIAL}{pid}.*")})
+    for path in left:
+        path.unlink(missing_ok=True)
+    return left

@@ -11,6 +11,7 @@ Read in this order:
   `producer_thread` and `consumer_thread`: the stages built on it; `block_reader`: reading and
   preprocessing, each in a producer thread (blending and writing are consumer threads).
 - `writer`: the output GeoTIFF (or COG); `scene_record`: the JSON record and `--resume`.
-- `pipeline`: `run_scene` and `run_batch`, which put the above together; `cli`: `ibhfn-run`
-  (`malloc`: how it keeps glibc from holding on to freed block arrays).
+- `pipeline`: `run_scene` and `run_batch`, which put the above together; `workers`: the batch
+  spread over worker processes (`--jobs`); `cli`: `ibhfn-run` (`malloc`: how it keeps glibc
+  from holding on to freed block arrays).
 """

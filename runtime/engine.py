@@ -8,6 +8,7 @@ Backends are imported only when chosen, so `import ibhfn.runtime` stays light an
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from functools import cached_property
 from pathlib import Path
@@ -105,6 +106,11 @@ class Engine(ABC):
             raise ShapeError(f"tile {height} x {width} is not a multiple of {meta.size_multiple}")
         if self.max_batch is not None and optical.shape[0] > self.max_batch:
             raise ShapeError(f"batch of {optical.shape[0]} exceeds the engine's maximum {self.max_batch}")
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity, which containers and `taskset` narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def backend_for(path: Path) -> str:

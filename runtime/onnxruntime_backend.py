@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import re
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -23,7 +22,7 @@ from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 from ibhfn.engine_metadata import INPUT_NAMES, OUTPUT_NAME, EngineMetadata
 from ibhfn.errors import DependencyError, ModelError
-from ibhfn.runtime.engine import Batch, Engine
+from ibhfn.runtime.engine import Batch, Engine, available_cpus
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -68,16 +67,11 @@ def _fixed(dim: object) -> int | None:
     return dim if isinstance(dim, int) and dim > 0 else None
 
 
-def _available_cpus() -> int:
-    """CPUs this process may run on (its affinity, which containers and `taskset` narrow)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def _session_options(threads: int | None, streams: int) -> ort.SessionOptions:
     """Intra-op threads as given; with several streams and none given, the CPUs shared among them."""
     options = ort.SessionOptions()
     if threads is None and streams > 1:
-        threads = max(1, _available_cpus() // streams)
+        threads = max(1, available_cpus() // streams)
     if threads is not None:
         options.intra_op_num_threads = threads
     return options

@@ -116,7 +116,7 @@ class Progress(Protocol):
 
     def scene_started(self, name: str, tiles: int) -> None: ...
 
-    def tiles_done(self, count: int) -> None: ...
+    def tiles_done(self, name: str, count: int) -> None: ...
 
     def scene_finished(self, result: SceneResult) -> None: ...
 
@@ -127,7 +127,7 @@ class NoProgress:
     def scene_started(self, name: str, tiles: int) -> None:
         """Ignore the start of a scene."""
 
-    def tiles_done(self, count: int) -> None:
+    def tiles_done(self, name: str, count: int) -> None:
         """Ignore finished tiles."""
 
     def scene_finished(self, result: SceneResult) -> None:
@@ -356,7 +356,7 @@ def _write_scene(
             timings["prepare"] = timings.get("prepare", 0.0) + prepared.prepare_seconds
             result.tiles += len(prepared.tiles)
             result.empty_tiles += prepared.empty_tiles
-            progress.tiles_done(len(prepared.block.tiles))
+            progress.tiles_done(result.name, len(prepared.block.tiles))
 
     with atomic_path(output) as tmp, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
         writer = SceneWriter(tmp, source.profile, bands=bands, dtype=options.output_dtype,
@@ -376,6 +376,7 @@ class RunSummary:
     results: list[SceneResult]
     problems: list[str]  # one line per input that never became a scene
     seconds: float
+    engine_warnings: list[str] = field(default_factory=list)  # what the workers' engines said (--jobs)
 
     def count(self, status: str) -> int:
         """How many scenes ended with `status`."""
@@ -423,12 +424,17 @@ def run_batch(
     options.tile_for(engine)  # an engine that cannot take the tile fails the batch once, not per scene
     results = []
     for pair in pairing.pairs:
-        output = output_path(out_dir, pair)
-        try:
-            result = run_scene(engine, pair.s1, pair.s2, output, options,
-                               name=pair.name, resume=resume, progress=progress)
-        except IbhfnError as exc:
-            result = SceneResult(pair.name, output, "failed", message=str(exc))
+        result = run_pair(engine, pair, out_dir, options, resume=resume, progress=progress)
         progress.scene_finished(result)
         results.append(result)
     return RunSummary(results, [str(problem) for problem in pairing.problems], time.perf_counter() - started)
+
+
+def run_pair(engine: Engine, pair: ScenePair, out_dir: Path, options: RunOptions, *, resume: bool,
+             progress: Progress) -> SceneResult:
+    """Restore one scene of a batch; a scene that fails with an IbhfnError comes back failed, with its message."""
+    output = output_path(out_dir, pair)
+    try:
+        return run_scene(engine, pair.s1, pair.s2, output, options, name=pair.name, resume=resume, progress=progress)
+    except IbhfnError as exc:
+        return SceneResult(pair.name, output, "failed", message=str(exc))

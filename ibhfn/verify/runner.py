@@ -161,7 +161,7 @@ class _TileProgress:
     def scene_started(self, name: str, tiles: int) -> None:
         self.progress.start(name, tiles)
 
-    def tiles_done(self, count: int) -> None:
+    def tiles_done(self, name: str, count: int) -> None:
         self.progress.advance(count)
 
     def scene_finished(self, result: SceneResult) -> None:

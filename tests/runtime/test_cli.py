@@ -155,6 +155,16 @@ def test_shards_split_the_folder_between_workers(tmp_path, onnx_engine_path, mak
     assert outputs == [["a", "c", "e"], ["b", "d"]]
 
 
+def test_jobs_restore_the_folder_in_worker_processes(tmp_path, onnx_engine_path, make_scene):
+    for index, name in enumerate("abc"):
+        make_scene(tmp_path / "in", name, height=64, width=64, seed=index)
+    result = invoke("--engine", onnx_engine_path, "--jobs", 2, tmp_path / "in", tmp_path / "out")
+    assert result.exit_code == 0 and result.stdout.startswith("3 scenes: 3 done, 0 skipped, 0 failed")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{n}.tif{s}" for n in "abc" for s in ("", ".json")]
+    missing = invoke("--engine", tmp_path / "missing.onnx", "--jobs", 2, tmp_path / "in", tmp_path / "out2")
+    assert missing.exit_code == 2 and missing.stderr.strip() == f"error: {tmp_path / 'missing.onnx'}: engine file not found"
+
+
 @pytest.mark.parametrize("args, message", [
     (("--shard", "2of4"), "not of the form i/n"),
     (("--shard", "4/4"), "shard 4/4 is not valid"),
@@ -163,6 +173,7 @@ def test_shards_split_the_folder_between_workers(tmp_path, onnx_engine_path, mak
     (("--block-width", "0"), "block width must be at least 1"),
     (("--compress", "lzma"), "unknown compression 'lzma'; choose one of deflate, zstd, none"),
     (("--streams", "0"), "0 streams: give at least 1"),
+    (("--jobs", "0"), "greater than or equal to 1"),
 ])
 def test_bad_options_exit_2(tmp_path, onnx_engine_path, make_scene, args, message):
     make_scene(tmp_path / "in", "a", height=64, width=64)

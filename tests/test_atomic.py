@@ -1,0 +1,33 @@
+import os
+
+import pytest
+
+from ibhfn.atomic import atomic_path, remove_partials
+
+
+def test_the_file_appears_under_its_final_name_only_when_complete(tmp_path):
+    final = tmp_path / "sub" / "scene.tif"
+    with atomic_path(final) as tmp:
+        tmp.write_text("whole")
+        assert tmp.parent == final.parent and not final.exists()
+    assert final.read_text() == "whole" and list(final.parent.iterdir()) == [final]
+
+
+def test_a_failure_leaves_nothing(tmp_path):
+    final = tmp_path / "scene.tif"
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(final) as tmp:
+            tmp.write_text("half")
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_killed_process_s_partial_files_are_removed_and_no_other_s(tmp_path):
+    pid = os.getpid() + 1  # as if another process had written them
+    left = [tmp_path / f".a.tif.partial-{pid}", tmp_path / f".a.tif.partial-{pid}.strips",
+            tmp_path / f".a.tif.json.partial-{pid}"]
+    kept = [tmp_path / f".b.tif.partial-{pid}0", tmp_path / "a.tif", tmp_path / f"c.partial-{pid}"]
+    for path in left + kept:
+        path.write_text("")
+    assert remove_partials(tmp_path, pid) == sorted(left)
+    assert sorted(tmp_path.iterdir()) == sorted(kept)
