@@ -5,9 +5,10 @@ scene throughput (km2/s) and pipeline efficiency (pure inference time of the sce
 batch over the end-to-end time of `ibhfn.runtime.run_scene` over the scene, measured in turn in
 SCENE_ROUNDS rounds), and the process's peak RSS. ONNX Runtime FP32 and PyTorch eager FP32 are
 also timed call for call in turn, in one process, for their ratio. Two tables time the choices of
-`--compress` and (on the CPU) `--streams` in turn on the same scene. The last gives the runtime's
-peak RSS on a small and a large scene (ibhfn-run in a fresh process each), which should be the
-same within 20 %: memory follows the block, not the scene.
+`--compress` and (on the CPU) `--streams` in turn on the same scene, and one `--jobs` over a
+folder of copies of it (the batch's wall time against its tiles through the engine alone). The
+last gives the runtime's peak RSS on a small and a large scene (ibhfn-run in a fresh process
+each), which should be the same within 20 %: memory follows the block, not the scene.
 
 TensorRT rows appear where TensorRT and a GPU are present; everything else runs on any machine.
 Medians of repeated runs, all measured in this one run.
@@ -45,12 +46,15 @@ from ibhfn.hashing import file_sha256
 from ibhfn.model import load_checkpoint
 from ibhfn.runtime.engine import Engine, open_engine
 from ibhfn.runtime.malloc import map_large_arrays
-from ibhfn.runtime.pipeline import RunOptions, SceneResult, run_scene
+from ibhfn.runtime.pairing import pair_folder
+from ibhfn.runtime.pipeline import RunOptions, SceneResult, run_batch, run_scene
+from ibhfn.runtime.workers import EngineSpec, run_batch_in_workers
 from ibhfn.runtime.writer import COMPRESSIONS
 
 TILE = 256
 BATCHES = (1, 2, 4, 8)  # the default; a GPU wants larger (--batches)
 SCENE_ROUNDS = 5  # this machine's speed moves by up to 15 % within a minute: medians of 3 rounds wandered
+BATCH_ROUNDS = 2  # rounds of the --jobs table, each a whole folder of scenes per choice
 Infer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -150,6 +154,49 @@ def compare_in_turn(variants: dict[str, tuple[Engine, RunOptions]], scene: tuple
                                outputs[name].stat().st_size / 1e6,
                                done[0][1].area_km2)
             for name, done in rounds.items()}
+
+
+@dataclass
+class BatchFigures:
+    """One `--jobs` choice over a folder of scenes, medians of BATCH_ROUNDS rounds."""
+
+    seconds: float  # the batch's wall time, worker start-up included
+    scenes: int
+    efficiency: float  # pure inference time of the batch's tiles (one engine, in this process) / wall time
+
+
+def compare_jobs(engine: Engine, spec: EngineSpec, folder: Path, jobs: tuple[int, ...], batch: int,
+                 out: Path) -> dict[int, BatchFigures]:
+    """`run_batch` over the folder in one process and in worker processes, the choices in turn, round after round.
+
+    Each round's reference is the batch's tiles through `engine` alone, timed right after it.
+    """
+    pairing, options = pair_folder(folder), RunOptions(batch_size=batch)
+    rounds: dict[int, list[tuple[float, float]]] = {count: [] for count in jobs}
+    for _ in range(BATCH_ROUNDS):
+        for count in jobs:
+            target = out / f"jobs-{count}"
+            if count == 1:
+                summary = run_batch(engine, pairing, target, options)
+            else:
+                summary = run_batch_in_workers(spec, pairing, target, options, jobs=count)
+            if summary.failed:
+                raise SystemExit(f"--jobs {count}: {summary.failed} scenes failed")
+            rounds[count].append((summary.seconds, pure_seconds(engine, batch, summary.tiles) / summary.seconds))
+            for path in target.iterdir():
+                path.unlink()
+    return {count: BatchFigures(statistics.median(seconds for seconds, _ in done), len(pairing.pairs),
+                                statistics.median(ratio for _, ratio in done))
+            for count, done in rounds.items()}
+
+
+def copies_of(scene: tuple[Path, Path], folder: Path, count: int) -> Path:
+    """A folder of `count` scene pairs, each a hard link to the scene's files."""
+    folder.mkdir(parents=True)
+    for index in range(count):
+        for sensor, path in zip(("s1", "s2"), scene):
+            os.link(path, folder / f"copy{index}_{sensor}.tif")
+    return folder
 
 
 def pure_seconds(engine: Engine, batch: int, count: int) -> float:
@@ -293,6 +340,8 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=8192,
                         help="side of the large scene for peak RSS (0: no memory table)")
     parser.add_argument("--batches", type=int, nargs="+", default=BATCHES, help="batch sizes to time")
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="ibhfn-run --jobs choices to time")
+    parser.add_argument("--copies", type=int, default=4, help="copies of the scene in the --jobs folder")
     parser.add_argument("--models", type=Path, default=None,
                         help="folder of model_fp32/fp16/int8.onnx to reuse, built there when missing "
                              "(default: a temporary folder)")
@@ -340,6 +389,11 @@ def main() -> None:
                                "2": (streamed, RunOptions(batch_size=fp32.best_batch))}
                     print_variants(console, "ibhfn-run --streams", "streams",
                                    compare_in_turn(streams, scene_files, work / "out"))
+            folder = copies_of(scene_files, work / "copies", args.copies)
+            console.print(f"timing the pipeline over {args.copies} copies of the scene with --jobs "
+                          f"{', '.join(map(str, args.jobs))} in turn ...")
+            spec = EngineSpec(onnx["fp32"], device="auto")
+            print_jobs(console, compare_jobs(engine, spec, folder, tuple(args.jobs), fp32.best_batch, work / "out"))
         if not args.large:
             return
         console.print(f"generating a {args.large} x {args.large} scene ...")
@@ -372,6 +426,18 @@ def print_variants(console: Console, title: str, option: str, figures: dict[str,
         table.add_column(column, justify="left" if column == option else "right")
     for name, scene in figures.items():
         table.add_row(name, f"{scene.seconds:.2f}", f"{scene.efficiency:.2f}", f"{scene.output_mb:.1f}")
+    console.print(table)
+
+
+def print_jobs(console: Console, figures: dict[int, BatchFigures]) -> None:
+    """The table of ibhfn-run --jobs choices over the folder of copies."""
+    table = Table(title="ibhfn-run --jobs (ONNX Runtime FP32, copies of the scene above, medians)")
+    for column in ("jobs", "batch s", "s per scene", "pipeline efficiency"):
+        table.add_column(column, justify="left" if column == "jobs" else "right")
+    for count, batch in figures.items():
+        table.add_row(str(count), f"{batch.seconds:.2f}", f"{batch.seconds / batch.scenes:.2f}",
+                      f"{batch.efficiency:.2f}")
+    table.caption = "efficiency: the batch's tiles through one engine alone / the batch's wall time"
     console.print(table)
 
 

@@ -84,3 +84,10 @@ def test_one_and_two_streams_are_timed_in_turn(bench_output):
     rows = variant_rows(bench_output, "ibhfn-run --streams")
     assert set(rows) == {"1 (default)", "2"}, rows
     assert all(float(cells[0]) > 0 and 0 < float(cells[1]) <= 1.5 for cells in rows.values()), rows
+
+
+def test_one_and_two_jobs_are_timed_over_copies_of_the_scene(bench_output):
+    rows = variant_rows(bench_output, "ibhfn-run --jobs")
+    assert set(rows) == {"1", "2"}, rows
+    for seconds, per_scene, efficiency, *_ in rows.values():
+        assert float(seconds) > float(per_scene) > 0 and 0 < float(efficiency) <= 1.5, rows
