@@ -117,6 +117,7 @@ def _work(work: _Work, connection: Connection) -> None:
         stopped.set()
         raise KeyboardInterrupt
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # already so when the caller started it from its main thread
     signal.signal(signal.SIGTERM, stop)
     map_large_arrays()
     try:
@@ -148,7 +149,13 @@ def _restore_scenes(work: _Work, channel: _Channel) -> None:
 
 @contextlib.contextmanager
 def _sigint_ignored() -> Iterator[None]:
-    """Ignore SIGINT while workers start, so that they start with it ignored (it survives their exec)."""
+    """Ignore SIGINT while workers start, so that they start with it ignored (it survives their exec).
+
+    Only the main thread may change it; a caller in another thread does not own Ctrl-C anyway.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield

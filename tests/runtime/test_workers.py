@@ -59,7 +59,7 @@ def test_workers_restore_what_one_process_does(tmp_path, folder, onnx_engine_pat
     with open_engine(onnx_engine_path, device="cpu", threads=1) as engine:
         one = run_batch(engine, pairing, tmp_path / "one", OPTIONS)
     progress = Recorder()
-    many = run_batch_in_workers(EngineSpec(onnx_engine_path, "cpu"), pairing, tmp_path / "many", OPTIONS,
+    many = run_batch_in_workers(EngineSpec(onnx_engine_path, "cpu", threads=1), pairing, tmp_path / "many", OPTIONS,
                                 jobs=2, progress=progress)
     assert [result.name for result in many.results] == ["a", "b", "c"] and many.count("done") == 3
     for alone, shared in zip(one.results, many.results):
@@ -99,9 +99,19 @@ def test_workers_share_one_gpu_and_an_engine_warning_is_said_once(tmp_path, fold
     summary = run_batch_in_workers(EngineSpec(onnx_engine_path, "cuda", streams=2), pair_folder(folder),
                                    tmp_path / "out", OPTIONS, jobs=2)
     assert summary.count("done") == 3
-    assert summary.engine_warnings == [f"{onnx_engine_path}: streams are for the CPU; on CUDA one session runs the batches"]
+    streams = f"{onnx_engine_path}: streams are for the CPU; on CUDA one session runs the batches"
+    assert summary.engine_warnings == [streams]
     record = (tmp_path / "out" / "a.tif.json").read_text()
     assert "CUDAExecutionProvider" in record
+
+
+def test_a_caller_outside_the_main_thread_can_run_workers(tmp_path, folder, onnx_engine_path):
+    summaries = []
+    caller = threading.Thread(target=lambda: summaries.append(run_batch_in_workers(
+        EngineSpec(onnx_engine_path, "cpu"), pair_folder(folder), tmp_path / "out", OPTIONS, jobs=2)))
+    caller.start()
+    caller.join()
+    assert summaries and summaries[0].count("done") == 3
 
 
 def test_workers_share_the_cpus_unless_threads_are_given():
