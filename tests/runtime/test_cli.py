@@ -160,9 +160,11 @@ def test_jobs_restore_the_folder_in_worker_processes(tmp_path, onnx_engine_path,
         make_scene(tmp_path / "in", name, height=64, width=64, seed=index)
     result = invoke("--engine", onnx_engine_path, "--jobs", 2, tmp_path / "in", tmp_path / "out")
     assert result.exit_code == 0 and result.stdout.startswith("3 scenes: 3 done, 0 skipped, 0 failed")
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{n}.tif{s}" for n in "abc" for s in ("", ".json")]
+    written = sorted(path.name for path in (tmp_path / "out").iterdir())
+    assert written == [f"{name}.tif{suffix}" for name in "abc" for suffix in ("", ".json")]
     missing = invoke("--engine", tmp_path / "missing.onnx", "--jobs", 2, tmp_path / "in", tmp_path / "out2")
-    assert missing.exit_code == 2 and missing.stderr.strip() == f"error: {tmp_path / 'missing.onnx'}: engine file not found"
+    assert missing.exit_code == 2
+    assert missing.stderr.strip() == f"error: {tmp_path / 'missing.onnx'}: engine file not found"
 
 
 @pytest.mark.parametrize("args, message", [
