@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from ibhfn.cli_errors import report_errors
 from ibhfn.errors import InputError
-from ibhfn.runtime.engine import DEVICES, open_engine
+from ibhfn.runtime.engine import DEVICES
 from ibhfn.runtime.malloc import map_large_arrays
 from ibhfn.runtime.pairing import Pairing, pair_folder, read_manifest, shard, single_pair
 from ibhfn.runtime.pipeline import RunOptions, RunSummary, SceneResult, run_batch
@@ -146,16 +146,17 @@ def run(
     reporter = RichProgress(console, len(pairing.pairs), show_bars=not quiet and console.is_terminal)
     for problem in pairing.problems:
         reporter.say(f"error: {problem}")
+    spec = EngineSpec(engine, device, threads, streams)
     if jobs == 1:
-        with open_engine(engine, device=device, threads=threads, streams=streams) as loaded:
+        with spec.open() as loaded:
             for warning in loaded.warnings:
                 reporter.say(f"warning: {warning}")
             with reporter.bars:
                 summary = run_batch(loaded, pairing, out_dir, options, resume=resume, progress=reporter)
     else:
         with reporter.bars:
-            summary = run_batch_in_workers(EngineSpec(engine, device, threads, streams), pairing, out_dir, options,
-                                           jobs=jobs, resume=resume, progress=reporter)
+            summary = run_batch_in_workers(spec, pairing, out_dir, options, jobs=jobs, resume=resume,
+                                           progress=reporter)
         for warning in summary.engine_warnings:
             reporter.say(f"warning: {warning}")
     if not quiet:

@@ -2,7 +2,8 @@
 
 The runtime blends in such a thread, and writes in another that the first one feeds, while the
 calling thread runs the engine, so that inference does not wait for blending, encoding and
-compression (which GDAL and numpy do mostly without the GIL). The engine stays in the calling thread: pycuda's context is per thread.
+compression (which GDAL and numpy do mostly without the GIL). The engine stays in the calling
+thread: pycuda's context is per thread.
 An error in either thread stops both, and the consumer's error is raised in the calling thread;
 a stopped consumer sees its items end in `ConsumerStopped`, not in a normal end, so it never
 mistakes a cut-off stream for a whole one.

@@ -29,7 +29,7 @@ from typing import Callable, Iterator
 
 from ibhfn.atomic import remove_partials
 from ibhfn.errors import IbhfnError
-from ibhfn.runtime.engine import available_cpus, open_engine
+from ibhfn.runtime.engine import Engine, available_cpus, open_engine
 from ibhfn.runtime.malloc import map_large_arrays
 from ibhfn.runtime.pairing import Pairing, ScenePair
 from ibhfn.runtime.pipeline import NoProgress, Progress, RunOptions, RunSummary, SceneResult, output_path, run_pair
@@ -45,6 +45,10 @@ class EngineSpec:
     device: str = "auto"
     threads: int | None = None
     streams: int = 1
+
+    def open(self) -> Engine:
+        """Load the engine these settings describe."""
+        return open_engine(self.path, device=self.device, threads=self.threads, streams=self.streams)
 
     def shared_by(self, jobs: int) -> "EngineSpec":
         """These settings for one of `jobs` workers: with no thread count given, the CPUs shared among them."""
@@ -133,9 +137,8 @@ def _work(work: _Work, connection: Connection) -> None:
 
 def _restore_scenes(work: _Work, channel: _Channel) -> None:
     """Open the engine, restore the scenes the caller hands out, report everything back."""
-    spec = work.engine
     try:
-        with open_engine(spec.path, device=spec.device, threads=spec.threads, streams=spec.streams) as engine:
+        with work.engine.open() as engine:
             work.options.tile_for(engine)
             for warning in engine.warnings:
                 channel.send("warning", warning)

@@ -11,6 +11,7 @@ import onnxruntime as ort
 import pytest
 import rasterio
 
+from ibhfn.atomic import PARTIAL
 from ibhfn.errors import ModelError, ShapeError
 from ibhfn.runtime.engine import available_cpus, open_engine
 from ibhfn.runtime.pairing import pair_folder
@@ -51,7 +52,7 @@ def read(path):
 
 
 def partial_files(folder):
-    return [path for path in folder.glob(".*") if ".partial-" in path.name] if folder.is_dir() else []
+    return [path for path in folder.glob(".*") if PARTIAL in path.name] if folder.is_dir() else []
 
 
 def test_workers_restore_what_one_process_does(tmp_path, folder, onnx_engine_path):
