@@ -15,6 +15,7 @@ import numpy as np
 from ibhfn.errors import ModelError
 
 S2_DN_MAX = 10000.0  # Sentinel-2 L1C top-of-atmosphere reflectance is stored as DN = reflectance * 10000
+S2_BASELINE_04_OFFSET = -1000  # ESA's RADIO_ADD_OFFSET since processing baseline 04.00 (25 January 2022)
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,17 @@ class Preprocessing:
         out *= np.float32(self.s1_scale)
         return out
 
-    def optical(self, dn: np.ndarray, *, in_place: bool = False) -> np.ndarray:
-        """Map S2 DN (uint16 or float) to float32 network input; `in_place` as for `sar`."""
+    def optical(self, dn: np.ndarray, *, offset: int = 0, in_place: bool = False) -> np.ndarray:
+        """Map S2 DN (uint16 or float) to float32 network input; `in_place` as for `sar`.
+
+        `offset` is the product's radiometric add-offset in DN (reflectance = (DN + offset) / 10000):
+        0 for SEN12MS-CR and products before processing baseline 04.00, S2_BASELINE_04_OFFSET after.
+        """
         dn = np.asarray(dn, dtype=np.float32)
-        out = np.fmax(dn, np.float32(0.0), out=dn if in_place else None)  # clips, and NaN becomes 0
-        np.fmin(out, np.float32(self.s2_dn_max), out=out)
+        out = np.fmax(dn, np.float32(0 - offset), out=dn if in_place else None)  # clips; NaN becomes reflectance 0
+        np.fmin(out, np.float32(self.s2_dn_max - offset), out=out)
+        if offset:
+            out += np.float32(offset)
         out /= np.float32(self.s2_divisor)
         return out
 
@@ -60,15 +67,19 @@ class Preprocessing:
         scale = np.float32(self.s2_divisor / S2_DN_MAX)
         return np.multiply(optical, scale, out=optical if in_place else None)
 
-    def to_dn(self, optical: np.ndarray, *, in_place: bool = False) -> np.ndarray:
-        """Convert network-scale optical values back to Sentinel-2 uint16 DN (reflectance x 10000).
+    def to_dn(self, optical: np.ndarray, *, offset: int = 0, in_place: bool = False) -> np.ndarray:
+        """Convert network-scale optical values back to Sentinel-2 uint16 DN (reflectance x 10000 - `offset`).
 
-        With `in_place`, a float32 `optical` is used as scratch space on the way.
+        `offset` is as for `optical`, so that DN come back in the input product's convention; negative
+        reflectance becomes 0 in either. With `in_place`, a float32 `optical` is used as scratch space
+        on the way.
         """
         optical = np.asarray(optical, np.float32)
         dn = np.multiply(optical, np.float32(self.s2_divisor), out=optical if in_place else None)
         np.rint(dn, out=dn)
-        np.clip(dn, 0, 65535, out=dn)
+        np.clip(dn, 0, 65535 + offset, out=dn)
+        if offset:
+            dn -= np.float32(offset)
         return dn.astype(np.uint16)
 
     def to_dict(self) -> dict:

@@ -119,6 +119,10 @@ def run(
     compress: Annotated[str, typer.Option(
         help="Output compression: deflate (read everywhere), zstd (a third of the CPU time; read by GDAL 2.3 "
              "and later, so QGIS and rasterio, not every other reader) or none.")] = RunOptions.compress,
+    s2_offset: Annotated[int, typer.Option(
+        help="S2's radiometric add-offset in DN, as in the product's metadata (RADIO_ADD_OFFSET): 0 for SEN12MS-CR "
+             "and products before processing baseline 04.00, -1000 since (25 January 2022). uint16 output keeps it.")
+    ] = RunOptions.s2_offset,
     resume: Annotated[bool, typer.Option("--resume", help="Skip scenes whose output and record match.")] = False,
     shard_spec: Annotated[Optional[str], typer.Option(
         "--shard", help="i/n: run only worker i's share (0-based) of n, split by scene name.")] = None,
@@ -141,7 +145,7 @@ def run(
         pairing = shard(pairing, *shard_of)
     options = RunOptions(tile_size=tile, overlap=overlap, batch_size=batch, blend=blend,
                          output_dtype="float32" if float32 else "uint16", cog=cog, compress=compress,
-                         block_width=block_width)
+                         block_width=block_width, s2_offset=s2_offset)
     console = Console(stderr=True)
     reporter = RichProgress(console, len(pairing.pairs), show_bars=not quiet and console.is_terminal)
     for problem in pairing.problems:

@@ -33,7 +33,7 @@ import rasterio
 import ibhfn
 from ibhfn.atomic import atomic_path
 from ibhfn.errors import IbhfnError
-from ibhfn.preprocessing import Preprocessing
+from ibhfn.preprocessing import S2_BASELINE_04_OFFSET, S2_DN_MAX, Preprocessing
 from ibhfn.runtime.accumulator import BlendAccumulator
 from ibhfn.runtime.blend import BLEND_WINDOWS, blend_window
 from ibhfn.runtime.block_reader import BlockReader, PreparedBlock
@@ -63,6 +63,7 @@ class RunOptions:
     compress: str = "deflate"  # one of COMPRESSIONS
     prefetch: int = 1  # blocks waiting after each reading stage (read, preprocessed), besides those in hand
     block_width: int = 2048  # widest scene window read and blended at once: bounds memory, not output
+    s2_offset: int = 0  # S2's radiometric add-offset in DN (Preprocessing.optical); uint16 output keeps it
 
     def __post_init__(self) -> None:
         if self.blend not in BLEND_WINDOWS:
@@ -73,6 +74,9 @@ class RunOptions:
             raise IbhfnError(f"unknown compression {self.compress!r}; choose one of {', '.join(COMPRESSIONS)}")
         if self.batch_size < 1 or self.prefetch < 1 or self.overlap < 0 or self.block_width < 1:
             raise IbhfnError("batch size, prefetch and block width must be at least 1, overlap at least 0")
+        if not -S2_DN_MAX < self.s2_offset <= 0:
+            raise IbhfnError(f"S2 offset {self.s2_offset}: give the product's RADIO_ADD_OFFSET in DN, 0 or negative "
+                             f"({S2_BASELINE_04_OFFSET} since processing baseline 04.00)")
 
     def tile_for(self, engine: Engine) -> int:
         """The tile size to run `engine` with, checked against it."""
@@ -91,6 +95,7 @@ class RunOptions:
             "output_dtype": self.output_dtype,
             "cog": self.cog,
             "compress": self.compress,
+            **({"s2_offset": self.s2_offset} if self.s2_offset else {}),  # absent = 0: older records still match
         }
 
 
@@ -241,10 +246,12 @@ def _add_prediction(accumulator: BlendAccumulator, grid: TileGrid, options: RunO
     accumulator.add(tile, prediction[:, :height, :width], window[:height, :width])
 
 
-def _encode_block(prepared: PreparedBlock, finished: np.ndarray, preprocessing: Preprocessing, dtype: str) -> np.ndarray:
+def _encode_block(prepared: PreparedBlock, finished: np.ndarray, preprocessing: Preprocessing,
+                  options: RunOptions) -> np.ndarray:
     """A block's finished part in the output's type, nodata where S2 has none, in an array of its own."""
     block = prepared.block
-    return encode(finished, prepared.valid[:block.finished_rows, :block.finished_cols], preprocessing, dtype)
+    valid = prepared.valid[:block.finished_rows, :block.finished_cols]
+    return encode(finished, valid, preprocessing, options.output_dtype, s2_offset=options.s2_offset)
 
 
 def run_scene(
@@ -344,7 +351,7 @@ def _write_scene(
                 with _timed(timings, "blend"):
                     finished = accumulator.close()
                 with _timed(timings, "encode"):
-                    encoded = _encode_block(prepared, finished, meta.preprocessing, options.output_dtype)
+                    encoded = _encode_block(prepared, finished, meta.preprocessing, options)
                 writing.put((prepared, encoded))
 
     def write(pieces: Iterator[tuple[PreparedBlock, np.ndarray]]) -> None:
@@ -361,7 +368,9 @@ def _write_scene(
     with atomic_path(output) as tmp, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
         writer = SceneWriter(tmp, source.profile, bands=bands, dtype=options.output_dtype,
                              descriptions=descriptions, cog=options.cog, compress=options.compress)
-        with writer, BlockReader(source, blocks, grid.tile, meta.preprocessing, depth=options.prefetch) as reader:
+        reader = BlockReader(source, blocks, grid.tile, meta.preprocessing, depth=options.prefetch,
+                             s2_offset=options.s2_offset)
+        with writer, reader:
             with ConsumerThread(blend, depth=batch, name="ibhfn-blender") as blending:
                 for item in _timed_items(_predictions(engine, reader, grid.tile, batch), timings, "infer"):
                     blending.put(item)

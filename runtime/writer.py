@@ -44,14 +44,15 @@ def output_nodata(dtype: str) -> float:
     return 0 if dtype == "uint16" else float("nan")
 
 
-def encode(restored: np.ndarray, valid: np.ndarray, preprocessing: Preprocessing, dtype: str) -> np.ndarray:
-    """Network-scale rows to uint16 DN (reflectance x 10000) or float32 reflectance, nodata outside `valid`.
+def encode(restored: np.ndarray, valid: np.ndarray, preprocessing: Preprocessing, dtype: str, *,
+           s2_offset: int = 0) -> np.ndarray:
+    """Network-scale rows to uint16 DN (reflectance x 10000 - `s2_offset`) or float32 reflectance, nodata off `valid`.
 
     The result is a new array, written while `restored`'s buffer takes the next block; `restored`
     (float32) may be overwritten on the way.
     """
     if dtype == "uint16":
-        values = preprocessing.to_dn(restored, in_place=True)
+        values = preprocessing.to_dn(restored, offset=s2_offset, in_place=True)
     else:
         values = preprocessing.reflectance(restored)
     if not valid.all():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ibhfn.preprocessing import PREPROCESSING
+from ibhfn.preprocessing import PREPROCESSING, S2_BASELINE_04_OFFSET
 
 
 @pytest.fixture(params=sorted(PREPROCESSING))
@@ -56,3 +56,17 @@ def test_integer_dn_maps_as_its_float_values_and_stays_untouched(preprocessing, 
     assert optical.dtype == np.float32
     np.testing.assert_array_equal(optical, preprocessing.optical(dn.astype(np.float32)))
     np.testing.assert_array_equal(dn, original)
+
+
+def test_an_offset_product_maps_as_the_same_reflectance_and_comes_back_in_its_own_dn(preprocessing, raw):
+    dn, _ = raw
+    shifted = dn - S2_BASELINE_04_OFFSET  # the same reflectance as a product of baseline 04.00 stores it
+    optical = preprocessing.optical(shifted, offset=S2_BASELINE_04_OFFSET)
+    np.testing.assert_array_equal(optical, preprocessing.optical(dn))
+    np.testing.assert_array_equal(preprocessing.optical(shifted.copy(), offset=S2_BASELINE_04_OFFSET, in_place=True),
+                                  optical)
+    assert optical[3, 2, 2] == 0.0  # NaN is still reflectance 0
+    dark = np.full((1, 1, 1), 400.0, np.float32)  # reflectance -0.06 once offset: clipped to 0
+    assert preprocessing.optical(dark, offset=S2_BASELINE_04_OFFSET).item() == 0.0
+    back = preprocessing.to_dn(optical, offset=S2_BASELINE_04_OFFSET)
+    np.testing.assert_array_equal(back, preprocessing.to_dn(optical).astype(np.int32) - S2_BASELINE_04_OFFSET)

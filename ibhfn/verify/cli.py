@@ -139,6 +139,8 @@ def verify(
                                                      "else 256).")] = None,
     overlap: Annotated[int, typer.Option(help="Scene mode: pixels shared by neighbouring tiles.")] = 32,
     window: Annotated[int, typer.Option(help="Scene mode: px on a side of each compared window.")] = DEFAULT_WINDOW,
+    s2_offset: Annotated[int, typer.Option(help="Scene mode: S2's radiometric add-offset in DN, as for ibhfn-run "
+                                                "(-1000 for products of processing baseline 04.00 and later).")] = 0,
     worst: Annotated[int, typer.Option(help="Worst samples to list.")] = WORST_COUNT,
     device: Annotated[str, typer.Option(help=f"One of {', '.join(DEVICES)}.")] = "auto",
     threads: Annotated[Optional[int], typer.Option(help="ONNX Runtime intra-op threads.")] = None,
@@ -160,7 +162,7 @@ def verify(
                 result = verify_dataset(pair, data, split=split, count=samples, thresholds=limits,
                                         batch_size=batch, worst_count=worst, progress=progress)
             else:
-                options = RunOptions(tile_size=tile, overlap=overlap, batch_size=batch)
+                options = RunOptions(tile_size=tile, overlap=overlap, batch_size=batch, s2_offset=s2_offset)
                 result = verify_scenes(pair, scenes, thresholds=limits, options=options, window=window,
                                        worst_count=worst, progress=progress)
     paths = None if report is None else write_report(result.summary, result.verdict, report, meta=result.meta)

@@ -139,7 +139,7 @@ def verify_scenes(
         for scene_pair in pairing.pairs:
             scene = restore_scene(pair.engine, pair.reference, scene_pair, Path(work_dir), options,
                                   progress=_TileProgress(progress))
-            for w in scene_windows(scene, preprocessing, window):
+            for w in scene_windows(scene, preprocessing, window, s2_offset=options.s2_offset):
                 accumulator.add(w.engine, w.reference, sample_id=w.sample_id, truth=w.truth, cloudy=w.cloudy,
                                 coverage=w.coverage)
             scenes.append({"name": scene_pair.name, "s1": str(scene_pair.s1), "s2": str(scene_pair.s2),
@@ -147,8 +147,9 @@ def verify_scenes(
                            "warnings": list(scene.warnings)})
     summary = accumulator.summary()
     data = {"mode": "scenes", "folder": str(Path(folder).resolve()), "scenes": scenes,
-            "window": window, "tiling": {"tile_size": options.tile_size, "overlap": options.overlap,
-                                         "blend": options.blend, "batch_size": options.batch_size}}
+            "window": window, "s2_offset": options.s2_offset,
+            "tiling": {"tile_size": options.tile_size, "overlap": options.overlap, "blend": options.blend,
+                       "batch_size": options.batch_size}}
     return Verification(summary, judge(summary, thresholds), _meta(pair, data))
 
 

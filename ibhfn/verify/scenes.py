@@ -86,9 +86,12 @@ def restore_scene(
 
 
 def scene_windows(
-    scene: RestoredScene, preprocessing: Preprocessing, size: int = DEFAULT_WINDOW
+    scene: RestoredScene, preprocessing: Preprocessing, size: int = DEFAULT_WINDOW, *, s2_offset: int = 0
 ) -> Iterator[SceneWindow]:
-    """The scene's windows, row by row, with nodata set to 0 and truth and coverage where known."""
+    """The scene's windows, row by row, with nodata set to 0 and truth and coverage where known.
+
+    `s2_offset` is the S2 files' radiometric add-offset in DN, as given to the runtime.
+    """
     with ExitStack() as stack:
         engine, reference, cloudy = (stack.enter_context(open_raster(path)) for path in (
             scene.engine_output, scene.reference_output, scene.pair.s2))
@@ -107,8 +110,8 @@ def scene_windows(
                     sample_id=f"{scene.pair.name}@{row},{col}",
                     engine=_blank(engine.read(window=window), empty),
                     reference=_blank(reference_out, empty),
-                    cloudy=_read_s2(cloudy, window, preprocessing, empty),
-                    truth=None if target is None else _read_s2(target, window, preprocessing, empty),
+                    cloudy=_read_s2(cloudy, window, preprocessing, empty, s2_offset),
+                    truth=None if target is None else _read_s2(target, window, preprocessing, empty, s2_offset),
                     coverage=coverage,
                 )
 
@@ -128,9 +131,10 @@ def _open_matching(stack: ExitStack, path: Path | None, grid, bands: int):
     return dataset
 
 
-def _read_s2(dataset, window: Window, preprocessing: Preprocessing, empty: np.ndarray) -> np.ndarray:
+def _read_s2(dataset, window: Window, preprocessing: Preprocessing, empty: np.ndarray, s2_offset: int) -> np.ndarray:
     """A window of an S2 DN file as reflectance, through the engine's preprocessing (clip included)."""
-    return _blank(preprocessing.reflectance(preprocessing.optical(dataset.read(window=window))), empty)
+    optical = preprocessing.optical(dataset.read(window=window), offset=s2_offset)
+    return _blank(preprocessing.reflectance(optical), empty)
 
 
 def _blank(values: np.ndarray, empty: np.ndarray) -> np.ndarray:

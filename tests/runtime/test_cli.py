@@ -133,6 +133,15 @@ def test_streams_restore_what_one_session_does(tmp_path, onnx_engine_path, make_
     assert np.abs(outputs[0] - outputs[1]).max() <= 1
 
 
+def test_s2_offset_restores_a_baseline_04_product_in_its_own_dn(tmp_path, onnx_engine_path, make_scene):
+    make_scene(tmp_path / "in", "a", height=64, width=64)
+    args = ("--engine", onnx_engine_path, "--tile", 64)
+    plain = run_and_read(tmp_path / "in", tmp_path / "plain", "a", *args).astype(np.int32)
+    offset = run_and_read(tmp_path / "in", tmp_path / "offset", "a", *args, "--s2-offset", "-1000").astype(np.int32)
+    assert '"s2_offset": -1000' in (tmp_path / "offset" / "a.tif.json").read_text()
+    assert offset.min() >= 1000 and not np.array_equal(offset, plain + 1000)  # the inputs read 0.1 darker
+
+
 def test_manifest_and_resume(tmp_path, onnx_engine_path, make_scene):
     s1, s2 = make_scene(tmp_path / "in", "x", height=64, width=64)
     manifest = tmp_path / "scenes.csv"
@@ -176,6 +185,7 @@ def test_jobs_restore_the_folder_in_worker_processes(tmp_path, onnx_engine_path,
     (("--compress", "lzma"), "unknown compression 'lzma'; choose one of deflate, zstd, none"),
     (("--streams", "0"), "0 streams: give at least 1"),
     (("--jobs", "0"), "greater than or equal to 1"),
+    (("--s2-offset", "1000"), "S2 offset 1000: give the product's RADIO_ADD_OFFSET in DN, 0 or negative"),
 ])
 def test_bad_options_exit_2(tmp_path, onnx_engine_path, make_scene, args, message):
     make_scene(tmp_path / "in", "a", height=64, width=64)

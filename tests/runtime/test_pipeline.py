@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from ibhfn.errors import InputError, ShapeError
+from ibhfn.errors import IbhfnError, InputError, ShapeError
 from ibhfn.hashing import HashingStopped
 from ibhfn.runtime import pipeline as pipeline_module
 from ibhfn.runtime.engine import open_engine
@@ -162,6 +162,31 @@ def test_resume_skips_only_a_matching_finished_scene(tmp_path, engine, make_scen
     assert run_scene(engine, s1, s2, out, zstd, resume=True).status == "skipped"
     record_path(out).unlink()
     assert run_scene(engine, s1, s2, out, RunOptions(tile_size=64, overlap=8), resume=True).status == "done"
+
+
+def test_an_offset_product_restores_as_the_same_reflectance_in_its_own_dn(tmp_path, engine, geotiff, make_scene):
+    s1, s2 = make_scene(tmp_path / "in", height=100, width=90, nodata_border=10)
+    dn = read(s2)[0]
+    valid = (dn != 0).any(axis=0)
+    shifted = geotiff(tmp_path / "in" / "new_s2.tif", np.where(valid, dn + 1000, 0).astype(np.uint16))
+    offset = RunOptions(tile_size=64, s2_offset=-1000)
+    run_scene(engine, s1, s2, tmp_path / "old.tif", RunOptions(tile_size=64))
+    run_scene(engine, s1, shifted, tmp_path / "new.tif", offset)
+    old, new = read(tmp_path / "old.tif")[0].astype(np.int32), read(tmp_path / "new.tif")[0].astype(np.int32)
+    assert (new[:, ~valid] == 0).all() and (new[:, valid] >= 1000).all()
+    np.testing.assert_array_equal(new[:, valid], old[:, valid] + 1000)
+    run_scene(engine, s1, s2, tmp_path / "old.tif", replace(offset, s2_offset=0, output_dtype="float32"))
+    run_scene(engine, s1, shifted, tmp_path / "new.tif", replace(offset, output_dtype="float32"))
+    np.testing.assert_array_equal(read(tmp_path / "new.tif")[0], read(tmp_path / "old.tif")[0])
+    settings = json.loads(record_path(tmp_path / "new.tif").read_text())["fingerprint"]["settings"]
+    assert settings["s2_offset"] == -1000
+    assert "s2_offset" not in RunOptions(tile_size=64).output_settings(engine)  # records from before it still match
+
+
+@pytest.mark.parametrize("offset", [1000, -10000])
+def test_an_s2_offset_that_no_product_has_is_refused(offset):
+    with pytest.raises(IbhfnError, match=f"S2 offset {offset}: give the product's RADIO_ADD_OFFSET"):
+        RunOptions(s2_offset=offset)
 
 
 def test_a_failure_mid_scene_leaves_no_output_under_the_final_name(tmp_path, engine, make_scene, monkeypatch):

@@ -103,6 +103,15 @@ def test_encoding_to_dn_or_reflectance_marks_nodata_in_an_array_of_its_own():
     assert not np.shares_memory(dn, scratch) and not np.shares_memory(reflectance, scratch)  # written in another thread
 
 
+def test_encoding_keeps_the_products_offset_in_dn_and_nodata_at_zero():
+    restored = np.full((2, 2, 2), 0.1234, np.float32)
+    valid = np.array([[True, False], [True, True]])
+    dn = encode(restored.copy(), valid, PREPROCESSING["default"], "uint16", s2_offset=-1000)
+    assert dn[0, 0, 0] == 2234 and dn[:, 0, 1].tolist() == [0, 0]
+    reflectance = encode(restored.copy(), valid, PREPROCESSING["default"], "float32", s2_offset=-1000)
+    assert reflectance[0, 0, 0] == pytest.approx(0.1234)  # reflectance has no offset
+
+
 def test_a_file_that_cannot_be_created_is_a_one_line_input_error(tmp_path):
     (tmp_path / "blocker").write_text("a file where the output folder should be")
     values = np.zeros((2, 530, 300), np.uint16)

@@ -108,11 +108,12 @@ def test_precision_option_picks_the_thresholds(fp32_onnx, checkpoint, data_root,
 
 def test_scene_mode_through_the_tiled_runtime(fp32_onnx, checkpoint, scene_folder, tmp_path):
     result = verify("--engine", fp32_onnx, "--reference", checkpoint, "--scenes", scene_folder,
-                    "--tile", 64, "--overlap", 16, "--window", 48, "--report", tmp_path)
+                    "--tile", 64, "--overlap", 16, "--window", 48, "--s2-offset", -1000, "--report", tmp_path)
     assert result.exit_code == 0, result.output
     assert "1 scenes (4 windows)" in result.stdout
     document = json.loads((tmp_path / "verify_report.json").read_text())
     jsonschema.validate(document, load_schema())
+    assert document["meta"]["data"]["s2_offset"] == -1000
     assert [s["id"] for s in document["samples"]] == ["scene@0,0", "scene@0,48", "scene@48,0", "scene@48,48"]
     scene = document["meta"]["data"]["scenes"][0]
     assert scene["target"].endswith("scene_target.tif") and scene["warnings"] == []

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import jsonschema
 import numpy as np
+import rasterio
 
 from ibhfn.verify.engine_pair import open_engine_pair
 from ibhfn.verify.report import load_schema, write_report
@@ -79,6 +81,22 @@ def test_scene_mode_finds_the_perturbed_band(perturbed_onnx, fp32_onnx, scene_fo
     assert [s.sample_id for s in result.summary.samples] == ["scene@0,0", "scene@0,64", "scene@64,0", "scene@64,64"]
     deltas = [abs(d.psnr) for d in result.summary.overall.band_deltas]  # the truth sees B6 move, only B6
     assert deltas[5] > 1e-3 and max(deltas[:5] + deltas[6:]) < 1e-4
+
+
+def test_scene_mode_reads_a_baseline_04_product_through_its_offset(perturbed_onnx, fp32_onnx, scene_folder, tmp_path):
+    for path in scene_folder.iterdir():  # the same scene as a product of baseline 04.00 stores it
+        with rasterio.open(path) as source:
+            values, profile = source.read(), source.profile
+        if path.stem.endswith(("_s2", "_target")):
+            values = np.where((values != 0).any(axis=0), values + 1000, 0).astype(values.dtype)
+        with rasterio.open(tmp_path / path.name, "w", **profile) as copy:
+            copy.write(values)
+    options = RunOptions(tile_size=64, overlap=16, batch_size=2)
+    with open_engine_pair(perturbed_onnx, fp32_onnx) as pair:
+        plain = verify_scenes(pair, scene_folder, options=options, window=64)
+        offset = verify_scenes(pair, tmp_path, options=replace(options, s2_offset=-1000), window=64)
+    assert offset.meta["data"]["s2_offset"] == -1000
+    assert offset.summary.overall == plain.summary.overall and offset.summary.overall.quality is not None
 
 
 def test_verifier_modules_import_without_torch():
