@@ -24,6 +24,8 @@ from rasterio.windows import Window
 
 from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.errors import InputError
+from ibhfn.runtime.nodata import valid_pixels
+from ibhfn.runtime.radiometry import sample_window, unit_warnings
 
 S2_DTYPES = ("uint16", "int16", "uint32", "int32", "float32", "float64")
 S1_DTYPES = ("float32", "float64")
@@ -94,6 +96,11 @@ class SceneSource:
         except BaseException:
             self._s2.close()
             raise
+        try:
+            self.warnings += self._check_units()
+        except BaseException:
+            self.close()
+            raise
 
     def _check(self, metadata: EngineMetadata) -> None:
         problems = []
@@ -127,6 +134,10 @@ class SceneSource:
                 "outside it the network sees no S1 signal"
             )
         return []
+
+    def _check_units(self) -> list[str]:
+        s1_db, s2_dn = self.read_window(*sample_window(self.height, self.width))
+        return unit_warnings(self.s1_path, s1_db, self.s2_path, s2_dn, valid_pixels(s2_dn, self.s2_nodata))
 
     def _warp(self) -> WarpedVRT:
         overlap = _overlap(self._s1, self._s2)

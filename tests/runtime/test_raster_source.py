@@ -41,6 +41,14 @@ def test_s1_in_another_crs_and_resolution_is_warped_onto_s2(tmp_path, geotiff, s
     assert np.all(np.isfinite(sar)) and np.allclose(sar, -12.0)
 
 
+def test_values_in_other_units_are_warnings_naming_the_file(tmp_path, geotiff, standin_metadata):
+    s2 = geotiff(tmp_path / "a_s2.tif", s2_array().astype(np.float32) / 10000)
+    s1 = geotiff(tmp_path / "a_s1.tif", 10 ** (s1_array() / 10))
+    with SceneSource(s1, s2, standin_metadata) as source:
+        assert [w.split(":")[0] for w in source.warnings] == [str(s1), str(s2)]
+        assert "linear power" in source.warnings[0] and "reflectance in [0, 1]" in source.warnings[1]
+
+
 def test_disjoint_extents_are_refused_before_any_compute(tmp_path, geotiff, standin_metadata):
     s2 = geotiff(tmp_path / "a_s2.tif", s2_array())
     s1 = geotiff(tmp_path / "a_s1.tif", s1_array(), transform=UTM @ Affine.translation(0, 1000))
