@@ -246,6 +246,17 @@ def _add_prediction(accumulator: BlendAccumulator, grid: TileGrid, options: RunO
     accumulator.add(tile, prediction[:, :height, :width], window[:height, :width])
 
 
+def _provenance_tags(engine: Engine, source: SceneSource, options: RunOptions) -> dict[str, str]:
+    """GeoTIFF metadata that says what made the output, for when it travels without its record."""
+    return {
+        "TIFFTAG_SOFTWARE": f"ibhfn {ibhfn.__version__}",
+        "IBHFN_ENGINE": f"{engine.path.name} ({engine.backend})",
+        "IBHFN_S1": source.s1_path.name,
+        "IBHFN_S2": source.s2_path.name,
+        "IBHFN_S2_OFFSET": str(options.s2_offset),
+    }
+
+
 def _encode_block(prepared: PreparedBlock, finished: np.ndarray, preprocessing: Preprocessing,
                   options: RunOptions) -> np.ndarray:
     """A block's finished part in the output's type, nodata where S2 has none, in an array of its own."""
@@ -367,7 +378,8 @@ def _write_scene(
 
     with atomic_path(output) as tmp, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
         writer = SceneWriter(tmp, source.profile, bands=bands, dtype=options.output_dtype,
-                             descriptions=descriptions, cog=options.cog, compress=options.compress)
+                             descriptions=descriptions, cog=options.cog, compress=options.compress,
+                             tags=_provenance_tags(engine, source, options))
         reader = BlockReader(source, blocks, grid.tile, meta.preprocessing, depth=options.prefetch,
                              s2_offset=options.s2_offset)
         with writer, reader:

@@ -83,6 +83,7 @@ class SceneWriter:
         descriptions: tuple[str, ...],
         cog: bool = False,
         compress: str = "deflate",
+        tags: dict[str, str] | None = None,
     ) -> None:
         self.path = Path(path)
         self._cog = cog
@@ -92,6 +93,7 @@ class SceneWriter:
             self._dataset = self._open(profile, bands, dtype, compress)
         for index, description in enumerate(descriptions, start=1):
             self._dataset.set_band_description(index, description)
+        self._dataset.update_tags(**(tags or {}))
         self._pending = np.empty((bands, BLOCK, profile["width"]), dtype)  # one block row, filled piece by piece
         self._next_row, self._next_col = 0, 0  # where the next piece must start
         self._strip_rows = 0  # the height of every piece of the strip being written

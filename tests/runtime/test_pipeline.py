@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import rasterio
 
+import ibhfn
 from ibhfn.errors import IbhfnError, InputError, ShapeError
 from ibhfn.hashing import HashingStopped
 from ibhfn.runtime import pipeline as pipeline_module
@@ -134,6 +135,11 @@ def test_record_names_inputs_engine_options_and_timings(tmp_path, engine, make_s
     assert record["options"]["tile_size"] == 64 and record["tiles"]["run"] == 1
     assert record["output"]["size_bytes"] == (tmp_path / "scene.tif").stat().st_size
     assert {"hash", "read", "prepare", "infer", "blend", "encode", "write", "total"} <= set(record["timings"])
+    with rasterio.open(tmp_path / "scene.tif") as output:  # the output names its making without the record too
+        tags = output.tags()
+    assert tags["TIFFTAG_SOFTWARE"] == f"ibhfn {ibhfn.__version__}" and tags["IBHFN_S2_OFFSET"] == "0"
+    assert (tags["IBHFN_S1"], tags["IBHFN_S2"]) == (s1.name, s2.name)
+    assert tags["IBHFN_ENGINE"] == f"{engine.path.name} ({engine.backend})"
 
 
 def test_inputs_are_hashed_beside_the_scene_not_before_it(tmp_path, engine, make_scene, monkeypatch):

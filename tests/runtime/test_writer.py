@@ -78,13 +78,14 @@ def test_cog_is_valid_with_overviews_and_leaves_no_strip_file(tmp_path, compress
     profile = {**PROFILE, "width": 1100, "height": 1100}
     values = np.random.default_rng(0).random((1, 1100, 1100), dtype=np.float32)
     with SceneWriter(tmp_path / "out.tif", profile, bands=1, dtype="float32", descriptions=("B2",), cog=True,
-                     compress=compress) as w:
+                     compress=compress, tags={"IBHFN_S2": "a_s2.tif"}) as w:
         w.write(0, 0, values[:, :600])
         w.write(600, 0, values[:, 600:])
     valid, errors, _ = cog_validate(tmp_path / "out.tif")
     assert valid, errors
     with rasterio.open(tmp_path / "out.tif") as out:
         assert out.overviews(1) and out.transform == profile["transform"]
+        assert out.tags()["IBHFN_S2"] == "a_s2.tif"  # the copy to a COG keeps the tags
         assert compression_of(out) == (compress, "1" if compress == "none" else "3")
         np.testing.assert_array_equal(out.read(), values)
     assert [p.name for p in tmp_path.iterdir()] == ["out.tif"]
