@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-SAMPLE = 256  # px on a side of the central window that is looked at
+SAMPLE = 64  # px on a side of the central window that is looked at: enough for units, cheap for small scenes
 S1_DB_MEDIAN_MAX = 0.0  # dB backscatter of a whole window is well below 0 (VV about -10, VH about -17 over land)
 S2_REFLECTANCE_MAX = 2.0  # S2 values no larger than this are reflectance, not DN (2 DN is reflectance 0.0002)
 

@@ -18,8 +18,8 @@ def scene():
 
 
 def test_the_central_window_or_the_whole_of_a_small_scene():
-    assert sample_window(1000, 777) == (372, 260, 256, 256)
-    assert sample_window(40, 50) == (0, 0, 40, 50)
+    assert sample_window(1000, 777) == (468, 356, 64, 64)
+    assert sample_window(40, 70) == (0, 3, 40, 64)
 
 
 def test_values_in_the_expected_units_give_no_warning(scene):
