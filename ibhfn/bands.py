@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 S2_BANDS: tuple[str, ...] = (
     "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12",
 )
@@ -9,3 +11,20 @@ S1_BANDS: tuple[str, ...] = ("VV", "VH")
 
 # Indices of B4, B3, B2 in S2_BANDS: the true-colour composite used for quicklooks.
 TRUE_COLOUR: tuple[int, int, int] = (3, 2, 1)
+
+
+def described_order(descriptions: tuple[str | None, ...], expected: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The band names a file's descriptions give, when they name every one of `expected` once; else None.
+
+    Names are read as written by SEN12MS-CR, GDAL's Sentinel-2 driver and SNAP: "B8A", "B08", "b8";
+    "VV", "Sigma0_VH_db". A file that describes its bands otherwise (or not at all) gives None.
+    """
+    names = tuple(_band_name(text or "", expected) for text in descriptions)
+    return names if None not in names and sorted(names) == sorted(expected) else None
+
+
+def _band_name(text: str, expected: tuple[str, ...]) -> str | None:
+    """The one name of `expected` that `text` spells, ignoring case, leading zeros and separators."""
+    tokens = {re.sub(r"^B0+(?=\d)", "B", token) for token in re.split(r"[^0-9A-Z]+", text.upper()) if token}
+    found = [name for name in expected if name.upper() in tokens]
+    return found[0] if len(found) == 1 else None

@@ -22,6 +22,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
+from ibhfn.bands import described_order
 from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.errors import InputError
 from ibhfn.runtime.nodata import valid_pixels
@@ -116,6 +117,10 @@ class SceneSource:
                 problems.append(
                     f"{path}: holds {dataset.dtypes[0]}; the engine expects {what} as {' or '.join(dtypes)}"
                 )
+            order = described_order(dataset.descriptions, bands)
+            if order is not None and order != tuple(bands):
+                problems.append(f"{path}: its band descriptions give the order {', '.join(order)}; the engine "
+                                f"expects {', '.join(bands)} (reorder the bands, for example with gdal_translate -b)")
         if not problems and not _same_grid(self._s1, self._s2):
             problems += self._check_overlap()
         if problems:

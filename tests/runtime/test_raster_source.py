@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import rasterio
 from affine import Affine
 
 from ibhfn.errors import InputError
@@ -39,6 +40,22 @@ def test_s1_in_another_crs_and_resolution_is_warped_onto_s2(tmp_path, geotiff, s
         sar, _ = source.read_window(0, 0, 60, 50)
     assert sar.shape == (2, 60, 50)
     assert np.all(np.isfinite(sar)) and np.allclose(sar, -12.0)
+
+
+def test_bands_described_in_another_order_are_refused(tmp_path, geotiff, standin_metadata):
+    s2 = geotiff(tmp_path / "a_s2.tif", s2_array())
+    s1 = geotiff(tmp_path / "a_s1.tif", s1_array())
+    with rasterio.open(s1, "r+") as dataset:
+        dataset.set_band_description(1, "Sigma0_VH_db")
+        dataset.set_band_description(2, "Sigma0_VV_db")
+    with pytest.raises(InputError, match=r"a_s1.tif: its band descriptions give the order VH, VV; the engine expects "
+                                         r"VV, VH \(reorder the bands"):
+        SceneSource(s1, s2, standin_metadata)
+    with rasterio.open(s1, "r+") as dataset:
+        dataset.set_band_description(1, "VV")
+        dataset.set_band_description(2, "VH")
+    with SceneSource(s1, s2, standin_metadata) as source:
+        assert source.warnings == []
 
 
 def test_values_in_other_units_are_warnings_naming_the_file(tmp_path, geotiff, standin_metadata):
