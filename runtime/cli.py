@@ -18,6 +18,7 @@ from ibhfn.runtime.engine import DEVICES
 from ibhfn.runtime.malloc import map_large_arrays
 from ibhfn.runtime.pairing import Pairing, pair_folder, read_manifest, shard, single_pair
 from ibhfn.runtime.pipeline import RunOptions, RunSummary, SceneResult, run_batch
+from ibhfn.runtime.preflight import CHECKED, check_batch
 from ibhfn.runtime.workers import EngineSpec, run_batch_in_workers
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
@@ -95,6 +96,12 @@ def summary_line(summary: RunSummary) -> str:
     )
 
 
+def check_line(summary: RunSummary) -> str:
+    """One line after `--check`: scenes by outcome."""
+    return (f"{len(summary.results) + len(summary.problems)} scenes: {summary.count(CHECKED)} checked, "
+            f"{summary.failed} failed; nothing was run")
+
+
 @app.command()
 @report_errors
 def run(
@@ -136,6 +143,9 @@ def run(
     jobs: Annotated[int, typer.Option(
         min=1, help="Scenes restored at once, each by a worker process with an engine of its own: on a GPU host "
                     "the host sets the pace, and 2-4 jobs share the GPU (each takes its own memory).")] = 1,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Check every scene's inputs against the engine (pairing, bands, types, grids, units) "
+                        "and stop: nothing is run or written.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
 ) -> None:
     """Restore cloudy Sentinel-2 scenes; the exit code is 2 when any scene failed."""
@@ -151,7 +161,10 @@ def run(
     for problem in pairing.problems:
         reporter.say(f"error: {problem}")
     spec = EngineSpec(engine, device, threads, streams)
-    if jobs == 1:
+    if check:
+        with spec.open() as loaded:
+            summary = check_batch(loaded, pairing, out_dir, options, progress=reporter)
+    elif jobs == 1:
         with spec.open() as loaded:
             for warning in loaded.warnings:
                 reporter.say(f"warning: {warning}")
@@ -164,7 +177,7 @@ def run(
         for warning in summary.engine_warnings:
             reporter.say(f"warning: {warning}")
     if not quiet:
-        typer.echo(summary_line(summary))
+        typer.echo(check_line(summary) if check else summary_line(summary))
     if summary.failed:
         raise typer.Exit(EXIT_FAILED)
 

@@ -46,9 +46,12 @@ def test_folder_run_writes_every_scene_and_a_summary(tmp_path, onnx_engine_path,
     assert "tiles/s" in result.stdout and "km2/s" in result.stdout
 
 
-def test_every_bad_input_gets_one_line_and_the_others_still_run(tmp_path, onnx_engine_path, folder_with_bad_inputs):
+@pytest.mark.parametrize("check", [False, True], ids=["run", "check"])
+def test_every_bad_input_gets_one_line_and_the_others_still_run(tmp_path, onnx_engine_path, folder_with_bad_inputs,
+                                                                check):
     folder = folder_with_bad_inputs
-    result = invoke("--engine", onnx_engine_path, "--tile", 64, folder, tmp_path / "out")
+    result = invoke("--engine", onnx_engine_path, "--tile", 64, *(["--check"] if check else []), folder,
+                    tmp_path / "out")
     assert result.exit_code == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     expected = [
@@ -62,8 +65,12 @@ def test_every_bad_input_gets_one_line_and_the_others_still_run(tmp_path, onnx_e
         assert sum(line.startswith(f"error: {message}") for line in errors) == 1, (message, errors)
     assert len(errors) == len(expected)
     assert "Traceback" not in result.output
-    assert (tmp_path / "out" / "good.tif").is_file()
-    assert result.stdout.startswith("6 scenes: 1 done, 0 skipped, 5 failed;")
+    if check:  # the same lines, and nothing written
+        assert not (tmp_path / "out").exists()
+        assert result.stdout == "6 scenes: 1 checked, 5 failed; nothing was run\n"
+    else:
+        assert (tmp_path / "out" / "good.tif").is_file()
+        assert result.stdout.startswith("6 scenes: 1 done, 0 skipped, 5 failed;")
 
 
 def test_engine_that_cannot_take_the_tile_fails_once(tmp_path, write_onnx_engine, make_scene):

@@ -1,0 +1,24 @@
+import numpy as np
+import rasterio
+
+from ibhfn.runtime.engine import open_engine
+from ibhfn.runtime.pairing import pair_folder
+from ibhfn.runtime.pipeline import RunOptions
+from ibhfn.runtime.preflight import CHECKED, check_batch
+
+
+def test_each_scene_is_checked_as_a_run_opens_it_and_nothing_is_written(tmp_path, onnx_engine_path, make_scene):
+    make_scene(tmp_path / "in", "good", height=64, width=64)
+    s1, _ = make_scene(tmp_path / "in", "linear", height=64, width=64)
+    with rasterio.open(s1, "r+") as dataset:
+        dataset.write(np.power(10, dataset.read() / 10).astype(np.float32))
+    s1, _ = make_scene(tmp_path / "in", "swapped", height=64, width=64)
+    with rasterio.open(s1, "r+") as dataset:
+        dataset.descriptions = ("VH", "VV")
+    with open_engine(onnx_engine_path, device="cpu") as engine:
+        summary = check_batch(engine, pair_folder(tmp_path / "in"), tmp_path / "out", RunOptions(tile_size=64))
+    good, linear, swapped = summary.results
+    assert (good.status, good.warnings, good.width) == (CHECKED, [], 64)
+    assert linear.status == CHECKED and "looks like linear power" in linear.warnings[0]
+    assert swapped.status == "failed" and "band descriptions give the order VH, VV" in swapped.message
+    assert summary.failed == 1 and summary.tiles == 0 and not (tmp_path / "out").exists()
