@@ -143,6 +143,10 @@ def run(
     jobs: Annotated[int, typer.Option(
         min=1, help="Scenes restored at once, each by a worker process with an engine of its own: on a GPU host "
                     "the host sets the pace, and 2-4 jobs share the GPU (each takes its own memory).")] = 1,
+    gate: Annotated[bool, typer.Option(
+        "--gate", help="Also write the network's clear-sky gate G as <name>_gate.tif (uint8 percent: 100 where "
+                       "the input is kept, 0 where it is rebuilt from S1); needs an engine exported --with-gate.")
+    ] = False,
     check: Annotated[bool, typer.Option(
         "--check", help="Check every scene's inputs against the engine (pairing, bands, types, grids, units) "
                         "and stop: nothing is run or written.")] = False,
@@ -160,7 +164,7 @@ def run(
     reporter = RichProgress(console, len(pairing.pairs), show_bars=not quiet and console.is_terminal)
     for problem in pairing.problems:
         reporter.say(f"error: {problem}")
-    spec = EngineSpec(engine, device, threads, streams)
+    spec = EngineSpec(engine, device, threads, streams, gate)
     if check:
         with spec.open() as loaded:
             summary = check_batch(loaded, pairing, out_dir, options, progress=reporter)

@@ -17,7 +17,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ibhfn.bundled import BUNDLED_ONNX, bundled_file
-from ibhfn.engine_metadata import EngineMetadata
+from ibhfn.engine_metadata import GATE_OUTPUT_NAME, EngineMetadata
 from ibhfn.errors import ModelError, ShapeError
 from ibhfn.hashing import file_sha256
 
@@ -28,7 +28,10 @@ Batch = tuple[np.ndarray, np.ndarray]
 
 
 class Engine(ABC):
-    """A loaded engine: float32 (N, C, h, w) `sar` and `optical` batches in, `restored` out."""
+    """A loaded engine: float32 (N, C, h, w) `sar` and `optical` batches in, `restored` out.
+
+    Opened with `gate`, it also returns the network's clear-sky gate G, as one more channel.
+    """
 
     def __init__(
         self,
@@ -39,10 +42,12 @@ class Engine(ABC):
         tile_size: int | None = None,
         max_batch: int | None = None,
         fixed_batch: bool = False,
+        gate: bool = False,
     ) -> None:
         self.path = path
         self.metadata = metadata
         self.backend = backend  # what runs it, for messages and scene records
+        self.gate = gate  # whether results carry the gate as channel len(s2_bands)
         self.tile_size = tile_size  # fixed by a static engine, else None
         self.max_batch = max_batch  # the largest batch the engine takes, None when unbounded
         # True on a GPU, where a call whose batch size differs from the last one costs a new plan
@@ -75,7 +80,8 @@ class Engine(ABC):
     def infer(self, sar: np.ndarray, optical: np.ndarray) -> np.ndarray:
         """Restore one batch: (N, 2, h, w) and (N, 13, h, w) float32 in, (N, 13, h, w) float32 out.
 
-        The result is a new array, never a view of the inputs: callers fill those again afterwards.
+        With `gate`, (N, 14, h, w): the gate follows the restored bands. The result is a new array,
+        never a view of the inputs: callers fill those again afterwards.
         """
         self._check_batch(sar, optical)
         return self._infer_impl(sar, optical)
@@ -124,12 +130,13 @@ def backend_for(path: Path) -> str:
 
 
 def open_engine(path: Path | None = None, *, device: str = "auto", threads: int | None = None,
-                streams: int = 1) -> Engine:
+                streams: int = 1, gate: bool = False) -> Engine:
     """Load an engine file (the bundled ONNX when `path` is None) on the backend its suffix names.
 
     `device` is 'auto' (CUDA when ONNX Runtime has it), 'cpu' or 'cuda'; `threads` sets ONNX
     Runtime's intra-op threads per session (None: its default, or the CPUs shared among the
-    streams); `streams` is how many batches ONNX Runtime runs at once on the CPU.
+    streams); `streams` is how many batches ONNX Runtime runs at once on the CPU; `gate` asks for
+    the clear-sky gate too (an engine exported `--with-gate`).
     """
     if device not in DEVICES:
         raise ModelError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
@@ -144,10 +151,16 @@ def open_engine(path: Path | None = None, *, device: str = "auto", threads: int 
             raise ModelError(f"{path}: a TensorRT engine runs on an NVIDIA GPU; use an .onnx engine on the CPU")
         from ibhfn.runtime.tensorrt_backend import TensorRTEngine
 
-        engine = TensorRTEngine(path)
+        engine = TensorRTEngine(path, gate=gate)
         if streams > 1:
             engine.warnings.append(f"{path}: streams are for ONNX Runtime on the CPU; TensorRT overlaps batches itself")
         return engine
     from ibhfn.runtime.onnxruntime_backend import OnnxRuntimeEngine
 
-    return OnnxRuntimeEngine(path, device=device, threads=threads, streams=streams)
+    return OnnxRuntimeEngine(path, device=device, threads=threads, streams=streams, gate=gate)
+
+
+def no_gate_error(path: Path) -> ModelError:
+    """The error for an engine asked for a gate it does not output."""
+    return ModelError(f"{path}: the engine has no {GATE_OUTPUT_NAME} output; export it with "
+                      "`ibhfn-export onnx --with-gate` (and build the plan from that ONNX)")

@@ -20,9 +20,9 @@ import numpy as np
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
-from ibhfn.engine_metadata import INPUT_NAMES, OUTPUT_NAME, EngineMetadata
+from ibhfn.engine_metadata import GATE_OUTPUT_NAME, INPUT_NAMES, OUTPUT_NAME, EngineMetadata
 from ibhfn.errors import DependencyError, ModelError
-from ibhfn.runtime.engine import Batch, Engine, available_cpus
+from ibhfn.runtime.engine import Batch, Engine, available_cpus, no_gate_error
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -83,7 +83,8 @@ class OnnxRuntimeEngine(Engine):
     `streams` > 1 on the CPU provider: that many sessions, batches handed to them in turn.
     """
 
-    def __init__(self, path: Path, *, device: str = "auto", threads: int | None = None, streams: int = 1) -> None:
+    def __init__(self, path: Path, *, device: str = "auto", threads: int | None = None, streams: int = 1,
+                 gate: bool = False) -> None:
         if streams < 1:
             raise ModelError(f"{streams} streams: give at least 1")
         providers = _providers(device)
@@ -107,6 +108,8 @@ class OnnxRuntimeEngine(Engine):
                 f"{path}: expected inputs {', '.join(INPUT_NAMES)} and output {OUTPUT_NAME}; "
                 f"found inputs {', '.join(inputs)} and outputs {', '.join(outputs)}"
             )
+        if gate and GATE_OUTPUT_NAME not in outputs:
+            raise no_gate_error(path)
         batch, _, height, width = inputs["optical"]
         if (_fixed(height) or _fixed(width)) and height != width:
             raise ModelError(f"{path}: fixed input size {height} x {width} is not a square tile")
@@ -117,6 +120,7 @@ class OnnxRuntimeEngine(Engine):
             tile_size=_fixed(height),
             max_batch=_fixed(batch),
             fixed_batch=provider == CUDA,
+            gate=gate,
         )
         self._output_device = "cuda" if provider == CUDA else "cpu"
         if CUDA in providers and provider != CUDA:  # --device auto: fall back, but say so
@@ -177,8 +181,13 @@ class OnnxRuntimeEngine(Engine):
         binding.bind_cpu_input("sar", np.ascontiguousarray(sar))
         binding.bind_cpu_input("optical", np.ascontiguousarray(optical))
         binding.bind_output(OUTPUT_NAME, self._output_device)
+        if self.gate:
+            binding.bind_output(GATE_OUTPUT_NAME, self._output_device)
         try:
             session.run_with_iobinding(binding)
         except _ORT_ERRORS as exc:
             raise ModelError(f"{self.path}: inference failed ({_first_line(exc)})") from None
-        return binding.copy_outputs_to_cpu()[0].astype(np.float32, copy=False)
+        outputs = binding.copy_outputs_to_cpu()
+        if self.gate:
+            return np.concatenate(outputs, axis=1, dtype=np.float32)
+        return outputs[0].astype(np.float32, copy=False)

@@ -20,7 +20,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from itertools import groupby
 from operator import itemgetter
@@ -43,11 +43,13 @@ from ibhfn.runtime.pairing import Pairing, ScenePair, scene_name
 from ibhfn.runtime.raster_source import SceneSource
 from ibhfn.runtime.scene_record import FileFacts, fingerprint, is_finished, record_path, write_record
 from ibhfn.runtime.tiling import Tile, TileGrid
-from ibhfn.runtime.writer import BLOCK, COMPRESSIONS, OUTPUT_DTYPES, SceneWriter, encode
+from ibhfn.runtime.writer import BLOCK, COMPRESSIONS, GATE_DTYPE, OUTPUT_DTYPES, SceneWriter, encode, encode_gate
 
 DEFAULT_TILE = 256
 GDAL_CACHE_BYTES = 128 * 2**20  # holds a tile row of a striped 10980 px scene; GDAL takes 5 % of RAM
 OUTPUT_SUFFIX = ".tif"
+GATE_SUFFIX = "_gate.tif"  # beside `<name>.tif`, with an engine opened for the gate
+GATE_DESCRIPTION = "clear-sky gate G (%)"
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class RunOptions:
             "cog": self.cog,
             "compress": self.compress,
             **({"s2_offset": self.s2_offset} if self.s2_offset else {}),  # absent = 0: older records still match
+            **({"gate": True} if engine.gate else {}),
         }
 
 
@@ -257,12 +260,15 @@ def _provenance_tags(engine: Engine, source: SceneSource, options: RunOptions) -
     }
 
 
-def _encode_block(prepared: PreparedBlock, finished: np.ndarray, preprocessing: Preprocessing,
-                  options: RunOptions) -> np.ndarray:
-    """A block's finished part in the output's type, nodata where S2 has none, in an array of its own."""
+def _encode_block(prepared: PreparedBlock, finished: np.ndarray, bands: int, preprocessing: Preprocessing,
+                  options: RunOptions) -> list[np.ndarray]:
+    """A block's finished `bands` in the output's type, then the gate if it follows them; nodata where S2 has none."""
     block = prepared.block
     valid = prepared.valid[:block.finished_rows, :block.finished_cols]
-    return encode(finished, valid, preprocessing, options.output_dtype, s2_offset=options.s2_offset)
+    encoded = [encode(finished[:bands], valid, preprocessing, options.output_dtype, s2_offset=options.s2_offset)]
+    if finished.shape[0] > bands:
+        encoded.append(encode_gate(finished[bands:], valid))
+    return encoded
 
 
 def run_scene(
@@ -318,6 +324,8 @@ def run_scene(
             "options": asdict(options),
             "output": {"width": result.width, "height": result.height, "dtype": options.output_dtype,
                        "bands": list(engine.metadata.s2_bands)},
+            **({"gate": {"name": gate_path(output).name, "size_bytes": gate_path(output).stat().st_size}}
+               if engine.gate else {}),
             "tiles": {"total": len(grid), "run": result.tiles, "empty": result.empty_tiles},
             "timings": result.timings,
             "warnings": result.warnings,
@@ -345,7 +353,7 @@ def _write_scene(
     bands = len(meta.s2_bands)
     blocks = grid.blocks(options.block_width, BLOCK)
     largest = (max(block.height for block in blocks), max(block.width for block in blocks))
-    accumulator = BlendAccumulator(bands, grid.width, largest)
+    accumulator = BlendAccumulator(bands + engine.gate, grid.width, largest)  # the gate blends as one more band
     batch = min(options.batch_size, engine.max_batch or options.batch_size)
     descriptions = tuple(given or band for given, band in zip(source.s2_descriptions, meta.s2_bands))
     timings = result.timings
@@ -362,31 +370,40 @@ def _write_scene(
                 with _timed(timings, "blend"):
                     finished = accumulator.close()
                 with _timed(timings, "encode"):
-                    encoded = _encode_block(prepared, finished, meta.preprocessing, options)
+                    encoded = _encode_block(prepared, finished, bands, meta.preprocessing, options)
                 writing.put((prepared, encoded))
 
-    def write(pieces: Iterator[tuple[PreparedBlock, np.ndarray]]) -> None:
-        """Write each block's encoded finished part, and count it done."""
+    def write(pieces: Iterator[tuple[PreparedBlock, list[np.ndarray]]]) -> None:
+        """Write each block's encoded finished part (and gate), and count it done."""
         for prepared, encoded in pieces:
             with _timed(timings, "write"):
-                writer.write(prepared.block.row, prepared.block.col, encoded)
+                for writer, values in zip(writers, encoded):
+                    writer.write(prepared.block.row, prepared.block.col, values)
             timings["read"] = timings.get("read", 0.0) + prepared.read_seconds
             timings["prepare"] = timings.get("prepare", 0.0) + prepared.prepare_seconds
             result.tiles += len(prepared.tiles)
             result.empty_tiles += prepared.empty_tiles
             progress.tiles_done(result.name, len(prepared.block.tiles))
 
-    with atomic_path(output) as tmp, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
-        writer = SceneWriter(tmp, source.profile, bands=bands, dtype=options.output_dtype,
-                             descriptions=descriptions, cog=options.cog, compress=options.compress,
-                             tags=_provenance_tags(engine, source, options))
-        reader = BlockReader(source, blocks, grid.tile, meta.preprocessing, depth=options.prefetch,
-                             s2_offset=options.s2_offset)
-        with writer, reader:
-            with ConsumerThread(blend, depth=batch, name="ibhfn-blender") as blending:
-                for item in _timed_items(_predictions(engine, reader, grid.tile, batch), timings, "infer"):
-                    blending.put(item)
-            with _timed(timings, "write"):
+    files = [(output, bands, options.output_dtype, descriptions)]
+    if engine.gate:
+        files.append((gate_path(output), 1, GATE_DTYPE, (GATE_DESCRIPTION,)))
+    tags = _provenance_tags(engine, source, options)
+    with ExitStack() as stack:
+        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES))
+        writers = [
+            stack.enter_context(SceneWriter(stack.enter_context(atomic_path(path)), source.profile, bands=count,
+                                            dtype=dtype, descriptions=names, cog=options.cog,
+                                            compress=options.compress, tags=tags))
+            for path, count, dtype, names in files
+        ]
+        reader = stack.enter_context(BlockReader(source, blocks, grid.tile, meta.preprocessing,
+                                                 depth=options.prefetch, s2_offset=options.s2_offset))
+        with ConsumerThread(blend, depth=batch, name="ibhfn-blender") as blending:
+            for item in _timed_items(_predictions(engine, reader, grid.tile, batch), timings, "infer"):
+                blending.put(item)
+        with _timed(timings, "write"):
+            for writer in writers:
                 writer.close()  # with --cog, the copy to a COG
 
 
@@ -428,6 +445,11 @@ class RunSummary:
 def output_path(out_dir: Path, pair: ScenePair) -> Path:
     """Where a scene's restored GeoTIFF goes: `<out_dir>/<name>.tif`."""
     return Path(out_dir) / f"{pair.name}{OUTPUT_SUFFIX}"
+
+
+def gate_path(output: Path) -> Path:
+    """Where the gate of the scene restored into `output` goes: `<name>_gate.tif` beside it."""
+    return output.with_name(output.name.removesuffix(OUTPUT_SUFFIX) + GATE_SUFFIX)
 
 
 def run_batch(

@@ -15,10 +15,10 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from ibhfn.engine_metadata import INPUT_NAMES, OUTPUT_NAME
+from ibhfn.engine_metadata import GATE_OUTPUT_NAME, INPUT_NAMES, OUTPUT_NAME
 from ibhfn.errors import DependencyError, ModelError, ShapeError
 from ibhfn.runtime.cuda_memory import CudaMemory, open_cuda_memory
-from ibhfn.runtime.engine import Batch, Engine
+from ibhfn.runtime.engine import Batch, Engine, no_gate_error
 from ibhfn.runtime.engine_sidecar import REBUILD_HINT, check_plan_sidecar, read_plan_sidecar
 
 TENSORRT_HINT = (
@@ -58,7 +58,7 @@ class _Slot:
 class TensorRTEngine(Engine):
     """A TensorRT plan on the GPU, with its sidecar checked against this machine first."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, gate: bool = False) -> None:
         trt = import_tensorrt()
         sidecar = read_plan_sidecar(path)
         self._cuda: CudaMemory = open_cuda_memory()
@@ -84,7 +84,10 @@ class TensorRTEngine(Engine):
                 tile_size=tile_size,
                 max_batch=max_shape[0],
                 fixed_batch=True,
+                gate=gate,
             )
+            if gate and GATE_OUTPUT_NAME not in self._dtypes:
+                raise no_gate_error(path)
             self._min_shape, self._max_shape = min_shape, max_shape
             self._context = self._engine.create_execution_context()
             if self._context is None:
@@ -99,17 +102,17 @@ class TensorRTEngine(Engine):
             raise
 
     def _tensor_dtypes(self, trt: ModuleType, path: Path) -> dict[str, np.dtype]:
-        """The numpy type of each I/O tensor, after checking the plan has the tensors it should."""
+        """The numpy type of each I/O tensor (the gate too, where the plan has it), after checking the tensors."""
         numpy_types = {trt.DataType.FLOAT: np.dtype(np.float32), trt.DataType.HALF: np.dtype(np.float16)}
         names = {self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)}
         if not set(TENSOR_NAMES) <= names:
             raise ModelError(f"{path}: expected tensors {', '.join(TENSOR_NAMES)}, found {', '.join(sorted(names))}")
         dtypes = {}
-        for name in TENSOR_NAMES:
+        for name in TENSOR_NAMES + ((GATE_OUTPUT_NAME,) if GATE_OUTPUT_NAME in names else ()):
             trt_type = self._engine.get_tensor_dtype(name)
             if trt_type not in numpy_types:
                 raise ModelError(f"{path}: tensor {name} is {trt_type}; the runtime feeds float32 or float16")
-            expected = trt.TensorIOMode.OUTPUT if name == OUTPUT_NAME else trt.TensorIOMode.INPUT
+            expected = trt.TensorIOMode.INPUT if name in INPUT_NAMES else trt.TensorIOMode.OUTPUT
             if self._engine.get_tensor_mode(name) != expected:
                 raise ModelError(f"{path}: tensor {name} should be an {expected}")
             dtypes[name] = numpy_types[trt_type]
@@ -126,10 +129,10 @@ class TensorRTEngine(Engine):
     def _allocate_slot(self) -> _Slot:
         """Buffers for the largest batch of the largest tile the plan takes."""
         batch, _, height, width = self._max_shape
-        bands = {"sar": len(self.metadata.s1_bands), "optical": len(self.metadata.s2_bands)}
+        bands = {"sar": len(self.metadata.s1_bands), "optical": len(self.metadata.s2_bands), GATE_OUTPUT_NAME: 1}
         bands[OUTPUT_NAME] = bands["optical"]
         host, device = {}, {}
-        for name in TENSOR_NAMES:
+        for name in self._dtypes:
             host[name] = self._cuda.host_empty((batch, bands[name], height, width), self._dtypes[name])
             device[name] = self._cuda.device_empty(host[name].nbytes)
         return _Slot(host, device, self._cuda.event())
@@ -172,20 +175,26 @@ class TensorRTEngine(Engine):
                 raise ShapeError(f"{self.path}: the plan does not take {name} of shape {array.shape}")
             self._context.set_tensor_address(name, slot.device[name])
             self._cuda.copy_to_device(slot.device[name], view, self._stream)
-        self._context.set_tensor_address(OUTPUT_NAME, slot.device[OUTPUT_NAME])
+        outputs = [name for name in self._dtypes if name not in INPUT_NAMES]  # every output needs an address
+        for name in outputs:
+            self._context.set_tensor_address(name, slot.device[name])
         if not self._context.execute_async_v3(self._cuda.stream_handle(self._stream)):
             raise ModelError(f"{self.path}: TensorRT failed to enqueue the batch")
         slot.shape = (batch, height, width)
-        self._cuda.copy_to_host(self._output_view(slot), slot.device[OUTPUT_NAME], self._stream)
+        for name in (OUTPUT_NAME, GATE_OUTPUT_NAME) if self.gate else (OUTPUT_NAME,):
+            self._cuda.copy_to_host(self._output_view(slot, name), slot.device[name], self._stream)
         self._cuda.record(slot.done, self._stream)
         return slot
 
-    def _output_view(self, slot: _Slot) -> np.ndarray:
+    def _output_view(self, slot: _Slot, name: str) -> np.ndarray:
         batch, height, width = slot.shape
-        shape = (batch, len(self.metadata.s2_bands), height, width)
-        return slot.host[OUTPUT_NAME].reshape(-1)[: int(np.prod(shape))].reshape(shape)
+        shape = (batch, slot.host[name].shape[1], height, width)
+        return slot.host[name].reshape(-1)[: int(np.prod(shape))].reshape(shape)
 
     def _collect(self, slot: _Slot) -> np.ndarray:
         """Wait for the slot's batch only, and return its output (copied: the slot will be reused)."""
         self._cuda.wait(slot.done)
-        return self._output_view(slot).astype(np.float32, copy=True)
+        if self.gate:
+            views = [self._output_view(slot, name) for name in (OUTPUT_NAME, GATE_OUTPUT_NAME)]
+            return np.concatenate(views, axis=1, dtype=np.float32)
+        return self._output_view(slot, OUTPUT_NAME).astype(np.float32, copy=True)

@@ -21,7 +21,7 @@ import multiprocessing
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -45,16 +45,17 @@ class EngineSpec:
     device: str = "auto"
     threads: int | None = None
     streams: int = 1
+    gate: bool = False
 
     def open(self) -> Engine:
         """Load the engine these settings describe."""
-        return open_engine(self.path, device=self.device, threads=self.threads, streams=self.streams)
+        return open_engine(self.path, device=self.device, threads=self.threads, streams=self.streams, gate=self.gate)
 
     def shared_by(self, jobs: int) -> "EngineSpec":
         """These settings for one of `jobs` workers: with no thread count given, the CPUs shared among them."""
         if self.threads is not None:
             return self
-        return EngineSpec(self.path, self.device, max(1, available_cpus() // (jobs * self.streams)), self.streams)
+        return replace(self, threads=max(1, available_cpus() // (jobs * self.streams)))
 
 
 @dataclass(frozen=True)

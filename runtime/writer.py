@@ -22,6 +22,8 @@ from ibhfn.errors import InputError
 from ibhfn.preprocessing import Preprocessing
 
 OUTPUT_DTYPES = ("uint16", "float32")
+GATE_DTYPE = "uint8"  # the clear-sky gate in percent, GATE_NODATA outside the data
+GATE_NODATA = 255
 BLOCK = 256
 COG_BLOCK = 512
 CREATION = {"bigtiff": "if_safer", "num_threads": "all_cpus"}  # compressed in GDAL's threads
@@ -36,12 +38,12 @@ def compression_options(compress: str, dtype: str, *, cog: bool = False) -> dict
     if cog:  # the COG driver names its options differently
         return {"compress": compress, "level": LEVEL, "predictor": "yes"}
     level = {"zlevel": LEVEL} if compress == "deflate" else {"zstd_level": LEVEL}
-    return {"compress": compress, "predictor": 2 if dtype == "uint16" else 3, **level}
+    return {"compress": compress, "predictor": 3 if dtype == "float32" else 2, **level}
 
 
 def output_nodata(dtype: str) -> float:
-    """The output's nodata value: 0 for uint16 DN (as Sentinel-2 products), NaN for float32."""
-    return 0 if dtype == "uint16" else float("nan")
+    """The output's nodata value: 0 for uint16 DN (as Sentinel-2 products), NaN for float32, 255 for the gate."""
+    return {"uint16": 0, GATE_DTYPE: GATE_NODATA}.get(dtype, float("nan"))
 
 
 def encode(restored: np.ndarray, valid: np.ndarray, preprocessing: Preprocessing, dtype: str, *,
@@ -58,6 +60,13 @@ def encode(restored: np.ndarray, valid: np.ndarray, preprocessing: Preprocessing
     if not valid.all():
         values[:, ~valid] = output_nodata(dtype)
     return values
+
+
+def encode_gate(gate: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """The (1, h, w) clear-sky gate G in [0, 1] as uint8 percent (100: the input kept), GATE_NODATA outside `valid`."""
+    percent = np.rint(np.clip(gate, 0.0, 1.0) * 100.0).astype(np.uint8)
+    percent[:, ~valid] = GATE_NODATA
+    return percent
 
 
 @contextlib.contextmanager

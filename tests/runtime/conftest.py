@@ -21,12 +21,13 @@ STANDIN_METADATA = EngineMetadata(
 
 
 def write_standin_onnx(
-    path: Path, *, tile: int | None = None, metadata: EngineMetadata = STANDIN_METADATA
+    path: Path, *, tile: int | None = None, metadata: EngineMetadata = STANDIN_METADATA, gate: bool = False
 ) -> Path:
     """Write a three-layer 3x3 conv net (receptive field 7 px) whose output is `optical` plus a residual.
 
     Zero padding at every layer makes tile borders differ from a whole-image pass, so tiling and
-    blending matter; `tile` fixes H and W (a static engine), None leaves N, H and W dynamic.
+    blending matter; `tile` fixes H and W (a static engine), None leaves N, H and W dynamic. With
+    `gate`, a second output `gate` (N, 1, H, W) in (0, 1), as `ibhfn-export onnx --with-gate` adds.
     """
     rng = np.random.default_rng(0)
     channels = [15, 8, 8, 13]
@@ -40,6 +41,13 @@ def write_standin_onnx(
         if layer < len(channels) - 2:
             nodes.append(helper.make_node("Relu", [out], [f"x{layer + 1}"]))
     nodes.append(helper.make_node("Add", ["optical", out], ["restored"]))
+    outputs = ["restored"]
+    if gate:
+        weight = (rng.standard_normal((1, 8, 3, 3)) * 0.5).astype(np.float32)
+        initializers.append(numpy_helper.from_array(weight, "wg"))
+        nodes += [helper.make_node("Conv", ["x1", "wg"], ["gate_logit"], pads=[1, 1, 1, 1]),
+                  helper.make_node("Sigmoid", ["gate_logit"], ["gate"])]
+        outputs.append("gate")
 
     def dims(channels: int) -> list:
         return ["N", channels, tile or "H", tile or "W"]
@@ -51,7 +59,8 @@ def write_standin_onnx(
             helper.make_tensor_value_info("sar", TensorProto.FLOAT, dims(2)),
             helper.make_tensor_value_info("optical", TensorProto.FLOAT, dims(13)),
         ],
-        [helper.make_tensor_value_info("restored", TensorProto.FLOAT, dims(13))],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, dims(13 if name == "restored" else 1))
+         for name in outputs],
         initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -78,6 +87,12 @@ def write_onnx_engine():
 def onnx_engine_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The engine most runtime tests run: the fast stand-in (test_bundled_model runs the real network)."""
     return write_standin_onnx(tmp_path_factory.mktemp("engine") / "standin.onnx")
+
+
+@pytest.fixture(scope="session")
+def gate_engine_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The stand-in with a clear-sky gate output, as exported `--with-gate`."""
+    return write_standin_onnx(tmp_path_factory.mktemp("engine") / "standin_gate.onnx", gate=True)
 
 
 def write_geotiff(

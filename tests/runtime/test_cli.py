@@ -183,6 +183,18 @@ def test_jobs_restore_the_folder_in_worker_processes(tmp_path, onnx_engine_path,
     assert missing.stderr.strip() == f"error: {tmp_path / 'missing.onnx'}: engine file not found"
 
 
+def test_gate_is_written_by_workers_too_and_needs_an_engine_that_has_it(tmp_path, onnx_engine_path, gate_engine_path,
+                                                                         make_scene):
+    for index, name in enumerate("ab"):
+        make_scene(tmp_path / "in", name, height=64, width=64, seed=index)
+    result = invoke("--engine", gate_engine_path, "--gate", "--jobs", 2, "-q", tmp_path / "in", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").glob("*_gate.tif")) == ["a_gate.tif", "b_gate.tif"]
+    missing = invoke("--engine", onnx_engine_path, "--gate", tmp_path / "in", tmp_path / "out2")
+    assert missing.exit_code == 2 and not (tmp_path / "out2").exists()
+    assert missing.stderr.startswith(f"error: {onnx_engine_path}: the engine has no gate output;")
+
+
 @pytest.mark.parametrize("args, message", [
     (("--shard", "2of4"), "not of the form i/n"),
     (("--shard", "4/4"), "shard 4/4 is not valid"),

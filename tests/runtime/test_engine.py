@@ -37,6 +37,28 @@ def test_onnx_engine_reads_its_metadata_and_restores_batches(onnx_engine_path, s
     np.testing.assert_allclose(np.concatenate(streamed), reference, rtol=1e-6)
 
 
+@pytest.mark.parametrize("streams", [1, 2])
+def test_an_engine_opened_for_the_gate_returns_it_after_the_restored_bands(gate_engine_path, streams):
+    sar, optical = batch(n=3)
+    with open_engine(gate_engine_path, device="cpu", streams=streams, gate=True) as engine:
+        assert engine.gate
+        both = np.concatenate(list(engine.infer_batches([(sar[:2], optical[:2]), (sar[2:], optical[2:])])))
+    with open_engine(gate_engine_path, device="cpu") as engine:  # the same file without the gate asked for
+        assert not engine.gate
+        restored = engine.infer(sar, optical)
+    reference = ort.InferenceSession(str(gate_engine_path)).run(None, {"sar": sar, "optical": optical})
+    assert both.shape == (3, 14, 32, 32) and both.dtype == np.float32 and restored.shape == (3, 13, 32, 32)
+    np.testing.assert_allclose(both[:, :13], reference[0], rtol=1e-6)
+    np.testing.assert_allclose(both[:, 13:], reference[1], rtol=1e-6)
+    np.testing.assert_allclose(restored, reference[0], rtol=1e-6)
+
+
+def test_a_gate_asked_of_an_engine_without_one_is_refused(onnx_engine_path):
+    with pytest.raises(ModelError, match=r"standin.onnx: the engine has no gate output; export it with "
+                                         r"`ibhfn-export onnx --with-gate`"):
+        open_engine(onnx_engine_path, device="cpu", gate=True)
+
+
 @pytest.mark.parametrize(
     "sar_shape, optical_shape, dtype, match",
     [

@@ -189,6 +189,41 @@ def test_an_offset_product_restores_as_the_same_reflectance_in_its_own_dn(tmp_pa
     assert "s2_offset" not in RunOptions(tile_size=64).output_settings(engine)  # records from before it still match
 
 
+def test_the_gate_is_written_beside_the_output_and_leaves_it_alone(tmp_path, engine, gate_engine_path, make_scene):
+    s1, s2 = make_scene(tmp_path / "in", height=150, width=130, nodata_border=10)
+    options = RunOptions(tile_size=64, overlap=16)
+    run_scene(engine, s1, s2, tmp_path / "plain" / "scene.tif", options)
+    with open_engine(gate_engine_path, device="cpu", gate=True) as gated:
+        result = run_scene(gated, s1, s2, tmp_path / "out" / "scene.tif", options)
+        with rasterio.open(tmp_path / "out" / "scene_gate.tif") as gate_file:
+            gate, gate_profile = gate_file.read(), gate_file.profile
+        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["scene.tif", "scene.tif.json",
+                                                                        "scene_gate.tif"]
+        record = json.loads(record_path(tmp_path / "out" / "scene.tif").read_text())
+        assert record["gate"] == {"name": "scene_gate.tif",
+                                  "size_bytes": (tmp_path / "out" / "scene_gate.tif").stat().st_size}
+        assert record["fingerprint"]["settings"]["gate"] is True
+        assert run_scene(gated, s1, s2, tmp_path / "out" / "scene.tif", options, resume=True).status == "skipped"
+        (tmp_path / "out" / "scene_gate.tif").unlink()
+        assert run_scene(gated, s1, s2, tmp_path / "out" / "scene.tif", options, resume=True).status == "done"
+    restored, profile, _ = read(tmp_path / "out" / "scene.tif")
+    np.testing.assert_array_equal(restored, read(tmp_path / "plain" / "scene.tif")[0])  # the gate changes nothing
+    nodata = (read(s2)[0] == 0).all(axis=0)
+    assert gate.shape == (1, 150, 130) and gate.dtype == np.uint8 and gate_profile["nodata"] == 255
+    assert gate_profile["transform"] == profile["transform"] and gate_profile["crs"] == profile["crs"]
+    assert (gate[0, nodata] == 255).all() and (gate[0, ~nodata] <= 100).all()
+    assert len(np.unique(gate[0, ~nodata])) > 10 and result.status == "done"
+
+
+def test_the_tiled_gate_matches_a_whole_image_pass(tmp_path, gate_engine_path, make_scene):
+    s1, s2 = make_scene(tmp_path / "in", height=128, width=128)
+    with open_engine(gate_engine_path, device="cpu", gate=True) as gated:
+        run_scene(gated, s1, s2, tmp_path / "scene.tif", RunOptions(tile_size=64, overlap=16))
+        whole = whole_image(gated, s1, s2)[13]  # reflectance scaling leaves the gate (default: 1) as it is
+    gate = read(tmp_path / "scene_gate.tif")[0][0].astype(np.float32)
+    assert np.abs(gate - np.rint(whole * 100)).max() <= 1
+
+
 @pytest.mark.parametrize("offset", [1000, -10000])
 def test_an_s2_offset_that_no_product_has_is_refused(offset):
     with pytest.raises(IbhfnError, match=f"S2 offset {offset}: give the product's RADIO_ADD_OFFSET"):
