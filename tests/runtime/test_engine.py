@@ -146,6 +146,15 @@ def test_cuda_provider_restores_what_the_cpu_does(onnx_engine_path):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not HAS_CUDA_PROVIDER, reason="onnxruntime-gpu (CUDA provider) not installed")
+def test_cuda_provider_returns_the_gate_the_cpu_does(gate_engine_path):
+    sar, optical = batch(n=3, size=64)
+    with open_engine(gate_engine_path, device="cuda", gate=True) as gpu, \
+            open_engine(gate_engine_path, device="cpu", gate=True) as cpu:
+        np.testing.assert_allclose(gpu.infer(sar, optical), cpu.infer(sar, optical), atol=1e-3)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_CUDA_PROVIDER, reason="onnxruntime-gpu (CUDA provider) not installed")
 def test_auto_device_takes_the_cuda_provider(onnx_engine_path):
     with open_engine(onnx_engine_path) as engine:
         assert engine.backend == "onnxruntime (CUDAExecutionProvider)"

@@ -98,6 +98,24 @@ def test_plan_matches_onnx_runtime_over_double_buffered_batches(tmp_path, onnx_e
 
 @pytest.mark.tensorrt
 @needs_tensorrt
+def test_a_plan_with_a_gate_runs_with_and_without_it(tmp_path, gate_engine_path):
+    plan = build_plan(gate_engine_path, tmp_path / "gate.plan")
+    rng = np.random.default_rng(0)
+    batches = [(rng.random((n, 2, 64, 64), dtype=np.float32), rng.random((n, 13, 64, 64), dtype=np.float32))
+               for n in (4, 3, 1)]
+    with open_engine(gate_engine_path, device="cpu", gate=True) as reference:
+        expected = [reference.infer(*b) for b in batches]
+    with open_engine(plan, gate=True) as gated, open_engine(plan) as plain:  # every output needs an address
+        both = list(gated.infer_batches(batches))
+        restored = list(plain.infer_batches(batches))
+    for got, alone, want in zip(both, restored, expected):
+        assert got.shape[1] == 14 and alone.shape[1] == 13
+        np.testing.assert_allclose(got, want, atol=1e-3)
+        np.testing.assert_allclose(alone, want[:, :13], atol=1e-3)
+
+
+@pytest.mark.tensorrt
+@needs_tensorrt
 def test_plan_built_elsewhere_is_refused(tmp_path, onnx_engine_path):
     plan = build_plan(onnx_engine_path, tmp_path / "standin.plan")
     sidecar = json.loads(sidecar_path(plan).read_text())
