@@ -16,7 +16,7 @@ TRUE_COLOUR: tuple[int, int, int] = (3, 2, 1)
 def described_order(descriptions: tuple[str | None, ...], expected: tuple[str, ...]) -> tuple[str, ...] | None:
     """The band names a file's descriptions give, when they name every one of `expected` once; else None.
 
-    Names are read as written by SEN12MS-CR, GDAL's Sentinel-2 driver and SNAP: "B8A", "B08", "b8";
+    Names are read as GDAL's Sentinel-2 driver, SNAP and users write them: "B8A", "B08", "b8";
     "VV", "Sigma0_VH_db". A file that describes its bands otherwise (or not at all) gives None.
     """
     names = tuple(_band_name(text or "", expected) for text in descriptions)

@@ -4,13 +4,16 @@ Read in this order:
 - `engine`: the `Engine` interface and `open_engine`, which picks the backend by file suffix
   (`onnxruntime_backend`; `tensorrt_backend` on `cuda_memory`, checked by `engine_sidecar`).
 - `pairing`: which S1 file goes with which S2 file, and `--shard`.
-- `raster_source`: both inputs read by windows on the S2 grid; `nodata`: which pixels are empty.
+- `raster_source`: both inputs read by windows on the S2 grid, checked on opening (band order by
+  `ibhfn.bands`, units by `radiometry`); `nodata`: which pixels are empty; `preflight`: every
+  scene of a batch opened and checked, nothing run (`--check`).
 - `tiling`, `blend`, `accumulator`: where tiles lie and how a tile row is cut into blocks, how
   tiles are weighted, how they are summed block by block.
 - `stage_thread`: a pipeline thread that is stopped and waited for, Ctrl-C included;
   `producer_thread` and `consumer_thread`: the stages built on it; `block_reader`: reading and
   preprocessing, each in a producer thread (blending and writing are consumer threads).
-- `writer`: the output GeoTIFF (or COG); `scene_record`: the JSON record and `--resume`.
+- `writer`: the output GeoTIFF (or COG), and the gate's (`--gate`); `scene_record`: the JSON record
+  and `--resume`.
 - `pipeline`: `run_scene` and `run_batch`, which put the above together; `workers`: the batch
   spread over worker processes (`--jobs`); `cli`: `ibhfn-run` (`malloc`: how it keeps glibc
   from holding on to freed block arrays).

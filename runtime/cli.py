@@ -167,6 +167,8 @@ def run(
     spec = EngineSpec(engine, device, threads, streams, gate)
     if check:
         with spec.open() as loaded:
+            for warning in loaded.warnings:
+                reporter.say(f"warning: {warning}")
             summary = check_batch(loaded, pairing, out_dir, options, progress=reporter)
     elif jobs == 1:
         with spec.open() as loaded:

@@ -77,8 +77,8 @@ class RunOptions:
         if self.batch_size < 1 or self.prefetch < 1 or self.overlap < 0 or self.block_width < 1:
             raise IbhfnError("batch size, prefetch and block width must be at least 1, overlap at least 0")
         if not -S2_DN_MAX < self.s2_offset <= 0:
-            raise IbhfnError(f"S2 offset {self.s2_offset}: give the product's RADIO_ADD_OFFSET in DN, 0 or negative "
-                             f"({S2_BASELINE_04_OFFSET} since processing baseline 04.00)")
+            raise IbhfnError(f"S2 offset {self.s2_offset}: give the product's RADIO_ADD_OFFSET in DN, between "
+                             f"{1 - S2_DN_MAX:.0f} and 0 ({S2_BASELINE_04_OFFSET} since processing baseline 04.00)")
 
     def tile_for(self, engine: Engine) -> int:
         """The tile size to run `engine` with, checked against it."""
@@ -256,7 +256,7 @@ def _provenance_tags(engine: Engine, source: SceneSource, options: RunOptions) -
         "IBHFN_ENGINE": f"{engine.path.name} ({engine.backend})",
         "IBHFN_S1": source.s1_path.name,
         "IBHFN_S2": source.s2_path.name,
-        "IBHFN_S2_OFFSET": str(options.s2_offset),
+        "IBHFN_INPUT_S2_OFFSET": str(options.s2_offset),  # the input's convention, which uint16 output keeps
     }
 
 

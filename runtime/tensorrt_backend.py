@@ -175,8 +175,8 @@ class TensorRTEngine(Engine):
                 raise ShapeError(f"{self.path}: the plan does not take {name} of shape {array.shape}")
             self._context.set_tensor_address(name, slot.device[name])
             self._cuda.copy_to_device(slot.device[name], view, self._stream)
-        outputs = [name for name in self._dtypes if name not in INPUT_NAMES]  # every output needs an address
-        for name in outputs:
+        outputs = [name for name in self._dtypes if name not in INPUT_NAMES]  # restored, and gate where the plan
+        for name in outputs:  # has one: TensorRT needs an address for every output, wanted or not
             self._context.set_tensor_address(name, slot.device[name])
         if not self._context.execute_async_v3(self._cuda.stream_handle(self._stream)):
             raise ModelError(f"{self.path}: TensorRT failed to enqueue the batch")

@@ -100,9 +100,13 @@ class SceneWriter:
         self._strips_path = self.path.with_name(self.path.name + ".strips") if cog else self.path
         with write_errors(self.path):
             self._dataset = self._open(profile, bands, dtype, compress)
-        for index, description in enumerate(descriptions, start=1):
-            self._dataset.set_band_description(index, description)
-        self._dataset.update_tags(**(tags or {}))
+        try:
+            for index, description in enumerate(descriptions, start=1):
+                self._dataset.set_band_description(index, description)
+            self._dataset.update_tags(**(tags or {}))
+        except BaseException:
+            self.abort()
+            raise
         self._pending = np.empty((bands, BLOCK, profile["width"]), dtype)  # one block row, filled piece by piece
         self._next_row, self._next_col = 0, 0  # where the next piece must start
         self._strip_rows = 0  # the height of every piece of the strip being written

@@ -25,4 +25,7 @@ def test_sar_names_as_snap_writes_them():
 ])
 def test_descriptions_that_do_not_name_every_band_once_say_nothing(descriptions):
     assert described_order(descriptions, S2_BANDS) is None
+
+
+def test_sar_descriptions_that_are_not_one_polarisation_each_say_nothing():
     assert described_order(("band 1", "VV and VH"), S1_BANDS) is None

@@ -146,7 +146,7 @@ def test_s2_offset_restores_a_baseline_04_product_in_its_own_dn(tmp_path, onnx_e
     plain = run_and_read(tmp_path / "in", tmp_path / "plain", "a", *args).astype(np.int32)
     offset = run_and_read(tmp_path / "in", tmp_path / "offset", "a", *args, "--s2-offset", "-1000").astype(np.int32)
     assert '"s2_offset": -1000' in (tmp_path / "offset" / "a.tif.json").read_text()
-    assert offset.min() >= 1000 and not np.array_equal(offset, plain + 1000)  # the inputs read 0.1 darker
+    assert offset.min() >= 1000 and (offset < plain + 1000).mean() > 0.5  # the inputs read 0.1 darker
 
 
 def test_manifest_and_resume(tmp_path, onnx_engine_path, make_scene):
@@ -204,7 +204,7 @@ def test_gate_is_written_by_workers_too_and_needs_an_engine_that_has_it(tmp_path
     (("--compress", "lzma"), "unknown compression 'lzma'; choose one of deflate, zstd, none"),
     (("--streams", "0"), "0 streams: give at least 1"),
     (("--jobs", "0"), "greater than or equal to 1"),
-    (("--s2-offset", "1000"), "S2 offset 1000: give the product's RADIO_ADD_OFFSET in DN, 0 or negative"),
+    (("--s2-offset", "1000"), "S2 offset 1000: give the product's RADIO_ADD_OFFSET in DN, between -9999 and 0"),
 ])
 def test_bad_options_exit_2(tmp_path, onnx_engine_path, make_scene, args, message):
     make_scene(tmp_path / "in", "a", height=64, width=64)
@@ -221,11 +221,12 @@ def test_input_that_is_neither_folder_nor_manifest(tmp_path, onnx_engine_path):
 
 
 @pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="CUDA provider present: it would start")
-def test_a_cuda_fallback_is_said_once_per_run(tmp_path, onnx_engine_path, make_scene, monkeypatch):
+@pytest.mark.parametrize("check", [[], ["--check"]], ids=["run", "check"])
+def test_a_cuda_fallback_is_said_once_per_run(tmp_path, onnx_engine_path, make_scene, monkeypatch, check):
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
     make_scene(tmp_path / "in", "a", height=64, width=64)
     make_scene(tmp_path / "in", "b", height=64, width=64, seed=1)
-    result = invoke("-q", "--engine", onnx_engine_path, "--tile", 64, tmp_path / "in", tmp_path / "out")
+    result = invoke("-q", "--engine", onnx_engine_path, "--tile", 64, *check, tmp_path / "in", tmp_path / "out")
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert len(lines) == 1 and "CUDA provider is installed but did not start" in lines[0] and "running on the CPU" in lines[0]

@@ -137,7 +137,7 @@ def test_record_names_inputs_engine_options_and_timings(tmp_path, engine, make_s
     assert {"hash", "read", "prepare", "infer", "blend", "encode", "write", "total"} <= set(record["timings"])
     with rasterio.open(tmp_path / "scene.tif") as output:  # the output names its making without the record too
         tags = output.tags()
-    assert tags["TIFFTAG_SOFTWARE"] == f"ibhfn {ibhfn.__version__}" and tags["IBHFN_S2_OFFSET"] == "0"
+    assert tags["TIFFTAG_SOFTWARE"] == f"ibhfn {ibhfn.__version__}" and tags["IBHFN_INPUT_S2_OFFSET"] == "0"
     assert (tags["IBHFN_S1"], tags["IBHFN_S2"]) == (s1.name, s2.name)
     assert tags["IBHFN_ENGINE"] == f"{engine.path.name} ({engine.backend})"
 
