@@ -144,7 +144,7 @@ def run(
         min=1, help="Scenes restored at once, each by a worker process with an engine of its own: on a GPU host "
                     "the host sets the pace, and 2-4 jobs share the GPU (each takes its own memory).")] = 1,
     gate: Annotated[bool, typer.Option(
-        "--gate", help="Also write the network's clear-sky gate G as <name>_gate.tif (uint8 percent: 100 where "
+        "--gate", help="Also write the network's clear-sky gate G as OUT/gate/<name>.tif (uint8 percent: 100 where "
                        "the input is kept, 0 where it is rebuilt from S1); needs an engine exported --with-gate.")
     ] = False,
     check: Annotated[bool, typer.Option(

@@ -48,7 +48,7 @@ from ibhfn.runtime.writer import BLOCK, COMPRESSIONS, GATE_DTYPE, OUTPUT_DTYPES,
 DEFAULT_TILE = 256
 GDAL_CACHE_BYTES = 128 * 2**20  # holds a tile row of a striped 10980 px scene; GDAL takes 5 % of RAM
 OUTPUT_SUFFIX = ".tif"
-GATE_SUFFIX = "_gate.tif"  # beside `<name>.tif`, with an engine opened for the gate
+GATE_FOLDER = "gate"  # beside the restored scenes, with an engine opened for the gate
 GATE_DESCRIPTION = "clear-sky gate G (%)"
 
 
@@ -324,7 +324,7 @@ def run_scene(
             "options": asdict(options),
             "output": {"width": result.width, "height": result.height, "dtype": options.output_dtype,
                        "bands": list(engine.metadata.s2_bands)},
-            **({"gate": {"name": gate_path(output).name, "size_bytes": gate_path(output).stat().st_size}}
+            **({"gate": {"path": f"{GATE_FOLDER}/{output.name}", "size_bytes": gate_path(output).stat().st_size}}
                if engine.gate else {}),
             "tiles": {"total": len(grid), "run": result.tiles, "empty": result.empty_tiles},
             "timings": result.timings,
@@ -448,8 +448,11 @@ def output_path(out_dir: Path, pair: ScenePair) -> Path:
 
 
 def gate_path(output: Path) -> Path:
-    """Where the gate of the scene restored into `output` goes: `<name>_gate.tif` beside it."""
-    return output.with_name(output.name.removesuffix(OUTPUT_SUFFIX) + GATE_SUFFIX)
+    """Where the gate of the scene restored into `output` goes: `gate/<name>.tif` beside it.
+
+    A folder of its own keeps `OUT/*.tif` to restored scenes, and no scene's name can clash with a gate's.
+    """
+    return output.parent / GATE_FOLDER / output.name
 
 
 def run_batch(

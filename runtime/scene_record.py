@@ -59,7 +59,7 @@ def write_record(output: Path, record: dict) -> None:
 def is_finished(output: Path, expected: dict) -> bool:
     """Whether `output` and its record exist, agree in size, and the record has fingerprint `expected`.
 
-    A gate the record lists (`gate`: its file name beside `output` and size) must exist with that size too.
+    A gate the record lists (`gate`: its path from `output`'s folder, and size) must exist with that size too.
     """
     path = record_path(output)
     if not output.is_file() or not path.is_file():
@@ -71,7 +71,7 @@ def is_finished(output: Path, expected: dict) -> bool:
             record.get("format") == RECORD_FORMAT
             and record["fingerprint"] == json.loads(json.dumps(expected, default=str))
             and record["output"]["size_bytes"] == output.stat().st_size
-            and (gate is None or output.with_name(gate["name"]).stat().st_size == gate["size_bytes"])
+            and (gate is None or (output.parent / gate["path"]).stat().st_size == gate["size_bytes"])
         )
     except (OSError, ValueError, KeyError, TypeError):
         return False

@@ -32,7 +32,8 @@ from ibhfn.errors import IbhfnError
 from ibhfn.runtime.engine import Engine, available_cpus, open_engine
 from ibhfn.runtime.malloc import map_large_arrays
 from ibhfn.runtime.pairing import Pairing, ScenePair
-from ibhfn.runtime.pipeline import NoProgress, Progress, RunOptions, RunSummary, SceneResult, output_path, run_pair
+from ibhfn.runtime.pipeline import (GATE_FOLDER, NoProgress, Progress, RunOptions, RunSummary, SceneResult,
+                                    output_path, run_pair)
 
 _POLL_SECONDS = 0.2
 
@@ -274,6 +275,7 @@ def _end(workers: dict[Connection, BaseProcess], out_dir: Path, *, stop: bool) -
     for process in processes:
         if process.exitcode is not None and process.exitcode < 0:  # ended by a signal it did not handle
             remove_partials(out_dir, process.pid)
+            remove_partials(Path(out_dir) / GATE_FOLDER, process.pid)
     if interrupted is not None:
         raise interrupted
 

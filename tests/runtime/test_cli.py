@@ -189,7 +189,7 @@ def test_gate_is_written_by_workers_too_and_needs_an_engine_that_has_it(tmp_path
         make_scene(tmp_path / "in", name, height=64, width=64, seed=index)
     result = invoke("--engine", gate_engine_path, "--gate", "--jobs", 2, "-q", tmp_path / "in", tmp_path / "out")
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (tmp_path / "out").glob("*_gate.tif")) == ["a_gate.tif", "b_gate.tif"]
+    assert sorted(p.name for p in (tmp_path / "out" / "gate").iterdir()) == ["a.tif", "b.tif"]
     missing = invoke("--engine", onnx_engine_path, "--gate", tmp_path / "in", tmp_path / "out2")
     assert missing.exit_code == 2 and not (tmp_path / "out2").exists()
     assert missing.stderr.startswith(f"error: {onnx_engine_path}: the engine has no gate output;")

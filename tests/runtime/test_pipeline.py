@@ -195,16 +195,15 @@ def test_the_gate_is_written_beside_the_output_and_leaves_it_alone(tmp_path, eng
     run_scene(engine, s1, s2, tmp_path / "plain" / "scene.tif", options)
     with open_engine(gate_engine_path, device="cpu", gate=True) as gated:
         result = run_scene(gated, s1, s2, tmp_path / "out" / "scene.tif", options)
-        with rasterio.open(tmp_path / "out" / "scene_gate.tif") as gate_file:
+        with rasterio.open(tmp_path / "out" / "gate" / "scene.tif") as gate_file:
             gate, gate_profile = gate_file.read(), gate_file.profile
-        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["scene.tif", "scene.tif.json",
-                                                                        "scene_gate.tif"]
+        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["gate", "scene.tif", "scene.tif.json"]
         record = json.loads(record_path(tmp_path / "out" / "scene.tif").read_text())
-        assert record["gate"] == {"name": "scene_gate.tif",
-                                  "size_bytes": (tmp_path / "out" / "scene_gate.tif").stat().st_size}
+        assert record["gate"] == {"path": "gate/scene.tif",
+                                  "size_bytes": (tmp_path / "out" / "gate" / "scene.tif").stat().st_size}
         assert record["fingerprint"]["settings"]["gate"] is True
         assert run_scene(gated, s1, s2, tmp_path / "out" / "scene.tif", options, resume=True).status == "skipped"
-        (tmp_path / "out" / "scene_gate.tif").unlink()
+        (tmp_path / "out" / "gate" / "scene.tif").unlink()
         assert run_scene(gated, s1, s2, tmp_path / "out" / "scene.tif", options, resume=True).status == "done"
     restored, profile, _ = read(tmp_path / "out" / "scene.tif")
     np.testing.assert_array_equal(restored, read(tmp_path / "plain" / "scene.tif")[0])  # the gate changes nothing
@@ -220,7 +219,7 @@ def test_the_tiled_gate_matches_a_whole_image_pass(tmp_path, gate_engine_path, m
     with open_engine(gate_engine_path, device="cpu", gate=True) as gated:
         run_scene(gated, s1, s2, tmp_path / "scene.tif", RunOptions(tile_size=64, overlap=16))
         whole = whole_image(gated, s1, s2)[13]  # reflectance scaling leaves the gate (default: 1) as it is
-    gate = read(tmp_path / "scene_gate.tif")[0][0].astype(np.float32)
+    gate = read(tmp_path / "gate" / "scene.tif")[0][0].astype(np.float32)
     assert np.abs(gate - np.rint(whole * 100)).max() <= 1
 
 

@@ -121,7 +121,7 @@ def test_workers_share_the_cpus_unless_threads_are_given():
     assert EngineSpec(threads=3).shared_by(2).threads == 3
 
 
-def test_a_worker_that_dies_fails_its_scene_and_the_others_go_on(tmp_path, make_scene, onnx_engine_path):
+def test_a_worker_that_dies_fails_its_scene_and_the_others_go_on(tmp_path, make_scene, gate_engine_path):
     for name in "abcd":
         make_scene(tmp_path / "in", name, height=700, width=700)
     out = tmp_path / "out"
@@ -139,13 +139,14 @@ def test_a_worker_that_dies_fails_its_scene_and_the_others_go_on(tmp_path, make_
 
     killer = threading.Thread(target=kill_the_first_worker_mid_scene)
     killer.start()
-    summary = run_batch_in_workers(EngineSpec(onnx_engine_path, "cpu"), pair_folder(tmp_path / "in"), out,
+    summary = run_batch_in_workers(EngineSpec(gate_engine_path, "cpu", gate=True), pair_folder(tmp_path / "in"), out,
                                    OPTIONS, jobs=2)
     killer.join()
     failed = [result for result in summary.results if result.status == "failed"]
     assert killed and len(failed) == 1 and "ended unexpectedly" in failed[0].message
     assert summary.count("done") == 3 and multiprocessing.active_children() == []
-    assert partial_files(out) == []  # what the killed worker left is removed
+    assert partial_files(out) == partial_files(out / "gate") == []  # what the killed worker left is removed
+    assert len(list((out / "gate").glob("*.tif"))) == 3
 
 
 @pytest.mark.parametrize("whom", ["process group", "parent"])  # a terminal's Ctrl-C reaches the group
