@@ -330,6 +330,8 @@ def run_scene(
             "timings": result.timings,
             "warnings": result.warnings,
         })
+        if not engine.gate:
+            gate_path(output).unlink(missing_ok=True)  # an earlier run's gate does not belong to this output
     return result
 
 

@@ -207,6 +207,8 @@ def test_the_gate_is_written_beside_the_output_and_leaves_it_alone(tmp_path, eng
         assert run_scene(gated, s1, s2, tmp_path / "out" / "scene.tif", options, resume=True).status == "done"
     restored, profile, _ = read(tmp_path / "out" / "scene.tif")
     np.testing.assert_array_equal(restored, read(tmp_path / "plain" / "scene.tif")[0])  # the gate changes nothing
+    run_scene(engine, s1, s2, tmp_path / "out" / "scene.tif", options)
+    assert list((tmp_path / "out" / "gate").iterdir()) == []  # a gate from before does not outlive its output
     nodata = (read(s2)[0] == 0).all(axis=0)
     assert gate.shape == (1, 150, 130) and gate.dtype == np.uint8 and gate_profile["nodata"] == 255
     assert gate_profile["transform"] == profile["transform"] and gate_profile["crs"] == profile["crs"]
