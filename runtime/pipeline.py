@@ -324,8 +324,8 @@ def run_scene(
             "options": asdict(options),
             "output": {"width": result.width, "height": result.height, "dtype": options.output_dtype,
                        "bands": list(engine.metadata.s2_bands)},
-            **({"gate": {"path": f"{GATE_FOLDER}/{output.name}", "size_bytes": gate_path(output).stat().st_size}}
-               if engine.gate else {}),
+            **({"gate": {"path": gate_path(output).relative_to(output.parent).as_posix(),
+                         "size_bytes": gate_path(output).stat().st_size}} if engine.gate else {}),
             "tiles": {"total": len(grid), "run": result.tiles, "empty": result.empty_tiles},
             "timings": result.timings,
             "warnings": result.warnings,
