@@ -22,10 +22,11 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
-from typing import Iterable, Iterator, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 import rasterio
@@ -468,11 +469,17 @@ def run_batch(
 ) -> RunSummary:
     """Restore every paired scene into `out_dir`; a scene that fails does not stop the others."""
     progress = progress or NoProgress()
-    started = time.perf_counter()
     options.tile_for(engine)  # an engine that cannot take the tile fails the batch once, not per scene
+    restore = partial(run_pair, engine, out_dir=out_dir, options=options, resume=resume, progress=progress)
+    return each_scene(pairing, restore, progress)
+
+
+def each_scene(pairing: Pairing, scene: Callable[[ScenePair], SceneResult], progress: Progress) -> RunSummary:
+    """`scene` over every paired scene in order, each result told to `progress`; the batch's summary."""
+    started = time.perf_counter()
     results = []
     for pair in pairing.pairs:
-        result = run_pair(engine, pair, out_dir, options, resume=resume, progress=progress)
+        result = scene(pair)
         progress.scene_finished(result)
         results.append(result)
     return RunSummary(results, [str(problem) for problem in pairing.problems], time.perf_counter() - started)

@@ -7,14 +7,13 @@ scenes in seconds before a long run.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.errors import IbhfnError
 from ibhfn.runtime.engine import Engine
 from ibhfn.runtime.pairing import Pairing, ScenePair
-from ibhfn.runtime.pipeline import NoProgress, Progress, RunOptions, RunSummary, SceneResult, output_path
+from ibhfn.runtime.pipeline import NoProgress, Progress, RunOptions, RunSummary, SceneResult, each_scene, output_path
 from ibhfn.runtime.raster_source import SceneSource
 
 CHECKED = "checked"  # a scene's status when its inputs passed every check
@@ -23,15 +22,9 @@ CHECKED = "checked"  # a scene's status when its inputs passed every check
 def check_batch(engine: Engine, pairing: Pairing, out_dir: Path, options: RunOptions = RunOptions(), *,
                 progress: Progress | None = None) -> RunSummary:
     """Open every paired scene as `run_batch` would; each comes back checked or failed, with its warnings."""
-    progress = progress or NoProgress()
-    started = time.perf_counter()
     options.tile_for(engine)
-    results = []
-    for pair in pairing.pairs:
-        result = check_pair(engine.metadata, pair, output_path(out_dir, pair))
-        progress.scene_finished(result)
-        results.append(result)
-    return RunSummary(results, [str(problem) for problem in pairing.problems], time.perf_counter() - started)
+    return each_scene(pairing, lambda pair: check_pair(engine.metadata, pair, output_path(out_dir, pair)),
+                      progress or NoProgress())
 
 
 def check_pair(metadata: EngineMetadata, pair: ScenePair, output: Path) -> SceneResult:

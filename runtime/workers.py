@@ -275,7 +275,7 @@ def _end(workers: dict[Connection, BaseProcess], out_dir: Path, *, stop: bool) -
     for process in processes:
         if process.exitcode is not None and process.exitcode < 0:  # ended by a signal it did not handle
             remove_partials(out_dir, process.pid)
-            remove_partials(Path(out_dir) / GATE_FOLDER, process.pid)
+            remove_partials(out_dir / GATE_FOLDER, process.pid)
     if interrupted is not None:
         raise interrupted
 
