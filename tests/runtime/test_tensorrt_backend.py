@@ -80,13 +80,18 @@ def build_plan(onnx_path, plan_path, tile_range=(32, 64, 128), max_batch=4):
     return plan_path
 
 
+@pytest.fixture
+def batches():
+    """Three batches of 64 px tiles, the first at the plans' largest batch, the others partial."""
+    rng = np.random.default_rng(0)
+    return [(rng.random((n, 2, 64, 64), dtype=np.float32), rng.random((n, 13, 64, 64), dtype=np.float32))
+            for n in (4, 3, 1)]
+
+
 @pytest.mark.tensorrt
 @needs_tensorrt
-def test_plan_matches_onnx_runtime_over_double_buffered_batches(tmp_path, onnx_engine_path):
+def test_plan_matches_onnx_runtime_over_double_buffered_batches(tmp_path, onnx_engine_path, batches):
     plan = build_plan(onnx_engine_path, tmp_path / "standin.plan")
-    rng = np.random.default_rng(0)
-    batches = [(rng.random((n, 2, 64, 64), dtype=np.float32), rng.random((n, 13, 64, 64), dtype=np.float32))
-               for n in (4, 3, 1)]
     with open_engine(onnx_engine_path, device="cpu") as reference, open_engine(plan) as engine:
         assert engine.max_batch == 4 and engine.tile_size is None
         engine.check_tile(64)
@@ -98,11 +103,8 @@ def test_plan_matches_onnx_runtime_over_double_buffered_batches(tmp_path, onnx_e
 
 @pytest.mark.tensorrt
 @needs_tensorrt
-def test_a_plan_with_a_gate_runs_with_and_without_it(tmp_path, gate_engine_path):
+def test_a_plan_with_a_gate_runs_with_and_without_it(tmp_path, gate_engine_path, batches):
     plan = build_plan(gate_engine_path, tmp_path / "gate.plan")
-    rng = np.random.default_rng(0)
-    batches = [(rng.random((n, 2, 64, 64), dtype=np.float32), rng.random((n, 13, 64, 64), dtype=np.float32))
-               for n in (4, 3, 1)]
     with open_engine(gate_engine_path, device="cpu", gate=True) as reference:
         expected = [reference.infer(*b) for b in batches]
     with open_engine(plan, gate=True) as gated, open_engine(plan) as plain:  # every output needs an address
