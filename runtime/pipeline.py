@@ -293,7 +293,7 @@ def run_scene(
     tile = options.tile_for(engine)
     stop_hashing = threading.Event()
     hasher = ThreadPoolExecutor(1, thread_name_prefix="ibhfn-hash")
-    with SceneSource(s1, s2, engine.metadata) as source, hasher:
+    with SceneSource(s1, s2, engine.metadata, s2_offset=options.s2_offset) as source, hasher:
         result = SceneResult(name or scene_name(Path(s2)), output, "done", warnings=list(source.warnings),
                              width=source.width, height=source.height, area_km2=source.area_km2)
         hashing = hasher.submit(_measure_inputs, Path(s1), Path(s2), result.timings, stop_hashing)

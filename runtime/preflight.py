@@ -23,14 +23,15 @@ def check_batch(engine: Engine, pairing: Pairing, out_dir: Path, options: RunOpt
                 progress: Progress | None = None) -> RunSummary:
     """Open every paired scene as `run_batch` would; each comes back checked or failed, with its warnings."""
     options.tile_for(engine)
-    return each_scene(pairing, lambda pair: check_pair(engine.metadata, pair, output_path(out_dir, pair)),
+    return each_scene(pairing, lambda pair: check_pair(engine.metadata, pair, output_path(out_dir, pair),
+                                                       s2_offset=options.s2_offset),
                       progress or NoProgress())
 
 
-def check_pair(metadata: EngineMetadata, pair: ScenePair, output: Path) -> SceneResult:
-    """One scene's inputs opened and checked against the engine's metadata, and closed again."""
+def check_pair(metadata: EngineMetadata, pair: ScenePair, output: Path, *, s2_offset: int = 0) -> SceneResult:
+    """One scene's inputs opened and checked against the engine's metadata (and `--s2-offset`), and closed again."""
     try:
-        with SceneSource(pair.s1, pair.s2, metadata) as source:
+        with SceneSource(pair.s1, pair.s2, metadata, s2_offset=s2_offset) as source:
             return SceneResult(pair.name, output, CHECKED, warnings=list(source.warnings), width=source.width,
                                height=source.height, area_km2=source.area_km2)
     except IbhfnError as exc:

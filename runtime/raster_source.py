@@ -80,9 +80,12 @@ def _resampling(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader, s1_bound
 
 
 class SceneSource:
-    """S1 and S2 of one scene on S2's grid; a context manager. `warnings` lists what to tell the user."""
+    """S1 and S2 of one scene on S2's grid; a context manager. `warnings` lists what to tell the user.
 
-    def __init__(self, s1_path: Path, s2_path: Path, metadata: EngineMetadata) -> None:
+    `s2_offset` is the RADIO_ADD_OFFSET the run was given, which S2's values are checked against.
+    """
+
+    def __init__(self, s1_path: Path, s2_path: Path, metadata: EngineMetadata, *, s2_offset: int = 0) -> None:
         self.s1_path, self.s2_path = Path(s1_path), Path(s2_path)
         self.warnings: list[str] = []
         self._s2 = open_raster(self.s2_path)
@@ -98,7 +101,7 @@ class SceneSource:
             self._s2.close()
             raise
         try:
-            self.warnings += self._check_units()
+            self.warnings += self._check_units(s2_offset)
         except BaseException:
             self.close()
             raise
@@ -140,9 +143,10 @@ class SceneSource:
             )
         return []
 
-    def _check_units(self) -> list[str]:
+    def _check_units(self, s2_offset: int) -> list[str]:
         s1_db, s2_dn = self.read_window(*sample_window(self.height, self.width))
-        return unit_warnings(self.s1_path, s1_db, self.s2_path, s2_dn, valid_pixels(s2_dn, self.s2_nodata))
+        return unit_warnings(self.s1_path, s1_db, self.s2_path, s2_dn, valid_pixels(s2_dn, self.s2_nodata),
+                             s2_offset=s2_offset)
 
     def _warp(self) -> WarpedVRT:
         overlap = _overlap(self._s1, self._s2)

@@ -47,3 +47,30 @@ def test_s2_as_reflectance_is_named_and_nodata_does_not_count(scene):
 def test_a_window_without_data_is_not_judged(scene):
     s1_db, s2_dn, valid = scene
     assert unit_warnings(S1, 10 ** (s1_db / 10), S2, s2_dn / 10000, np.zeros_like(valid)) == []
+
+
+@pytest.fixture
+def offset_dn(scene):
+    """The fixture's S2 as a product of processing baseline 04.00 stores it: DN + 1000."""
+    return scene[1] + 1000
+
+
+def test_an_offset_product_run_without_its_offset_is_named(scene, offset_dn):
+    s1_db, _, valid = scene
+    [warning] = unit_warnings(S1, s1_db, S2, offset_dn, valid)
+    assert warning.startswith("a_s2.tif: no value is below 1000 DN") and warning.endswith("--s2-offset -1000")
+    assert unit_warnings(S1, s1_db, S2, offset_dn, valid, s2_offset=-1000) == []
+
+
+def test_a_product_without_an_offset_run_with_one_is_named(scene):
+    s1_db, s2_dn, valid = scene
+    [warning] = unit_warnings(S1, s1_db, S2, s2_dn, valid, s2_offset=-1000)
+    share = np.mean(s2_dn < 900)
+    assert warning.startswith(f"a_s2.tif: {share:.0%} of values are below 900 DN, reflectance below -0.01")
+    assert "run without --s2-offset" in warning
+
+
+def test_a_few_slightly_negative_reflectances_are_not_judged_an_offset_mistake(scene, offset_dn):
+    s1_db, _, valid = scene
+    offset_dn[10, :1, :8] = 850  # 8 of 13312 values (0.06 %) at reflectance -0.015: noise in a dark band
+    assert unit_warnings(S1, s1_db, S2, offset_dn, valid, s2_offset=-1000) == []
