@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
+from ibhfn.errors import InputError
 
 PARTIAL = ".partial-"  # temporary names are .<final name>.partial-<pid>, with what is written beside them after
 
@@ -15,7 +16,10 @@ PARTIAL = ".partial-"  # temporary names are .<final name>.partial-<pid>, with w
 def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `final`; rename it to `final` only if the block succeeds."""
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{final.parent}: cannot create the folder ({exc.strerror or exc})") from None
     tmp = final.with_name(f".{final.name}{PARTIAL}{os.getpid()}")
     try:
         yield tmp

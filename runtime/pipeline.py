@@ -40,6 +40,7 @@ from ibhfn.runtime.blend import BLEND_WINDOWS, blend_window
 from ibhfn.runtime.block_reader import BlockReader, PreparedBlock
 from ibhfn.runtime.consumer_thread import ConsumerThread
 from ibhfn.runtime.engine import Engine
+from ibhfn.runtime.output_folder import check_output_folder
 from ibhfn.runtime.pairing import Pairing, ScenePair, scene_name
 from ibhfn.runtime.raster_source import SceneSource
 from ibhfn.runtime.scene_record import FileFacts, fingerprint, is_finished, record_path, write_record
@@ -470,6 +471,7 @@ def run_batch(
     """Restore every paired scene into `out_dir`; a scene that fails does not stop the others."""
     progress = progress or NoProgress()
     options.tile_for(engine)  # an engine that cannot take the tile fails the batch once, not per scene
+    check_output_folder(out_dir)
     restore = partial(run_pair, engine, out_dir=out_dir, options=options, resume=resume, progress=progress)
     return each_scene(pairing, restore, progress)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.errors import IbhfnError
 from ibhfn.runtime.engine import Engine
+from ibhfn.runtime.output_folder import check_output_folder
 from ibhfn.runtime.pairing import Pairing, ScenePair
 from ibhfn.runtime.pipeline import NoProgress, Progress, RunOptions, RunSummary, SceneResult, each_scene, output_path
 from ibhfn.runtime.raster_source import SceneSource
@@ -21,8 +22,13 @@ CHECKED = "checked"  # a scene's status when its inputs passed every check
 
 def check_batch(engine: Engine, pairing: Pairing, out_dir: Path, options: RunOptions = RunOptions(), *,
                 progress: Progress | None = None) -> RunSummary:
-    """Open every paired scene as `run_batch` would; each comes back checked or failed, with its warnings."""
+    """Open every paired scene as `run_batch` would; each comes back checked or failed, with its warnings.
+
+    Like a run, it stops at once on an engine that cannot take the tile or an output folder that cannot
+    take the outputs.
+    """
     options.tile_for(engine)
+    check_output_folder(out_dir)
     return each_scene(pairing, lambda pair: check_pair(engine.metadata, pair, output_path(out_dir, pair),
                                                        s2_offset=options.s2_offset),
                       progress or NoProgress())

@@ -3,6 +3,7 @@ import os
 import pytest
 
 from ibhfn.atomic import atomic_path, remove_partials
+from ibhfn.errors import InputError
 
 
 def test_the_file_appears_under_its_final_name_only_when_complete(tmp_path):
@@ -31,3 +32,10 @@ def test_a_killed_process_s_partial_files_are_removed_and_no_other_s(tmp_path):
         path.write_text("")
     assert remove_partials(tmp_path, pid) == sorted(left)
     assert sorted(tmp_path.iterdir()) == sorted(kept)
+
+
+def test_a_file_where_the_folder_should_be_is_one_line(tmp_path):
+    (tmp_path / "out").write_text("")
+    with pytest.raises(InputError, match=rf"^{tmp_path / 'out'}: cannot create the folder \("):
+        with atomic_path(tmp_path / "out" / "scene.tif"):
+            pass

@@ -213,6 +213,16 @@ def test_bad_options_exit_2(tmp_path, onnx_engine_path, make_scene, args, messag
     assert not (tmp_path / "out" / "a.tif").exists()
 
 
+@pytest.mark.parametrize("mode", [[], ["--jobs", "2"], ["--check"]], ids=["run", "jobs", "check"])
+def test_an_output_folder_that_is_a_file_stops_the_batch_with_one_line(tmp_path, onnx_engine_path, make_scene, mode):
+    make_scene(tmp_path / "in", "a", height=64, width=64)
+    (tmp_path / "out").write_text("")
+    result = invoke("--engine", onnx_engine_path, "--tile", 64, *mode, tmp_path / "in", tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {tmp_path / 'out'}: is a file, not a folder"
+    assert (tmp_path / "out").read_text() == ""
+
+
 def test_input_that_is_neither_folder_nor_manifest(tmp_path, onnx_engine_path):
     (tmp_path / "list.txt").write_text("")
     result = invoke("--engine", onnx_engine_path, tmp_path / "list.txt", tmp_path / "out")

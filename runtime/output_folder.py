@@ -1,0 +1,32 @@
+"""Whether a batch's output folder can take its outputs, asked once before any scene runs.
+
+Without this, an OUT that is a file or sits in a read-only folder fails every scene of a batch
+in turn, each after its inputs were opened, or ends in a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ibhfn.errors import InputError
+
+
+def output_folder_problem(out_dir: Path) -> str | None:
+    """Why `out_dir` cannot take a batch's outputs (a file, or under one, or not writable), or None; creates nothing."""
+    folder = existing = Path(out_dir)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing}: is a file, not a folder" + ("" if existing == folder else f", so {folder} cannot be made")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing}: not writable, so the outputs cannot be written" + (
+            "" if existing == folder else f" to {folder}")
+    return None
+
+
+def check_output_folder(out_dir: Path) -> None:
+    """Stop a batch at once, with one line, when `out_dir` cannot take its outputs."""
+    problem = output_folder_problem(out_dir)
+    if problem is not None:
+        raise InputError(problem)
