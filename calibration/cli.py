@@ -23,6 +23,7 @@ from rich.table import Table
 from ibhfn.calibration.accuracy import Targets
 from ibhfn.calibration.calibrate import CalibrationResult, calibrate
 from ibhfn.cli_errors import report_errors
+from ibhfn.cli_version import VersionOption
 from ibhfn.errors import VerificationFailed
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n")[0])
@@ -69,6 +70,7 @@ def run(
     target_psnr: Annotated[float, typer.Option(help="Most PSNR (dB) INT8 may lose against FP32 on truth.")] = 0.3,
     target_sam: Annotated[float, typer.Option(help="Most SAM (degrees) INT8 may add against FP32.")] = 0.2,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    version: VersionOption = False,
 ) -> None:
     """Calibrate on stratified patches, quantize to QDQ INT8, measure on held-out patches."""
     console = Console(stderr=True)

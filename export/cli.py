@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from ibhfn.cli_errors import report_errors
+from ibhfn.cli_version import VersionOption
 from ibhfn.errors import ModelError, ShapeError
 from ibhfn.export.onnx_opset import DEFAULT_OPSET
 from ibhfn.export.trt_profiles import DEFAULT_TILE, parse_batch
@@ -61,6 +62,11 @@ def export_lines(report: ExportReport) -> list[str]:
         ]
     lines.append(f"[I] PASSED | wrote {report.path} and {report.sidecar.name} in {report.seconds:.1f} s")
     return lines
+
+
+@app.callback()
+def options(version: VersionOption = False) -> None:
+    """Options that come before the command."""
 
 
 @app.command("onnx")

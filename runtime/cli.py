@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from ibhfn.cli_errors import report_errors
+from ibhfn.cli_version import VersionOption
 from ibhfn.errors import InputError
 from ibhfn.runtime.engine import DEVICES
 from ibhfn.runtime.malloc import map_large_arrays
@@ -151,6 +152,7 @@ def run(
         "--check", help="Check every scene's inputs against the engine (pairing, bands, types, grids, units) "
                         "and stop: nothing is run or written.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
+    version: VersionOption = False,
 ) -> None:
     """Restore cloudy Sentinel-2 scenes; the exit code is 2 when any scene failed."""
     shard_of = parse_shard(shard_spec)

@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from ibhfn.cli_errors import report_errors
+from ibhfn.cli_version import VersionOption
 from ibhfn.data.synthetic import write_scene, write_tree
 from ibhfn.errors import InputError
 
@@ -24,6 +25,11 @@ def parse_size(value: str) -> tuple[int, int]:
     if match is None or int(match[1]) < 1 or int(match[2]) < 1:
         raise InputError(f"--size {value!r} is not of the form HxW with positive sizes, for example 1000x777")
     return int(match[1]), int(match[2])
+
+
+@app.callback()
+def options(version: VersionOption = False) -> None:
+    """Options that come before the command."""
 
 
 @app.command()

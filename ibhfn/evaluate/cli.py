@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ibhfn.atomic import atomic_path
 from ibhfn.cli_errors import report_errors
+from ibhfn.cli_version import VersionOption
 from ibhfn.data import SEN12MSCR
 from ibhfn.evaluate.evaluation import EvaluationReport, evaluate
 from ibhfn.model import load_checkpoint, read_checkpoint
@@ -44,6 +45,7 @@ def run(
     threads: Annotated[Optional[int], typer.Option(
         help="torch CPU threads (1 is fastest on a busy 2-core machine).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    version: VersionOption = False,
 ) -> None:
     """Print MAE, RMSE, PSNR, SSIM and SAM overall, per ROI-season and per cloud coverage, with the identity."""
     if threads is not None:

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ibhfn.cli_errors import report_errors
+from ibhfn.cli_version import VersionOption
 from ibhfn.losses import LossSchedule
 from ibhfn.train.config import TrainConfig
 from ibhfn.train.loop import TrainResult, train
@@ -90,6 +91,7 @@ def run(
     threads: Annotated[Optional[int], typer.Option(
         help="torch CPU threads per process (1 is fastest on a busy 2-core machine).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    version: VersionOption = False,
 ) -> None:
     """Train a network; writes OUT/last.pt, OUT/best.pt, OUT/last.state.pt and OUT/log.jsonl."""
     config = TrainConfig(

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ibhfn.cli_errors import report_errors
+from ibhfn.cli_version import VersionOption
 from ibhfn.engine_metadata import PRECISIONS
 from ibhfn.errors import InputError, VerificationFailed
 from ibhfn.runtime.engine import DEVICES
@@ -145,6 +146,7 @@ def verify(
     device: Annotated[str, typer.Option(help=f"One of {', '.join(DEVICES)}.")] = "auto",
     threads: Annotated[Optional[int], typer.Option(help="ONNX Runtime intra-op threads.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the verdict.")] = False,
+    version: VersionOption = False,
 ) -> None:
     """Compare an engine's outputs with its reference's on the same inputs; pass or fail by thresholds."""
     if (data is None) == (scenes is None):
