@@ -46,6 +46,7 @@ from ibhfn.runtime.raster_source import SceneSource
 from ibhfn.runtime.scene_record import FileFacts, fingerprint, is_finished, record_path, write_record
 from ibhfn.runtime.tiling import Tile, TileGrid
 from ibhfn.runtime.writer import BLOCK, COMPRESSIONS, GATE_DTYPE, OUTPUT_DTYPES, SceneWriter, encode, encode_gate
+from ibhfn.versions import versions
 
 DEFAULT_TILE = 256
 GDAL_CACHE_BYTES = 128 * 2**20  # holds a tile row of a striped 10980 px scene; GDAL takes 5 % of RAM
@@ -319,6 +320,7 @@ def run_scene(
         write_record(output, {
             "scene": result.name,
             "package_version": ibhfn.__version__,
+            "versions": versions(),
             "fingerprint": expected(),
             "inputs": {**{k: asdict(v) for k, v in inputs.items()}, "s1_warped": source.warped},
             "engine": {"path": str(engine.path.resolve()), "sha256": engine.sha256, "backend": engine.backend,

@@ -36,6 +36,7 @@ from ibhfn.verify.parity import (
     WorstSample,
 )
 from ibhfn.verify.thresholds import CHECK_LABELS, Verdict
+from ibhfn.versions import versions
 
 SCHEMA = "ibhfn-verify-report/1"
 JSON_NAME = "verify_report.json"
@@ -80,6 +81,7 @@ def report_dict(summary: ParitySummary, verdict: Verdict, *, meta: dict) -> dict
         "schema": SCHEMA,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "ibhfn_version": __version__,
+        "versions": versions(),
         "meta": json.loads(json.dumps(meta, default=str)),
         "verdict": {
             "passed": verdict.passed,
@@ -199,7 +201,7 @@ def render_html(summary: ParitySummary, verdict: Verdict, document: dict) -> str
         f"<style>{_CSS}</style></head><body>",
         "<h1>ibhfn-verify report</h1>",
         f'<p class="note">{_e(document["created"])} &middot; ibhfn {_e(document["ibhfn_version"])} '
-        f"&middot; schema {_e(SCHEMA)}</p>",
+        f"&middot; schema {_e(SCHEMA)}<br>{_e(_installed(document['versions']))}</p>",
         _banner(verdict),
         "<h2>Run</h2>",
         _run_table(summary, verdict, document["meta"]),
@@ -373,6 +375,11 @@ def _img(data_uri: str, alt: str) -> str:
 def _e(value: object) -> str:
     """HTML-escaped text."""
     return html.escape(str(value))
+
+
+def _installed(versions: dict[str, str | None]) -> str:
+    """The libraries beside ibhfn that are installed, with their versions, on one line."""
+    return ", ".join(f"{name} {found}" for name, found in versions.items() if found and name != "ibhfn")
 
 
 def _fmt(value: float) -> str:

@@ -20,6 +20,7 @@ from ibhfn.runtime.pipeline import RunOptions, run_scene
 from ibhfn.runtime.scene_record import record_path
 from ibhfn.runtime.tiling import TileGrid
 from ibhfn.runtime.writer import BLOCK
+from ibhfn.versions import versions
 
 # Tiled and whole-image passes of the stand-in agree to this (reflectance; 5e-4 is 5 DN of 10000).
 SEAM_TOLERANCE = 5e-4
@@ -132,6 +133,7 @@ def test_record_names_inputs_engine_options_and_timings(tmp_path, engine, make_s
     assert len(record["inputs"]["s1"]["sha256"]) == 64
     assert record["engine"]["sha256"] == engine.sha256
     assert record["engine"]["metadata"]["ibhfn.size_multiple"] == "4"
+    assert record["versions"] == versions() and record["versions"]["gdal"] == rasterio.__gdal_version__
     assert record["options"]["tile_size"] == 64 and record["tiles"]["run"] == 1
     assert record["output"]["size_bytes"] == (tmp_path / "scene.tif").stat().st_size
     assert {"hash", "read", "prepare", "infer", "blend", "encode", "write", "total"} <= set(record["timings"])

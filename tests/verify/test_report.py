@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from ibhfn.verify.report import SCHEMA, load_schema, write_report
+from ibhfn.versions import versions
 from ibhfn.verify.thresholds import judge, thresholds_for
 
 
@@ -56,6 +57,7 @@ def test_report_files_exist_and_json_validates(failing_report):
     assert document["verdict"]["passed"] is False
     assert document["verdict"]["failing_bands"] == ["B1", "B6"]
     assert document["meta"] == {"engine": "m.onnx", "split": "val"}
+    assert document["versions"] == versions() and document["versions"]["onnxruntime"] is not None
     assert document["overall"]["difference"]["max_abs"] == "inf"  # strict JSON, not Infinity
     assert len(document["samples"]) == 4 and len(document["worst"]) == 3
     assert [b["label"] for b in document["buckets"]] == ["0-10%", "10-50%", "50-90%"]
@@ -85,6 +87,8 @@ def test_html_states_the_verdict_and_the_failing_bands(failing_report):
     assert "<b>FAIL</b>" in page
     assert "Bands beyond a limit on their own: B1, B6" in page
     assert "inf/NaN values in the engine output: 1, not &lt;= 0" in page
+    installed = [f"{name} {found}" for name, found in versions().items() if found and name != "ibhfn"]
+    assert f"onnxruntime {versions()['onnxruntime']}" in installed and ", ".join(installed) in page
 
 
 def test_passing_report_without_truth(summarise, tmp_path):

@@ -6,13 +6,13 @@ from typer.testing import CliRunner
 
 import ibhfn
 from ibhfn.calibration.cli import app as calibrate_app
-from ibhfn.cli_version import LIBRARIES, version_lines
 from ibhfn.data.cli import app as synth_app
 from ibhfn.evaluate.cli import app as eval_app
 from ibhfn.export.cli import app as export_app
 from ibhfn.runtime.cli import app as run_app
 from ibhfn.train.cli import app as train_app
 from ibhfn.verify.cli import app as verify_app
+from ibhfn.versions import LIBRARIES, version_lines
 
 RUN_VERSION = """
 from ibhfn.runtime.cli import main
