@@ -14,13 +14,23 @@ PARTIAL = ".partial-"  # temporary names are .<final name>.partial-<pid>, with w
 
 @contextlib.contextmanager
 def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `final`; rename it to `final` only if the block succeeds."""
+    """Yield a temporary path beside `final`; rename it to `final` only if the block succeeds.
+
+    The temporary file is created first, so a place that cannot be written (a read-only folder,
+    /proc) is one line before any work, not a traceback after it.
+    """
     final = Path(final)
+    if final.is_dir():
+        raise InputError(f"{final}: is a folder, not a file")
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{final.parent}: cannot create the folder ({exc.strerror or exc})") from None
     tmp = final.with_name(f".{final.name}{PARTIAL}{os.getpid()}")
+    try:
+        tmp.touch()
+    except OSError as exc:
+        raise InputError(f"{final}: cannot be written ({exc.strerror or exc})") from None
     try:
         yield tmp
         os.replace(tmp, final)
@@ -36,3 +46,11 @@ def remove_partials(folder: str | os.PathLike, pid: int) -> list[Path]:
     for path in left:
         path.unlink(missing_ok=True)
     return left
+
+
+def refuse_overwriting(output: str | os.PathLike, *inputs: str | os.PathLike) -> None:
+    """Stop, with one line, a tool told to write its output over one of its own inputs."""
+    target = Path(output).resolve()
+    for given in inputs:
+        if Path(given).resolve() == target:
+            raise InputError(f"{output}: is also an input ({given}); write the output elsewhere")

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from ibhfn.atomic import atomic_path, remove_partials
+from ibhfn.atomic import atomic_path, refuse_overwriting, remove_partials
 from ibhfn.errors import InputError
 
 
@@ -39,3 +39,24 @@ def test_a_file_where_the_folder_should_be_is_one_line(tmp_path):
     with pytest.raises(InputError, match=rf"^{tmp_path / 'out'}: cannot create the folder \("):
         with atomic_path(tmp_path / "out" / "scene.tif"):
             pass
+
+
+def test_a_folder_under_the_final_name_is_one_line(tmp_path):
+    with pytest.raises(InputError, match=rf"^{tmp_path}: is a folder, not a file$"):
+        with atomic_path(tmp_path):
+            pass
+
+
+def test_a_place_that_cannot_be_written_is_one_line_before_any_work(tmp_path):
+    work = []
+    with pytest.raises(InputError, match=r"^/proc/self/out.onnx: cannot be written \("):
+        with atomic_path("/proc/self/out.onnx"):
+            work.append("done")
+    assert work == []
+
+
+def test_an_output_over_an_input_is_refused(tmp_path):
+    model = tmp_path / "model.onnx"
+    refuse_overwriting(tmp_path / "other.onnx", model)
+    with pytest.raises(InputError, match=r"model.onnx: is also an input \(.*\); write the output elsewhere"):
+        refuse_overwriting(tmp_path / "sub" / ".." / "model.onnx", model)
