@@ -59,7 +59,7 @@ def pair_folder(folder: Path) -> Pairing:
     """Pair the `<name>_s1` and `<name>_s2` GeoTIFFs at the top level of `folder`."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError(f"{folder}: no such folder")
+        raise InputError(f"{folder}: {'not a folder' if folder.exists() else 'no such folder'}")
     found: dict[str, dict[str, list[Path]]] = defaultdict(lambda: {"s1": [], "s2": []})
     others = 0
     for path in sorted(folder.iterdir()):
@@ -99,24 +99,35 @@ def _add_pair(pairing: Pairing, name: str, s1: list[Path], s2: list[Path]) -> No
 
 
 def read_manifest(manifest: Path) -> Pairing:
-    """Read scene pairs from a CSV with columns s1, s2 and optionally name."""
+    """Read scene pairs from a CSV with columns s1, s2 and optionally name (any case; a BOM, as Excel writes, is fine)."""
     manifest = Path(manifest)
     try:
-        with manifest.open(newline="") as handle:
+        with manifest.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
-            columns = set(reader.fieldnames or ())
+            reader.fieldnames = [column.strip().lower() for column in reader.fieldnames or ()]
+            columns = set(reader.fieldnames)
             rows = list(reader)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"{manifest}: cannot read the manifest ({exc})") from None
     if not {"s1", "s2"} <= columns:
         raise InputError(f"{manifest}: a manifest needs the columns s1,s2[,name]; found {sorted(columns)}")
+    if not rows:
+        raise InputError(f"{manifest}: lists no scenes (only its header)")
     pairing = Pairing()
     names: set[str] = set()
     for line, row in enumerate(rows, start=2):
-        s1, s2 = (manifest.parent / (row[c] or "").strip() for c in ("s1", "s2"))
-        name = (row.get("name") or "").strip() or scene_name(s2)
+        cells = {column: (row.get(column) or "").strip() for column in ("s1", "s2", "name")}
+        s1, s2 = (manifest.parent / cells[column] for column in ("s1", "s2"))
+        name = cells["name"] or scene_name(s2)
+        empty = [column for column in ("s1", "s2") if not cells[column]]
         missing = [p for p in (s1, s2) if not p.is_file()]
-        if missing:
+        if empty:
+            pairing.problems.append(PairingProblem(
+                manifest, f"line {line} has no {' and no '.join(empty)} file", name))
+        elif not _plain_name(name):
+            pairing.problems.append(PairingProblem(
+                manifest, f"line {line} names its scene {name!r}: a scene name is a file name, without folders", name))
+        elif missing:
             pairing.problems.extend(
                 PairingProblem(p, f"listed on line {line} of {manifest.name} but not found", name)
                 for p in missing
@@ -128,6 +139,11 @@ def read_manifest(manifest: Path) -> Pairing:
             pairing.pairs.append(ScenePair(name, s1, s2))
     pairing.pairs.sort()
     return pairing
+
+
+def _plain_name(name: str) -> bool:
+    """Whether a scene name makes an output file inside OUT (not a path that leaves it)."""
+    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name
 
 
 def single_pair(s1: Path, s2: Path) -> Pairing:

@@ -32,8 +32,8 @@ import numpy as np
 import rasterio
 
 import ibhfn
-from ibhfn.atomic import atomic_path
-from ibhfn.errors import IbhfnError
+from ibhfn.atomic import atomic_path, refuse_overwriting
+from ibhfn.errors import IbhfnError, InputError
 from ibhfn.preprocessing import S2_BASELINE_04_OFFSET, S2_DN_MAX, Preprocessing
 from ibhfn.runtime.accumulator import BlendAccumulator
 from ibhfn.runtime.blend import BLEND_WINDOWS, blend_window
@@ -77,8 +77,11 @@ class RunOptions:
             raise IbhfnError(f"unknown output type {self.output_dtype!r}; choose one of {', '.join(OUTPUT_DTYPES)}")
         if self.compress not in COMPRESSIONS:
             raise IbhfnError(f"unknown compression {self.compress!r}; choose one of {', '.join(COMPRESSIONS)}")
-        if self.batch_size < 1 or self.prefetch < 1 or self.overlap < 0 or self.block_width < 1:
-            raise IbhfnError("batch size, prefetch and block width must be at least 1, overlap at least 0")
+        for name, value, least in (("tile", self.tile_size, 1), ("batch", self.batch_size, 1),
+                                   ("overlap", self.overlap, 0), ("block width", self.block_width, 1),
+                                   ("prefetch", self.prefetch, 1)):
+            if value is not None and value < least:
+                raise IbhfnError(f"{name} {value}: give at least {least}")
         if not -S2_DN_MAX < self.s2_offset <= 0:
             raise IbhfnError(f"S2 offset {self.s2_offset}: give the product's RADIO_ADD_OFFSET in DN, between "
                              f"{1 - S2_DN_MAX:.0f} and 0 ({S2_BASELINE_04_OFFSET} since processing baseline 04.00)")
@@ -293,6 +296,8 @@ def run_scene(
     output = Path(output)
     started = time.perf_counter()
     tile = options.tile_for(engine)
+    for written in (output, gate_path(output)) if engine.gate else (output,):
+        refuse_overwriting(written, s1, s2)
     stop_hashing = threading.Event()
     hasher = ThreadPoolExecutor(1, thread_name_prefix="ibhfn-hash")
     with SceneSource(s1, s2, engine.metadata, s2_offset=options.s2_offset) as source, hasher:
@@ -310,7 +315,13 @@ def run_scene(
             else:
                 grid = TileGrid(source.height, source.width, tile, options.overlap)
                 progress.scene_started(result.name, len(grid))
-                _write_scene(engine, source, grid, output, options, result, progress)
+                try:
+                    _write_scene(engine, source, grid, output, options, result, progress)
+                except MemoryError:
+                    raise InputError(f"{s2}: not enough memory to restore it in batches of {options.batch_size} "
+                                     f"tiles of {tile} px; give a smaller --batch or --tile") from None
+                if not result.tiles:
+                    result.warnings.append(f"{s2}: holds no valid pixel (all nodata): the output is nodata throughout")
             inputs = hashing.result()
         except BaseException:  # a failed scene does not wait for its inputs to be hashed
             stop_hashing.set()
@@ -361,6 +372,8 @@ def _write_scene(
     largest = (max(block.height for block in blocks), max(block.width for block in blocks))
     accumulator = BlendAccumulator(bands + engine.gate, grid.width, largest)  # the gate blends as one more band
     batch = min(options.batch_size, engine.max_batch or options.batch_size)
+    if not engine.fixed_batch:  # a batch larger than the scene's tiles would only take memory
+        batch = min(batch, len(grid))
     descriptions = tuple(given or band for given, band in zip(source.s2_descriptions, meta.s2_bands))
     timings = result.timings
 

@@ -73,5 +73,5 @@ def is_finished(output: Path, expected: dict) -> bool:
             and record["output"]["size_bytes"] == output.stat().st_size
             and (gate is None or (output.parent / gate["path"]).stat().st_size == gate["size_bytes"])
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # any damage: the scene is run again
         return False

@@ -43,9 +43,12 @@ def parse_thresholds(precision: str, specs: list[str]) -> Thresholds:
             overrides[name] = value == "true"
             continue
         try:
-            overrides[name] = None if value == "none" else float(value)
+            number = None if value == "none" else float(value)
         except ValueError:
             raise InputError(f"--threshold {name} takes a number or none, not {value!r}") from None
+        if number is not None and not (math.isfinite(number) and number >= 0):
+            raise InputError(f"--threshold {name} takes a finite number of at least 0 or none, not {value!r}")
+        overrides[name] = number
     return thresholds_for(precision, **overrides)
 
 
@@ -142,9 +145,9 @@ def verify(
     window: Annotated[int, typer.Option(help="Scene mode: px on a side of each compared window.")] = DEFAULT_WINDOW,
     s2_offset: Annotated[int, typer.Option(help="Scene mode: S2's radiometric add-offset in DN, as for ibhfn-run "
                                                 "(-1000 for products of processing baseline 04.00 and later).")] = 0,
-    worst: Annotated[int, typer.Option(help="Worst samples to list.")] = WORST_COUNT,
+    worst: Annotated[int, typer.Option(min=0, help="Worst samples to list.")] = WORST_COUNT,
     device: Annotated[str, typer.Option(help=f"One of {', '.join(DEVICES)}.")] = "auto",
-    threads: Annotated[Optional[int], typer.Option(help="ONNX Runtime intra-op threads.")] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, help="ONNX Runtime intra-op threads.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the verdict.")] = False,
     version: VersionOption = False,
 ) -> None:
@@ -156,6 +159,9 @@ def verify(
     if window < 1:
         raise InputError(f"--window must be at least 1, got {window}")
     console = Console(stderr=True)
+    if engine.resolve() == reference.resolve():
+        console.print(f"warning: {engine} is both the engine and the reference: the comparison cannot fail",
+                      markup=False, highlight=False, soft_wrap=True)
     with open_engine_pair(engine, reference, device=device, threads=threads) as pair:
         limits = parse_thresholds(precision or pair.engine.metadata.precision, threshold or [])
         progress = RichProgress(console, show=not quiet and console.is_terminal)

@@ -200,7 +200,12 @@ def test_gate_is_written_by_workers_too_and_needs_an_engine_that_has_it(tmp_path
     (("--shard", "4/4"), "shard 4/4 is not valid"),
     (("--blend", "box"), "unknown blend window 'box'"),
     (("--tile", "64", "--overlap", "64"), "overlap 64 px must be smaller than the 64 px tile"),
-    (("--block-width", "0"), "block width must be at least 1"),
+    (("--block-width", "0"), "block width 0: give at least 1"),
+    (("--tile", "0"), "tile 0: give at least 1"),
+    (("--tile", "-64"), "tile -64: give at least 1"),
+    (("--batch", "0"), "batch 0: give at least 1"),
+    (("--overlap", "-1"), "overlap -1: give at least 0"),
+    (("--threads", "0"), "greater than or equal to 1"),
     (("--compress", "lzma"), "unknown compression 'lzma'; choose one of deflate, zstd, none"),
     (("--streams", "0"), "0 streams: give at least 1"),
     (("--jobs", "0"), "greater than or equal to 1"),
@@ -221,6 +226,17 @@ def test_an_output_folder_that_is_a_file_stops_the_batch_with_one_line(tmp_path,
     assert result.exit_code == 2
     assert result.stderr.strip() == f"error: {tmp_path / 'out'}: is a file, not a folder"
     assert (tmp_path / "out").read_text() == ""
+
+
+@pytest.mark.parametrize("mode", [[], ["--jobs", "2"]], ids=["run", "jobs"])
+def test_a_folder_where_an_output_goes_fails_that_scene_alone(tmp_path, onnx_engine_path, make_scene, mode):
+    make_scene(tmp_path / "in", "a", height=64, width=64)
+    make_scene(tmp_path / "in", "b", height=64, width=64)
+    (tmp_path / "out" / "a.tif").mkdir(parents=True)
+    result = invoke("--engine", onnx_engine_path, "--tile", 64, *mode, tmp_path / "in", tmp_path / "out")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.stderr.splitlines() == [f"error: {tmp_path / 'out' / 'a.tif'}: is a folder, not a file"]
+    assert (tmp_path / "out" / "b.tif").is_file()
 
 
 def test_input_that_is_neither_folder_nor_manifest(tmp_path, onnx_engine_path):

@@ -65,6 +65,39 @@ def test_manifest_needs_its_columns(tmp_path):
         read_manifest(manifest)
 
 
+def test_manifest_headers_in_any_case_after_an_excel_bom(tmp_path):
+    touch(tmp_path, "a1.tif", "a2.tif")
+    manifest = tmp_path / "scenes.csv"
+    manifest.write_bytes("S1, S2 ,Name\r\na1.tif,a2.tif,first\r\n".encode("utf-8-sig"))
+    assert [(p.name, p.s1.name, p.s2.name) for p in read_manifest(manifest).pairs] == [("first", "a1.tif", "a2.tif")]
+
+
+def test_a_manifest_of_only_its_header_is_refused(tmp_path):
+    manifest = tmp_path / "scenes.csv"
+    manifest.write_text("s1,s2\n")
+    with pytest.raises(InputError, match=r"scenes.csv: lists no scenes \(only its header\)$"):
+        read_manifest(manifest)
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "/tmp/elsewhere", "sub/deep", "..", ".", "a\\b"])
+def test_a_scene_name_that_would_leave_out_is_refused(tmp_path, name):
+    touch(tmp_path, "a1.tif", "a2.tif")
+    manifest = tmp_path / "scenes.csv"
+    manifest.write_text(f"s1,s2,name\na1.tif,a2.tif,{name}\n")
+    pairing = read_manifest(manifest)
+    assert pairing.pairs == []
+    assert [str(problem) for problem in pairing.problems] == [
+        f"{manifest}: line 2 names its scene {name!r}: a scene name is a file name, without folders"]
+
+
+def test_an_empty_cell_is_named_with_its_line(tmp_path):
+    touch(tmp_path, "a1.tif")
+    manifest = tmp_path / "scenes.csv"
+    manifest.write_text("s1,s2,name\na1.tif,,a\n,\n")
+    assert [str(problem) for problem in read_manifest(manifest).problems] == [
+        f"{manifest}: line 2 has no s2 file", f"{manifest}: line 3 has no s1 and no s2 file"]
+
+
 def test_single_pair_reports_a_missing_file(tmp_path):
     touch(tmp_path, "a_s2.tif")
     pairing = single_pair(tmp_path / "a_s1.tif", tmp_path / "a_s2.tif")

@@ -97,6 +97,15 @@ def test_nodata_stays_nodata_and_empty_tiles_are_skipped(tmp_path, engine, make_
     assert (restored[:, nodata] == 0).all()
     assert (restored[:, ~nodata] > 0).any(axis=0).all()
     assert result.empty_tiles > 0 and result.tiles + result.empty_tiles == len(TileGrid(300, 260, 64, 16))
+    assert result.warnings == []
+
+
+def test_a_scene_without_valid_pixels_is_written_as_nodata_with_a_warning(tmp_path, engine, geotiff, make_scene):
+    s1, s2 = make_scene(tmp_path / "in", height=64, width=64)
+    geotiff(s2, np.zeros_like(read(s2)[0]))
+    result = run_scene(engine, s1, s2, tmp_path / "scene.tif", RunOptions(tile_size=64))
+    assert (result.status, result.tiles) == ("done", 0) and (read(tmp_path / "scene.tif")[0] == 0).all()
+    assert result.warnings == [f"{s2}: holds no valid pixel (all nodata): the output is nodata throughout"]
 
 
 def test_nan_pixels_in_s2_become_nodata(tmp_path, engine, geotiff, make_scene):
@@ -170,6 +179,39 @@ def test_resume_skips_only_a_matching_finished_scene(tmp_path, engine, make_scen
     assert run_scene(engine, s1, s2, out, zstd, resume=True).status == "skipped"
     record_path(out).unlink()
     assert run_scene(engine, s1, s2, out, RunOptions(tile_size=64, overlap=8), resume=True).status == "done"
+
+
+@pytest.mark.parametrize("damage", ["[1, 2]", "{}", '{"format": 1}', "not json"])
+def test_resume_runs_a_scene_whose_record_is_damaged_again(tmp_path, engine, make_scene, damage):
+    s1, s2 = make_scene(tmp_path / "in", height=64, width=64)
+    out = tmp_path / "scene.tif"
+    run_scene(engine, s1, s2, out, RunOptions(tile_size=64))
+    record_path(out).write_text(damage)
+    assert run_scene(engine, s1, s2, out, RunOptions(tile_size=64), resume=True).status == "done"
+
+
+def test_an_output_over_an_input_is_refused_before_anything_is_written(tmp_path, engine, make_scene):
+    s1, s2 = make_scene(tmp_path / "in", height=64, width=64)
+    before = s2.read_bytes()
+    with pytest.raises(InputError, match=rf"^{s2}: is also an input \({s2}\)"):
+        run_scene(engine, s1, s2, s2, RunOptions(tile_size=64))
+    assert s2.read_bytes() == before and not record_path(s2).exists()
+
+
+def test_a_folder_under_the_output_s_name_fails_the_scene_with_one_line(tmp_path, engine, make_scene):
+    s1, s2 = make_scene(tmp_path / "in", height=64, width=64)
+    (tmp_path / "scene.tif").mkdir()
+    with pytest.raises(InputError, match=rf"^{tmp_path / 'scene.tif'}: is a folder, not a file$"):
+        run_scene(engine, s1, s2, tmp_path / "scene.tif", RunOptions(tile_size=64))
+
+
+def test_a_tile_too_large_for_memory_is_one_line_and_a_larger_batch_than_the_scene_is_cut(tmp_path, engine,
+                                                                                             make_scene):
+    s1, s2 = make_scene(tmp_path / "in", height=64, width=64)
+    with pytest.raises(InputError, match=r"not enough memory to restore it in batches of 4 tiles of 100000 px"):
+        run_scene(engine, s1, s2, tmp_path / "huge.tif", RunOptions(tile_size=100_000))
+    assert not (tmp_path / "huge.tif").exists()
+    assert run_scene(engine, s1, s2, tmp_path / "scene.tif", RunOptions(tile_size=64, batch_size=10**9)).tiles == 1
 
 
 def test_an_offset_product_restores_as_the_same_reflectance_in_its_own_dn(tmp_path, engine, geotiff, make_scene):

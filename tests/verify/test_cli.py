@@ -123,8 +123,16 @@ def test_scene_mode_through_the_tiled_runtime(fp32_onnx, checkpoint, scene_folde
     assert all(s["coverage"] is not None for s in document["samples"])
 
 
+def test_an_engine_verified_against_itself_is_warned_of(fp32_onnx, data_root):
+    result = verify("--engine", fp32_onnx, "--reference", fp32_onnx, "--data", data_root, "--samples", 1, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0] == (f"warning: {fp32_onnx} is both the engine and the reference: "
+                                             "the comparison cannot fail")
+
+
 @pytest.mark.parametrize("case", ["missing engine", "other network", "size multiple", "empty data", "no mode",
-                                  "bad threshold", "unpaired scene"])
+                                  "bad threshold", "negative threshold", "nan threshold", "scenes a file",
+                                  "unpaired scene"])
 def test_bad_inputs_give_one_line_and_exit_2(case, fp32_onnx, checkpoint, data_root, scene_folder, tmp_path):
     engine, reference, mode = fp32_onnx, checkpoint, ["--data", data_root]
     if case == "missing engine":
@@ -149,6 +157,13 @@ def test_bad_inputs_give_one_line_and_exit_2(case, fp32_onnx, checkpoint, data_r
     elif case == "bad threshold":
         mode += ["--threshold", "max_abs=big"]
         expected = "error: --threshold max_abs takes a number or none, not 'big'"
+    elif case in ("negative threshold", "nan threshold"):
+        value = "-1" if case == "negative threshold" else "nan"
+        mode += ["--threshold", f"min_psnr={value}"]
+        expected = f"error: --threshold min_psnr takes a finite number of at least 0 or none, not '{value}'"
+    elif case == "scenes a file":
+        mode = ["--scenes", scene_folder / "scene_s2.tif"]
+        expected = f"error: {scene_folder / 'scene_s2.tif'}: not a folder"
     else:
         mode = []
         expected = "error: give either --data ROOT (sample mode) or --scenes IN (scene mode)"
