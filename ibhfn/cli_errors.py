@@ -1,12 +1,13 @@
-"""Turns ibhfn's exceptions into the one-line message and exit code every CLI promises."""
+"""Turns ibhfn's exceptions and Python's warnings into the one-line messages (and exit code) every CLI promises."""
 
 from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from typing import Callable, TypeVar
 
-from ibhfn.errors import IbhfnError
+from ibhfn.errors import IbhfnError, InputError
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -23,3 +24,27 @@ def report_errors(func: F) -> F:
             raise SystemExit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:
+    """Print a Python warning as one `warning: <message>` line on stderr, without its source line."""
+    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+def one_line_warnings(func: F) -> F:
+    """Run a CLI command with every Python warning shown as one line, as its errors are."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def check_threads(threads: int | None) -> None:
+    """Refuse a torch thread count below 1 (torch raises a RuntimeError on it)."""
+    if threads is not None and threads < 1:
+        raise InputError(f"--threads must be at least 1, got {threads}")

@@ -5,6 +5,7 @@ This module only parses arguments and reports; the work is `ibhfn.evaluate.evalu
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated, Optional
@@ -14,25 +15,30 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ibhfn.atomic import atomic_path
-from ibhfn.cli_errors import report_errors
+from ibhfn.atomic import atomic_path, refuse_overwriting
+from ibhfn.cli_errors import check_threads, one_line_warnings, report_errors
 from ibhfn.cli_version import VersionOption
 from ibhfn.data import SEN12MSCR
-from ibhfn.evaluate.evaluation import EvaluationReport, evaluate
+from ibhfn.errors import InputError
+from ibhfn.evaluate.evaluation import evaluate
 from ibhfn.model import load_checkpoint, read_checkpoint
+
+DEVICES = ("cpu", "cuda")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 
 
-def write_report(report: EvaluationReport, path: Path) -> Path:
-    """Write the report's JSON atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-    return path
+def check_device(device: str) -> None:
+    """Refuse a device torch cannot use here, before the checkpoint is read."""
+    if device not in DEVICES:
+        raise InputError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA GPU is available to torch here; use --device cpu")
 
 
 @app.command()
 @report_errors
+@one_line_warnings
 def run(
     data: Annotated[Path, typer.Option(help="SEN12MS-CR root.")],
     checkpoint: Annotated[Path, typer.Option(help="An ibhfn or dsen2cr checkpoint (best.pt of ibhfn-train).")],
@@ -48,6 +54,10 @@ def run(
     version: VersionOption = False,
 ) -> None:
     """Print MAE, RMSE, PSNR, SSIM and SAM overall, per ROI-season and per cloud coverage, with the identity."""
+    check_device(device)
+    check_threads(threads)
+    if out is not None:
+        refuse_overwriting(out, checkpoint, data)
     if threads is not None:
         torch.set_num_threads(threads)
     preprocessing = read_checkpoint(checkpoint)["preprocessing"]
@@ -57,13 +67,17 @@ def run(
     bar = Progress(TextColumn("evaluate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=console, transient=True, disable=quiet)
     task = bar.add_task("evaluate", total=len(reader) if samples is None else min(samples, len(reader)))
-    with bar:
-        report = evaluate(model, reader, samples=samples, batch_size=batch_size, device=device,
-                          preprocessing=preprocessing, progress=lambda done, _: bar.update(task, completed=done))
-    report.source = {"data": str(data), "checkpoint": str(checkpoint)}
-    typer.echo(report.table())
+    # The JSON's temporary file is made first, so an --out that cannot be written stops before the work.
+    with atomic_path(out) if out is not None else contextlib.nullcontext() as tmp:
+        with bar:
+            report = evaluate(model, reader, samples=samples, batch_size=batch_size, device=device,
+                              preprocessing=preprocessing, progress=lambda done, _: bar.update(task, completed=done))
+        report.source = {"data": str(data), "checkpoint": str(checkpoint)}
+        typer.echo(report.table())
+        if tmp is not None:
+            tmp.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
     if out is not None:
-        typer.echo(f"wrote {write_report(report, out)}")
+        typer.echo(f"wrote {out}")
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ibhfn.data import COVERAGE_BUCKETS, SEN12MSCR, Sample, coverage_bucket
-from ibhfn.errors import ShapeError
+from ibhfn.errors import InputError, ShapeError
 from ibhfn.metrics import MetricSet, compute_metrics
 from ibhfn.preprocessing import get_preprocessing
 
@@ -166,6 +166,9 @@ def evaluate(
     progress: Callable[[int, int], None] | None = None,
 ) -> EvaluationReport:
     """Score `model` on the first `samples` (all when None) of a `SEN12MSCR` reader, with the identity baseline."""
+    for option, value in (("--samples", samples), ("--batch-size", batch_size)):
+        if value is not None and value < 1:
+            raise InputError(f"{option} must be at least 1, got {value}")
     count = len(reader) if samples is None else min(samples, len(reader))
     multiple = getattr(model, "size_multiple", 1)
     report = EvaluationReport(model_name=model_name or describe(model), split=reader.split)
@@ -192,6 +195,9 @@ def evaluate(
         if progress is not None:
             progress(done, count)
     report.skipped = count - done
+    if not report.scores:
+        raise InputError(f"{reader.root}: no image of the {reader.split} split could be scored "
+                         f"(all {count} samples unreadable)")
     return report
 
 

@@ -64,7 +64,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError,
             KeyError, IndexError, TypeError, AttributeError, UnicodeDecodeError) as exc:
         # torch.load's unpickler raises any of these on files that are not checkpoints (text: KeyError)
-        raise ModelError(f"{path}: not an ibhfn checkpoint ({_load_failure(exc)})") from None
+        raise ModelError(f"{path}: not an ibhfn checkpoint ({load_failure(exc)})") from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         found = checkpoint.get("format") if isinstance(checkpoint, dict) else type(checkpoint).__name__
         raise ModelError(f"{path}: not an ibhfn checkpoint (format {found!r}, expected {CHECKPOINT_FORMAT!r})")
@@ -75,7 +75,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return checkpoint
 
 
-def _load_failure(exc: Exception) -> str:
+def load_failure(exc: Exception) -> str:
     """Why torch.load refused a torch.save file, in a few words (torch's own messages run to paragraphs)."""
     if isinstance(exc, pickle.UnpicklingError) and "Weights only load failed" in str(exc):
         return "it holds code or objects, not only tensors, and is never unpickled here"

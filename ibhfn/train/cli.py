@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ibhfn.cli_errors import report_errors
+from ibhfn.cli_errors import check_threads, one_line_warnings, report_errors
 from ibhfn.cli_version import VersionOption
 from ibhfn.losses import LossSchedule
 from ibhfn.train.config import TrainConfig
@@ -62,6 +62,7 @@ def summary_line(result: TrainResult) -> str:
 
 @app.command()
 @report_errors
+@one_line_warnings
 def run(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (checkpoints, log.jsonl, config.json).")],
     data: Annotated[Optional[Path], typer.Option(help="SEN12MS-CR root (train and val splits are used).")] = None,
@@ -94,6 +95,7 @@ def run(
     version: VersionOption = False,
 ) -> None:
     """Train a network; writes OUT/last.pt, OUT/best.pt, OUT/last.state.pt and OUT/log.jsonl."""
+    check_threads(threads)
     config = TrainConfig(
         out=out, data=data, synthetic=synthetic, synthetic_patches=synthetic_patches, arch=arch, preset=preset,
         epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,13 @@ from typing import Any
 from ibhfn.errors import InputError
 from ibhfn.losses import LossSchedule
 from ibhfn.model import ARCHITECTURES
+
+MAX_SEED = 2**32 - 1  # torch and numpy seeds derived from it (seed + rank, seed + epoch) stay in range
+
+
+def option(name: str) -> str:
+    """The ibhfn-train option of a config field ('batch_size' -> '--batch-size'), for error messages."""
+    return "--" + name.replace("_", "-")
 
 
 @dataclass
@@ -39,7 +47,7 @@ class TrainConfig:
     loss_schedule: LossSchedule = field(default_factory=LossSchedule)
     preprocessing: str = "default"
     cloud_mask: str = "threshold"
-    device: str = "auto"  # auto: CUDA when available, else CPU
+    device: str = "auto"  # auto: CUDA when available, else CPU; or cpu, cuda
     amp: bool = True  # float16 autocast with a gradient scaler, on CUDA only
 
     def __post_init__(self) -> None:
@@ -49,16 +57,25 @@ class TrainConfig:
             raise InputError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHITECTURES)}")
         if self.data is None and not self.synthetic:
             raise InputError("no training data: give --data ROOT (a SEN12MS-CR folder) or --synthetic")
-        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "synthetic_patches": self.synthetic_patches}
-        for name, value in positive.items():
-            if value < 1:
-                raise InputError(f"{name} must be at least 1, got {value}")
-        for name in ("max_steps", "crop", "val_samples"):
+        for name in ("epochs", "batch_size", "synthetic_patches", "max_steps", "crop", "val_samples"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise InputError(f"{name} must be at least 1, got {value}")
-        if self.lr <= 0 or self.warmup_steps < 0 or self.workers < 0 or self.grad_clip < 0:
-            raise InputError("lr must be positive; warmup_steps, workers and grad_clip non-negative")
+                raise InputError(f"{option(name)} must be at least 1, got {value}")
+        schedule = self.loss_schedule
+        counts = {"warmup_steps": self.warmup_steps, "workers": self.workers,
+                  "l1_warmup_steps": schedule.l1_warmup_steps, "ramp_steps": schedule.ramp_steps,
+                  "kl_warmup_steps": schedule.kl_warmup_steps}
+        for name, value in counts.items():
+            if value < 0:
+                raise InputError(f"{option(name)} must be at least 0, got {value}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise InputError(f"--seed must be from 0 to {MAX_SEED}, got {self.seed}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise InputError(f"--lr must be a finite number above 0, got {self.lr}")
+        for name in ("weight_decay", "grad_clip"):  # grad_clip 0 turns clipping off
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise InputError(f"{option(name)} must be a finite number of at least 0, got {value}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, written to out/config.json and into every checkpoint's meta."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ibhfn.atomic import atomic_path
+from ibhfn.errors import InputError
 
 
 def _plain(value: Any) -> Any:
@@ -40,9 +41,24 @@ class JsonlLog:
 
 
 def read_log(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Every record of a JSONL log."""
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """Every record of a JSONL log; an unreadable last line, what a killed run leaves, is dropped."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the run log ({getattr(exc, 'strerror', None) or exc})") from None
+    lines = [(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    records = []
+    for number, line in lines:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if number == lines[-1][0]:
+                break
+            raise InputError(f"{path}: line {number} is not JSON ({exc.msg}); the run log is damaged") from None
+        if not isinstance(record, dict):
+            raise InputError(f"{path}: line {number} is not a JSON object; the run log is damaged")
+        records.append(record)
+    return records
 
 
 def truncate_log(path: Path, step: int) -> None:

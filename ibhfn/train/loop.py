@@ -91,11 +91,20 @@ def prepare_data(config: TrainConfig, context: DistContext) -> Path:
         return config.data
     root = config.out / SYNTHETIC_DIR
     if context.is_main and not root.is_dir():
+        make_run_folder(config.out)
         partial = config.out / f".{SYNTHETIC_DIR}.partial-{os.getpid()}"
         write_tree(partial, seed=config.seed, patches_per_scene=config.synthetic_patches)
         os.replace(partial, root)
     barrier(context)
     return root
+
+
+def make_run_folder(out: Path) -> None:
+    """Create the run folder; a place that cannot hold one (/proc, a read-only disk) is one line."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot create the run folder ({exc.strerror or exc})") from None
 
 
 class Trainer:
@@ -139,8 +148,13 @@ class Trainer:
     # -- set-up -------------------------------------------------------------------------------
 
     def _check_out_folder(self) -> None:
-        """Refuse to overwrite a run unless resuming it."""
-        last = self.config.out / LAST
+        """Refuse an OUT that is (or is under) a file, and to overwrite a run unless resuming it."""
+        out = self.config.out
+        existing = next(folder for folder in (out, *out.parents) if folder.exists())
+        if not existing.is_dir():
+            where = "is a file" if existing == out else f"is under {existing}, a file"
+            raise InputError(f"{out}: {where}, not a run folder; choose another --out")
+        last = out / LAST
         if not self.config.resume and last.exists():
             raise InputError(f"{last}: a run already exists here; pass --resume to continue it or choose another --out")
         if self.config.resume and not last.exists():
@@ -340,10 +354,13 @@ class Trainer:
     def _open_log(self) -> JsonlLog | None:
         if not self.context.is_main:
             return None
-        self.config.out.mkdir(parents=True, exist_ok=True)
+        make_run_folder(self.config.out)
         with atomic_path(self.config.out / CONFIG) as tmp:
             tmp.write_text(json.dumps(self.config.to_dict(), indent=2) + "\n", encoding="utf-8")
-        return JsonlLog(self.config.out / LOG, keep_through_step=self.state.step if self.config.resume else None)
+        try:
+            return JsonlLog(self.config.out / LOG, keep_through_step=self.state.step if self.config.resume else None)
+        except OSError as exc:
+            raise InputError(f"{self.config.out / LOG}: cannot be written ({exc.strerror or exc})") from None
 
     def _emit(self, log: JsonlLog | None, record: dict[str, Any]) -> None:
         if log is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from torch import nn
 
 from ibhfn.data import SEN12MSCR
 from ibhfn.data.synthetic import write_tree
-from ibhfn.model import build_model
+from ibhfn.model import build_model, save_checkpoint
 
 TINY = dict(widths=(8, 16, 24), encoder_blocks=(1, 1, 1), fusion_blocks=1, gate_hidden=8)
 
@@ -27,10 +28,25 @@ def test_reader(tree: Path) -> SEN12MSCR:
 
 
 @pytest.fixture
+def unreadable_tree(tree: Path, tmp_path: Path) -> Path:
+    """A copy of `tree` whose every test-split S2 file is damaged, so no test sample can be read."""
+    damaged = shutil.copytree(tree, tmp_path / "damaged")
+    for triplet in SEN12MSCR(damaged, "test").triplets:
+        triplet.s2.write_bytes(b"not a GeoTIFF")
+    return damaged
+
+
+@pytest.fixture
 def tiny_model() -> nn.Module:
     """A tiny, untrained IB-HFN (seed 0)."""
     torch.manual_seed(0)
     return build_model("edge", **TINY)
+
+
+@pytest.fixture
+def checkpoint(tiny_model: nn.Module, tmp_path: Path) -> Path:
+    """`tiny_model` saved as a checkpoint."""
+    return save_checkpoint(tmp_path / "tiny.pt", tiny_model)
 
 
 @pytest.fixture

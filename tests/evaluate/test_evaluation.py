@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ibhfn.data import COVERAGE_BUCKETS, SEN12MSCR, coverage_bucket
-from ibhfn.errors import ShapeError
+from ibhfn.errors import InputError, ShapeError
 from ibhfn.evaluate import IDENTITY, evaluate, mean_metrics
 from ibhfn.metrics import compute_metrics
 from ibhfn.model import build_model
@@ -73,3 +73,15 @@ def test_a_corrupt_sample_is_skipped_with_a_warning_and_counted(tiny_model, tree
         report = evaluate(tiny_model, reader)
     assert report.skipped == 1 and report.overall().count == len(reader) - 1
     assert report.to_dict()["skipped"] == 1
+
+
+@pytest.mark.parametrize("changes", [{"samples": 0}, {"samples": -1}, {"batch_size": 0}])
+def test_sample_and_batch_counts_below_one_are_refused(tiny_model, test_reader, changes):
+    with pytest.raises(InputError, match="must be at least 1"):
+        evaluate(tiny_model, test_reader, **changes)
+
+
+def test_a_split_without_a_readable_sample_is_refused_rather_than_scored_as_nan(tiny_model, unreadable_tree):
+    with pytest.warns(UserWarning, match="sample skipped"):
+        with pytest.raises(InputError, match="no image of the test split could be scored"):
+            evaluate(tiny_model, SEN12MSCR(unreadable_tree, "test"))

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import pytest
+import torch
 from typer.testing import CliRunner
 
 from ibhfn.train import LAST
@@ -42,3 +45,73 @@ def test_a_preset_the_architecture_lacks_is_refused_before_any_data_is_generated
     line = one_line_error(["--synthetic", "--out", str(tmp_path / "run"), "--arch", "dsen2cr", "--preset", "edge"])
     assert "unknown dsen2cr preset 'edge'" in line
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--device", "tpu", "--device must be one of auto, cpu, cuda, got 'tpu'"),
+    ("--threads", "0", "--threads must be at least 1, got 0"),
+    ("--seed", "-1", "--seed must be from 0 to 4294967295, got -1"),
+    ("--lr", "nan", "--lr must be a finite number above 0, got nan"),
+    ("--lr", "inf", "--lr must be a finite number above 0, got inf"),
+    ("--lr", "0", "--lr must be a finite number above 0, got 0.0"),
+    ("--grad-clip", "nan", "--grad-clip must be a finite number of at least 0, got nan"),
+    ("--weight-decay", "-1", "--weight-decay must be a finite number of at least 0, got -1.0"),
+    ("--weight-decay", "inf", "--weight-decay must be a finite number of at least 0, got inf"),
+    ("--l1-warmup-steps", "-1", "--l1-warmup-steps must be at least 0, got -1"),
+    ("--ramp-steps", "-1", "--ramp-steps must be at least 0, got -1"),
+    ("--kl-warmup-steps", "-1", "--kl-warmup-steps must be at least 0, got -1"),
+    ("--batch-size", "0", "--batch-size must be at least 1, got 0"),
+])
+def test_bad_option_values_are_one_line_errors_before_any_work(tree: Path, tmp_path: Path,
+                                                               option: str, value: str, message: str):
+    assert one_line_error(["--data", str(tree), "--out", str(tmp_path / "run"), option, value]) == f"error: {message}"
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a torch without a CUDA GPU")
+def test_cuda_without_a_gpu_is_a_one_line_error(tree: Path, tmp_path: Path):
+    assert "no CUDA GPU" in one_line_error(["--data", str(tree), "--out", str(tmp_path / "run"), "--device", "cuda"])
+
+
+@pytest.fixture
+def a_file(tmp_path: Path) -> Path:
+    """An ordinary file, where a run folder is asked for."""
+    path = tmp_path / "afile"
+    path.write_text("not a folder")
+    return path
+
+
+@pytest.mark.parametrize(("where", "message"), [
+    ("{file}", "{file}: is a file, not a run folder"),
+    ("{file}/sub", "{file}/sub: is under {file}, a file, not a run folder"),
+])
+def test_an_out_that_is_or_is_under_a_file_is_a_one_line_error(tree: Path, a_file: Path, where: str, message: str):
+    line = one_line_error(["--data", str(tree), "--out", where.format(file=a_file)])
+    assert line.startswith(f"error: {message.format(file=a_file)}")
+    assert a_file.read_text() == "not a folder"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+@pytest.mark.parametrize(("out", "message"), [
+    ("/proc/no-such-process/run", "/proc/no-such-process/run: cannot create the run folder"),
+    ("/proc/self", "/proc/self/config.json: cannot be written"),
+])
+def test_an_out_where_no_run_folder_can_be_written_is_a_one_line_error(tree: Path, out: str, message: str):
+    line = one_line_error(["--data", str(tree), "--out", out, "--epochs", "1", "--crop", "32", "--batch-size", "2"])
+    assert line.startswith(f"error: {message}")
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_a_synthetic_run_where_no_folder_can_be_made_is_a_one_line_error():
+    line = one_line_error(["--synthetic", "--out", "/proc/no-such-process/run"])
+    assert line.startswith("error: /proc/no-such-process/run: cannot create the run folder")
+
+
+def test_warnings_are_one_line_each(tree: Path, tmp_path: Path):
+    partial = shutil.copytree(tree, tmp_path / "tree")
+    next(partial.glob("*_s2_cloudy/*/*.tif")).unlink()  # an incomplete triplet: the reader warns and skips it
+    result = runner.invoke(app, ["--data", str(partial), "--out", str(tmp_path / "run"), "--batch-size", "99", "-q"])
+    assert result.exit_code == 2, result.output
+    warned, error = result.output.strip().splitlines()
+    assert warned.startswith(f"warning: {partial}: skipped 1 incomplete triplet(s)")
+    assert error.startswith("error: ") and "lower --batch-size" in error

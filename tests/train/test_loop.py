@@ -68,6 +68,8 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(make_config, tmp_pat
     interrupted = train(make_config(tmp_path / "split"), stop_at_step=4)  # mid-epoch 1
     assert interrupted.steps == 4 and len(interrupted.history) == 1
     assert read_checkpoint(tmp_path / "split" / LAST)["meta"]["val_loss"] == interrupted.history[0]["val_loss"]
+    with open(tmp_path / "split" / LOG, "a", encoding="utf-8") as log:
+        log.write('{"event": "step", "epoch": 1, "st')  # a record half-written when the run was killed
     resumed = train(make_config(tmp_path / "split", resume=True), stop_at_step=7)
     assert resumed.steps == uninterrupted.steps == 7
     full, split = step_records(tmp_path / "full"), step_records(tmp_path / "split")

@@ -30,3 +30,11 @@ def test_a_file_that_is_not_a_training_state_is_refused(tmp_path: Path):
     torch.save({"format": "something-else"}, bad)
     with pytest.raises(InputError, match=f"{bad}: not a training state"):
         load_state(bad)
+
+
+@pytest.mark.parametrize("text", ["hello", "not a state"])
+def test_a_text_file_is_refused_as_not_written_by_torch_save(tmp_path: Path, text: str):
+    bad = tmp_path / "last.state.pt"
+    bad.write_text(text)
+    with pytest.raises(InputError, match=f"{bad}: not a training state \\(not a file written by torch.save\\)"):
+        load_state(bad)
