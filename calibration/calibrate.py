@@ -13,6 +13,7 @@ the report says why and `CalibrationResult.path` is None.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -25,7 +26,7 @@ from typing import Sequence
 import onnx
 import onnxruntime
 
-from ibhfn.atomic import atomic_path
+from ibhfn.atomic import atomic_path, refuse_overwriting
 from ibhfn.calibration.accuracy import AccuracyReport, HeldOutSample, Targets, held_out_samples, measure
 from ibhfn.calibration.quantize import Quantizer, calibration_method, default_float_nodes, prepare
 from ibhfn.calibration.reader import Progress, SelectionReader
@@ -66,6 +67,16 @@ def sidecar(out: str | os.PathLike, suffix: str) -> Path:
     return out.with_name(out.name + suffix)
 
 
+class _Probed(Exception):
+    """Raised inside `atomic_path` by `check_destination` so that it renames nothing."""
+
+
+def check_destination(path: Path) -> None:
+    """Fail now, with atomic_path's one line, where `path` cannot be written: before the work, not after it."""
+    with contextlib.suppress(_Probed), atomic_path(path):
+        raise _Probed
+
+
 def calibrate(
     onnx_path: str | os.PathLike,
     data_root: str | os.PathLike,
@@ -83,6 +94,9 @@ def calibrate(
     """Calibrate and quantize an FP32 ONNX to QDQ INT8, measure it, and write it if it meets `targets`."""
     started = time.perf_counter()
     onnx_path, data_root, out = Path(onnx_path), Path(data_root), Path(out)
+    outputs = (out, sidecar(out, ".calibration.json"), sidecar(out, ".report.json"))
+    for output in outputs:
+        refuse_overwriting(output, onnx_path)
     check_split(split)
     calibration_method(method)
     source = read_metadata(onnx_path)
@@ -95,6 +109,8 @@ def calibrate(
     if not data_root.is_dir():
         raise InputError(f"{data_root}: no such data folder (expected the SEN12MS-CR root)")
     preprocessing = reader_preprocessing(source.preprocessing, onnx_path)
+    for output in outputs:
+        check_destination(output)
 
     dataset = SEN12MSCR(data_root, split, preprocessing=preprocessing)
     selection = select_patches(dataset, samples, seed)
@@ -130,8 +146,8 @@ def calibrate(
 
     result = CalibrationResult(
         path=written,
-        report_path=sidecar(out, ".report.json"),
-        selection_path=sidecar(out, ".calibration.json"),
+        report_path=outputs[2],
+        selection_path=outputs[1],
         selection=selection,
         metadata=metadata,
         accuracy=accuracy,

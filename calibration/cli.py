@@ -12,9 +12,11 @@ tried in float), 2 on bad input.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
+import onnxruntime
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -24,7 +26,7 @@ from ibhfn.calibration.accuracy import Targets
 from ibhfn.calibration.calibrate import CalibrationResult, calibrate
 from ibhfn.cli_errors import report_errors
 from ibhfn.cli_version import VersionOption
-from ibhfn.errors import VerificationFailed
+from ibhfn.errors import InputError, VerificationFailed
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n")[0])
 
@@ -55,6 +57,14 @@ def summary_table(result: CalibrationResult) -> Table:
     return table
 
 
+def check_targets(target_psnr: float, target_sam: float) -> Targets:
+    """The targets, refused now when NaN, zero or negative (no model meets them) rather than after the search."""
+    for name, value in (("--target-psnr", target_psnr), ("--target-sam", target_sam)):
+        if not (math.isfinite(value) and value > 0):
+            raise InputError(f"{name} must be a positive number; got {value}")
+    return Targets(target_psnr, target_sam)
+
+
 @app.command()
 @report_errors
 def run(
@@ -73,16 +83,26 @@ def run(
     version: VersionOption = False,
 ) -> None:
     """Calibrate on stratified patches, quantize to QDQ INT8, measure on held-out patches."""
+    onnxruntime.set_default_logger_severity(3)  # errors only: its graph warnings are nothing the user can act on
+    targets = check_targets(target_psnr, target_sam)
     console = Console(stderr=True)
     bar = Progress(TextColumn("calibrate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=console, transient=True, disable=quiet)
     task = bar.add_task("calibrate", total=None)
-    with bar:
+
+    def progress(done: int, total: int) -> None:
+        """Show the bar from the first patch on, so an error in the checks before it stays one line."""
+        bar.start()
+        bar.update(task, completed=done, total=total)
+
+    try:
         result = calibrate(
             onnx, data, out, split=split, samples=samples, method=method, tile=tile, seed=seed, holdout=holdout,
-            targets=Targets(target_psnr, target_sam),
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            targets=targets, progress=progress,
         )
+    finally:
+        if bar.live.is_started:
+            bar.stop()
     Console().print(summary_table(result))
     if not result.target_met:
         tried = ", ".join(result.sensitivity.excluded_groups) if result.sensitivity else "none"

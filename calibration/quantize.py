@@ -143,7 +143,8 @@ def float_inputs(model: onnx.ModelProto, float_nodes: set[str]) -> None:
     ORT quantizes a tensor once for all its consumers, so a node left in float still reads the
     dequantized copy when another consumer is quantized (the Dirac skip shares `optical` with the
     optical encoder). Such inputs are rewired to the tensor before QuantizeLinear, and Q/DQ nodes
-    left without consumers are dropped.
+    left without consumers are dropped with the scales and zero points only they read (ONNX Runtime
+    warns about every unused initializer).
     """
     graph = model.graph
     made_by = {out: node for node in graph.node for out in node.output}
@@ -157,6 +158,7 @@ def float_inputs(model: onnx.ModelProto, float_nodes: set[str]) -> None:
             quantize = made_by.get(dequantize.input[0])
             if quantize is not None and quantize.op_type == "QuantizeLinear":
                 node.input[position] = quantize.input[0]
+    dropped: set[str] = set()  # what the dropped Q/DQ nodes read
     while True:
         read = {name for node in graph.node for name in node.input} | {value.name for value in graph.output}
         unused = [n for n in graph.node
@@ -164,7 +166,10 @@ def float_inputs(model: onnx.ModelProto, float_nodes: set[str]) -> None:
         if not unused:
             break
         for node in unused:
+            dropped.update(node.input)
             graph.node.remove(node)
+    for initializer in [i for i in graph.initializer if i.name in dropped - read]:
+        graph.initializer.remove(initializer)
 
 
 @contextlib.contextmanager

@@ -93,6 +93,8 @@ def select_patches(dataset: SEN12MSCR, samples: int, seed: int) -> CalibrationSe
     check_split(dataset.split)
     if samples < 1:
         raise InputError(f"--samples must be at least 1, got {samples}")
+    if seed < 0:
+        raise InputError(f"--seed must be 0 or more, got {seed}")
     order = np.random.default_rng(seed).permutation(len(dataset))
     pool: dict[str, list[SelectedPatch]] = {}
     pooled = 0

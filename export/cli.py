@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from ibhfn.atomic import refuse_overwriting
 from ibhfn.cli_errors import report_errors
 from ibhfn.cli_version import VersionOption
 from ibhfn.errors import ModelError, ShapeError
-from ibhfn.export.onnx_opset import DEFAULT_OPSET
+from ibhfn.export.onnx_opset import DEFAULT_OPSET, MIN_OPSET
 from ibhfn.export.trt_profiles import DEFAULT_TILE, parse_batch
 
 if TYPE_CHECKING:  # the exporter imports torch; `trt --onnx` must run where torch is absent (a Jetson)
@@ -76,7 +77,8 @@ def onnx_command(
     checkpoint: Annotated[
         Optional[Path], typer.Option("--checkpoint", help="checkpoint to export (default: the bundled model)")
     ] = None,
-    opset: Annotated[int, typer.Option(help="ONNX opset, 17 or later")] = DEFAULT_OPSET,
+    opset: Annotated[int, typer.Option(
+        help=f"ONNX opset, {MIN_OPSET} or later (up to what the installed onnx knows)")] = DEFAULT_OPSET,
     static_shape: Annotated[
         Optional[str], typer.Option("--static-shape", help="fix N, H and W, as NxHxW (default: all dynamic)")
     ] = None,
@@ -122,6 +124,7 @@ def trt_command(
     from ibhfn.runtime.tensorrt_backend import import_tensorrt
 
     batch_range = parse_batch(batch)
+    refuse_overwriting(out, onnx_path or out.with_suffix(".onnx"))  # the plan would replace the ONNX it comes from
     if onnx_path is None:
         if precision == "int8":
             raise ModelError("an INT8 plan needs the QDQ ONNX: write it with ibhfn-calibrate and pass it with --onnx")

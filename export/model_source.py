@@ -15,7 +15,7 @@ from torch import nn
 from ibhfn.bundled import BUNDLED_CHECKPOINT, bundled_file
 from ibhfn.errors import ModelError
 from ibhfn.hashing import file_sha256
-from ibhfn.model import load_checkpoint, read_checkpoint
+from ibhfn.model import ARCHITECTURES, load_checkpoint, read_checkpoint
 from ibhfn.preprocessing import Preprocessing, get_preprocessing
 
 
@@ -41,6 +41,8 @@ def load_source(
 
     `preprocessing` applies to a module only; a checkpoint names its own.
     """
+    if arch is not None and arch not in ARCHITECTURES:
+        raise ModelError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
     if isinstance(checkpoint, nn.Module):
         config = checkpoint.config
         if arch is not None and config["arch"] != arch:

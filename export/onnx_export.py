@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from torch.export import Dim
 
-from ibhfn.atomic import atomic_path
+from ibhfn.atomic import atomic_path, refuse_overwriting
 from ibhfn.engine_metadata import INPUT_NAMES, OUTPUT_NAME, EngineMetadata
 from ibhfn.errors import ModelError, ShapeError, VerificationFailed
 from ibhfn.export.activation_range import FLOAT16_MAX, ActivationRange, activation_ranges
@@ -171,67 +171,89 @@ def export_onnx(
     if precision not in ONNX_PRECISIONS:
         hint = "; an INT8 ONNX is written by ibhfn-calibrate" if precision == "int8" else ""
         raise ModelError(f"precision {precision!r} is not one of {', '.join(ONNX_PRECISIONS)}{hint}")
-    if opset < MIN_OPSET:
-        raise ModelError(f"opset {opset} is too old; use {MIN_OPSET} or later")
+    check_opset(opset)
     out = Path(out)
     source = load_source(checkpoint, arch=arch)
+    if not isinstance(checkpoint, nn.Module):
+        refuse_overwriting(out, source.origin)
+        refuse_overwriting(report_path(out), source.origin)
     deploy = fold(source.model, with_gate=with_gate)
     if static_shape is not None:
         check_static_shape(static_shape, deploy.size_multiple)
 
-    exported = torch_to_onnx(deploy, opset=opset, static_shape=static_shape)
-    simplified = onnxslim.slim(exported)
-    check_graph(simplified, out)
-    shapes = parity_shapes(deploy.size_multiple, static_shape)
-    parity = measure_parity(torch_runner(deploy), onnx_runner(simplified), shapes)
-    worst = max(case.max_abs for case in parity)
-    if not worst <= PARITY_TOLERANCE:
-        raise VerificationFailed(
-            f"{out}: ONNX differs from PyTorch by {worst:.3g} (max abs) > {PARITY_TOLERANCE:g}; nothing written"
-        )
-
-    final, float16, float32_nodes = simplified, None, ()
-    if precision == "fp16":
-        float32_nodes = tuple(float32_node_names(simplified))
-        final = convert_to_float16(simplified, list(float32_nodes))
-        check_graph(final, out)
-        float16 = measure_float16(simplified, final, shapes)
-        if not float16.passed:
+    # both destinations are claimed (checked) before the work; the model is renamed into place after its report
+    with atomic_path(out) as model_tmp, atomic_path(report_path(out)) as report_tmp:
+        exported = torch_to_onnx(deploy, opset=opset, static_shape=static_shape)
+        check_exported_opset(exported, opset, out)
+        simplified = onnxslim.slim(exported)
+        check_graph(simplified, out)
+        shapes = parity_shapes(deploy.size_multiple, static_shape)
+        parity = measure_parity(torch_runner(deploy), onnx_runner(simplified), shapes)
+        worst = max(case.max_abs for case in parity)
+        if not worst <= PARITY_TOLERANCE:
             raise VerificationFailed(
-                f"{out}: FP16 ONNX differs from FP32 by {float16.max_abs:.3g} (max abs, limit {FP16_TOLERANCE:g}) "
-                f"with {float16.nonfinite} inf/NaN; nothing written"
+                f"{out}: ONNX differs from PyTorch by {worst:.3g} (max abs) > {PARITY_TOLERANCE:g}; nothing written"
             )
 
-    extra = {"opset": str(opset), "source": Path(source.origin).name}
-    if static_shape is not None:
-        extra["static_shape"] = "x".join(map(str, static_shape))
-    metadata = export_metadata(
-        source, outputs=deploy.output_names, precision=precision, float32_nodes=float32_nodes, extra=extra
-    )
-    set_metadata(final, metadata)
-    data = final.SerializeToString()
-    report = ExportReport(
-        path=out,
-        sidecar=report_path(out),
-        metadata=metadata,
-        opset=opset,
-        static_shape=static_shape,
-        source=source.origin,
-        onnx_sha256=hashlib.sha256(data).hexdigest(),
-        nodes_exported=len(exported.graph.node),
-        nodes_simplified=len(simplified.graph.node),
-        op_counts=dict(sorted(Counter(node.op_type for node in final.graph.node).items())),
-        parity=parity,
-        parity_tolerance=PARITY_TOLERANCE,
-        float16=float16,
-        seconds=time.perf_counter() - started,
-        io_shapes=io_shapes(final),
-    )
-    with atomic_path(out) as tmp:
-        tmp.write_bytes(data)
-    with atomic_path(report.sidecar) as tmp:
-        tmp.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        final, float16, float32_nodes = simplified, None, ()
+        if precision == "fp16":
+            float32_nodes = tuple(float32_node_names(simplified))
+            final = convert_to_float16(simplified, list(float32_nodes))
+            check_graph(final, out)
+            float16 = measure_float16(simplified, final, shapes)
+            if not float16.passed:
+                raise VerificationFailed(
+                    f"{out}: FP16 ONNX differs from FP32 by {float16.max_abs:.3g} (max abs, limit "
+                    f"{FP16_TOLERANCE:g}) with {float16.nonfinite} inf/NaN; nothing written"
+                )
+
+        extra = {"opset": str(opset), "source": Path(source.origin).name}
+        if static_shape is not None:
+            extra["static_shape"] = "x".join(map(str, static_shape))
+        metadata = export_metadata(
+            source, outputs=deploy.output_names, precision=precision, float32_nodes=float32_nodes, extra=extra
+        )
+        set_metadata(final, metadata)
+        data = final.SerializeToString()
+        report = ExportReport(
+            path=out,
+            sidecar=report_path(out),
+            metadata=metadata,
+            opset=opset,
+            static_shape=static_shape,
+            source=source.origin,
+            onnx_sha256=hashlib.sha256(data).hexdigest(),
+            nodes_exported=len(exported.graph.node),
+            nodes_simplified=len(simplified.graph.node),
+            op_counts=dict(sorted(Counter(node.op_type for node in final.graph.node).items())),
+            parity=parity,
+            parity_tolerance=PARITY_TOLERANCE,
+            float16=float16,
+            seconds=time.perf_counter() - started,
+            io_shapes=io_shapes(final),
+        )
+        model_tmp.write_bytes(data)
+        report_tmp.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     return report
+
+
+def check_opset(opset: int) -> None:
+    """Raise ModelError for an opset older than TensorRT's normalisation layer needs or newer than onnx knows."""
+    newest = onnx.defs.onnx_opset_version()
+    if opset < MIN_OPSET:
+        raise ModelError(f"opset {opset} is too old; use {MIN_OPSET} or later")
+    if opset > newest:
+        raise ModelError(f"opset {opset} is newer than onnx {onnx.__version__} knows; use {MIN_OPSET} to {newest}")
+
+
+def check_exported_opset(model: onnx.ModelProto, opset: int, out: Path) -> None:
+    """Raise ModelError when the exporter could not convert the graph to `opset` (it then keeps its own)."""
+    written = next(entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx"))
+    if written != opset:
+        raise ModelError(
+            f"{out}: the exporter cannot convert this network to opset {opset} (it stays at opset {written}); "
+            "try another --opset; nothing written"
+        )
 
 
 def check_static_shape(shape: Shape, size_multiple: int) -> None:
@@ -271,16 +293,18 @@ def torch_to_onnx(deploy: DeployModel, *, opset: int, static_shape: Shape | None
 
 @contextlib.contextmanager
 def quiet_exporter() -> Iterator[None]:
-    """Silence the exporter's warnings and log lines (torchvision ops, axis renames) during export."""
-    logger = logging.getLogger("torch.onnx")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    """Silence the exporter's warnings and log lines (torchvision ops, axis renames, opset conversion)."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript")]  # onnxscript: version converter
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def check_graph(model: onnx.ModelProto, out: Path) -> None:

@@ -19,6 +19,7 @@ cloud is partly recoverable from SAR, as with real data; the clouds are `ibhfn.d
 from __future__ import annotations
 
 import contextlib
+import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +29,13 @@ import numpy as np
 import rasterio
 from rasterio.io import DatasetWriter
 from affine import Affine
+from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
-from rasterio.errors import CRSError
+from rasterio.errors import CRSError, RasterioError
 from rasterio.warp import transform, transform_bounds
 from rasterio.windows import Window
 
-from ibhfn.atomic import atomic_path
+from ibhfn.atomic import PARTIAL, atomic_path
 from ibhfn.data.clouds import CloudField
 from ibhfn.data.landcover import SEASONS, Landscape
 from ibhfn.data.sen12mscr import patch_paths
@@ -45,6 +47,7 @@ PIXEL_M = 10.0
 PATCH = 256
 PIXELS_PER_STRIP = 2**18  # rows per strip = this / width: bounds write_scene's working memory
 PATCH_GRID_COLUMNS = 32  # patch p of a scene lies at grid cell (p // 32, p % 32) of its landscape
+PATCH_IDS = range(1, 1000)  # the patch numbers a tree's scene draws from, as SEN12MS-CR's
 DEFAULT_CRS = "EPSG:32631"
 
 
@@ -73,6 +76,23 @@ def _rng(seed: int | np.random.Generator, *salt: int) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng([int(seed), *salt])
+
+
+def _check_seed(seed: int) -> None:
+    """Refuse a negative seed with one line: numpy's generators take only non-negative seeds."""
+    if seed < 0:
+        raise InputError(f"seed must be 0 or more; got {seed}")
+
+
+@contextlib.contextmanager
+def _gdal_errors(target: str) -> Iterator[None]:
+    """Turn GDAL's errors (a full disk, an unwritable place) into one InputError line naming `target`."""
+    try:
+        yield
+    except (RasterioError, CPLE_BaseError) as exc:
+        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        head, sep, rest = text.partition(": ")
+        raise InputError(f"{target}: cannot be written ({rest if sep and PARTIAL in head else text})") from None
 
 
 def to_dn(reflectance: np.ndarray) -> np.ndarray:
@@ -119,7 +139,7 @@ def _striped_profile(count: int, dtype: str, height: int, width: int, crs: str, 
 
 
 def _write_array(path: Path, array: np.ndarray, crs: str, grid: Affine, rows_per_strip: int) -> None:
-    with atomic_path(path) as tmp:
+    with _gdal_errors(str(path)), atomic_path(path) as tmp:
         profile = _striped_profile(array.shape[0], str(array.dtype), *array.shape[1:], crs, grid, rows_per_strip)
         with rasterio.open(tmp, "w", **profile) as dataset:
             dataset.write(array)
@@ -155,6 +175,9 @@ def write_tree(
     `scenes_per_split`), restricted to the ROI-seasons `rois`. Each scene is one landscape in its
     own UTM zone; each patch is a window of it under its own clouds, so coverage varies.
     """
+    _check_seed(seed)
+    if patches_per_scene not in PATCH_IDS:
+        raise InputError(f"patches per scene must be 1 to {len(PATCH_IDS)}; got {patches_per_scene}")
     root = Path(root)
     for scene in _pick_scenes(seed, scenes_per_split, rois):
         roi_season = scene.split("/")[0]
@@ -162,7 +185,7 @@ def write_tree(
         landscape = Landscape.draw(rng, _season(roi_season))
         crs = f"EPSG:{32600 + int(rng.integers(29, 37))}"
         origin = (float(rng.integers(30, 70)) * 1e4, float(rng.integers(450, 560)) * 1e4)
-        for patch in sorted(int(p) for p in rng.choice(np.arange(1, 1000), patches_per_scene, replace=False)):
+        for patch in sorted(int(p) for p in rng.choice(np.array(PATCH_IDS), patches_per_scene, replace=False)):
             row, col = (patch // PATCH_GRID_COLUMNS) * size, (patch % PATCH_GRID_COLUMNS) * size
             sample = render(landscape, CloudField.draw(rng), row, col, size, size, rng)
             grid = Affine(PIXEL_M, 0, origin[0] + col * PIXEL_M, 0, -PIXEL_M, origin[1] - row * PIXEL_M)
@@ -190,16 +213,25 @@ def _s1_grid(s2: _Grid, s1_crs: str | None, s1_resolution: float | None) -> _Gri
         CRS.from_user_input(crs)
     except CRSError as exc:
         raise InputError(f"S1 CRS {crs!r} is not a valid CRS ({exc})") from None
+    if s1_resolution is not None and not (np.isfinite(s1_resolution) and s1_resolution > 0):
+        raise InputError(f"S1 resolution must be a positive number; got {s1_resolution}")
     left, top = s2.transform @ (0, 0)
     right, bottom = s2.transform @ (s2.width, s2.height)
     left, bottom, right, top = transform_bounds(s2.crs, crs, left, bottom, right, top)
-    size = s1_resolution or (right - left) / s2.width
-    if size <= 0:
-        raise InputError(f"S1 resolution must be positive; got {size}")
+    size = s1_resolution if s1_resolution is not None else (right - left) / s2.width
     margin = 0.02 * (right - left)
     width = int(np.ceil((right - left + 2 * margin) / size))
     height = int(np.ceil((top - bottom + 2 * margin) / size))
-    return _Grid(crs, Affine(size, 0, left - margin, 0, -size, top + margin), height, width)
+    s1 = _Grid(crs, Affine(size, 0, left - margin, 0, -size, top + margin), height, width)
+    cols, rows = np.array([0.5, width - 0.5, 0.5, width - 0.5]), np.array([0.5, 0.5, height - 0.5, height - 0.5])
+    try:
+        transform(crs, s2.crs, *(s1.transform @ (cols, rows)))  # what `_s1_on_own_grid` will map, at its corners
+    except CPLE_BaseError as exc:
+        raise InputError(
+            f"S1 grid in {crs} at resolution {size:g} reaches where {s2.crs} is undefined ({exc}); "
+            "use a smaller resolution"
+        ) from None
+    return s1
 
 
 def _open_striped(stack: contextlib.ExitStack, path: Path, grid: _Grid, count: int, dtype: str,
@@ -243,6 +275,9 @@ def write_scene(
         raise InputError(f"nodata border {nodata_border} does not fit a {height}x{width} scene")
     if season not in SEASONS:
         raise InputError(f"unknown season {season!r}; choose one of {', '.join(SEASONS)}")
+    if not name or any(sep in name for sep in {"/", os.sep, "\0"}):
+        raise InputError(f"scene name {name!r} must be a non-empty file name, without path separators")
+    _check_seed(seed)
     out_dir = Path(out_dir)
     rng = _rng(seed)
     landscape = Landscape.draw(rng, season)
@@ -252,7 +287,7 @@ def write_scene(
     s1 = _s1_grid(s2, s1_crs, s1_resolution)
     paths = ScenePaths(*(out_dir / f"{name}_{suffix}.tif" for suffix in ("s1", "s2", "target", "cloudmask")))
     nodata = 0 if nodata_border else None
-    with contextlib.ExitStack() as stack:
+    with _gdal_errors(f"{out_dir / name}_*.tif"), contextlib.ExitStack() as stack:
         out_s1 = _open_striped(stack, paths.s1, s1, 2, "float32")
         out_s2 = _open_striped(stack, paths.s2, s2, 13, "uint16", nodata)
         out_target = _open_striped(stack, paths.target, s2, 13, "uint16", nodata)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+
+import pytest
 from typer.testing import CliRunner
 
+from ibhfn.calibration import calibrate as calibrate_module
 from ibhfn.calibration.cli import app
 from ibhfn.export.onnx_metadata import read_metadata
 
@@ -14,11 +18,12 @@ def invoke(fp32_onnx, tree, out, *extra: str):
     return CliRunner().invoke(app, args)
 
 
-def test_writes_the_model_its_patch_list_and_report(fp32_onnx, tree, tmp_path):
+def test_writes_the_model_its_patch_list_and_report(fp32_onnx, tree, tmp_path, capfd):
     out = tmp_path / "model.int8.onnx"
     result = invoke(fp32_onnx, tree, out)
     assert result.exit_code == 0, result.output
     assert "delta PSNR" in result.output and "wrote" in result.output
+    assert "onnxruntime" not in capfd.readouterr().err  # ONNX Runtime's own warnings go to the process's stderr
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["model.int8.onnx", "model.int8.onnx.calibration.json", "model.int8.onnx.report.json"]
 
@@ -45,3 +50,45 @@ def test_tile_that_is_no_size_multiple_is_refused(fp32_onnx, tree, tmp_path):
 def test_fp16_or_int8_source_is_refused(calibrated, tree, tmp_path):
     result = invoke(calibrated.path, tree, tmp_path / "m.onnx")
     assert result.exit_code == 2 and "int8 model" in result.output
+
+
+@pytest.fixture
+def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail a test that gets as far as choosing patches: what it checks must stop ibhfn-calibrate before."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the calibration ran")
+
+    monkeypatch.setattr(calibrate_module, "select_patches", refuse)
+
+
+def assert_one_line_error(result, message: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [result.output.strip()] and result.output.startswith("error: ")
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_output_over_the_fp32_model_is_refused(fp32_onnx, tree, tmp_path, no_work):
+    model = shutil.copy(fp32_onnx, tmp_path / "model.onnx")
+    assert_one_line_error(invoke(model, tree, model), "model.onnx: is also an input")
+    assert model.read_bytes() == fp32_onnx.read_bytes() and [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
+
+
+@pytest.mark.parametrize("sidecar", ["m.onnx", "m.onnx.calibration.json", "m.onnx.report.json"])
+def test_an_output_that_cannot_be_written_stops_before_the_work(fp32_onnx, tree, tmp_path, no_work, sidecar):
+    (tmp_path / sidecar).mkdir()
+    assert_one_line_error(invoke(fp32_onnx, tree, tmp_path / "m.onnx"), f"{sidecar}: is a folder, not a file")
+    assert [p.name for p in tmp_path.iterdir()] == [sidecar]
+
+
+@pytest.mark.parametrize(
+    "option, value", [("--target-psnr", "nan"), ("--target-psnr", "-1"), ("--target-sam", "0"), ("--target-sam", "inf")]
+)
+def test_a_target_no_model_can_meet_is_refused_up_front(fp32_onnx, tree, tmp_path, no_work, option, value):
+    assert_one_line_error(invoke(fp32_onnx, tree, tmp_path / "m.onnx", option, value), f"{option} must be a positive")
+    assert not any(tmp_path.iterdir())
+
+
+def test_negative_seed_is_a_one_line_error(fp32_onnx, tree, tmp_path):
+    assert_one_line_error(invoke(fp32_onnx, tree, tmp_path / "m.onnx", "--seed", "-1"), "--seed must be 0 or more")
+    assert not any(tmp_path.iterdir())

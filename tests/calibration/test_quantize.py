@@ -27,6 +27,12 @@ def producers(model: onnx.ModelProto) -> dict[str, onnx.NodeProto]:
     return {out: node for node in model.graph.node for out in node.output}
 
 
+def test_no_initializer_is_left_unused(int8):
+    """ONNX Runtime warns about every unused initializer, on every session of the model."""
+    read = {name for node in int8.graph.node for name in node.input}
+    assert [i.name for i in int8.graph.initializer if i.name not in read] == []
+
+
 def test_convolutions_read_dequantized_int8_with_zero_point_zero(calibrated, int8):
     made_by = producers(int8)
     initializers = {init.name: numpy_helper.to_array(init) for init in int8.graph.initializer}

@@ -44,6 +44,11 @@ def test_same_seed_same_choice_other_seed_other_order(train):
     assert [p.index for p in other.patches] != [p.index for p in first.patches]
 
 
+def test_negative_seed_is_refused(train):
+    with pytest.raises(InputError, match="--seed must be 0 or more, got -1"):
+        select_patches(train, 4, seed=-1)
+
+
 @pytest.mark.parametrize("split", ["test", "all"])
 def test_test_split_is_refused(split, fp32_onnx, tree, tmp_path):
     with pytest.raises(InputError, match="leak"):

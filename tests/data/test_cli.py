@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import rasterio
 from typer.testing import CliRunner
 
@@ -40,3 +41,19 @@ def test_bad_crs_is_a_one_line_error_and_nothing_is_left(tmp_path: Path):
     result = runner.invoke(app, ["scene", str(tmp_path), "--size", "20x20", "--s1-crs", "EPSG:0"])
     assert result.exit_code == 2 and result.output.strip().startswith("error: S1 CRS 'EPSG:0'")
     assert len(result.output.strip().splitlines()) == 1 and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["scene", "--seed", "-1"], "seed must be 0 or more"), (["tree", "--seed", "-4"], "seed must be 0 or more"),
+     (["tree", "--size", "16", "--patches", "100000", "--train", "1", "--val", "0", "--test", "0"], "1 to 999"),
+     (["scene", "--size", "32x32", "--s1-resolution", "0"], "S1 resolution must be a positive number"),
+     (["scene", "--size", "32x32", "--s1-crs", "EPSG:4326", "--s1-resolution", "1000"], "is undefined"),
+     (["scene", "--size", "32x32", "--name", "a/b"], "without path separators")],
+)
+def test_bad_arguments_are_one_line_with_exit_2_and_write_nothing(tmp_path: Path, args, message):
+    result = runner.invoke(app, [*args, str(tmp_path / "out")])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*"))

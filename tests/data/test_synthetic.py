@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from rasterio.errors import RasterioIOError
 
 from ibhfn.data import synthetic
 from ibhfn.data.landcover import LandCover
@@ -205,9 +206,37 @@ def test_large_scene_is_written_by_strips_with_bounded_memory(tmp_path: Path, mo
     ("kwargs", "message"),
     [({"height": 0, "width": 10}, "positive"), ({"height": 10, "width": 10, "nodata_border": 5}, "border"),
      ({"height": 10, "width": 10, "s1_crs": "EPSG:0"}, "CRS"),
-     ({"height": 10, "width": 10, "season": "monsoon"}, "season")],
+     ({"height": 10, "width": 10, "season": "monsoon"}, "season"),
+     ({"height": 10, "width": 10, "seed": -1}, "seed must be 0 or more; got -1"),
+     ({"height": 10, "width": 10, "s1_resolution": 0.0}, "S1 resolution must be a positive number; got 0.0"),
+     ({"height": 10, "width": 10, "s1_resolution": -5.0}, "S1 resolution must be a positive number"),
+     ({"height": 10, "width": 10, "s1_resolution": float("nan")}, "S1 resolution must be a positive number"),
+     ({"height": 32, "width": 32, "s1_crs": "EPSG:4326", "s1_resolution": 1000.0}, "EPSG:32631 is undefined"),
+     ({"name": "", "height": 10, "width": 10}, "scene name '' must be a non-empty file name"),
+     ({"name": "a/b", "height": 10, "width": 10}, "without path separators")],
 )
 def test_bad_scene_arguments_write_nothing(tmp_path: Path, kwargs, message):
     with pytest.raises(InputError, match=message):
         write_scene(tmp_path / "out", **kwargs)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"seed": -4}, "seed must be 0 or more; got -4"), ({"patches_per_scene": 100000}, "1 to 999; got 100000"),
+     ({"patches_per_scene": 0}, "1 to 999; got 0")],
+)
+def test_bad_tree_arguments_write_nothing(tmp_path: Path, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        write_tree(tmp_path / "out", scenes_per_split=(1, 0, 0), size=16, **kwargs)
+    assert not (tmp_path / "out").exists()
+
+
+def test_gdal_failure_mid_scene_is_one_line_and_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    def disk_full(*args, **kwargs):
+        raise RasterioIOError(f".scene_s2.tif{synthetic.PARTIAL}1: No space left on device\nmore")
+
+    monkeypatch.setattr(synthetic, "render", disk_full)
+    with pytest.raises(InputError, match=r"scene_\*\.tif: cannot be written \(No space left on device\)$"):
+        write_scene(tmp_path, height=10, width=10)
+    assert list(tmp_path.iterdir()) == []

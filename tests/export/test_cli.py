@@ -1,4 +1,5 @@
 import importlib.util
+import shutil
 
 import pytest
 from typer.testing import CliRunner
@@ -28,6 +29,8 @@ def test_onnx_export_prints_a_short_report(dsen2cr_checkpoint, tmp_path):
         (["--checkpoint", "{dsen2cr}", "--arch", "ibhfn"], "holds a 'dsen2cr' network, expected 'ibhfn'"),
         (["--checkpoint", "{dsen2cr}", "--static-shape", "1by16"], "not of the form NxHxW"),
         (["--checkpoint", "{dsen2cr}", "--with-gate"], "has no gate"),
+        (["--checkpoint", "{dsen2cr}", "--arch", "foo"], "unknown arch 'foo'; choose one of ibhfn, dsen2cr"),
+        (["--checkpoint", "{dsen2cr}", "--opset", "999"], "opset 999 is newer than onnx"),
     ],
 )
 def test_bad_onnx_requests_exit_2_with_one_line(args, message, tmp_path, dsen2cr_checkpoint):
@@ -39,6 +42,31 @@ def test_bad_onnx_requests_exit_2_with_one_line(args, message, tmp_path, dsen2cr
     assert result.stderr.startswith("error: ") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_onnx_over_its_checkpoint_is_refused(dsen2cr_checkpoint, tmp_path):
+    checkpoint = shutil.copy(dsen2cr_checkpoint, tmp_path / "c.pt")
+    before = checkpoint.read_bytes()
+    result = invoke("onnx", "--checkpoint", checkpoint, "--out", checkpoint)
+    assert result.exit_code == 2 and "is also an input" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and checkpoint.read_bytes() == before
+
+
+def test_onnx_with_a_folder_at_its_report_writes_nothing(dsen2cr_checkpoint, tmp_path):
+    (tmp_path / "m.onnx.json").mkdir()
+    result = invoke("onnx", "--checkpoint", dsen2cr_checkpoint, "--out", tmp_path / "m.onnx")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {tmp_path / 'm.onnx.json'}: is a folder, not a file"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.onnx.json"]
+
+
+@pytest.mark.parametrize("onnx_name", ["m.onnx", None])
+def test_trt_over_its_onnx_is_refused(fp32_export, tmp_path, onnx_name):
+    onnx_path = shutil.copy(fp32_export.path, tmp_path / "m.onnx")
+    args = ["--onnx", onnx_path] if onnx_name else []
+    result = invoke("trt", *args, "--precision", "fp32", "--out", onnx_path)
+    assert result.exit_code == 2 and "m.onnx: is also an input" in result.stderr
+    assert onnx_path.read_bytes() == fp32_export.path.read_bytes()
 
 
 @pytest.mark.skipif(HAS_TENSORRT, reason="TensorRT is installed")

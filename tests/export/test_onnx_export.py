@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import numpy as np
 import onnx
@@ -8,9 +9,10 @@ import torch
 
 import ibhfn
 from ibhfn.engine_metadata import EngineMetadata
-from ibhfn.errors import ModelError, ShapeError
+from ibhfn.errors import InputError, ModelError, ShapeError
+from ibhfn.export import onnx_export
 from ibhfn.export.deploy import fold
-from ibhfn.export.onnx_export import PARITY_TOLERANCE, export_onnx, report_path
+from ibhfn.export.onnx_export import PARITY_TOLERANCE, check_exported_opset, export_onnx, report_path
 from ibhfn.export.onnx_opset import MIN_OPSET
 from ibhfn.export.onnx_metadata import read_metadata
 from ibhfn.export.parity import generated_inputs
@@ -106,7 +108,9 @@ def test_static_shape_must_respect_the_size_multiple(ibhfn_model, tmp_path):
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"opset": 13}, "opset 13 is too old"), ({"precision": "int8"}, "ibhfn-calibrate"), ({"arch": "dsen2cr"}, "expected 'dsen2cr'")],
+    [({"opset": 13}, "opset 13 is too old"), ({"opset": 999}, "opset 999 is newer than onnx"),
+     ({"precision": "int8"}, "ibhfn-calibrate"), ({"arch": "dsen2cr"}, "expected 'dsen2cr'"),
+     ({"arch": "foo"}, "unknown arch 'foo'; choose one of ibhfn, dsen2cr")],
 )
 def test_bad_requests_are_refused_before_export(ibhfn_model, tmp_path, kwargs, message):
     with pytest.raises(ModelError, match=message):
@@ -124,3 +128,38 @@ def test_checkpoint_problems_name_the_file(tmp_path, dsen2cr_checkpoint):
     with pytest.raises(ModelError, match="holds a 'dsen2cr' network, expected 'ibhfn'"):
         export_onnx(dsen2cr_checkpoint, tmp_path / "m.onnx", arch="ibhfn")
     assert not (tmp_path / "m.onnx").exists()
+
+
+@pytest.fixture
+def no_export(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail a test that reaches the exporter: what it checks must stop export_onnx before any work."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the export ran")
+
+    monkeypatch.setattr(onnx_export, "torch_to_onnx", refuse)
+
+
+def test_output_over_the_checkpoint_is_refused(ibhfn_checkpoint, tmp_path, no_export):
+    checkpoint = shutil.copy(ibhfn_checkpoint, tmp_path / "c.pt")
+    named_like_a_report = shutil.copy(ibhfn_checkpoint, tmp_path / "m.onnx.json")
+    with pytest.raises(InputError, match="c.pt: is also an input"):
+        export_onnx(checkpoint, checkpoint)
+    with pytest.raises(InputError, match="m.onnx.json: is also an input"):
+        export_onnx(named_like_a_report, tmp_path / "m.onnx")  # its report would replace the checkpoint
+    assert file_sha256(checkpoint) == file_sha256(named_like_a_report) == file_sha256(ibhfn_checkpoint)
+
+
+def test_report_destination_is_checked_before_the_export(ibhfn_model, tmp_path, no_export):
+    (tmp_path / "m.onnx.json").mkdir()
+    with pytest.raises(InputError, match="m.onnx.json: is a folder"):
+        export_onnx(ibhfn_model, tmp_path / "m.onnx")
+    assert [p.name for p in tmp_path.iterdir()] == ["m.onnx.json"]
+
+
+def test_a_graph_the_exporter_left_at_another_opset_is_refused(tmp_path):
+    graph = onnx.helper.make_graph([], "g", [], [])
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 18)])
+    check_exported_opset(model, 18, tmp_path / "m.onnx")
+    with pytest.raises(ModelError, match="cannot convert this network to opset 17 \\(it stays at opset 18\\)"):
+        check_exported_opset(model, 17, tmp_path / "m.onnx")
