@@ -318,8 +318,8 @@ def run_scene(
                 try:
                     _write_scene(engine, source, grid, output, options, result, progress)
                 except MemoryError:
-                    raise InputError(f"{s2}: not enough memory to restore it in batches of {options.batch_size} "
-                                     f"tiles of {tile} px; give a smaller --batch or --tile") from None
+                    raise InputError(f"{s2}: not enough memory to restore it in tiles of {tile} px, batches of up "
+                                     f"to {options.batch_size}; give a smaller --tile or --batch") from None
                 if not result.tiles:
                     result.warnings.append(f"{s2}: holds no valid pixel (all nodata): the output is nodata throughout")
             inputs = hashing.result()
