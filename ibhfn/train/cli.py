@@ -99,7 +99,7 @@ def run(
     config = TrainConfig(
         out=out, data=data, synthetic=synthetic, synthetic_patches=synthetic_patches, arch=arch, preset=preset,
         epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-        warmup_steps=warmup_steps, grad_clip=grad_clip, crop=crop or None, workers=workers, seed=seed,
+        warmup_steps=warmup_steps, grad_clip=grad_clip, crop=None if crop == 0 else crop, workers=workers, seed=seed,
         val_samples=val_samples, resume=resume, device=device,
         loss_schedule=LossSchedule(l1_warmup_steps=l1_warmup_steps, ramp_steps=ramp_steps,
                                    kl_warmup_steps=kl_warmup_steps),

@@ -60,7 +60,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "synthetic_patches", "max_steps", "crop", "val_samples"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise InputError(f"{option(name)} must be at least 1, got {value}")
+                whole = " (or 0 for whole tiles)" if name == "crop" else ""
+                raise InputError(f"{option(name)} must be at least 1{whole}, got {value}")
         schedule = self.loss_schedule
         counts = {"warmup_steps": self.warmup_steps, "workers": self.workers,
                   "l1_warmup_steps": schedule.l1_warmup_steps, "ramp_steps": schedule.ramp_steps,

@@ -61,6 +61,7 @@ def test_a_preset_the_architecture_lacks_is_refused_before_any_data_is_generated
     ("--ramp-steps", "-1", "--ramp-steps must be at least 0, got -1"),
     ("--kl-warmup-steps", "-1", "--kl-warmup-steps must be at least 0, got -1"),
     ("--batch-size", "0", "--batch-size must be at least 1, got 0"),
+    ("--crop", "-1", "--crop must be at least 1 (or 0 for whole tiles), got -1"),
 ])
 def test_bad_option_values_are_one_line_errors_before_any_work(tree: Path, tmp_path: Path,
                                                                option: str, value: str, message: str):
