@@ -49,8 +49,9 @@ def remove_partials(folder: str | os.PathLike, pid: int) -> list[Path]:
 
 
 def refuse_overwriting(output: str | os.PathLike, *inputs: str | os.PathLike) -> None:
-    """Stop, with one line, a tool told to write its output over one of its own inputs."""
+    """Stop, with one line, a tool told to write its output over one of its own inputs (or a hard link to one)."""
     target = Path(output).resolve()
     for given in inputs:
-        if Path(given).resolve() == target:
+        same_file = target.exists() and Path(given).exists() and os.path.samefile(given, target)  # hard links too
+        if Path(given).resolve() == target or same_file:
             raise InputError(f"{output}: is also an input ({given}); write the output elsewhere")

@@ -38,14 +38,19 @@ def installed_version(distributions: tuple[str, ...]) -> str | None:
     return None
 
 
+UNIMPORTABLE = "present, but importing it fails"
+
+
 def tensorrt_version() -> str | None:
-    """TensorRT's version: JetPack installs it as a system module that pip's metadata does not list."""
+    """TensorRT's version: JetPack installs it as a system module that pip's metadata may not list."""
     found = installed_version(LIBRARIES["tensorrt"])
     if found is not None or find_spec("tensorrt") is None:
         return found
-    import tensorrt
-
-    return str(tensorrt.__version__)
+    try:
+        import tensorrt
+    except Exception:  # a broken install (libnvinfer missing) must not fail a run that does not use it
+        return UNIMPORTABLE
+    return str(getattr(tensorrt, "__version__", UNIMPORTABLE))
 
 
 def gdal_version() -> str | None:

@@ -136,7 +136,8 @@ def run(
         "--shard", help="i/n: run only worker i's share (0-based) of n, split by scene name.")] = None,
     device: Annotated[str, typer.Option(help=f"One of {', '.join(DEVICES)} (ONNX Runtime).")] = "auto",
     threads: Annotated[Optional[int], typer.Option(
-        min=1, help="ONNX Runtime intra-op threads per stream (default: its own, or the CPUs shared among the streams).")
+        min=1, help="ONNX Runtime intra-op threads per stream (default: its own, or the CPUs shared among the "
+                    "streams).")
     ] = None,
     streams: Annotated[int, typer.Option(
         help="Batches ONNX Runtime runs at once on the CPU, each on a session of its own (with 2, scenes ran "

@@ -12,21 +12,24 @@ from pathlib import Path
 from ibhfn.errors import InputError
 
 
-def output_folder_problem(out_dir: Path) -> str | None:
-    """Why `out_dir` cannot take a batch's outputs (a file, or under one, or not writable), or None; creates nothing."""
+def output_folder_problem(out_dir: Path, *, writable: bool = True) -> str | None:
+    """Why `out_dir` cannot take a batch's outputs (a file, or under one, or not `writable`), or None; creates nothing.
+
+    `--resume` asks without `writable`: a read-only batch whose scenes are all done is skipped, not refused.
+    """
     folder = existing = Path(out_dir)
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
         return f"{existing}: is a file, not a folder" + ("" if existing == folder else f", so {folder} cannot be made")
-    if not os.access(existing, os.W_OK | os.X_OK):
+    if writable and not os.access(existing, os.W_OK | os.X_OK):
         return f"{existing}: not writable, so the outputs cannot be written" + (
             "" if existing == folder else f" to {folder}")
     return None
 
 
-def check_output_folder(out_dir: Path) -> None:
+def check_output_folder(out_dir: Path, *, writable: bool = True) -> None:
     """Stop a batch at once, with one line, when `out_dir` cannot take its outputs."""
-    problem = output_folder_problem(out_dir)
+    problem = output_folder_problem(out_dir, writable=writable)
     if problem is not None:
         raise InputError(problem)

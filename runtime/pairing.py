@@ -99,14 +99,14 @@ def _add_pair(pairing: Pairing, name: str, s1: list[Path], s2: list[Path]) -> No
 
 
 def read_manifest(manifest: Path) -> Pairing:
-    """Read scene pairs from a CSV with columns s1, s2 and optionally name (any case; a BOM, as Excel writes, is fine)."""
+    """Read scene pairs from a CSV with columns s1, s2 and optionally name (any case; Excel's BOM is fine)."""
     manifest = Path(manifest)
     try:
         with manifest.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             reader.fieldnames = [column.strip().lower() for column in reader.fieldnames or ()]
             columns = set(reader.fieldnames)
-            rows = list(reader)
+            rows = [(reader.line_num, row) for row in reader]  # blank lines are skipped: count the file's own
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"{manifest}: cannot read the manifest ({exc})") from None
     if not {"s1", "s2"} <= columns:
@@ -115,7 +115,7 @@ def read_manifest(manifest: Path) -> Pairing:
         raise InputError(f"{manifest}: lists no scenes (only its header)")
     pairing = Pairing()
     names: set[str] = set()
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         cells = {column: (row.get(column) or "").strip() for column in ("s1", "s2", "name")}
         s1, s2 = (manifest.parent / cells[column] for column in ("s1", "s2"))
         name = cells["name"] or scene_name(s2)

@@ -298,6 +298,7 @@ def run_scene(
     tile = options.tile_for(engine)
     for written in (output, gate_path(output)) if engine.gate else (output,):
         refuse_overwriting(written, s1, s2)
+    software = versions()  # before any output: finding them cannot fail a scene after its GeoTIFF is written
     stop_hashing = threading.Event()
     hasher = ThreadPoolExecutor(1, thread_name_prefix="ibhfn-hash")
     with SceneSource(s1, s2, engine.metadata, s2_offset=options.s2_offset) as source, hasher:
@@ -318,8 +319,9 @@ def run_scene(
                 try:
                     _write_scene(engine, source, grid, output, options, result, progress)
                 except MemoryError:
-                    raise InputError(f"{s2}: not enough memory to restore it in tiles of {tile} px, batches of up "
-                                     f"to {options.batch_size}; give a smaller --tile or --batch") from None
+                    raise InputError(f"{s2}: not enough memory to restore it in tiles of {tile} px, batches of "
+                                     f"{_batch_size(engine, options, len(grid))}; give a smaller --tile or --batch"
+                                     ) from None
                 if not result.tiles:
                     result.warnings.append(f"{s2}: holds no valid pixel (all nodata): the output is nodata throughout")
             inputs = hashing.result()
@@ -331,7 +333,7 @@ def run_scene(
         write_record(output, {
             "scene": result.name,
             "package_version": ibhfn.__version__,
-            "versions": versions(),
+            "versions": software,
             "fingerprint": expected(),
             "inputs": {**{k: asdict(v) for k, v in inputs.items()}, "s1_warped": source.warped},
             "engine": {"path": str(engine.path.resolve()), "sha256": engine.sha256, "backend": engine.backend,
@@ -356,6 +358,12 @@ def _measure_inputs(s1: Path, s2: Path, timings: dict[str, float], stop: threadi
         return {"s1": FileFacts.of(s1, stop), "s2": FileFacts.of(s2, stop)}
 
 
+def _batch_size(engine: Engine, options: RunOptions, tiles: int) -> int:
+    """Tiles per engine call: the option, capped by the engine's maximum and (unless fixed) the scene's tiles."""
+    batch = min(options.batch_size, engine.max_batch or options.batch_size)
+    return batch if engine.fixed_batch else min(batch, tiles)  # a larger batch would only take memory
+
+
 def _write_scene(
     engine: Engine,
     source: SceneSource,
@@ -371,9 +379,7 @@ def _write_scene(
     blocks = grid.blocks(options.block_width, BLOCK)
     largest = (max(block.height for block in blocks), max(block.width for block in blocks))
     accumulator = BlendAccumulator(bands + engine.gate, grid.width, largest)  # the gate blends as one more band
-    batch = min(options.batch_size, engine.max_batch or options.batch_size)
-    if not engine.fixed_batch:  # a batch larger than the scene's tiles would only take memory
-        batch = min(batch, len(grid))
+    batch = _batch_size(engine, options, len(grid))
     descriptions = tuple(given or band for given, band in zip(source.s2_descriptions, meta.s2_bands))
     timings = result.timings
 
@@ -486,7 +492,7 @@ def run_batch(
     """Restore every paired scene into `out_dir`; a scene that fails does not stop the others."""
     progress = progress or NoProgress()
     options.tile_for(engine)  # an engine that cannot take the tile fails the batch once, not per scene
-    check_output_folder(out_dir)
+    check_output_folder(out_dir, writable=not resume)
     restore = partial(run_pair, engine, out_dir=out_dir, options=options, resume=resume, progress=progress)
     return each_scene(pairing, restore, progress)
 

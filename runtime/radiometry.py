@@ -9,8 +9,8 @@ warning naming the file.
 
 The offset shows in the darkest values: the cirrus band B10 is near 0 under anything but high
 cloud (medians of 13 and 45 DN in the real SEN12MS-CR patch in ../shared, clear and cloudy), so a
-window without any value below 1000 DN is almost surely offset, and one where many values fall
-below the offset is not.
+window whose darkest value sits just above 1000 DN is almost surely offset (one far above it is
+under thick cloud, and is not judged), and one where many values fall below the offset is not.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from ibhfn.preprocessing import S2_BASELINE_04_OFFSET
 SAMPLE = 64  # px on a side of the central window that is looked at: enough for units, cheap for small scenes
 S1_DB_MEDIAN_MAX = 0.0  # dB backscatter of a whole window is well below 0 (VV about -10, VH about -17 over land)
 S2_REFLECTANCE_MAX = 2.0  # S2 values no larger than this are reflectance, not DN (2 DN is reflectance 0.0002)
+OFFSET_MARGIN_DN = 300  # an offset product's darkest values (clear-sky B10) sit this close above the offset
 NEGATIVE_DN = 100  # DN below the offset by more than this are reflectance below -0.01, rare even in dark bands
 NEGATIVE_SHARE_MAX = 0.01  # more such values than this share of the window: the offset given is not the product's
 
@@ -60,10 +61,11 @@ def unit_warnings(s1_path: Path, s1_db: np.ndarray, s2_path: Path, s2_dn: np.nda
 
 def _offset_warnings(s2_path: Path, s2_dn: np.ndarray, s2_offset: int) -> list[str]:
     """Whether S2's darkest DN (valid ones, flattened) contradict the offset the run was given."""
-    if s2_offset == 0 and s2_dn.min() >= -S2_BASELINE_04_OFFSET:
-        return [f"{s2_path}: no value is below {-S2_BASELINE_04_OFFSET} DN, not even in the cirrus band: it looks like "
-                f"a product of processing baseline 04.00 or later (DN = reflectance x 10000 + "
-                f"{-S2_BASELINE_04_OFFSET}); if it is, run with --s2-offset {S2_BASELINE_04_OFFSET}"]
+    offset = -S2_BASELINE_04_OFFSET
+    if s2_offset == 0 and offset <= s2_dn.min() < offset + OFFSET_MARGIN_DN:  # far above: a window under thick cloud
+        return [f"{s2_path}: no value is below {offset} DN, not even in the cirrus band, and the darkest sit just "
+                f"above it: it looks like a product of processing baseline 04.00 or later (DN = reflectance x 10000 + "
+                f"{offset}); if it is, run with --s2-offset {S2_BASELINE_04_OFFSET}"]
     negative = float(np.mean(s2_dn < -s2_offset - NEGATIVE_DN)) if s2_offset < 0 else 0.0
     if negative > NEGATIVE_SHARE_MAX:
         return [f"{s2_path}: {negative:.0%} of values are below {-s2_offset - NEGATIVE_DN} DN, reflectance below "

@@ -220,7 +220,7 @@ def run_batch_in_workers(
     """`run_batch` over `jobs` worker processes; an engine that cannot run the scenes stops the batch with its error."""
     if jobs < 1:
         raise IbhfnError(f"{jobs} jobs: give at least 1")
-    check_output_folder(out_dir)
+    check_output_folder(out_dir, writable=not resume)
     started = time.perf_counter()
     context = multiprocessing.get_context("spawn")
     work = _Work(engine.shared_by(jobs), Path(out_dir), options, resume)

@@ -60,3 +60,12 @@ def test_an_output_over_an_input_is_refused(tmp_path):
     refuse_overwriting(tmp_path / "other.onnx", model)
     with pytest.raises(InputError, match=r"model.onnx: is also an input \(.*\); write the output elsewhere"):
         refuse_overwriting(tmp_path / "sub" / ".." / "model.onnx", model)
+
+
+def test_an_output_that_is_a_hard_link_to_an_input_is_refused(tmp_path):
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"onnx")
+    os.link(model, tmp_path / "link.onnx")
+    refuse_overwriting(tmp_path / "new.onnx", model, tmp_path / "missing.pt")  # outputs and inputs yet to exist
+    with pytest.raises(InputError, match=r"link.onnx: is also an input"):
+        refuse_overwriting(tmp_path / "link.onnx", model)

@@ -19,21 +19,11 @@ from ibhfn.atomic import atomic_path, refuse_overwriting
 from ibhfn.cli_errors import check_threads, one_line_warnings, report_errors
 from ibhfn.cli_version import VersionOption
 from ibhfn.data import SEN12MSCR
-from ibhfn.errors import InputError
 from ibhfn.evaluate.evaluation import evaluate
 from ibhfn.model import load_checkpoint, read_checkpoint
-
-DEVICES = ("cpu", "cuda")
+from ibhfn.torch_device import torch_device
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
-
-
-def check_device(device: str) -> None:
-    """Refuse a device torch cannot use here, before the checkpoint is read."""
-    if device not in DEVICES:
-        raise InputError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA GPU is available to torch here; use --device cpu")
 
 
 @app.command()
@@ -47,14 +37,14 @@ def run(
     samples: Annotated[Optional[int], typer.Option(help="Score only the first N samples.")] = None,
     batch_size: Annotated[int, typer.Option(help="Tiles per forward pass.")] = 4,
     cloud_mask: Annotated[str, typer.Option(help="Coverage from: threshold, s2cloudless or none.")] = "threshold",
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cuda" if torch.cuda.is_available() else "cpu",
+    device: Annotated[str, typer.Option(help="auto (CUDA when torch has it), cpu, cuda or cuda:N.")] = "auto",
     threads: Annotated[Optional[int], typer.Option(
         help="torch CPU threads (1 is fastest on a busy 2-core machine).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     version: VersionOption = False,
 ) -> None:
     """Print MAE, RMSE, PSNR, SSIM and SAM overall, per ROI-season and per cloud coverage, with the identity."""
-    check_device(device)
+    device = str(torch_device(device))
     check_threads(threads)
     if out is not None:
         refuse_overwriting(out, checkpoint, data)

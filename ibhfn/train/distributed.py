@@ -8,9 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from ibhfn.errors import InputError
-
-DEVICES = ("auto", "cpu", "cuda")
+from ibhfn.torch_device import torch_device
 
 
 @dataclass(frozen=True)
@@ -32,16 +30,11 @@ class DistContext:
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """'auto' picks CUDA (this process's GPU) when available, else the CPU; 'cuda' without CUDA is refused."""
-    if name not in DEVICES:
-        raise InputError(f"--device must be one of {', '.join(DEVICES)}, got {name!r}")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise InputError("--device cuda: no CUDA GPU is available to torch here; use --device cpu or auto")
+    """The run's device (`ibhfn.torch_device`); plain 'cuda' (or 'auto' on a GPU host) means this process's GPU."""
+    device = torch_device(name)
+    if device.type == "cuda" and device.index is None:
         return torch.device("cuda", local_rank)
-    return torch.device(name)
+    return device
 
 
 def init_distributed(device: str) -> DistContext:

@@ -48,7 +48,7 @@ def test_an_out_that_is_the_checkpoint_is_refused_and_the_checkpoint_kept(checkp
 
 
 @pytest.mark.parametrize(("option", "value", "message"), [
-    ("--device", "tpu", "--device must be one of cpu, cuda, got 'tpu'"),
+    ("--device", "tpu", "--device 'tpu' is not a device torch knows; use auto, cpu, cuda or cuda:N"),
     ("--threads", "0", "--threads must be at least 1, got 0"),
     ("--threads", "-1", "--threads must be at least 1, got -1"),
     ("--samples", "0", "--samples must be at least 1, got 0"),

@@ -32,3 +32,8 @@ def test_a_folder_that_cannot_be_written_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "access", lambda path, mode: False)
     assert output_folder_problem(tmp_path / "out") == (f"{tmp_path}: not writable, so the outputs cannot be "
                                                       f"written to {tmp_path / 'out'}")
+
+
+def test_resume_asks_only_for_a_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "access", lambda path, mode: False)  # a read-only archive whose scenes are all done
+    assert output_folder_problem(tmp_path, writable=False) is None

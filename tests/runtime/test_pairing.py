@@ -93,9 +93,9 @@ def test_a_scene_name_that_would_leave_out_is_refused(tmp_path, name):
 def test_an_empty_cell_is_named_with_its_line(tmp_path):
     touch(tmp_path, "a1.tif")
     manifest = tmp_path / "scenes.csv"
-    manifest.write_text("s1,s2,name\na1.tif,,a\n,\n")
+    manifest.write_text("s1,s2,name\na1.tif,,a\n\n,\n")  # the blank line 3 is skipped, and counted
     assert [str(problem) for problem in read_manifest(manifest).problems] == [
-        f"{manifest}: line 2 has no s2 file", f"{manifest}: line 3 has no s1 and no s2 file"]
+        f"{manifest}: line 2 has no s2 file", f"{manifest}: line 4 has no s1 and no s2 file"]
 
 
 def test_single_pair_reports_a_missing_file(tmp_path):

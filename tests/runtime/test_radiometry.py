@@ -62,6 +62,12 @@ def test_an_offset_product_run_without_its_offset_is_named(scene, offset_dn):
     assert unit_warnings(S1, s1_db, S2, offset_dn, valid, s2_offset=-1000) == []
 
 
+def test_a_window_under_thick_cloud_is_not_taken_for_an_offset_product(scene):
+    s1_db, s2_dn, valid = scene
+    cloud = 2000 + s2_dn  # every band, the cirrus band too, bright: no value near 1000 DN
+    assert unit_warnings(S1, s1_db, S2, cloud, valid) == []
+
+
 def test_a_product_without_an_offset_run_with_one_is_named(scene):
     s1_db, s2_dn, valid = scene
     [warning] = unit_warnings(S1, s1_db, S2, s2_dn, valid, s2_offset=-1000)

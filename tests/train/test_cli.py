@@ -48,7 +48,7 @@ def test_a_preset_the_architecture_lacks_is_refused_before_any_data_is_generated
 
 
 @pytest.mark.parametrize(("option", "value", "message"), [
-    ("--device", "tpu", "--device must be one of auto, cpu, cuda, got 'tpu'"),
+    ("--device", "tpu", "--device 'tpu' is not a device torch knows; use auto, cpu, cuda or cuda:N"),
     ("--threads", "0", "--threads must be at least 1, got 0"),
     ("--seed", "-1", "--seed must be from 0 to 4294967295, got -1"),
     ("--lr", "nan", "--lr must be a finite number above 0, got nan"),
