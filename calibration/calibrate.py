@@ -13,7 +13,6 @@ the report says why and `CalibrationResult.path` is None.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -26,7 +25,7 @@ from typing import Sequence
 import onnx
 import onnxruntime
 
-from ibhfn.atomic import atomic_path, refuse_overwriting
+from ibhfn.atomic import atomic_path, check_writable, refuse_overwriting
 from ibhfn.calibration.accuracy import AccuracyReport, HeldOutSample, Targets, held_out_samples, measure
 from ibhfn.calibration.quantize import Quantizer, calibration_method, default_float_nodes, prepare
 from ibhfn.calibration.reader import Progress, SelectionReader
@@ -67,16 +66,6 @@ def sidecar(out: str | os.PathLike, suffix: str) -> Path:
     return out.with_name(out.name + suffix)
 
 
-class _Probed(Exception):
-    """Raised inside `atomic_path` by `check_destination` so that it renames nothing."""
-
-
-def check_destination(path: Path) -> None:
-    """Fail now, with atomic_path's one line, where `path` cannot be written: before the work, not after it."""
-    with contextlib.suppress(_Probed), atomic_path(path):
-        raise _Probed
-
-
 def calibrate(
     onnx_path: str | os.PathLike,
     data_root: str | os.PathLike,
@@ -110,7 +99,7 @@ def calibrate(
         raise InputError(f"{data_root}: no such data folder (expected the SEN12MS-CR root)")
     preprocessing = reader_preprocessing(source.preprocessing, onnx_path)
     for output in outputs:
-        check_destination(output)
+        check_writable(output)
 
     dataset = SEN12MSCR(data_root, split, preprocessing=preprocessing)
     selection = select_patches(dataset, samples, seed)

@@ -20,6 +20,22 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     /proc) is one line before any work, not a traceback after it.
     """
     final = Path(final)
+    tmp = _create_temporary(final)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def check_writable(final: str | os.PathLike) -> None:
+    """Fail now, with atomic_path's one line, where `final` could not be written later; leave no file behind."""
+    _create_temporary(Path(final)).unlink()
+
+
+def _create_temporary(final: Path) -> Path:
+    """The empty temporary file beside `final` (its folder made if need be), or the InputError saying why not."""
     if final.is_dir():
         raise InputError(f"{final}: is a folder, not a file")
     try:
@@ -31,12 +47,7 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
         tmp.touch()
     except OSError as exc:
         raise InputError(f"{final}: cannot be written ({exc.strerror or exc})") from None
-    try:
-        yield tmp
-        os.replace(tmp, final)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    return tmp
 
 
 def remove_partials(folder: str | os.PathLike, pid: int) -> list[Path]:

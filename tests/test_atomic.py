@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from ibhfn.atomic import atomic_path, refuse_overwriting, remove_partials
+from ibhfn.atomic import atomic_path, check_writable, refuse_overwriting, remove_partials
 from ibhfn.errors import InputError
 
 
@@ -69,3 +69,11 @@ def test_an_output_that_is_a_hard_link_to_an_input_is_refused(tmp_path):
     refuse_overwriting(tmp_path / "new.onnx", model, tmp_path / "missing.pt")  # outputs and inputs yet to exist
     with pytest.raises(InputError, match=r"link.onnx: is also an input"):
         refuse_overwriting(tmp_path / "link.onnx", model)
+
+
+def test_a_destination_is_checked_without_a_file_left_behind(tmp_path):
+    check_writable(tmp_path / "sub" / "model.onnx")
+    assert list((tmp_path / "sub").iterdir()) == []
+    (tmp_path / "model.onnx").mkdir()
+    with pytest.raises(InputError, match=r"model.onnx: is a folder, not a file$"):
+        check_writable(tmp_path / "model.onnx")
