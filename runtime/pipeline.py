@@ -40,7 +40,7 @@ from ibhfn.runtime.blend import BLEND_WINDOWS, blend_window
 from ibhfn.runtime.block_reader import BlockReader, PreparedBlock
 from ibhfn.runtime.consumer_thread import ConsumerThread
 from ibhfn.runtime.engine import Engine
-from ibhfn.runtime.output_folder import check_output_folder
+from ibhfn.output_folder import check_output_folder
 from ibhfn.runtime.pairing import Pairing, ScenePair, scene_name
 from ibhfn.runtime.raster_source import SceneSource
 from ibhfn.runtime.scene_record import FileFacts, fingerprint, is_finished, record_path, write_record

@@ -12,7 +12,7 @@ from pathlib import Path
 from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.errors import IbhfnError
 from ibhfn.runtime.engine import Engine
-from ibhfn.runtime.output_folder import check_output_folder
+from ibhfn.output_folder import check_output_folder
 from ibhfn.runtime.pairing import Pairing, ScenePair
 from ibhfn.runtime.pipeline import NoProgress, Progress, RunOptions, RunSummary, SceneResult, each_scene, output_path
 from ibhfn.runtime.raster_source import SceneSource

@@ -31,7 +31,7 @@ from ibhfn.atomic import remove_partials
 from ibhfn.errors import IbhfnError
 from ibhfn.runtime.engine import Engine, available_cpus, open_engine
 from ibhfn.runtime.malloc import map_large_arrays
-from ibhfn.runtime.output_folder import check_output_folder
+from ibhfn.output_folder import check_output_folder
 from ibhfn.runtime.pairing import Pairing, ScenePair
 from ibhfn.runtime.pipeline import (GATE_FOLDER, NoProgress, Progress, RunOptions, RunSummary, SceneResult,
                                     output_path, run_pair)

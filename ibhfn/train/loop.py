@@ -40,6 +40,7 @@ from ibhfn.errors import InputError, ModelError
 from ibhfn.evaluate.evaluation import mean_metrics, score_images
 from ibhfn.losses import LossResult, LossSchedule, LossWeights, joint_loss
 from ibhfn.model import IBHFNOutput, build_model, read_checkpoint, save_checkpoint
+from ibhfn.output_folder import nearest_existing
 from ibhfn.train.config import TrainConfig
 from ibhfn.train.distributed import DistContext, barrier, init_distributed, mean_over_processes, shutdown_distributed
 from ibhfn.train.jsonl_log import JsonlLog
@@ -150,7 +151,7 @@ class Trainer:
     def _check_out_folder(self) -> None:
         """Refuse an OUT that is (or is under) a file, and to overwrite a run unless resuming it."""
         out = self.config.out
-        existing = next(folder for folder in (out, *out.parents) if folder.exists())
+        existing = nearest_existing(out)
         if not existing.is_dir():
             where = "is a file" if existing == out else f"is under {existing}, a file"
             raise InputError(f"{out}: {where}, not a run folder; choose another --out")

@@ -3,7 +3,7 @@ import os
 import pytest
 
 from ibhfn.errors import InputError
-from ibhfn.runtime.output_folder import check_output_folder, output_folder_problem
+from ibhfn.output_folder import check_output_folder, nearest_existing, output_folder_problem
 
 
 @pytest.fixture
@@ -37,3 +37,8 @@ def test_a_folder_that_cannot_be_written_is_named(tmp_path, monkeypatch):
 def test_resume_asks_only_for_a_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "access", lambda path, mode: False)  # a read-only archive whose scenes are all done
     assert output_folder_problem(tmp_path, writable=False) is None
+
+
+def test_the_nearest_existing_folder_decides(tmp_path):
+    assert nearest_existing(tmp_path / "a" / "b") == tmp_path
+    assert nearest_existing(tmp_path) == tmp_path

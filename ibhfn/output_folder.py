@@ -1,7 +1,8 @@
-"""Whether a batch's output folder can take its outputs, asked once before any scene runs.
+"""Whether an output folder can take a tool's outputs, asked once before any work.
 
 Without this, an OUT that is a file or sits in a read-only folder fails every scene of a batch
-in turn, each after its inputs were opened, or ends in a traceback.
+in turn, each after its inputs were opened, or ends in a traceback (`ibhfn-run`); a training run
+asks the same of its run folder.
 """
 
 from __future__ import annotations
@@ -17,15 +18,19 @@ def output_folder_problem(out_dir: Path, *, writable: bool = True) -> str | None
 
     `--resume` asks without `writable`: a read-only batch whose scenes are all done is skipped, not refused.
     """
-    folder = existing = Path(out_dir)
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    folder = Path(out_dir)
+    existing = nearest_existing(folder)
     if not existing.is_dir():
         return f"{existing}: is a file, not a folder" + ("" if existing == folder else f", so {folder} cannot be made")
     if writable and not os.access(existing, os.W_OK | os.X_OK):
         return f"{existing}: not writable, so the outputs cannot be written" + (
             "" if existing == folder else f" to {folder}")
     return None
+
+
+def nearest_existing(path: Path) -> Path:
+    """`path` itself if it exists, else its nearest ancestor that does: what decides whether it can be made."""
+    return next(folder for folder in (path, *path.parents) if folder.exists())
 
 
 def check_output_folder(out_dir: Path, *, writable: bool = True) -> None:
