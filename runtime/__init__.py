@@ -5,8 +5,8 @@ Read in this order:
   (`onnxruntime_backend`; `tensorrt_backend` on `cuda_memory`, checked by `engine_sidecar`).
 - `pairing`: which S1 file goes with which S2 file, and `--shard`.
 - `raster_source`: both inputs read by windows on the S2 grid, checked on opening (band order by
-  `ibhfn.bands`, units by `radiometry`); `nodata`: which pixels are empty; `preflight`: every
-  scene of a batch opened and checked, nothing run (`--check`).
+  `ibhfn.bands`, S2's add-offset by `s2_offset`, units by `radiometry`); `nodata`: which pixels
+  are empty; `preflight`: every scene of a batch opened and checked, nothing run (`--check`).
 - `tiling`, `blend`, `accumulator`: where tiles lie and how a tile row is cut into blocks, how
   tiles are weighted, how they are summed block by block.
 - `stage_thread`: a pipeline thread that is stopped and waited for, Ctrl-C included;

@@ -127,9 +127,11 @@ def run(
     compress: Annotated[str, typer.Option(
         help="Output compression: deflate (read everywhere), zstd (a third of the CPU time; read by GDAL 2.3 "
              "and later, so QGIS and rasterio, not every other reader) or none.")] = RunOptions.compress,
-    s2_offset: Annotated[int, typer.Option(
-        help="S2's radiometric add-offset in DN, as in the product's metadata (RADIO_ADD_OFFSET): 0 for SEN12MS-CR "
-             "and products before processing baseline 04.00, -1000 since (25 January 2022). uint16 output keeps it.")
+    s2_offset: Annotated[Optional[int], typer.Option(
+        help="S2's radiometric add-offset in DN (RADIO_ADD_OFFSET): 0 for SEN12MS-CR and products before "
+             "processing baseline 04.00, -1000 since (25 January 2022). Default: what each S2 file declares (band "
+             "scale and offset, BOA_ADD_OFFSET, RADIO_ADD_OFFSET or PROCESSING_BASELINE metadata), else 0. "
+             "uint16 output keeps it.")
     ] = RunOptions.s2_offset,
     resume: Annotated[bool, typer.Option("--resume", help="Skip scenes whose output and record match.")] = False,
     shard_spec: Annotated[Optional[str], typer.Option(

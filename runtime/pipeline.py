@@ -21,7 +21,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from itertools import groupby
 from operator import itemgetter
@@ -43,9 +43,11 @@ from ibhfn.runtime.engine import Engine
 from ibhfn.output_folder import check_output_folder
 from ibhfn.runtime.pairing import Pairing, ScenePair, scene_name
 from ibhfn.runtime.raster_source import SceneSource
+from ibhfn.runtime.s2_offset import is_offset
 from ibhfn.runtime.scene_record import FileFacts, fingerprint, is_finished, record_path, write_record
 from ibhfn.runtime.tiling import Tile, TileGrid
-from ibhfn.runtime.writer import BLOCK, COMPRESSIONS, GATE_DTYPE, OUTPUT_DTYPES, SceneWriter, encode, encode_gate
+from ibhfn.runtime.writer import (BLOCK, COMPRESSIONS, GATE_DTYPE, OUTPUT_DTYPES, SceneWriter, encode, encode_gate,
+                                  reflectance_scaling)
 from ibhfn.versions import versions
 
 DEFAULT_TILE = 256
@@ -68,7 +70,7 @@ class RunOptions:
     compress: str = "deflate"  # one of COMPRESSIONS
     prefetch: int = 1  # blocks waiting after each reading stage (read, preprocessed), besides those in hand
     block_width: int = 2048  # widest scene window read and blended at once: bounds memory, not output
-    s2_offset: int = 0  # S2's radiometric add-offset in DN (Preprocessing.optical); uint16 output keeps it
+    s2_offset: int | None = None  # S2's add-offset in DN (Preprocessing.optical), None: each file's (s2_offset.py)
 
     def __post_init__(self) -> None:
         if self.blend not in BLEND_WINDOWS:
@@ -82,7 +84,7 @@ class RunOptions:
                                    ("prefetch", self.prefetch, 1)):
             if value is not None and value < least:
                 raise IbhfnError(f"{name} {value}: give at least {least}")
-        if not -S2_DN_MAX < self.s2_offset <= 0:
+        if self.s2_offset is not None and not is_offset(self.s2_offset):
             raise IbhfnError(f"S2 offset {self.s2_offset}: give the product's RADIO_ADD_OFFSET in DN, between "
                              f"{1 - S2_DN_MAX:.0f} and 0 ({S2_BASELINE_04_OFFSET} since processing baseline 04.00)")
 
@@ -302,6 +304,7 @@ def run_scene(
     stop_hashing = threading.Event()
     hasher = ThreadPoolExecutor(1, thread_name_prefix="ibhfn-hash")
     with SceneSource(s1, s2, engine.metadata, s2_offset=options.s2_offset) as source, hasher:
+        options = replace(options, s2_offset=source.s2_offset)  # the scene's own when the run was given none
         result = SceneResult(name or scene_name(Path(s2)), output, "done", warnings=list(source.warnings),
                              width=source.width, height=source.height, area_km2=source.area_km2)
         hashing = hasher.submit(_measure_inputs, Path(s1), Path(s2), result.timings, stop_hashing)
@@ -335,7 +338,8 @@ def run_scene(
             "package_version": ibhfn.__version__,
             "versions": software,
             "fingerprint": expected(),
-            "inputs": {**{k: asdict(v) for k, v in inputs.items()}, "s1_warped": source.warped},
+            "inputs": {**{k: asdict(v) for k, v in inputs.items()}, "s1_warped": source.warped,
+                       "s2_offset_from": source.s2_offset_origin},
             "engine": {"path": str(engine.path.resolve()), "sha256": engine.sha256, "backend": engine.backend,
                        "metadata": engine.metadata.to_props()},
             "options": asdict(options),
@@ -410,17 +414,18 @@ def _write_scene(
             result.empty_tiles += prepared.empty_tiles
             progress.tiles_done(result.name, len(prepared.block.tiles))
 
-    files = [(output, bands, options.output_dtype, descriptions)]
+    files = [(output, bands, options.output_dtype, descriptions,
+              reflectance_scaling(options.output_dtype, options.s2_offset))]
     if engine.gate:
-        files.append((gate_path(output), 1, GATE_DTYPE, (GATE_DESCRIPTION,)))
+        files.append((gate_path(output), 1, GATE_DTYPE, (GATE_DESCRIPTION,), None))
     tags = _provenance_tags(engine, source, options)
     with ExitStack() as stack:
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES))
         writers = [
             stack.enter_context(SceneWriter(stack.enter_context(atomic_path(path)), source.profile, bands=count,
                                             dtype=dtype, descriptions=names, cog=options.cog,
-                                            compress=options.compress, tags=tags))
-            for path, count, dtype, names in files
+                                            compress=options.compress, tags=tags, scaling=scaling))
+            for path, count, dtype, names, scaling in files
         ]
         reader = stack.enter_context(BlockReader(source, blocks, grid.tile, meta.preprocessing,
                                                  depth=options.prefetch, s2_offset=options.s2_offset))

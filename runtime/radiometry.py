@@ -2,10 +2,10 @@
 
 The commonest mistakes with real products pass every check of bands, types and grids: S1 left in
 linear power (SNAP's default output), S2 written as reflectance in [0, 1], and S2 of processing
-baseline 04.00 or later (DN = reflectance x 10000 + 1000) run without `--s2-offset`, or older S2
-run with it. All would run and give a plausible-looking but wrong restoration, so a small window
-from the scene's centre is looked at when the scene is opened, and what looks wrong becomes a
-warning naming the file.
+baseline 04.00 or later (DN = reflectance x 10000 + 1000) read without its offset (given by
+`--s2-offset` or declared by the file, `s2_offset.py`), or older S2 read with it. All would run and
+give a plausible-looking but wrong restoration, so a small window from the scene's centre is looked
+at when the scene is opened, and what looks wrong becomes a warning naming the file.
 
 The offset shows in the darkest values: the cirrus band B10 is near 0 under anything but high
 cloud (medians of 13 and 45 DN in the real SEN12MS-CR patch in ../shared, clear and cloudy), so a
@@ -39,7 +39,7 @@ def unit_warnings(s1_path: Path, s1_db: np.ndarray, s2_path: Path, s2_dn: np.nda
                   s2_offset: int = 0) -> list[str]:
     """What looks out of units in a window of S1 (2, h, w) and S2 (13, h, w), where S2 is `valid`.
 
-    `s2_offset` is the product's RADIO_ADD_OFFSET the run was given (`--s2-offset`).
+    `s2_offset` is the product's RADIO_ADD_OFFSET the scene is read with (`--s2-offset`, else the file's).
     """
     warnings = []
     s1 = s1_db[:, valid]
@@ -69,6 +69,6 @@ def _offset_warnings(s2_path: Path, s2_dn: np.ndarray, s2_offset: int) -> list[s
     negative = float(np.mean(s2_dn < -s2_offset - NEGATIVE_DN)) if s2_offset < 0 else 0.0
     if negative > NEGATIVE_SHARE_MAX:
         return [f"{s2_path}: {negative:.0%} of values are below {-s2_offset - NEGATIVE_DN} DN, reflectance below "
-                f"-0.01 with --s2-offset {s2_offset}: it looks like a product without that offset (before "
-                "processing baseline 04.00, or SEN12MS-CR); if it is, run without --s2-offset"]
+                f"-0.01 with an add-offset of {s2_offset} DN: it looks like a product without that offset (before "
+                "processing baseline 04.00, or SEN12MS-CR); if it is, run with --s2-offset 0"]
     return []

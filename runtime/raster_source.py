@@ -27,6 +27,7 @@ from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.errors import InputError
 from ibhfn.runtime.nodata import valid_pixels
 from ibhfn.runtime.radiometry import sample_window, unit_warnings
+from ibhfn.runtime.s2_offset import scene_offset
 
 S2_DTYPES = ("uint16", "int16", "uint32", "int32", "float32", "float64")
 S1_DTYPES = ("float32", "float64")
@@ -82,10 +83,13 @@ def _resampling(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader, s1_bound
 class SceneSource:
     """S1 and S2 of one scene on S2's grid; a context manager. `warnings` lists what to tell the user.
 
-    `s2_offset` is the RADIO_ADD_OFFSET the run was given, which S2's values are checked against.
+    `s2_offset` is the RADIO_ADD_OFFSET the run was given (None: none given), and `self.s2_offset`
+    the one S2 is read with, which its values are checked against: the given one, else what the
+    file declares, else 0 (`s2_offset.py`); `self.s2_offset_origin` says which.
     """
 
-    def __init__(self, s1_path: Path, s2_path: Path, metadata: EngineMetadata, *, s2_offset: int = 0) -> None:
+    def __init__(self, s1_path: Path, s2_path: Path, metadata: EngineMetadata, *,
+                 s2_offset: int | None = None) -> None:
         self.s1_path, self.s2_path = Path(s1_path), Path(s2_path)
         self.warnings: list[str] = []
         self._s2 = open_raster(self.s2_path)
@@ -93,6 +97,9 @@ class SceneSource:
             self._s1 = open_raster(self.s1_path)
             try:
                 self._check(metadata)
+                offset = scene_offset(self.s2_path, self._s2, s2_offset)
+                self.s2_offset, self.s2_offset_origin = offset.dn, offset.origin
+                self.warnings += offset.warnings
                 self._s1_grid = self._s1 if _same_grid(self._s1, self._s2) else self._warp()
             except BaseException:
                 self._s1.close()
@@ -101,7 +108,7 @@ class SceneSource:
             self._s2.close()
             raise
         try:
-            self.warnings += self._check_units(s2_offset)
+            self.warnings += self._check_units()
         except BaseException:
             self.close()
             raise
@@ -143,10 +150,10 @@ class SceneSource:
             )
         return []
 
-    def _check_units(self, s2_offset: int) -> list[str]:
+    def _check_units(self) -> list[str]:
         s1_db, s2_dn = self.read_window(*sample_window(self.height, self.width))
         return unit_warnings(self.s1_path, s1_db, self.s2_path, s2_dn, valid_pixels(s2_dn, self.s2_nodata),
-                             s2_offset=s2_offset)
+                             s2_offset=self.s2_offset)
 
     def _warp(self) -> WarpedVRT:
         overlap = _overlap(self._s1, self._s2)

@@ -20,6 +20,7 @@ from rasterio.errors import RasterioError
 
 from ibhfn.errors import InputError
 from ibhfn.preprocessing import Preprocessing
+from ibhfn.runtime.s2_offset import REFLECTANCE_SCALE
 
 OUTPUT_DTYPES = ("uint16", "float32")
 GATE_DTYPE = "uint8"  # the clear-sky gate in percent, GATE_NODATA outside the data
@@ -44,6 +45,15 @@ def compression_options(compress: str, dtype: str, *, cog: bool = False) -> dict
 def output_nodata(dtype: str) -> float:
     """The output's nodata value: 0 for uint16 DN (as Sentinel-2 products), NaN for float32, 255 for the gate."""
     return {"uint16": 0, GATE_DTYPE: GATE_NODATA}.get(dtype, float("nan"))
+
+
+def reflectance_scaling(dtype: str, s2_offset: int) -> tuple[float, float] | None:
+    """The GDAL band (scale, offset) that turns `dtype` output into reflectance: uint16 DN's, None for float32.
+
+    Readers that honour them (QGIS, rioxarray's mask_and_scale, ibhfn itself) see reflectance, and
+    the offset is declared where the next tool looks for it.
+    """
+    return (REFLECTANCE_SCALE, s2_offset * REFLECTANCE_SCALE) if dtype == "uint16" else None
 
 
 def encode(restored: np.ndarray, valid: np.ndarray, preprocessing: Preprocessing, dtype: str, *,
@@ -93,6 +103,7 @@ class SceneWriter:
         cog: bool = False,
         compress: str = "deflate",
         tags: dict[str, str] | None = None,
+        scaling: tuple[float, float] | None = None,
     ) -> None:
         self.path = Path(path)
         self._cog = cog
@@ -104,6 +115,8 @@ class SceneWriter:
             for index, description in enumerate(descriptions, start=1):
                 self._dataset.set_band_description(index, description)
             self._dataset.update_tags(**(tags or {}))
+            if scaling is not None:
+                self._dataset.scales, self._dataset.offsets = ((value,) * bands for value in scaling)
         except BaseException:
             self.abort()
             raise

@@ -143,8 +143,9 @@ def verify(
                                                      "else 256).")] = None,
     overlap: Annotated[int, typer.Option(help="Scene mode: pixels shared by neighbouring tiles.")] = 32,
     window: Annotated[int, typer.Option(help="Scene mode: px on a side of each compared window.")] = DEFAULT_WINDOW,
-    s2_offset: Annotated[int, typer.Option(help="Scene mode: S2's radiometric add-offset in DN, as for ibhfn-run "
-                                                "(-1000 for products of processing baseline 04.00 and later).")] = 0,
+    s2_offset: Annotated[Optional[int], typer.Option(
+        help="Scene mode: S2's radiometric add-offset in DN, as for ibhfn-run (-1000 for products of processing "
+             "baseline 04.00 and later). Default: what each S2 file declares, else 0.")] = None,
     worst: Annotated[int, typer.Option(min=0, help="Worst samples to list.")] = WORST_COUNT,
     device: Annotated[str, typer.Option(help=f"One of {', '.join(DEVICES)}.")] = "auto",
     threads: Annotated[Optional[int], typer.Option(min=1, help="ONNX Runtime intra-op threads.")] = None,

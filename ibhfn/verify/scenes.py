@@ -29,6 +29,7 @@ from ibhfn.runtime.engine import Engine
 from ibhfn.runtime.pairing import ScenePair
 from ibhfn.runtime.pipeline import Progress, RunOptions, run_scene
 from ibhfn.runtime.raster_source import open_raster
+from ibhfn.runtime.s2_offset import scene_offset
 
 TARGET_SUFFIX = "_target.tif"
 CLOUD_MASK_SUFFIX = "_cloudmask.tif"
@@ -82,21 +83,28 @@ def restore_scene(
         result = run_scene(runner, pair.s1, pair.s2, outputs[role], float_options, name=f"{pair.name} ({role})",
                            progress=progress)
         warnings += [w for w in result.warnings if w not in warnings]
-    return RestoredScene(pair, outputs["engine"], outputs["reference"], tuple(warnings))
+    scene = RestoredScene(pair, outputs["engine"], outputs["reference"])
+    if scene.target is not None:
+        with open_raster(scene.target) as target:
+            warnings += scene_offset(scene.target, target, options.s2_offset).warnings
+    return dataclasses.replace(scene, warnings=tuple(warnings))
 
 
 def scene_windows(
-    scene: RestoredScene, preprocessing: Preprocessing, size: int = DEFAULT_WINDOW, *, s2_offset: int = 0
+    scene: RestoredScene, preprocessing: Preprocessing, size: int = DEFAULT_WINDOW, *, s2_offset: int | None = None
 ) -> Iterator[SceneWindow]:
     """The scene's windows, row by row, with nodata set to 0 and truth and coverage where known.
 
-    `s2_offset` is the S2 files' radiometric add-offset in DN, as given to the runtime.
+    `s2_offset` is the S2 files' radiometric add-offset in DN as given to the runtime (None: each
+    file's own, as the runtime reads it).
     """
     with ExitStack() as stack:
         engine, reference, cloudy = (stack.enter_context(open_raster(path)) for path in (
             scene.engine_output, scene.reference_output, scene.pair.s2))
         target = _open_matching(stack, scene.target, reference, 13)
         mask = _open_matching(stack, scene.cloud_mask, reference, 1)
+        cloudy_offset, target_offset = (None if dataset is None else scene_offset(path, dataset, s2_offset).dn
+                                        for path, dataset in ((scene.pair.s2, cloudy), (scene.target, target)))
         for row in range(0, reference.height, size):
             for col in range(0, reference.width, size):
                 window = Window(col, row, min(size, reference.width - col), min(size, reference.height - row))
@@ -110,8 +118,8 @@ def scene_windows(
                     sample_id=f"{scene.pair.name}@{row},{col}",
                     engine=_blank(engine.read(window=window), empty),
                     reference=_blank(reference_out, empty),
-                    cloudy=_read_s2(cloudy, window, preprocessing, empty, s2_offset),
-                    truth=None if target is None else _read_s2(target, window, preprocessing, empty, s2_offset),
+                    cloudy=_read_s2(cloudy, window, preprocessing, empty, cloudy_offset),
+                    truth=None if target is None else _read_s2(target, window, preprocessing, empty, target_offset),
                     coverage=coverage,
                 )
 

@@ -112,6 +112,24 @@ def write_geotiff(
     return path
 
 
+def declare(path: Path, *, scale_offset: tuple[float, float] | None = None, tags: dict[str, str] | None = None,
+            band_tags: dict[str, str] | None = None) -> Path:
+    """Add to a GeoTIFF what products declare of their radiometry: GDAL band scale and offset, metadata tags."""
+    with rasterio.open(path, "r+") as dataset:
+        if scale_offset is not None:
+            dataset.scales, dataset.offsets = ((value,) * dataset.count for value in scale_offset)
+        dataset.update_tags(**(tags or {}))
+        for band in dataset.indexes:
+            dataset.update_tags(band, **(band_tags or {}))
+    return path
+
+
+@pytest.fixture(scope="session")
+def declared():
+    """`declare`, for tests of files that say which add-offset they carry."""
+    return declare
+
+
 @pytest.fixture(scope="session")
 def geotiff():
     """`write_geotiff`, for tests that build their own odd or broken inputs."""

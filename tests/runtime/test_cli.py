@@ -110,12 +110,16 @@ def test_single_pair_with_cog_float_output_and_zstd(tmp_path, onnx_engine_path, 
     assert '"compress": "zstd"' in (tmp_path / "out" / "pair.tif.json").read_text()
 
 
+def read_restored(path):
+    with rasterio.open(path) as restored:
+        return restored.read()
+
+
 def run_and_read(scene_dir, out, name, *args):
     """`ibhfn-run -q` over `scene_dir` into `out` with `args`, which must succeed; scene `name` as restored."""
     result = invoke(*args, "-q", scene_dir, out)
     assert result.exit_code == 0, result.output
-    with rasterio.open(out / f"{name}.tif") as restored:
-        return restored.read()
+    return read_restored(out / f"{name}.tif")
 
 
 def test_block_width_is_recorded_and_leaves_the_output_alone(tmp_path, onnx_engine_path, make_scene):
@@ -147,6 +151,26 @@ def test_s2_offset_restores_a_baseline_04_product_in_its_own_dn(tmp_path, onnx_e
     offset = run_and_read(tmp_path / "in", tmp_path / "offset", "a", *args, "--s2-offset", "-1000").astype(np.int32)
     assert '"s2_offset": -1000' in (tmp_path / "offset" / "a.tif.json").read_text()
     assert offset.min() >= 1000 and (offset < plain + 1000).mean() > 0.5  # the inputs read 0.1 darker
+
+
+def test_a_folder_spanning_the_offset_change_restores_each_product_with_its_own(tmp_path, onnx_engine_path,
+                                                                              make_scene, declared):
+    s1, s2 = make_scene(tmp_path / "in", "old", height=64, width=64)
+    (tmp_path / "in" / "new_s1.tif").write_bytes(s1.read_bytes())
+    with rasterio.open(s2) as dataset:  # the same ground as a product of processing baseline 05.10 stores it
+        profile, values = dataset.profile, dataset.read()
+    with rasterio.open(tmp_path / "in" / "new_s2.tif", "w", **profile) as dataset:
+        dataset.write(values + 1000)
+    declared(tmp_path / "in" / "new_s2.tif", band_tags={"BOA_ADD_OFFSET": "-1000"})
+    args = ("--engine", onnx_engine_path, "--tile", 64)
+    result = invoke(*args, tmp_path / "in", tmp_path / "out")
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+    old, new = (read_restored(tmp_path / "out" / f"{name}.tif").astype(np.int32) for name in ("old", "new"))
+    np.testing.assert_array_equal(new, old + 1000)
+    forced = invoke(*args, "--s2-offset", 0, "-q", tmp_path / "in", tmp_path / "forced")
+    assert forced.exit_code == 0
+    assert f"warning: {tmp_path / 'in' / 'new_s2.tif'}: declares an add-offset of -1000 DN (BOA_ADD_OFFSET), " \
+           "but the run was given --s2-offset 0" in forced.stderr
 
 
 def test_manifest_and_resume(tmp_path, onnx_engine_path, make_scene):

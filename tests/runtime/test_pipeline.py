@@ -17,6 +17,7 @@ from ibhfn.hashing import HashingStopped
 from ibhfn.runtime import pipeline as pipeline_module
 from ibhfn.runtime.engine import open_engine
 from ibhfn.runtime.pipeline import RunOptions, run_scene
+from ibhfn.runtime.s2_offset import DeclaredOffset, declared_offset
 from ibhfn.runtime.scene_record import record_path
 from ibhfn.runtime.tiling import TileGrid
 from ibhfn.runtime.writer import BLOCK
@@ -238,6 +239,27 @@ def test_an_offset_product_restores_as_the_same_reflectance_in_its_own_dn(tmp_pa
     settings = json.loads(record_path(tmp_path / "new.tif").read_text())["fingerprint"]["settings"]
     assert settings["s2_offset"] == -1000
     assert "s2_offset" not in RunOptions(tile_size=64).output_settings(engine)  # records from before it still match
+
+
+def test_a_product_that_declares_its_offset_is_read_with_it_and_its_output_declares_it(
+        tmp_path, engine, geotiff, make_scene, declared):
+    s1, s2 = make_scene(tmp_path / "in", height=100, width=90, nodata_border=10)
+    dn = read(s2)[0]
+    shifted = geotiff(tmp_path / "in" / "new_s2.tif", np.where((dn != 0).any(axis=0), dn + 1000, 0).astype(np.uint16))
+    declared(shifted, tags={"PROCESSING_BASELINE": "05.10"})
+    run_scene(engine, s1, shifted, tmp_path / "given.tif", RunOptions(tile_size=64, s2_offset=-1000))
+    run_scene(engine, s1, shifted, tmp_path / "declared.tif", RunOptions(tile_size=64))
+    np.testing.assert_array_equal(read(tmp_path / "declared.tif")[0], read(tmp_path / "given.tif")[0])
+    records = [json.loads(record_path(tmp_path / f"{name}.tif").read_text()) for name in ("declared", "given")]
+    assert [r["inputs"]["s2_offset_from"] for r in records] == ["PROCESSING_BASELINE 05.10", "--s2-offset"]
+    assert [r["options"]["s2_offset"] for r in records] == [-1000, -1000]
+    assert records[0]["fingerprint"] == records[1]["fingerprint"]  # either way, the same output
+    with rasterio.open(tmp_path / "declared.tif") as out:  # the next tool reads the offset it keeps
+        assert declared_offset(tmp_path / "declared.tif", out) == DeclaredOffset(-1000, "band offsets")
+    run_scene(engine, s1, s2, tmp_path / "plain.tif", RunOptions(tile_size=64, output_dtype="float32"))
+    with rasterio.open(tmp_path / "plain.tif") as out:
+        assert declared_offset(tmp_path / "plain.tif", out) is None  # reflectance needs no scale
+    assert json.loads(record_path(tmp_path / "plain.tif").read_text())["inputs"]["s2_offset_from"] == "not declared"
 
 
 def test_the_gate_is_written_beside_the_output_and_leaves_it_alone(tmp_path, engine, gate_engine_path, make_scene):

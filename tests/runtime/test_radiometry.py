@@ -73,7 +73,7 @@ def test_a_product_without_an_offset_run_with_one_is_named(scene):
     [warning] = unit_warnings(S1, s1_db, S2, s2_dn, valid, s2_offset=-1000)
     share = np.mean(s2_dn < 900)
     assert warning.startswith(f"a_s2.tif: {share:.0%} of values are below 900 DN, reflectance below -0.01")
-    assert "run without --s2-offset" in warning
+    assert "run with --s2-offset 0" in warning
 
 
 def test_a_few_slightly_negative_reflectances_are_not_judged_an_offset_mistake(scene, offset_dn):

@@ -6,7 +6,7 @@ from rio_cogeo.cogeo import cog_validate
 
 from ibhfn.errors import InputError
 from ibhfn.preprocessing import PREPROCESSING
-from ibhfn.runtime.writer import BLOCK, COMPRESSIONS, SceneWriter, encode
+from ibhfn.runtime.writer import BLOCK, COMPRESSIONS, SceneWriter, encode, reflectance_scaling
 
 PROFILE = {"width": 300, "height": 530, "crs": rasterio.crs.CRS.from_epsg(32633),
            "transform": Affine(10.0, 0.0, 400000.0, 0.0, -10.0, 5100000.0)}
@@ -111,6 +111,17 @@ def test_encoding_keeps_the_products_offset_in_dn_and_nodata_at_zero():
     assert dn[0, 0, 0] == 2234 and dn[:, 0, 1].tolist() == [0, 0]
     reflectance = encode(restored.copy(), valid, PREPROCESSING["default"], "float32", s2_offset=-1000)
     assert reflectance[0, 0, 0] == pytest.approx(0.1234)  # reflectance has no offset
+
+
+@pytest.mark.parametrize("cog", [False, True])
+def test_dn_output_declares_the_scale_and_offset_that_make_it_reflectance(tmp_path, cog):
+    values = np.full((2, 530, 300), 2234, np.uint16)
+    write(tmp_path / "out.tif", values, [256, 256, 18], cog=cog, scaling=reflectance_scaling("uint16", -1000))
+    with rasterio.open(tmp_path / "out.tif") as out:
+        assert out.scales == (0.0001, 0.0001) and out.offsets == pytest.approx((-0.1, -0.1))
+        reflectance = out.read(1)[0, 0] * out.scales[0] + out.offsets[0]
+    assert reflectance == pytest.approx(0.1234)
+    assert reflectance_scaling("uint16", 0) == (0.0001, 0.0) and reflectance_scaling("float32", -1000) is None
 
 
 def test_a_file_that_cannot_be_created_is_a_one_line_input_error(tmp_path):

@@ -95,8 +95,18 @@ def test_scene_mode_reads_a_baseline_04_product_through_its_offset(perturbed_onn
     with open_engine_pair(perturbed_onnx, fp32_onnx) as pair:
         plain = verify_scenes(pair, scene_folder, options=options, window=64)
         offset = verify_scenes(pair, tmp_path, options=replace(options, s2_offset=-1000), window=64)
-    assert offset.meta["data"]["s2_offset"] == -1000
+        with rasterio.open(tmp_path / "scene_s2.tif", "r+") as cloudy, \
+                rasterio.open(tmp_path / "scene_target.tif", "r+") as target:  # as the files may declare it
+            cloudy.update_tags(PROCESSING_BASELINE="05.10")
+            target.scales, target.offsets = (0.0001,) * 13, (-0.1,) * 13
+        declared = verify_scenes(pair, tmp_path, options=options, window=64)
+        forced = verify_scenes(pair, tmp_path, options=replace(options, s2_offset=0), window=64)
+    assert offset.meta["data"]["s2_offset"] == -1000 and declared.meta["data"]["s2_offset"] is None
+    [scene] = forced.meta["data"]["scenes"]
+    assert [w.split(":")[0] for w in scene["warnings"] if "but the run was given --s2-offset 0" in w] == [
+        str(tmp_path / "scene_s2.tif"), str(tmp_path / "scene_target.tif")]
     assert offset.summary.overall == plain.summary.overall and offset.summary.overall.quality is not None
+    assert declared.summary.overall == plain.summary.overall
 
 
 def test_verifier_modules_import_without_torch():
