@@ -36,7 +36,7 @@ def check_batch(engine: Engine, pairing: Pairing, out_dir: Path, options: RunOpt
 
 def check_pair(metadata: EngineMetadata, pair: ScenePair, output: Path, *,
                s2_offset: int | None = None) -> SceneResult:
-    """One scene's inputs opened and checked against the engine's metadata (and `--s2-offset`), and closed again."""
+    """One scene's inputs opened and checked against the engine's metadata and S2's offset, and closed again."""
     try:
         with SceneSource(pair.s1, pair.s2, metadata, s2_offset=s2_offset) as source:
             return SceneResult(pair.name, output, CHECKED, warnings=list(source.warnings), width=source.width,

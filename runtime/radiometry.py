@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ibhfn.preprocessing import S2_BASELINE_04_OFFSET
+from ibhfn.runtime.s2_offset import GIVEN, NOT_DECLARED
 
 SAMPLE = 64  # px on a side of the central window that is looked at: enough for units, cheap for small scenes
 S1_DB_MEDIAN_MAX = 0.0  # dB backscatter of a whole window is well below 0 (VV about -10, VH about -17 over land)
@@ -36,10 +37,11 @@ def sample_window(height: int, width: int) -> tuple[int, int, int, int]:
 
 
 def unit_warnings(s1_path: Path, s1_db: np.ndarray, s2_path: Path, s2_dn: np.ndarray, valid: np.ndarray, *,
-                  s2_offset: int = 0) -> list[str]:
+                  s2_offset: int = 0, s2_offset_origin: str = NOT_DECLARED) -> list[str]:
     """What looks out of units in a window of S1 (2, h, w) and S2 (13, h, w), where S2 is `valid`.
 
-    `s2_offset` is the product's RADIO_ADD_OFFSET the scene is read with (`--s2-offset`, else the file's).
+    `s2_offset` is the product's RADIO_ADD_OFFSET the scene is read with, and `s2_offset_origin`
+    where it came from (`SceneOffset.origin`), which the advice depends on.
     """
     warnings = []
     s1 = s1_db[:, valid]
@@ -55,20 +57,34 @@ def unit_warnings(s1_path: Path, s1_db: np.ndarray, s2_path: Path, s2_dn: np.nda
         warnings.append(f"{s2_path}: values are at most {s2.max():.3g}: they look like reflectance in [0, 1], "
                         "not DN = reflectance x 10000")
     else:
-        warnings += _offset_warnings(s2_path, s2, s2_offset)
+        warnings += _offset_warnings(s2_path, s2, s2_offset, s2_offset_origin)
     return warnings
 
 
-def _offset_warnings(s2_path: Path, s2_dn: np.ndarray, s2_offset: int) -> list[str]:
-    """Whether S2's darkest DN (valid ones, flattened) contradict the offset the run was given."""
+def _offset_warnings(s2_path: Path, s2_dn: np.ndarray, s2_offset: int, origin: str) -> list[str]:
+    """Whether S2's darkest DN (valid ones, flattened) contradict the offset the scene is read with."""
     offset = -S2_BASELINE_04_OFFSET
     if s2_offset == 0 and offset <= s2_dn.min() < offset + OFFSET_MARGIN_DN:  # far above: a window under thick cloud
         return [f"{s2_path}: no value is below {offset} DN, not even in the cirrus band, and the darkest sit just "
                 f"above it: it looks like a product of processing baseline 04.00 or later (DN = reflectance x 10000 + "
-                f"{offset}); if it is, run with --s2-offset {S2_BASELINE_04_OFFSET}"]
+                f"{offset}), read without an offset ({_said_by(origin)}); if it is, "
+                f"{_advice(origin, S2_BASELINE_04_OFFSET)}"]
     negative = float(np.mean(s2_dn < -s2_offset - NEGATIVE_DN)) if s2_offset < 0 else 0.0
     if negative > NEGATIVE_SHARE_MAX:
         return [f"{s2_path}: {negative:.0%} of values are below {-s2_offset - NEGATIVE_DN} DN, reflectance below "
-                f"-0.01 with an add-offset of {s2_offset} DN: it looks like a product without that offset (before "
-                "processing baseline 04.00, or SEN12MS-CR); if it is, run with --s2-offset 0"]
+                f"-0.01 with an add-offset of {s2_offset} DN ({_said_by(origin)}): it looks like a product without "
+                f"that offset (before processing baseline 04.00, or SEN12MS-CR); if it is, {_advice(origin, 0)}"]
     return []
+
+
+def _said_by(origin: str) -> str:
+    """Who chose the offset the scene is read with, for a message."""
+    if origin == GIVEN:
+        return "as --s2-offset says"
+    return "the file declares none" if origin == NOT_DECLARED else f"as the file declares: {origin}"
+
+
+def _advice(origin: str, offset: int) -> str:
+    """How to read the scene with `offset`: a declared offset is the file's to correct; any can be overridden."""
+    run = f"run it with --s2-offset {offset}"
+    return run if origin in (GIVEN, NOT_DECLARED) else f"correct the file's metadata or {run}"

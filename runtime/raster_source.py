@@ -153,7 +153,7 @@ class SceneSource:
     def _check_units(self) -> list[str]:
         s1_db, s2_dn = self.read_window(*sample_window(self.height, self.width))
         return unit_warnings(self.s1_path, s1_db, self.s2_path, s2_dn, valid_pixels(s2_dn, self.s2_nodata),
-                             s2_offset=self.s2_offset)
+                             s2_offset=self.s2_offset, s2_offset_origin=self.s2_offset_origin)
 
     def _warp(self) -> WarpedVRT:
         overlap = _overlap(self._s1, self._s2)

@@ -19,6 +19,7 @@ warning naming the file.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,9 @@ REFLECTANCE_SCALE = 1 / S2_DN_MAX  # GDAL band scale of Sentinel-2 DN: reflectan
 OFFSET_TAGS = ("BOA_ADD_OFFSET", "RADIO_ADD_OFFSET")
 BASELINE_TAG = "PROCESSING_BASELINE"
 FIRST_OFFSET_BASELINE = 4.0  # processing baseline 04.00 (25 January 2022) introduced the offset
+BASELINE = re.compile(r"N?(\d{2})\.?(\d{2})")  # 05.10, or N0510 as product names write it
+WHOLE_DN_TOLERANCE = 0.01  # float32 band scale and offset (0.0001, -0.1) give -1000.00004 DN
+GIVE_OFFSET = "give the product's --s2-offset"  # how every unclear declaration ends
 GIVEN = "--s2-offset"  # SceneOffset.origin of an offset the run was given
 NOT_DECLARED = "not declared"  # SceneOffset.origin of 0 for a file that declares nothing
 
@@ -54,9 +58,11 @@ def declared_offset(path: Path, dataset: rasterio.DatasetReader) -> DeclaredOffs
         declared = read(path, dataset)
         if declared is not None:
             dn, source = declared
+            if math.isfinite(dn) and abs(dn - round(dn)) < WHOLE_DN_TOLERANCE:
+                dn = float(round(dn))
             if not is_offset(dn):
-                raise InputError(f"{path}: declares an add-offset of {dn:g} DN ({source}); a Sentinel-2 product's "
-                                 f"is a whole number between {1 - S2_DN_MAX:.0f} and 0; give the product's --s2-offset")
+                raise InputError(f"{path}: declares an add-offset of {dn:.6g} DN ({source}); a Sentinel-2 product's "
+                                 f"is a whole number between {1 - S2_DN_MAX:.0f} and 0; {GIVE_OFFSET}")
             return DeclaredOffset(int(dn), source)
     return None
 
@@ -73,21 +79,26 @@ class SceneOffset:
 def scene_offset(path: Path, dataset: rasterio.DatasetReader, given: int | None) -> SceneOffset:
     """The add-offset to read `dataset` with: `given`, else the file's declaration, else 0.
 
-    `given` None means the run was given no `--s2-offset`. A given offset the file contradicts is
-    used as asked, with a warning.
+    `given` None means the run was given no `--s2-offset`; a declaration that cannot be read is then
+    an InputError. A given offset is used as asked, with a warning where the file says otherwise.
     """
     if given is None:
         declared = declared_offset(path, dataset)
         return SceneOffset(declared.dn, declared.source) if declared else SceneOffset(0, NOT_DECLARED)
     try:
         declared = declared_offset(path, dataset)
-    except InputError:  # the run says which offset to use; an unclear declaration does not stop it
-        declared = None
+    except InputError as unclear:
+        return SceneOffset(given, GIVEN, (f"{_without_advice(unclear)}; restoring with --s2-offset {given} as asked",))
     if declared is None or declared.dn == given:
         return SceneOffset(given, GIVEN)
     return SceneOffset(given, GIVEN, (
         f"{path}: declares an add-offset of {declared.dn} DN ({declared.source}), but the run was given "
         f"--s2-offset {given}; restoring with {given} as asked (leave --s2-offset out to use each file's own)",))
+
+
+def _without_advice(error: InputError) -> str:
+    """An unclear declaration's message without its advice to give --s2-offset, which the run has done."""
+    return str(error).removesuffix(f"; {GIVE_OFFSET}")
 
 
 def _from_band_offsets(path: Path, dataset: rasterio.DatasetReader) -> tuple[float, str] | None:
@@ -96,39 +107,42 @@ def _from_band_offsets(path: Path, dataset: rasterio.DatasetReader) -> tuple[flo
         return None
     if len(pairs) > 1:
         raise InputError(f"{path}: its bands declare different scales or offsets ({_listed(pairs)}); "
-                         "give the product's --s2-offset")
+                         f"{GIVE_OFFSET}")
     ((scale, offset),) = pairs
     if not math.isclose(scale, REFLECTANCE_SCALE, rel_tol=1e-6):
         raise InputError(f"{path}: declares a band scale of {scale:g}, not Sentinel-2's {REFLECTANCE_SCALE:g} "
-                         "(reflectance = DN / 10000); give the product's --s2-offset")
+                         f"(reflectance = DN / 10000); {GIVE_OFFSET}")
     return round(offset / scale, 6), "band offsets"
 
 
 def _from_offset_tags(path: Path, dataset: rasterio.DatasetReader) -> tuple[float, str] | None:
+    found = {}  # tag -> its one value, from the file's metadata and its bands'
     for tag in OFFSET_TAGS:
-        values = {tags[tag] for tags in (dataset.tags(), *map(dataset.tags, dataset.indexes)) if tag in tags}
-        if not values:
-            continue
+        texts = {tags[tag] for tags in (dataset.tags(), *map(dataset.tags, dataset.indexes)) if tag in tags}
+        values = set()
+        for text in texts:
+            try:
+                values.add(float(text))
+            except ValueError:
+                raise InputError(f"{path}: {tag} {text!r} is not a number; {GIVE_OFFSET}") from None
         if len(values) > 1:
-            raise InputError(f"{path}: declares different {tag} values ({', '.join(sorted(values))}); "
-                             "give the product's --s2-offset")
-        (text,) = values
-        try:
-            return float(text), tag
-        except ValueError:
-            raise InputError(f"{path}: {tag} {text!r} is not a number; give the product's --s2-offset") from None
-    return None
+            raise InputError(f"{path}: declares different {tag} values ({', '.join(sorted(texts))}); {GIVE_OFFSET}")
+        if values:
+            found[tag] = values.pop()
+    if len(set(found.values())) > 1:
+        raise InputError(f"{path}: declares {' and '.join(f'{tag} {value:g}' for tag, value in found.items())}; "
+                         f"{GIVE_OFFSET}")
+    return next(((value, tag) for tag, value in found.items()), None)
 
 
 def _from_baseline(path: Path, dataset: rasterio.DatasetReader) -> tuple[float, str] | None:
     text = dataset.tags().get(BASELINE_TAG)
     if text is None:
         return None
-    try:
-        baseline = float(text)
-    except ValueError:
-        raise InputError(f"{path}: {BASELINE_TAG} {text!r} is not a baseline such as 05.10; "
-                         "give the product's --s2-offset") from None
+    match = BASELINE.fullmatch(text.strip())
+    if match is None:
+        raise InputError(f"{path}: {BASELINE_TAG} {text!r} is not a baseline such as 05.10; {GIVE_OFFSET}")
+    baseline = int(match[1]) + int(match[2]) / 100
     dn = S2_BASELINE_04_OFFSET if baseline >= FIRST_OFFSET_BASELINE else 0
     return dn, f"{BASELINE_TAG} {text}"
 

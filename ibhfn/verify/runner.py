@@ -139,11 +139,14 @@ def verify_scenes(
         for scene_pair in pairing.pairs:
             scene = restore_scene(pair.engine, pair.reference, scene_pair, Path(work_dir), options,
                                   progress=_TileProgress(progress))
-            for w in scene_windows(scene, preprocessing, window, s2_offset=options.s2_offset):
+            for w in scene_windows(scene, preprocessing, window):
                 accumulator.add(w.engine, w.reference, sample_id=w.sample_id, truth=w.truth, cloudy=w.cloudy,
                                 coverage=w.coverage)
             scenes.append({"name": scene_pair.name, "s1": str(scene_pair.s1), "s2": str(scene_pair.s2),
                            "target": None if scene.target is None else str(scene.target),
+                           "s2_offset": {role: None if offset is None else {"dn": offset.dn, "from": offset.origin}
+                                         for role, offset in (("s2", scene.cloudy_offset),
+                                                              ("target", scene.target_offset))},
                            "warnings": list(scene.warnings)})
     summary = accumulator.summary()
     data = {"mode": "scenes", "folder": str(Path(folder).resolve()), "scenes": scenes,

@@ -29,7 +29,7 @@ from ibhfn.runtime.engine import Engine
 from ibhfn.runtime.pairing import ScenePair
 from ibhfn.runtime.pipeline import Progress, RunOptions, run_scene
 from ibhfn.runtime.raster_source import open_raster
-from ibhfn.runtime.s2_offset import scene_offset
+from ibhfn.runtime.s2_offset import NOT_DECLARED, SceneOffset, scene_offset
 
 TARGET_SUFFIX = "_target.tif"
 CLOUD_MASK_SUFFIX = "_cloudmask.tif"
@@ -57,6 +57,8 @@ class RestoredScene:
     engine_output: Path
     reference_output: Path
     warnings: tuple[str, ...] = ()  # what the runtime noticed about the inputs (partial S1 cover, ...)
+    cloudy_offset: SceneOffset = SceneOffset(0, NOT_DECLARED)  # the add-offset the cloudy S2 is read with
+    target_offset: SceneOffset | None = None  # and the target's, where there is one
 
     @property
     def target(self) -> Path | None:
@@ -84,27 +86,27 @@ def restore_scene(
                            progress=progress)
         warnings += [w for w in result.warnings if w not in warnings]
     scene = RestoredScene(pair, outputs["engine"], outputs["reference"])
-    if scene.target is not None:
-        with open_raster(scene.target) as target:
-            warnings += scene_offset(scene.target, target, options.s2_offset).warnings
-    return dataclasses.replace(scene, warnings=tuple(warnings))
+    offsets = [None if path is None else _offset(path, options.s2_offset) for path in (pair.s2, scene.target)]
+    if offsets[1] is not None:
+        warnings += offsets[1].warnings
+    return dataclasses.replace(scene, warnings=tuple(warnings), cloudy_offset=offsets[0], target_offset=offsets[1])
+
+
+def _offset(path: Path, given: int | None) -> SceneOffset:
+    """The add-offset an S2 file is read with (`ibhfn.runtime.s2_offset`), as `run_scene` reads it."""
+    with open_raster(path) as dataset:
+        return scene_offset(path, dataset, given)
 
 
 def scene_windows(
-    scene: RestoredScene, preprocessing: Preprocessing, size: int = DEFAULT_WINDOW, *, s2_offset: int | None = None
+    scene: RestoredScene, preprocessing: Preprocessing, size: int = DEFAULT_WINDOW
 ) -> Iterator[SceneWindow]:
-    """The scene's windows, row by row, with nodata set to 0 and truth and coverage where known.
-
-    `s2_offset` is the S2 files' radiometric add-offset in DN as given to the runtime (None: each
-    file's own, as the runtime reads it).
-    """
+    """The scene's windows, row by row, with nodata set to 0 and truth and coverage where known."""
     with ExitStack() as stack:
         engine, reference, cloudy = (stack.enter_context(open_raster(path)) for path in (
             scene.engine_output, scene.reference_output, scene.pair.s2))
         target = _open_matching(stack, scene.target, reference, 13)
         mask = _open_matching(stack, scene.cloud_mask, reference, 1)
-        cloudy_offset, target_offset = (None if dataset is None else scene_offset(path, dataset, s2_offset).dn
-                                        for path, dataset in ((scene.pair.s2, cloudy), (scene.target, target)))
         for row in range(0, reference.height, size):
             for col in range(0, reference.width, size):
                 window = Window(col, row, min(size, reference.width - col), min(size, reference.height - row))
@@ -118,8 +120,9 @@ def scene_windows(
                     sample_id=f"{scene.pair.name}@{row},{col}",
                     engine=_blank(engine.read(window=window), empty),
                     reference=_blank(reference_out, empty),
-                    cloudy=_read_s2(cloudy, window, preprocessing, empty, cloudy_offset),
-                    truth=None if target is None else _read_s2(target, window, preprocessing, empty, target_offset),
+                    cloudy=_read_s2(cloudy, window, preprocessing, empty, scene.cloudy_offset.dn),
+                    truth=None if target is None else _read_s2(target, window, preprocessing, empty,
+                                                               scene.target_offset.dn),
                     coverage=coverage,
                 )
 

@@ -270,6 +270,7 @@ def test_the_gate_is_written_beside_the_output_and_leaves_it_alone(tmp_path, eng
         result = run_scene(gated, s1, s2, tmp_path / "out" / "scene.tif", options)
         with rasterio.open(tmp_path / "out" / "gate" / "scene.tif") as gate_file:
             gate, gate_profile = gate_file.read(), gate_file.profile
+            assert (gate_file.scales, gate_file.offsets) == ((1.0,), (0.0,))  # percent, not DN
         assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["gate", "scene.tif", "scene.tif.json"]
         record = json.loads(record_path(tmp_path / "out" / "scene.tif").read_text())
         assert record["gate"] == {"path": "gate/scene.tif",

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from ibhfn.runtime.radiometry import sample_window, unit_warnings
+from ibhfn.runtime.s2_offset import GIVEN, NOT_DECLARED
 
 S1, S2 = Path("a_s1.tif"), Path("a_s2.tif")
 
@@ -55,11 +56,18 @@ def offset_dn(scene):
     return scene[1] + 1000
 
 
-def test_an_offset_product_run_without_its_offset_is_named(scene, offset_dn):
+@pytest.mark.parametrize("origin, said, advice", [
+    (NOT_DECLARED, "the file declares none", "run it with --s2-offset -1000"),
+    (GIVEN, "as --s2-offset says", "run it with --s2-offset -1000"),
+    ("PROCESSING_BASELINE 02.09", "as the file declares: PROCESSING_BASELINE 02.09",
+     "correct the file's metadata or run it with --s2-offset -1000"),
+])
+def test_an_offset_product_read_without_its_offset_is_named(scene, offset_dn, origin, said, advice):
     s1_db, _, valid = scene
-    [warning] = unit_warnings(S1, s1_db, S2, offset_dn, valid)
-    assert warning.startswith("a_s2.tif: no value is below 1000 DN") and warning.endswith("--s2-offset -1000")
-    assert unit_warnings(S1, s1_db, S2, offset_dn, valid, s2_offset=-1000) == []
+    [warning] = unit_warnings(S1, s1_db, S2, offset_dn, valid, s2_offset_origin=origin)
+    assert warning.startswith("a_s2.tif: no value is below 1000 DN")
+    assert warning.endswith(f"read without an offset ({said}); if it is, {advice}")
+    assert unit_warnings(S1, s1_db, S2, offset_dn, valid, s2_offset=-1000, s2_offset_origin=origin) == []
 
 
 def test_a_window_under_thick_cloud_is_not_taken_for_an_offset_product(scene):
@@ -68,12 +76,17 @@ def test_a_window_under_thick_cloud_is_not_taken_for_an_offset_product(scene):
     assert unit_warnings(S1, s1_db, S2, cloud, valid) == []
 
 
-def test_a_product_without_an_offset_run_with_one_is_named(scene):
+@pytest.mark.parametrize("origin, said, advice", [
+    (GIVEN, "as --s2-offset says", "run it with --s2-offset 0"),
+    ("band offsets", "as the file declares: band offsets", "correct the file's metadata or run it with --s2-offset 0"),
+])
+def test_a_product_without_an_offset_read_with_one_is_named(scene, origin, said, advice):
     s1_db, s2_dn, valid = scene
-    [warning] = unit_warnings(S1, s1_db, S2, s2_dn, valid, s2_offset=-1000)
+    [warning] = unit_warnings(S1, s1_db, S2, s2_dn, valid, s2_offset=-1000, s2_offset_origin=origin)
     share = np.mean(s2_dn < 900)
-    assert warning.startswith(f"a_s2.tif: {share:.0%} of values are below 900 DN, reflectance below -0.01")
-    assert "run with --s2-offset 0" in warning
+    assert warning.startswith(f"a_s2.tif: {share:.0%} of values are below 900 DN, reflectance below -0.01 with "
+                              f"an add-offset of -1000 DN ({said})")
+    assert warning.endswith(f"if it is, {advice}")
 
 
 def test_a_few_slightly_negative_reflectances_are_not_judged_an_offset_mistake(scene, offset_dn):

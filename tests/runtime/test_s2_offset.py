@@ -36,11 +36,18 @@ def test_a_file_that_declares_nothing_is_read_without_an_offset(s2):
     ({"tags": {"PROCESSING_BASELINE": "05.10"}}, -1000, "PROCESSING_BASELINE 05.10"),
     ({"tags": {"PROCESSING_BASELINE": "04.00"}}, -1000, "PROCESSING_BASELINE 04.00"),
     ({"tags": {"PROCESSING_BASELINE": "02.09"}}, 0, "PROCESSING_BASELINE 02.09"),
+    ({"tags": {"PROCESSING_BASELINE": "N0510"}}, -1000, "PROCESSING_BASELINE N0510"),
+    ({"tags": {"BOA_ADD_OFFSET": "-1000.0"}, "band_tags": {"BOA_ADD_OFFSET": "-1000"}}, -1000, "BOA_ADD_OFFSET"),
 ])
 def test_each_way_a_file_declares_its_offset(s2, declared, declaration, dn, source):
     declared(s2, **declaration)
     offset = offset_of(s2)
     assert (offset.dn, offset.origin, offset.warnings) == (dn, source, ())
+
+
+def test_scale_and_offset_stored_as_float32_declare_a_whole_offset(s2, declared):
+    declared(s2, scale_offset=(float(np.float32(0.0001)), float(np.float32(-0.1))))
+    assert offset_of(s2).dn == -1000
 
 
 def test_the_most_explicit_declaration_wins(s2, declared):
@@ -58,6 +65,9 @@ def test_the_most_explicit_declaration_wins(s2, declared):
     ({"tags": {"RADIO_ADD_OFFSET": "1000"}}, "declares an add-offset of 1000 DN (RADIO_ADD_OFFSET)"),
     ({"tags": {"RADIO_ADD_OFFSET": "-1000.5"}}, "declares an add-offset of -1000.5 DN"),
     ({"tags": {"PROCESSING_BASELINE": "latest"}}, "PROCESSING_BASELINE 'latest' is not a baseline such as 05.10"),
+    ({"tags": {"PROCESSING_BASELINE": "nan"}}, "PROCESSING_BASELINE 'nan' is not a baseline such as 05.10"),
+    ({"tags": {"BOA_ADD_OFFSET": "-1000", "RADIO_ADD_OFFSET": "0"}},
+     "declares BOA_ADD_OFFSET -1000 and RADIO_ADD_OFFSET 0"),
 ])
 def test_an_unclear_declaration_names_the_file(s2, declared, declaration, problem):
     declared(s2, **declaration)
@@ -83,8 +93,7 @@ def test_bands_that_disagree_are_named(s2, declared):
 
 
 def test_a_given_offset_is_used_and_a_contradicting_declaration_is_a_warning(s2, declared):
-    assert offset_of(s2, -1000) == offset_of(s2, -1000)  # nothing declared: no warning
-    assert offset_of(s2, -1000).warnings == () and offset_of(s2, -1000).origin == GIVEN
+    assert offset_of(s2, -1000).warnings == () and offset_of(s2, -1000).origin == GIVEN  # nothing declared
     declared(s2, tags={"PROCESSING_BASELINE": "05.10"})
     assert offset_of(s2, -1000).warnings == ()
     [warning] = offset_of(s2, 0).warnings
@@ -93,9 +102,12 @@ def test_a_given_offset_is_used_and_a_contradicting_declaration_is_a_warning(s2,
     assert "restoring with 0 as asked" in warning
 
 
-def test_a_given_offset_is_used_over_an_unclear_declaration(s2, declared):
-    declared(s2, tags={"BOA_ADD_OFFSET": "n/a"})
-    assert offset_of(s2, -1000).dn == -1000 and offset_of(s2, -1000).warnings == ()
+def test_a_given_offset_is_used_over_an_unclear_declaration_which_is_a_warning(s2, declared):
+    declared(s2, scale_offset=(2.75e-05, -0.2))
+    offset = offset_of(s2, -1000)
+    assert offset.dn == -1000 and offset.warnings == (
+        f"{s2}: declares a band scale of 2.75e-05, not Sentinel-2's 0.0001 (reflectance = DN / 10000); "
+        "restoring with --s2-offset -1000 as asked",)
 
 
 @pytest.mark.parametrize("dn, ok", [(0, True), (-1000, True), (-9999, True), (1, False), (-10000, False),

@@ -118,7 +118,7 @@ def test_scene_mode_through_the_tiled_runtime(fp32_onnx, checkpoint, scene_folde
     scene = document["meta"]["data"]["scenes"][0]
     assert scene["target"].endswith("scene_target.tif")
     [warning] = scene["warnings"]  # the generated scene has no offset: the check of the offset says so
-    assert warning.startswith(f"{scene_folder / 'scene_s2.tif'}: ") and "run with --s2-offset 0" in warning
+    assert warning.startswith(f"{scene_folder / 'scene_s2.tif'}: ") and "run it with --s2-offset 0" in warning
     assert document["overall"]["quality"] is not None
     assert all(s["coverage"] is not None for s in document["samples"])
 

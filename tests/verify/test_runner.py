@@ -102,6 +102,8 @@ def test_scene_mode_reads_a_baseline_04_product_through_its_offset(perturbed_onn
         declared = verify_scenes(pair, tmp_path, options=options, window=64)
         forced = verify_scenes(pair, tmp_path, options=replace(options, s2_offset=0), window=64)
     assert offset.meta["data"]["s2_offset"] == -1000 and declared.meta["data"]["s2_offset"] is None
+    assert declared.meta["data"]["scenes"][0]["s2_offset"] == {
+        "s2": {"dn": -1000, "from": "PROCESSING_BASELINE 05.10"}, "target": {"dn": -1000, "from": "band offsets"}}
     [scene] = forced.meta["data"]["scenes"]
     assert [w.split(":")[0] for w in scene["warnings"] if "but the run was given --s2-offset 0" in w] == [
         str(tmp_path / "scene_s2.tif"), str(tmp_path / "scene_target.tif")]
