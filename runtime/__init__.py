@@ -17,4 +17,6 @@ Read in this order:
 - `pipeline`: `run_scene` and `run_batch`, which put the above together; `workers`: the batch
   spread over worker processes (`--jobs`); `cli`: `ibhfn-run` (`malloc`: how it keeps glibc
   from holding on to freed block arrays).
+- `l1c_product` and `s2_stack`: a Sentinel-2 Level-1C product (.SAFE or .zip) read and stacked
+  into the 13-band input; `prepare_cli`: `ibhfn-prepare`.
 """

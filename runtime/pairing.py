@@ -124,7 +124,7 @@ def read_manifest(manifest: Path) -> Pairing:
         if empty:
             pairing.problems.append(PairingProblem(
                 manifest, f"line {line} has no {' and no '.join(empty)} file", name))
-        elif not _plain_name(name):
+        elif not plain_name(name):
             pairing.problems.append(PairingProblem(
                 manifest, f"line {line} names its scene {name!r}: a scene name is a file name, without folders", name))
         elif missing:
@@ -141,7 +141,7 @@ def read_manifest(manifest: Path) -> Pairing:
     return pairing
 
 
-def _plain_name(name: str) -> bool:
+def plain_name(name: str) -> bool:
     """Whether a scene name makes an output file inside OUT (not a path that leaves it)."""
     return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name
 

@@ -11,6 +11,7 @@ from ibhfn.data.cli import app as synth_app
 from ibhfn.evaluate.cli import app as eval_app
 from ibhfn.export.cli import app as export_app
 from ibhfn.runtime.cli import app as run_app
+from ibhfn.runtime.prepare_cli import app as prepare_app
 from ibhfn.train.cli import app as train_app
 from ibhfn.verify.cli import app as verify_app
 from ibhfn.versions import LIBRARIES, UNIMPORTABLE, installed_version, tensorrt_version, version_lines
@@ -35,8 +36,9 @@ def test_the_lines_name_ibhfn_python_and_every_library():
     assert len(LIBRARIES) == len(lines) - 3  # GDAL is told with rasterio
 
 
-@pytest.mark.parametrize("app", [run_app, verify_app, export_app, calibrate_app, synth_app, train_app, eval_app],
-                         ids=["run", "verify", "export", "calibrate", "synth", "train", "eval"])
+@pytest.mark.parametrize("app", [run_app, verify_app, export_app, calibrate_app, synth_app, train_app, eval_app,
+                                 prepare_app],
+                         ids=["run", "verify", "export", "calibrate", "synth", "train", "eval", "prepare"])
 def test_every_cli_tells_its_versions(app):
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0, result.output

@@ -172,6 +172,64 @@ def write_test_scene(
     return s1_path, s2_path
 
 
+L1C_NAME = "S2B_MSIL1C_20230412T101559_N0509_R065_T32TQM_20230412T122019.SAFE"
+L1C_RESOLUTION = {"B2": 10, "B3": 10, "B4": 10, "B8": 10, "B5": 20, "B6": 20, "B7": 20, "B8A": 20, "B11": 20,
+                  "B12": 20, "B1": 60, "B9": 60, "B10": 60}
+L1C_METADATA = """<?xml version="1.0" encoding="UTF-8"?>
+<n1:Level-1C_User_Product xmlns:n1="https://psd-14.sentinel2.eo.esa.int/PSD/User_Product_Level-1C.xsd">
+  <n1:General_Info>
+    <Product_Info>
+      <PRODUCT_URI>{name}</PRODUCT_URI>
+      <PROCESSING_LEVEL>Level-1C</PROCESSING_LEVEL>
+      <PRODUCT_TYPE>S2MSI1C</PRODUCT_TYPE>
+      <PROCESSING_BASELINE>{baseline}</PROCESSING_BASELINE>
+    </Product_Info>
+    <Product_Image_Characteristics>
+      <QUANTIFICATION_VALUE unit="none">10000</QUANTIFICATION_VALUE>
+      {offsets}
+    </Product_Image_Characteristics>
+  </n1:General_Info>
+</n1:Level-1C_User_Product>
+"""
+
+
+def write_l1c_product(folder: Path, *, size: int = 120, baseline: str = "05.09", offset: int | None = -1000,
+                      seed: int = 0) -> tuple[Path, dict[str, np.ndarray]]:
+    """Write a Level-1C .SAFE folder in ESA's layout, `size` px at 10 m (a multiple of 6); returns it and its bands.
+
+    Every band is a lossless JPEG 2000 at its own resolution, on one UTM grid; `offset` None leaves
+    RADIO_ADD_OFFSET out of the metadata, as products before baseline 04.00 do.
+    """
+    rng = np.random.default_rng(seed)
+    safe = folder / L1C_NAME
+    images = safe / "GRANULE" / "L1C_T32TQM_A031917_20230412T101554" / "IMG_DATA"
+    images.mkdir(parents=True)
+    (images.parent / "QI_DATA").mkdir()
+    (images.parent / "QI_DATA" / "MSK_DETFOO_B01.jp2").write_bytes(b"a mask, not an image band")
+    bands = {}
+    for band, metres in L1C_RESOLUTION.items():
+        pixels = size * 10 // metres
+        values = rng.integers(1, 6000, (1, pixels, pixels)).astype(np.uint16) + (0 if offset is None else -offset)
+        with rasterio.open(images / f"T32TQM_20230412T101559_B{band[1:]:0>2}.jp2", "w", driver="JP2OpenJPEG",
+                           width=pixels, height=pixels, count=1, dtype="uint16", crs="EPSG:32632",
+                           transform=Affine(metres, 0.0, 699960.0, 0.0, -metres, 5000040.0),
+                           QUALITY=100, REVERSIBLE="YES") as dataset:
+            dataset.write(values)
+        bands[band] = values[0]
+    radio = "" if offset is None else (
+        "<Radiometric_Offset_List>"
+        + "".join(f'<RADIO_ADD_OFFSET band_id="{i}">{offset}</RADIO_ADD_OFFSET>' for i in range(13))
+        + "</Radiometric_Offset_List>")
+    (safe / "MTD_MSIL1C.xml").write_text(L1C_METADATA.format(name=L1C_NAME, baseline=baseline, offsets=radio))
+    return safe, bands
+
+
+@pytest.fixture(scope="session")
+def make_l1c_product():
+    """Writes a small Level-1C product (.SAFE folder) into a folder and returns it and its bands."""
+    return write_l1c_product
+
+
 @pytest.fixture(scope="session")
 def make_scene():
     """Writes a generated scene pair into a folder and returns (s1, s2)."""
