@@ -20,6 +20,7 @@ from ibhfn.runtime.malloc import map_large_arrays
 from ibhfn.runtime.pairing import Pairing, pair_folder, read_manifest, shard, single_pair
 from ibhfn.runtime.pipeline import RunOptions, RunSummary, SceneResult, run_batch
 from ibhfn.runtime.preflight import CHECKED, check_batch
+from ibhfn.runtime.s2_offset import GIVEN, NOT_DECLARED
 from ibhfn.runtime.workers import EngineSpec, run_batch_in_workers
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
@@ -95,6 +96,13 @@ def summary_line(summary: RunSummary) -> str:
         f"{summary.seconds:.1f} s ({summary.tiles_per_second:.1f} tiles/s"
         + (f", {area:.2f} km2/s)" if area is not None else ")")
     )
+
+
+def declared_offset_lines(summary: RunSummary) -> list[str]:
+    """One line per checked scene whose S2 is read with the offset its file declares: which scene gets which."""
+    return [f"{result.name}: S2 is read with an add-offset of {result.s2_offset} DN, as its file declares "
+            f"({result.s2_offset_from})" for result in summary.results
+            if result.status == CHECKED and result.s2_offset_from not in (GIVEN, NOT_DECLARED)]
 
 
 def check_line(summary: RunSummary) -> str:
@@ -187,8 +195,10 @@ def run(
                                            progress=reporter)
         for warning in summary.engine_warnings:
             reporter.say(f"warning: {warning}")
-    if not quiet:
-        typer.echo(check_line(summary) if check else summary_line(summary))
+    if not quiet and check:
+        typer.echo("\n".join([*declared_offset_lines(summary), check_line(summary)]))
+    elif not quiet:
+        typer.echo(summary_line(summary))
     if summary.failed:
         raise typer.Exit(EXIT_FAILED)
 

@@ -124,6 +124,8 @@ class SceneResult:
     width: int = 0
     height: int = 0
     area_km2: float | None = None
+    s2_offset: int = 0  # the add-offset S2 was read with
+    s2_offset_from: str = ""  # where it came from (SceneOffset.origin); "" before S2 was opened
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, "total" included
 
 
@@ -306,7 +308,8 @@ def run_scene(
     with SceneSource(s1, s2, engine.metadata, s2_offset=options.s2_offset) as source, hasher:
         options = replace(options, s2_offset=source.s2_offset)  # the scene's own when the run was given none
         result = SceneResult(name or scene_name(Path(s2)), output, "done", warnings=list(source.warnings),
-                             width=source.width, height=source.height, area_km2=source.area_km2)
+                             width=source.width, height=source.height, area_km2=source.area_km2,
+                             s2_offset=source.s2_offset, s2_offset_from=source.s2_offset_origin)
         hashing = hasher.submit(_measure_inputs, Path(s1), Path(s2), result.timings, stop_hashing)
 
         def expected() -> dict:

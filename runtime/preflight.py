@@ -40,6 +40,7 @@ def check_pair(metadata: EngineMetadata, pair: ScenePair, output: Path, *,
     try:
         with SceneSource(pair.s1, pair.s2, metadata, s2_offset=s2_offset) as source:
             return SceneResult(pair.name, output, CHECKED, warnings=list(source.warnings), width=source.width,
-                               height=source.height, area_km2=source.area_km2)
+                               height=source.height, area_km2=source.area_km2, s2_offset=source.s2_offset,
+                               s2_offset_from=source.s2_offset_origin)
     except IbhfnError as exc:
         return SceneResult(pair.name, output, "failed", message=str(exc))
