@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree
 
 from ibhfn.bands import S2_BANDS
 from ibhfn.errors import InputError
 from ibhfn.preprocessing import S2_DN_MAX
-from ibhfn.runtime.s2_offset import is_offset
+from ibhfn.runtime.s2_offset import FIRST_OFFSET_BASELINE, baseline_number, is_offset
 
 METADATA = "MTD_MSIL1C.xml"
 LEVEL_2A_METADATA = "MTD_MSIL2A.xml"
-# ESA's band_id of each band in the product metadata, in the engine's order (B8A is 8, B9 is 9).
-BAND_IDS = {name: index for index, name in enumerate(S2_BANDS)}
+OLD_FORMAT_METADATA = "MTD_SAFL1C"  # in the metadata file's name before December 2016 (S2A_OPER_MTD_SAFL1C_...)
 NAME = re.compile(r"MSIL1C_(?P<date>\d{8})T\d{6}_.*_(?P<tile>T\d{2}[A-Z]{3})_")  # in the product's name
 
 
@@ -32,7 +31,6 @@ NAME = re.compile(r"MSIL1C_(?P<date>\d{8})T\d{6}_.*_(?P<tile>T\d{2}[A-Z]{3})_") 
 class L1CProduct:
     """Where a Level-1C product's 13 band files are (as paths GDAL opens) and what its metadata say."""
 
-    path: Path
     name: str  # <tile>_<date>, for example T33UUP_20230412: names the stacked file
     band_files: dict[str, str]  # engine band name -> path or /vsizip/ path of its JPEG 2000 file
     baseline: str | None  # PROCESSING_BASELINE, for example "05.09"; None in products that lack it
@@ -40,17 +38,32 @@ class L1CProduct:
     product_uri: str
 
 
+@dataclass
+class _Metadata:
+    """What MTD_MSIL1C.xml says, as text."""
+
+    product_uri: str | None = None
+    baseline: str | None = None
+    quantification: str | None = None
+    offsets: dict[str | None, str] = field(default_factory=dict)  # band_id (0..12, B8A is 8) -> RADIO_ADD_OFFSET
+
+
 def open_l1c(path: Path) -> L1CProduct:
     """Find the band files and read the metadata of the Level-1C product at `path` (.SAFE folder or .zip)."""
     path = Path(path)
     members, root = _listing(path)
-    metadata = _metadata_member(path, members)
-    facts = _read_metadata(path, _read_member(path, metadata))
-    product_dir = PurePosixPath(metadata).parent
+    metadata_path = _metadata_member(path, members)
+    metadata = _read_metadata(path, _read_member(path, metadata_path))
+    product_dir = PurePosixPath(metadata_path).parent
     files = {band: f"{root}/{member}" for band, member in _band_members(path, members, product_dir).items()}
-    uri = facts.get("PRODUCT_URI") or (product_dir.name or path.name)
-    return L1CProduct(path, _product_name(uri, path), files, facts.get("PROCESSING_BASELINE"),
-                      _offset(path, facts), uri)
+    uri = metadata.product_uri or product_dir.name or path.name
+    return L1CProduct(_product_name(uri, path), files, metadata.baseline, _offset(path, metadata), uri)
+
+
+def looks_like_product(path: Path) -> bool:
+    """Whether `path` is named or laid out as a product (.SAFE, .zip, or holding MTD_MSIL1C.xml)."""
+    path = Path(path)
+    return path.suffix.lower() in (".safe", ".zip") or (path / METADATA).is_file()
 
 
 def _listing(path: Path) -> tuple[list[str], str]:
@@ -75,50 +88,61 @@ def _read_member(path: Path, member: str) -> bytes:
 
 def _metadata_member(path: Path, members: list[str]) -> str:
     """The one MTD_MSIL1C.xml at the product's root (the zip may hold the .SAFE folder)."""
-    found = [m for m in members if PurePosixPath(m).name == METADATA and len(PurePosixPath(m).parts) <= 2]
+    at_root = [PurePosixPath(m) for m in members if len(PurePosixPath(m).parts) <= 2]
+    found = [m.as_posix() for m in at_root if m.name == METADATA]
     if len(found) == 1:
         return found[0]
-    if any(PurePosixPath(m).name == LEVEL_2A_METADATA for m in members):
+    if any(m.name == LEVEL_2A_METADATA for m in at_root):
         raise InputError(f"{path}: a Level-2A product, which has no cirrus band B10; the network takes the 13 "
                          "bands of Level-1C, as SEN12MS-CR: use the Level-1C product of the same acquisition")
+    if any(OLD_FORMAT_METADATA in m.name for m in at_root):
+        raise InputError(f"{path}: a product in the format used before December 2016 (several tiles, "
+                         f"{OLD_FORMAT_METADATA} metadata), which ibhfn-prepare does not read; use the same "
+                         "acquisition's reprocessed product (Collection-1, processing baseline 05.00 or later)")
     if not found:
         raise InputError(f"{path}: not a Sentinel-2 Level-1C product (no {METADATA} at its root)")
     raise InputError(f"{path}: holds {len(found)} products ({', '.join(found)}); give one at a time")
 
 
-def _read_metadata(path: Path, xml: bytes) -> dict:
-    """PRODUCT_URI, PROCESSING_BASELINE, QUANTIFICATION_VALUE and {band_id: RADIO_ADD_OFFSET}, as text."""
+def _read_metadata(path: Path, xml: bytes) -> _Metadata:
+    """PRODUCT_URI, PROCESSING_BASELINE, QUANTIFICATION_VALUE and each band's RADIO_ADD_OFFSET."""
     try:
         root = ElementTree.fromstring(xml)
     except ElementTree.ParseError as exc:
         raise InputError(f"{path}: {METADATA} is not readable XML ({exc})") from None
-    facts: dict = {"offsets": {}}
+    metadata = _Metadata()
     for element in root.iter():
         tag = element.tag.rsplit("}", 1)[-1]  # ESA qualifies only the outer elements
         text = (element.text or "").strip()
-        if tag in ("PRODUCT_URI", "PROCESSING_BASELINE", "QUANTIFICATION_VALUE"):
-            facts[tag] = text
+        if tag == "PRODUCT_URI":
+            metadata.product_uri = text
+        elif tag == "PROCESSING_BASELINE":
+            metadata.baseline = text
+        elif tag == "QUANTIFICATION_VALUE":
+            metadata.quantification = text
         elif tag == "RADIO_ADD_OFFSET":
-            facts["offsets"][element.get("band_id")] = text
-    return facts
+            metadata.offsets[element.get("band_id")] = text
+    return metadata
 
 
-def _offset(path: Path, facts: dict) -> int:
+def _offset(path: Path, metadata: _Metadata) -> int:
     """The product's one RADIO_ADD_OFFSET in DN, checked: 13 equal values, or none before baseline 04.00."""
-    quantification = facts.get("QUANTIFICATION_VALUE")
-    if quantification is not None and _number(quantification) != S2_DN_MAX:
-        raise InputError(f"{path}: QUANTIFICATION_VALUE is {quantification}, not {S2_DN_MAX:.0f}: the DN are not "
-                         "the reflectance x 10000 the network was trained on")
-    offsets = facts["offsets"]
-    if not offsets:
-        baseline = facts.get("PROCESSING_BASELINE")
-        if baseline is not None and (_number(baseline) or 0.0) >= 4.0:
-            raise InputError(f"{path}: processing baseline {baseline} but no RADIO_ADD_OFFSET in {METADATA}")
+    if metadata.quantification is not None and _number(metadata.quantification) != S2_DN_MAX:
+        raise InputError(f"{path}: QUANTIFICATION_VALUE is {metadata.quantification}, not {S2_DN_MAX:.0f}: the DN "
+                         "are not the reflectance x 10000 the network was trained on")
+    if metadata.baseline is not None and baseline_number(metadata.baseline) is None:
+        raise InputError(f"{path}: PROCESSING_BASELINE {metadata.baseline!r} in {METADATA} is not a baseline "
+                         "such as 05.09")
+    if not metadata.offsets:
+        if metadata.baseline is not None and baseline_number(metadata.baseline) >= FIRST_OFFSET_BASELINE:
+            raise InputError(f"{path}: processing baseline {metadata.baseline} but no RADIO_ADD_OFFSET in "
+                             f"{METADATA}")
         return 0
-    values = {_number(offsets.get(str(band_id))) for band_id in BAND_IDS.values()}
+    values = {_number(metadata.offsets.get(str(band_id))) for band_id in range(len(S2_BANDS))}
     if len(values) != 1 or None in values:
-        raise InputError(f"{path}: RADIO_ADD_OFFSET is not one number for all 13 bands in {METADATA} "
-                         f"({', '.join(f'{k}: {v}' for k, v in sorted(offsets.items()))})")
+        listed = ", ".join(f"{k}: {v}" for k, v in sorted(metadata.offsets.items(), key=str))
+        raise InputError(f"{path}: RADIO_ADD_OFFSET differs between bands or is missing for some in {METADATA} "
+                         f"({listed}); one offset for all 13 bands is all ibhfn-run applies")
     (offset,) = values
     if not is_offset(offset):
         raise InputError(f"{path}: RADIO_ADD_OFFSET {offset:g} in {METADATA} is not a Sentinel-2 offset "
@@ -126,10 +150,11 @@ def _offset(path: Path, facts: dict) -> int:
     return int(offset)
 
 
-def _number(text: str | None) -> float | None:
+def _number(text: str) -> float | None:
+    """`text` as a number, or None when it is not one."""
     try:
         return float(text)
-    except (TypeError, ValueError):
+    except ValueError:
         return None
 
 
@@ -138,16 +163,19 @@ def _band_members(path: Path, members: list[str], product_dir: PurePosixPath) ->
     granule_root = "GRANULE" if product_dir == PurePosixPath(".") else f"{product_dir}/GRANULE"
     images = [m for m in members if m.startswith(f"{granule_root}/") and "/IMG_DATA/" in m and m.endswith(".jp2")]
     granules = sorted({PurePosixPath(m).relative_to(granule_root).parts[0] for m in images})
-    if len(granules) != 1:
-        raise InputError(f"{path}: holds {len(granules)} granules with images under GRANULE/; one is expected "
-                         "(products since December 2016 hold one tile each)")
+    if not granules:
+        raise InputError(f"{path}: no band image under GRANULE/*/IMG_DATA (an incomplete download?): fetch the "
+                         "product again")
+    if len(granules) > 1:
+        raise InputError(f"{path}: holds {len(granules)} granules with images under GRANULE/ "
+                         f"({', '.join(granules)}); a product since December 2016 holds one")
     found = {}
     for band in S2_BANDS:
         suffix = f"_B{band[1:]:0>2}.jp2"  # B1 -> _B01.jp2, B8A -> _B8A.jp2
         matches = [m for m in images if m.endswith(suffix)]
         if len(matches) != 1:
-            raise InputError(f"{path}: {'no' if not matches else len(matches)} *{suffix} image for band {band} "
-                             f"under GRANULE/{granules[0]}/IMG_DATA")
+            count = f"no *{suffix} image" if not matches else f"{len(matches)} *{suffix} images"
+            raise InputError(f"{path}: {count} for band {band} under GRANULE/{granules[0]}/IMG_DATA")
         found[band] = matches[0]
     return found
 

@@ -12,11 +12,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from ibhfn.cli_errors import report_errors
+from ibhfn.cli_errors import one_line_warnings, report_errors
 from ibhfn.cli_version import VersionOption
 from ibhfn.errors import IbhfnError, InputError
 from ibhfn.output_folder import check_output_folder
-from ibhfn.runtime.l1c_product import open_l1c
+from ibhfn.runtime.l1c_product import looks_like_product, open_l1c
 from ibhfn.runtime.pairing import plain_name
 from ibhfn.runtime.s2_stack import RESAMPLINGS, check_resampling, stack_l1c
 from ibhfn.runtime.writer import COMPRESSIONS
@@ -33,6 +33,7 @@ def options(version: VersionOption = False) -> None:
 
 @app.command()
 @report_errors
+@one_line_warnings
 def s2(
     paths: Annotated[list[Path], typer.Argument(
         help="PRODUCT... OUT: Level-1C products (.SAFE folders or their .zip), then the output folder, which "
@@ -41,7 +42,8 @@ def s2(
         help="Scene name of the one product given (default: <tile>_<date>, for example T33UUP_20230412); the "
              "file is <name>_s2.tif, to pair with <name>_s1.tif.")] = None,
     resampling: Annotated[str, typer.Option(
-        help=f"How the 20 and 60 m bands are brought onto the 10 m grid: {', '.join(RESAMPLINGS)}.")] = "bilinear",
+        help=f"How the 20 and 60 m bands are brought onto the 10 m grid: {', '.join(RESAMPLINGS)} (nearest, as "
+             "Earth Engine, which SEN12MS-CR was made with, resamples unless told otherwise).")] = "nearest",
     compress: Annotated[str, typer.Option(help=f"Output compression: {', '.join(COMPRESSIONS)}.")] = "deflate",
 ) -> None:
     """Stack each product's 13 bands onto its 10 m grid as <name>_s2.tif; the exit code is 2 when any failed."""
@@ -55,6 +57,8 @@ def s2(
     if compress not in COMPRESSIONS:
         raise InputError(f"unknown compression {compress!r}; choose one of {', '.join(COMPRESSIONS)}")
     check_resampling(resampling)
+    if looks_like_product(out_dir):
+        raise InputError(f"{out_dir}: a product, not the output folder, which comes last")
     check_output_folder(out_dir)
     failed, written = 0, {}
     for path in products:
@@ -65,8 +69,8 @@ def s2(
             if output in written:
                 raise InputError(f"{path}: would be written to {output.name}, as {written[output]} was; "
                                  "prepare it on its own with --name")
-            written[output] = path
             stack_l1c(product, output, resampling=resampling, compress=compress)
+            written[output] = path
         except IbhfnError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failed += 1

@@ -139,12 +139,17 @@ def _from_baseline(path: Path, dataset: rasterio.DatasetReader) -> tuple[float, 
     text = dataset.tags().get(BASELINE_TAG)
     if text is None:
         return None
-    match = BASELINE.fullmatch(text.strip())
-    if match is None:
+    baseline = baseline_number(text)
+    if baseline is None:
         raise InputError(f"{path}: {BASELINE_TAG} {text!r} is not a baseline such as 05.10; {GIVE_OFFSET}")
-    baseline = int(match[1]) + int(match[2]) / 100
     dn = S2_BASELINE_04_OFFSET if baseline >= FIRST_OFFSET_BASELINE else 0
     return dn, f"{BASELINE_TAG} {text}"
+
+
+def baseline_number(text: str) -> float | None:
+    """A processing baseline as a number (05.10 and N0510 are 5.1), or None when `text` is not one."""
+    match = BASELINE.fullmatch(text.strip())
+    return None if match is None else int(match[1]) + int(match[2]) / 100
 
 
 def _listed(pairs: set[tuple[float, float]]) -> str:

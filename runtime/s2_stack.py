@@ -1,10 +1,12 @@
 """The 13 bands of a Level-1C product as one GeoTIFF on its 10 m grid: the S2 input `ibhfn-run` takes.
 
-Bands at 20 and 60 m are resampled onto the grid of B2 (10 m) through a `WarpedVRT` (bilinear by
-default), with 0 as nodata, as ESA stores it outside the swath. The stack is written strip by
-strip, so memory is bounded by one strip of all 13 bands, never the product. The product's offset
-is declared the way the runtime reads it back (`s2_offset.py`): band scale 0.0001 and offset, and
-the product's RADIO_ADD_OFFSET and PROCESSING_BASELINE as metadata.
+Bands at 20 and 60 m are resampled onto the grid of B2 (10 m) through a `WarpedVRT`, with 0 as
+nodata, as ESA stores it outside the swath: by nearest neighbour unless asked otherwise, as Google
+Earth Engine (which SEN12MS-CR was prepared with) resamples by default, so that the coarse bands
+most likely look as the network saw them in training. The stack is written strip by strip, so memory
+is bounded by one strip of all 13 bands, never the product. The product's offset is declared the way
+the runtime reads it back (`s2_offset.py`): band scale 0.0001 and offset, and the product's
+RADIO_ADD_OFFSET and PROCESSING_BASELINE as metadata.
 """
 
 from __future__ import annotations
@@ -30,13 +32,13 @@ from ibhfn.runtime.l1c_product import L1CProduct
 from ibhfn.runtime.pipeline import GDAL_CACHE_BYTES
 from ibhfn.runtime.writer import SceneWriter, reflectance_scaling
 
-RESAMPLINGS = {"bilinear": Resampling.bilinear, "nearest": Resampling.nearest, "cubic": Resampling.cubic}
+RESAMPLINGS = {"nearest": Resampling.nearest, "bilinear": Resampling.bilinear, "cubic": Resampling.cubic}
 REFERENCE_BAND = "B2"  # a 10 m band: its grid is the stack's
 STRIP = 1024  # rows per strip, a row of the products' JPEG 2000 tiles: 290 MB of 13 bands at 10980 px
 # GDAL's block cache (pipeline.GDAL_CACHE_BYTES) holds the tile rows of the 20 and 60 m bands that a strip shares
 
 
-def stack_l1c(product: L1CProduct, output: Path, *, resampling: str = "bilinear", compress: str = "deflate") -> Path:
+def stack_l1c(product: L1CProduct, output: Path, *, resampling: str = "nearest", compress: str = "deflate") -> Path:
     """Write `product`'s 13 bands in the engine's order as a uint16 GeoTIFF on its 10 m grid at `output`."""
     check_resampling(resampling)
     with ExitStack() as stack:
@@ -52,12 +54,13 @@ def stack_l1c(product: L1CProduct, output: Path, *, resampling: str = "bilinear"
             descriptions=S2_BANDS, compress=compress, tags=_tags(product),
             scaling=reflectance_scaling("uint16", product.offset)))
         paths = [product.band_files[band] for band in S2_BANDS]
-        readers = stack.enter_context(ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="ibhfn-band"))
+        threads = min(len(os.sched_getaffinity(0)), len(S2_BANDS))
+        readers = stack.enter_context(ThreadPoolExecutor(threads, thread_name_prefix="ibhfn-band"))
         for row in range(0, reference.height, STRIP):
             window = Window(0, row, reference.width, min(STRIP, reference.height - row))
             strip = np.empty((len(S2_BANDS), window.height, window.width), np.uint16)
             list(readers.map(partial(_read, window=window), sources, paths, strip))  # each band into its row of strip
-            writer.write(row, 0, strip)
+            writer.write(row, 0, _blank_partial_pixels(strip))
     return Path(output)
 
 
@@ -96,8 +99,23 @@ def _read(source: rasterio.DatasetReader | WarpedVRT, path: str, out: np.ndarray
     try:
         source.read(1, window=window, out=out)
     except RasterioError as exc:
+        reason = exc.__cause__ or exc  # rasterio's own message only points to GDAL's, its cause
         raise InputError(f"{path}: cannot read rows {window.row_off}..{window.row_off + window.height} "
-                         f"({' '.join(str(exc).split())})") from None
+                         f"({' '.join(str(reason).split())})") from None
+
+
+def _blank_partial_pixels(strip: np.ndarray) -> np.ndarray:
+    """Set every band to 0 where any band is 0 (nodata, as L1C's valid DN start at 1), in place.
+
+    The bands' swath edges do not coincide once resampled to 10 m; a pixel with only some bands
+    would reach the network, which masks only pixels with none, as reflectance -0.1 in the others.
+    """
+    partial_pixels = np.zeros(strip.shape[1:], bool)
+    for band in strip:
+        partial_pixels |= band == 0
+    for band in strip:
+        band[partial_pixels] = 0
+    return strip
 
 
 def _tags(product: L1CProduct) -> dict[str, str]:

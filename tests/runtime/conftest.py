@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -222,6 +223,21 @@ def write_l1c_product(folder: Path, *, size: int = 120, baseline: str = "05.09",
         + "</Radiometric_Offset_List>")
     (safe / "MTD_MSIL1C.xml").write_text(L1C_METADATA.format(name=L1C_NAME, baseline=baseline, offsets=radio))
     return safe, bands
+
+
+def zip_product(safe: Path) -> Path:
+    """The product as it is downloaded: a zip holding the .SAFE folder, beside it."""
+    archive = safe.with_suffix(".zip")
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as output:
+        for path in sorted(safe.rglob("*")):
+            output.write(path, path.relative_to(safe.parent).as_posix())
+    return archive
+
+
+@pytest.fixture(scope="session")
+def zipped():
+    """`zip_product`, for tests of products given as their .zip."""
+    return zip_product
 
 
 @pytest.fixture(scope="session")

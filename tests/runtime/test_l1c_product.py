@@ -1,5 +1,4 @@
 import shutil
-import zipfile
 
 import pytest
 
@@ -14,15 +13,6 @@ def product(tmp_path, make_l1c_product):
     return make_l1c_product(tmp_path / "products", size=60)[0]
 
 
-def zipped(safe):
-    """The product as ESA delivers it: a zip holding the .SAFE folder."""
-    archive = safe.with_suffix(".zip")
-    with zipfile.ZipFile(archive, "w") as output:
-        for path in sorted(safe.rglob("*")):
-            output.write(path, path.relative_to(safe.parent).as_posix())
-    return archive
-
-
 def test_a_safe_folder_gives_its_bands_in_the_engines_order_and_its_offset(product):
     found = open_l1c(product)
     assert (found.name, found.baseline, found.offset) == ("T32TQM_20230412", "05.09", -1000)
@@ -32,7 +22,7 @@ def test_a_safe_folder_gives_its_bands_in_the_engines_order_and_its_offset(produ
     assert found.product_uri == product.name
 
 
-def test_a_zipped_product_reads_the_same_through_gdals_zip_paths(product):
+def test_a_zipped_product_reads_the_same_through_gdals_zip_paths(product, zipped):
     archive = zipped(product)
     found = open_l1c(archive)
     assert (found.name, found.offset) == ("T32TQM_20230412", -1000)
@@ -57,8 +47,15 @@ def edit_metadata(product, old, new):
     (lambda p: (p / "MTD_MSIL1C.xml").unlink(), "not a Sentinel-2 Level-1C product (no MTD_MSIL1C.xml at its root)"),
     (lambda p: next(p.rglob("*_B10.jp2")).unlink(), "no *_B10.jp2 image for band B10 under GRANULE/L1C_T32TQM"),
     (lambda p: shutil.copytree(next(p.glob("GRANULE/*")), p / "GRANULE" / "L1C_T32TQN_A031917_20230412T101554"),
-     "holds 2 granules with images under GRANULE/"),
-    (lambda p: edit_metadata(p, '"3">-1000<', '"3">-900<'), "RADIO_ADD_OFFSET is not one number for all 13 bands"),
+     "holds 2 granules with images under GRANULE/ (L1C_T32TQM_A031917_20230412T101554, L1C_T32TQN_"),
+    (lambda p: edit_metadata(p, '"3">-1000<', '"3">-900<'),
+     "RADIO_ADD_OFFSET differs between bands or is missing for some in MTD_MSIL1C.xml (0: -1000"),
+    (lambda p: edit_metadata(p, ">05.09<", ">latest<"),
+     "PROCESSING_BASELINE 'latest' in MTD_MSIL1C.xml is not a baseline such as 05.09"),
+    (lambda p: (p / "MTD_MSIL1C.xml").rename(p / "S2A_OPER_MTD_SAFL1C_PDMC_20160101T000000.xml"),
+     "a product in the format used before December 2016"),
+    (lambda p: [image.unlink() for image in p.rglob("*.jp2") if "IMG_DATA" in image.parts],
+     "no band image under GRANULE/*/IMG_DATA (an incomplete download?): fetch the product again"),
     (lambda p: edit_metadata(p, "RADIO_ADD_OFFSET", "OTHER_OFFSET"),
      "processing baseline 05.09 but no RADIO_ADD_OFFSET"),
     (lambda p: edit_metadata(p, ">10000<", ">1000<"), "QUANTIFICATION_VALUE is 1000, not 10000"),

@@ -44,6 +44,16 @@ def test_each_product_is_stacked_or_named_and_the_exit_code_says_whether_any_fai
     assert named.exit_code == 0 and (tmp_path / "out" / "site7_s2.tif").is_file()
 
 
+def test_a_product_that_fails_leaves_its_name_to_the_next(tmp_path, make_l1c_product):
+    safe, _ = make_l1c_product(tmp_path / "a", size=60)
+    damaged = tmp_path / "b" / safe.name
+    shutil.copytree(safe, damaged)
+    next(damaged.rglob("*_B11.jp2")).write_bytes(b"")
+    result = invoke(app, "s2", damaged, safe, tmp_path / "out")
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1 and "_B11.jp2: " in result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["T32TQM_20230412_s2.tif"]
+
+
 def test_options_that_cannot_work_are_one_line_before_any_product_is_read(tmp_path, make_l1c_product):
     safe, _ = make_l1c_product(tmp_path / "a", size=60)
     (tmp_path / "file").write_text("")
@@ -55,8 +65,9 @@ def test_options_that_cannot_work_are_one_line_before_any_product_is_read(tmp_pa
         ((safe, "--compress", "lzw", tmp_path / "out"), "error: unknown compression 'lzw'; choose one of deflate, "
                                                           "zstd, none"),
         ((safe, "--resampling", "lanczos", tmp_path / "out"), "error: unknown resampling 'lanczos'; choose one of "
-                                                                "bilinear, nearest, cubic"),
+                                                                "nearest, bilinear, cubic"),
         ((safe, tmp_path / "file"), f"error: {tmp_path / 'file'}: is a file, not a folder"),
+        ((safe, safe), f"error: {safe}: a product, not the output folder, which comes last"),
     ):
         result = invoke(app, "s2", *args)
         assert (result.exit_code, result.stderr.strip()) == (2, message)
