@@ -11,7 +11,6 @@ RADIO_ADD_OFFSET and PROCESSING_BASELINE as metadata.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from functools import partial
@@ -28,6 +27,7 @@ import ibhfn
 from ibhfn.atomic import atomic_path
 from ibhfn.bands import S2_BANDS
 from ibhfn.errors import InputError
+from ibhfn.runtime.engine import available_cpus
 from ibhfn.runtime.l1c_product import L1CProduct
 from ibhfn.runtime.pipeline import GDAL_CACHE_BYTES
 from ibhfn.runtime.writer import SceneWriter, reflectance_scaling
@@ -54,7 +54,7 @@ def stack_l1c(product: L1CProduct, output: Path, *, resampling: str = "nearest",
             descriptions=S2_BANDS, compress=compress, tags=_tags(product),
             scaling=reflectance_scaling("uint16", product.offset)))
         paths = [product.band_files[band] for band in S2_BANDS]
-        threads = min(len(os.sched_getaffinity(0)), len(S2_BANDS))
+        threads = min(available_cpus(), len(S2_BANDS))
         readers = stack.enter_context(ThreadPoolExecutor(threads, thread_name_prefix="ibhfn-band"))
         for row in range(0, reference.height, STRIP):
             window = Window(0, row, reference.width, min(STRIP, reference.height - row))
