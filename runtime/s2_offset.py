@@ -102,6 +102,7 @@ def _without_advice(error: InputError) -> str:
 
 
 def _from_band_offsets(path: Path, dataset: rasterio.DatasetReader) -> tuple[float, str] | None:
+    """The offset in DN that GDAL band scale 0.0001 and offset declare, the same for every band."""
     pairs = set(zip(dataset.scales, dataset.offsets))
     if pairs <= {(1.0, 0.0)}:
         return None
@@ -116,6 +117,7 @@ def _from_band_offsets(path: Path, dataset: rasterio.DatasetReader) -> tuple[flo
 
 
 def _from_offset_tags(path: Path, dataset: rasterio.DatasetReader) -> tuple[float, str] | None:
+    """BOA_ADD_OFFSET or RADIO_ADD_OFFSET, one value wherever the file or its bands give either."""
     found = {}  # tag -> its one value, from the file's metadata and its bands'
     for tag in OFFSET_TAGS:
         texts = {tags[tag] for tags in (dataset.tags(), *map(dataset.tags, dataset.indexes)) if tag in tags}
@@ -136,6 +138,7 @@ def _from_offset_tags(path: Path, dataset: rasterio.DatasetReader) -> tuple[floa
 
 
 def _from_baseline(path: Path, dataset: rasterio.DatasetReader) -> tuple[float, str] | None:
+    """The offset a product of the PROCESSING_BASELINE the file names has."""
     text = dataset.tags().get(BASELINE_TAG)
     if text is None:
         return None
@@ -153,4 +156,5 @@ def baseline_number(text: str) -> float | None:
 
 
 def _listed(pairs: set[tuple[float, float]]) -> str:
+    """Band scales and offsets, for a message."""
     return ", ".join(f"scale {scale:g} offset {offset:g}" for scale, offset in sorted(pairs))
