@@ -1,6 +1,8 @@
-"""`ibhfn-prepare`: turn Sentinel-2 Level-1C products as ESA distributes them into the S2 inputs of `ibhfn-run`.
+"""`ibhfn-prepare`: turn Sentinel products into the inputs of `ibhfn-run`.
 
-This module only parses arguments and reports; the work is `open_l1c` and `stack_l1c`.
+`s2` stacks Level-1C products as ESA distributes them; `s1` brings processed backscatter onto an
+S2 scene's grid. This module only parses arguments and reports; the work is `open_l1c`,
+`stack_l1c` and `prepare_s1`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from ibhfn.errors import IbhfnError, InputError
 from ibhfn.output_folder import check_output_folder
 from ibhfn.runtime.l1c_product import looks_like_product, open_l1c
 from ibhfn.runtime.pairing import plain_name
+from ibhfn.runtime.raster_source import FULL_COVER
+from ibhfn.runtime.s1_backscatter import UNITS, prepare_s1
 from ibhfn.runtime.s2_stack import RESAMPLINGS, check_resampling, stack_l1c
 from ibhfn.runtime.writer import COMPRESSIONS
 
@@ -80,6 +84,28 @@ def s2(
                    f"{time.perf_counter() - started:.1f} s")
     if failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+@report_errors
+@one_line_warnings
+def s1(
+    path: Annotated[Path, typer.Argument(help="Sentinel-1 GeoTIFF: terrain-corrected GRD sigma0 VV and VH, in dB "
+                                              "or linear power (as SNAP writes it), on any grid.", show_default=False)],
+    like: Annotated[Path, typer.Option(help="The <name>_s2.tif it pairs with: the output is <name>_s1.tif beside it, "
+                                            "on its grid.", show_default=False)],
+    bands: Annotated[Optional[str], typer.Option(
+        help="The input's bands in order, VV,VH or VH,VV, where its band descriptions do not name them.")] = None,
+    units: Annotated[str, typer.Option(help=f"The input's units: {', '.join(UNITS)} (auto: by the band "
+                                            "descriptions, else the values).")] = "auto",
+) -> None:
+    """Bring an S1 file onto its S2 scene's grid as VV, VH in dB: the <name>_s1.tif that ibhfn-run pairs."""
+    started = time.perf_counter()
+    order = tuple(band.strip() for band in bands.split(",")) if bands else None
+    prepared = prepare_s1(path, like, order=order, units=units)
+    converted = "linear power converted to dB" if prepared.linear else "in dB"
+    cover = "" if prepared.cover >= FULL_COVER else f", covering {prepared.cover:.1%} of the scene"
+    typer.echo(f"{prepared.output}: {path.name} ({converted}{cover}) in {time.perf_counter() - started:.1f} s")
 
 
 def main() -> None:

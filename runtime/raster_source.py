@@ -58,7 +58,8 @@ class Overlap:
     s1_bounds: tuple[float, float, float, float]
 
 
-def _overlap(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader) -> Overlap:
+def s1_overlap(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader) -> Overlap:
+    """How much of S2's footprint S1's covers."""
     bounds = transform_bounds(s1.crs, s2.crs, *s1.bounds) if s1.crs != s2.crs else tuple(s1.bounds)
     left, bottom, right, top = s2.bounds
     width = max(0.0, min(right, bounds[2]) - max(left, bounds[0]))
@@ -75,7 +76,8 @@ def _same_grid(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader) -> bool:
     )
 
 
-def _resampling(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader, s1_bounds: tuple) -> Resampling:
+def s1_resampling(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader, s1_bounds: tuple) -> Resampling:
+    """How S1 is brought onto S2's grid: average where S1 is finer, else bilinear."""
     s1_pixel = (s1_bounds[2] - s1_bounds[0]) / s1.width
     return Resampling.average if s1_pixel < 0.75 * abs(s2.transform.a) else Resampling.bilinear
 
@@ -140,7 +142,7 @@ class SceneSource:
         missing = [str(path) for path, ds in ((self.s1_path, self._s1), (self.s2_path, self._s2)) if ds.crs is None]
         if missing:
             return [f"{' and '.join(missing)}: no CRS, so S1 cannot be aligned with S2 on another grid"]
-        overlap = _overlap(self._s1, self._s2)
+        overlap = s1_overlap(self._s1, self._s2)
         if overlap.fraction == 0.0:
             return [f"{self.s1_path}: does not overlap {self.s2_path.name} (no common ground in {self._s2.crs})"]
         if overlap.fraction < FULL_COVER:
@@ -156,14 +158,14 @@ class SceneSource:
                              s2_offset=self.s2_offset, s2_offset_origin=self.s2_offset_origin)
 
     def _warp(self) -> WarpedVRT:
-        overlap = _overlap(self._s1, self._s2)
+        overlap = s1_overlap(self._s1, self._s2)
         return WarpedVRT(
             self._s1,
             crs=self._s2.crs,
             transform=self._s2.transform,
             width=self._s2.width,
             height=self._s2.height,
-            resampling=_resampling(self._s1, self._s2, overlap.s1_bounds),
+            resampling=s1_resampling(self._s1, self._s2, overlap.s1_bounds),
             nodata=np.nan,
             dtype="float32",
         )

@@ -3,6 +3,7 @@ import shutil
 
 import numpy as np
 import rasterio
+from affine import Affine
 from typer.testing import CliRunner
 
 from ibhfn.runtime import cli as run_cli
@@ -20,9 +21,16 @@ def test_a_product_becomes_an_input_that_ibhfn_run_restores_with_its_offset(tmp_
     assert prepared.exit_code == 0, prepared.output
     s2 = tmp_path / "in" / "T32TQM_20230412_s2.tif"
     assert prepared.stdout.startswith(f"{s2}: {safe.name} (baseline 05.09, RADIO_ADD_OFFSET -1000) in ")
-    with rasterio.open(s2) as stack:  # the scene's S1, as SNAP would give it on the same grid
-        geotiff(tmp_path / "in" / "T32TQM_20230412_s1.tif", np.full((2, 120, 120), -12.0, np.float32),
-                crs=stack.crs.to_string(), transform=stack.transform)
+    with rasterio.open(s2) as stack:  # the scene's S1 as SNAP writes it: linear power, VH first, a wider swath
+        swath = geotiff(tmp_path / "S1A_IW_GRDH_1SDV_TC.tif", np.stack([np.full((160, 160), 0.03, np.float32),
+                                                                       np.full((160, 160), 0.1, np.float32)]),
+                        crs=stack.crs.to_string(), transform=stack.transform @ Affine.translation(-20, -20))
+    with rasterio.open(swath, "r+") as dataset:
+        dataset.descriptions = ("Sigma0_VH", "Sigma0_VV")
+    s1 = invoke(app, "s1", swath, "--like", s2)
+    assert s1.exit_code == 0, s1.output
+    assert s1.stdout.startswith(f"{tmp_path / 'in' / 'T32TQM_20230412_s1.tif'}: {swath.name} (linear power "
+                                "converted to dB) in ")
     run = invoke(run_cli.app, "--engine", onnx_engine_path, "--tile", 64, tmp_path / "in", tmp_path / "out")
     assert run.exit_code == 0 and "warning" not in run.output, run.output
     record = json.loads((tmp_path / "out" / "T32TQM_20230412.tif.json").read_text())
@@ -72,3 +80,15 @@ def test_options_that_cannot_work_are_one_line_before_any_product_is_read(tmp_pa
         result = invoke(app, "s2", *args)
         assert (result.exit_code, result.stderr.strip()) == (2, message)
     assert not (tmp_path / "out").exists()
+
+
+def test_s1_options_that_cannot_work_are_one_line(tmp_path, make_scene):
+    s1, s2 = make_scene(tmp_path / "in", "a", height=64, width=64)
+    result = invoke(app, "s1", s1, "--like", s2, "--bands", "VV,VH")  # a_s1.tif would be written over itself
+    assert (result.exit_code, result.stderr.strip()) == (2, f"error: {s1}: is already the a_s1.tif beside a_s2.tif, "
+                                                            "which this would write; rename or move it first")
+    moved = s1.rename(tmp_path / "swath.tif")
+    result = invoke(app, "s1", moved, "--like", s2, "--bands", "VV,HH")
+    assert (result.exit_code, result.stderr.strip()) == (2, "error: --bands VV,HH: give VV and VH once each, in the "
+                                                            "file's order")
+    assert not s1.exists()
