@@ -95,16 +95,18 @@ def s1(
     like: Annotated[Path, typer.Option(help="The <name>_s2.tif it pairs with: the output is <name>_s1.tif beside it, "
                                             "on its grid.", show_default=False)],
     bands: Annotated[Optional[str], typer.Option(
-        help="The input's bands in order, VV,VH or VH,VV, where its band descriptions do not name them.")] = None,
+        help="The input's bands in order, VH,VV or VV,VH, where its band descriptions do not name them (SNAP's "
+             "GeoTIFFs do not; their dual-polarisation bands come VH first).")] = None,
     units: Annotated[str, typer.Option(help=f"The input's units: {', '.join(UNITS)} (auto: by the band "
-                                            "descriptions, else the values).")] = "auto",
+                                            "descriptions and the values, which a choice must not contradict)."
+                                       )] = "auto",
 ) -> None:
     """Bring an S1 file onto its S2 scene's grid as VV, VH in dB: the <name>_s1.tif that ibhfn-run pairs."""
     started = time.perf_counter()
     order = tuple(band.strip() for band in bands.split(",")) if bands else None
     prepared = prepare_s1(path, like, order=order, units=units)
     converted = "linear power converted to dB" if prepared.linear else "in dB"
-    cover = "" if prepared.cover >= FULL_COVER else f", covering {prepared.cover:.1%} of the scene"
+    cover = "" if prepared.valid >= FULL_COVER else f", backscatter in {prepared.valid:.1%} of the scene"
     typer.echo(f"{prepared.output}: {path.name} ({converted}{cover}) in {time.perf_counter() - started:.1f} s")
 
 

@@ -1,15 +1,20 @@
 """Sentinel-1 backscatter as the network takes it: VV then VH, in dB, on the grid of the S2 scene it pairs with.
 
 SEN12MS-CR's S1 is GRD sigma0 after thermal noise removal, calibration and terrain correction, in
-dB. A SNAP chain to that point writes linear power by default, names its bands `Sigma0_VH` and
-`Sigma0_VV` (VH first) and covers a whole 250 km swath. This module turns such a file into
-`<scene>_s1.tif` beside `<scene>_s2.tif`: cut and resampled onto S2's grid (in the input's units,
-so linear power is averaged as power), bands ordered by their descriptions, linear power converted
-to dB, nodata (0 or the file's nodata) as NaN. It is written strip by strip, like every output.
+dB. A SNAP chain to that point writes linear power by default, a dual-polarisation product's bands
+VH first, and a whole 250 km swath; its GeoTIFFs keep band names in SNAP's own header, not where
+GDAL reads them, so their order is given (`--bands VH,VV`). This module turns such a file into
+`<scene>_s1.tif` beside `<scene>_s2.tif`: cut and resampled onto S2's grid in the input's units
+(linear power is averaged as power; dB input is resampled in dB, which reads a speckled scene
+0.3-0.4 dB lower), bands ordered VV, VH, linear power converted to dB, NaN where there is no signal
+(where every band holds 0 or the file's nodata, or power is not positive). It is written strip by
+strip, like every output. Amplitude, uncalibrated intensity, gamma0, beta0 and HH/HV bands are
+refused where the descriptions name them.
 """
 
 from __future__ import annotations
 
+import re
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +34,10 @@ from ibhfn.runtime.raster_source import open_raster, s1_overlap, s1_resampling
 from ibhfn.runtime.writer import SceneWriter
 
 UNITS = ("auto", "db", "linear")
-SAMPLE = 256  # px on a side of the decimated view of the whole scene that `auto` judges the units on
+SAMPLE = 256  # px on a side of the decimated view of the whole scene that the units are judged on
 STRIP = 1024  # rows per strip: 8 MB a band at 10980 px
+NOT_SIGMA0 = {"AMPLITUDE": "amplitude", "INTENSITY": "uncalibrated intensity", "GAMMA0": "gamma0", "BETA0": "beta0"}
+CROSS_POLS = ("HH", "HV")  # polarisations of a product that has no VV and VH
 
 
 @dataclass(frozen=True)
@@ -39,21 +46,21 @@ class PreparedS1:
 
     output: Path
     linear: bool  # whether the input was linear power, converted to dB
-    cover: float  # the share of the S2 scene the input covers
+    valid: float  # the share of the S2 scene's pixels with backscatter in both bands
 
 
 def prepare_s1(s1: Path, like: Path, *, order: tuple[str, ...] | None = None, units: str = "auto") -> PreparedS1:
     """Write `s1` as VV, VH in dB on the grid of the S2 file `like`, as `<scene>_s1.tif` beside it.
 
-    `order` names the input's bands (VV, VH in some order) where its descriptions do not; `units`
-    says whether it holds dB or linear power, `auto` telling them apart by the descriptions or the
-    values (backscatter in dB is below 0 almost everywhere, linear power is not).
+    `order` names the input's bands (VV, VH in some order) where its descriptions do not, as in
+    SNAP's GeoTIFFs; `units` says whether it holds dB or linear power, which its descriptions or
+    values must not contradict (backscatter in dB is below 0 almost everywhere, power is not).
     """
     if units not in UNITS:
         raise InputError(f"unknown units {units!r}; choose one of {', '.join(UNITS)}")
     s1, like = Path(s1), Path(like)
     output = like.with_name(f"{scene_name(like)}_s1.tif")
-    if output.exists() and s1.exists() and output.samefile(s1):
+    if output.exists() and s1.exists() and output.samefile(s1):  # refuse_overwriting's message would not say why
         raise InputError(f"{s1}: is already the {output.name} beside {like.name}, which this would write; "
                          "rename or move it first")
     refuse_overwriting(output, s1, like)
@@ -62,12 +69,11 @@ def prepare_s1(s1: Path, like: Path, *, order: tuple[str, ...] | None = None, un
         source = stack.enter_context(open_raster(s1))
         grid = stack.enter_context(open_raster(like))
         indexes = _band_indexes(s1, source, order)
-        cover = _check_cover(s1, like, source, grid)
-        nodata = 0.0 if source.nodata is None else source.nodata
+        _check_cover(s1, like, source, grid)
         warped = stack.enter_context(WarpedVRT(
             source, crs=grid.crs, transform=grid.transform, width=grid.width, height=grid.height,
-            resampling=s1_resampling(source, grid, s1_overlap(source, grid).s1_bounds), src_nodata=nodata,
-            nodata=np.nan, dtype="float32"))
+            resampling=s1_resampling(source, grid, s1_overlap(source, grid).s1_bounds),
+            src_nodata=0.0 if source.nodata is None else source.nodata, nodata=np.nan, dtype="float32"))
         linear = _is_linear(s1, source, warped, units)
         profile = {"width": grid.width, "height": grid.height, "crs": grid.crs, "transform": grid.transform}
         tags = {"TIFFTAG_SOFTWARE": f"ibhfn {ibhfn.__version__}", "IBHFN_S1_SOURCE": s1.name,
@@ -75,47 +81,74 @@ def prepare_s1(s1: Path, like: Path, *, order: tuple[str, ...] | None = None, un
         writer = stack.enter_context(SceneWriter(stack.enter_context(atomic_path(output)), profile,
                                                  bands=len(S1_BANDS), dtype="float32", descriptions=S1_BANDS,
                                                  tags=tags))
+        valid = 0
         for row in range(0, grid.height, STRIP):
             window = Window(0, row, grid.width, min(STRIP, grid.height - row))
             values = warped.read(indexes, window=window)
-            writer.write(row, 0, _to_db(values) if linear else values)
-    return PreparedS1(output, linear, cover)
+            values = _to_db(values) if linear else values
+            valid += int(np.isfinite(values).all(axis=0).sum())
+            writer.write(row, 0, values)
+        if not valid:  # nothing is left under the output's name
+            raise InputError(f"{s1}: no backscatter where it covers {like.name} (all nodata)")
+    return PreparedS1(output, linear, valid / (grid.width * grid.height))
 
 
 def _band_indexes(path: Path, source: rasterio.DatasetReader, order: tuple[str, ...] | None) -> list[int]:
-    """The input's band numbers of VV and VH, from `order` or the band descriptions."""
+    """The input's band numbers of VV and VH, from its descriptions or `order`, which must agree."""
+    words = {word for text in source.descriptions for word in _words(text)}
+    pols = sorted(words & set(CROSS_POLS))
+    if pols:
+        raise InputError(f"{path}: holds {', '.join(pols)}; the network takes VV and VH, from a dual-polarisation "
+                         "VV+VH product (1SDV)")
     if source.count != len(S1_BANDS):
-        raise InputError(f"{path}: has {source.count} bands; S1 needs {len(S1_BANDS)} ({', '.join(S1_BANDS)})")
-    named = tuple(name.upper() for name in order) if order else described_order(source.descriptions, S1_BANDS)
+        raise InputError(f"{path}: has {source.count} band(s); the network takes VV and VH, from a "
+                         "dual-polarisation VV+VH product (1SDV), as two bands")
+    for word, quantity in NOT_SIGMA0.items():
+        if word in words:
+            raise InputError(f"{path}: holds {quantity}, not sigma0 as SEN12MS-CR: calibrate to sigma0 (SNAP's "
+                             "Calibration, Output sigma0 band) before terrain correction")
+    described = described_order(source.descriptions, S1_BANDS)
+    given = tuple(name.upper() for name in order) if order else None
+    if given is not None and sorted(given) != sorted(S1_BANDS):
+        raise InputError(f"--bands {','.join(order)}: give VV and VH once each, in the file's order")
+    if given is not None and described is not None and given != described:
+        raise InputError(f"--bands {','.join(order)}: {path} names its bands {', '.join(described)}")
+    named = given or described
     if named is None:
-        raise InputError(f"{path}: its band descriptions do not say which band is VV and which VH; give "
-                         "--bands VV,VH or --bands VH,VV")
-    if sorted(named) != sorted(S1_BANDS):
-        raise InputError(f"--bands {','.join(order or ())}: give VV and VH once each, in the file's order")
+        raise InputError(f"{path}: does not name its bands (SNAP's GeoTIFFs do not; a dual-polarisation product "
+                         "has VH first there): give --bands VH,VV or --bands VV,VH")
     return [named.index(band) + 1 for band in S1_BANDS]
 
 
-def _check_cover(s1: Path, like: Path, source: rasterio.DatasetReader, grid: rasterio.DatasetReader) -> float:
-    """The share of the S2 scene that S1 covers; none is an error."""
+def _words(text: str | None) -> list[str]:
+    """A band description's words, upper case, as `ibhfn.bands` splits them (`Sigma0_VV_db`: SIGMA0, VV, DB)."""
+    return [word for word in re.split(r"[^0-9A-Z]+", (text or "").upper()) if word]
+
+
+def _check_cover(s1: Path, like: Path, source: rasterio.DatasetReader, grid: rasterio.DatasetReader) -> None:
+    """Refuse an S1 file without a CRS or whose footprint misses the S2 scene."""
     if source.crs is None:
         raise InputError(f"{s1}: no CRS, so it cannot be brought onto {like.name}'s grid")
-    cover = s1_overlap(source, grid).fraction
-    if cover == 0.0:
+    if s1_overlap(source, grid).fraction == 0.0:
         raise InputError(f"{s1}: does not overlap {like.name} (no common ground in {grid.crs})")
-    return cover
 
 
 def _is_linear(path: Path, source: rasterio.DatasetReader, warped: WarpedVRT, units: str) -> bool:
-    """Whether the input holds linear power: as `units` says, else as its descriptions or values say."""
-    if units != "auto":
-        return units == "linear"
-    if any("DB" in (text or "").upper().replace("_", " ").split() for text in source.descriptions):
-        return False
+    """Whether the input holds linear power: as its descriptions, the values and `units` agree."""
+    described_db = any("DB" in _words(text) for text in source.descriptions)
     view = warped.read(out_shape=(warped.count, SAMPLE, SAMPLE))
-    valid = view[np.isfinite(view)]
-    if not valid.size:
-        raise InputError(f"{path}: no valid value where it covers the scene")
-    return bool(np.median(valid) > 0)
+    values = view[np.isfinite(view)]
+    if not values.size:
+        raise InputError(f"{path}: no backscatter where it covers the scene (all nodata)")
+    median = float(np.median(values))
+    linear = median > 0 and not described_db
+    if units == "linear" and not linear:
+        why = "its band descriptions say dB" if described_db else f"its values are below 0 (median {median:.3g})"
+        raise InputError(f"{path}: --units linear, but {why}: it holds dB; leave --units out")
+    if units == "db" and median > 0:
+        raise InputError(f"{path}: --units db, but its median is {median:.3g}, above 0 dB: it looks like linear "
+                         "power; leave --units out")
+    return linear
 
 
 def _to_db(power: np.ndarray) -> np.ndarray:

@@ -25,9 +25,7 @@ def test_a_product_becomes_an_input_that_ibhfn_run_restores_with_its_offset(tmp_
         swath = geotiff(tmp_path / "S1A_IW_GRDH_1SDV_TC.tif", np.stack([np.full((160, 160), 0.03, np.float32),
                                                                        np.full((160, 160), 0.1, np.float32)]),
                         crs=stack.crs.to_string(), transform=stack.transform @ Affine.translation(-20, -20))
-    with rasterio.open(swath, "r+") as dataset:
-        dataset.descriptions = ("Sigma0_VH", "Sigma0_VV")
-    s1 = invoke(app, "s1", swath, "--like", s2)
+    s1 = invoke(app, "s1", swath, "--like", s2, "--bands", "VH,VV")
     assert s1.exit_code == 0, s1.output
     assert s1.stdout.startswith(f"{tmp_path / 'in' / 'T32TQM_20230412_s1.tif'}: {swath.name} (linear power "
                                 "converted to dB) in ")
