@@ -18,6 +18,6 @@ Read in this order:
   spread over worker processes (`--jobs`); `cli`: `ibhfn-run` (`malloc`: how it keeps glibc
   from holding on to freed block arrays).
 - `l1c_product` and `s2_stack`: a Sentinel-2 Level-1C product (.SAFE or .zip) read and stacked
-  into the 13-band input; `s1_backscatter`: processed S1 brought onto a scene's S2 grid in dB;
-  `prepare_cli`: `ibhfn-prepare`.
+  into the 13-band input; `s1_backscatter`: processed S1 brought onto a scene's S2 grid in dB
+  (`snap_header`: the band names SNAP keeps in its GeoTIFFs); `prepare_cli`: `ibhfn-prepare`.
 """

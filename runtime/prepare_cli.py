@@ -95,8 +95,8 @@ def s1(
     like: Annotated[Path, typer.Option(help="The <name>_s2.tif it pairs with: the output is <name>_s1.tif beside it, "
                                             "on its grid.", show_default=False)],
     bands: Annotated[Optional[str], typer.Option(
-        help="The input's bands in order, VH,VV or VV,VH, where its band descriptions do not name them (SNAP's "
-             "GeoTIFFs do not; their dual-polarisation bands come VH first).")] = None,
+        help="The input's bands in order, VH,VV or VV,VH, where neither its band descriptions nor SNAP's header "
+             "name them.")] = None,
     units: Annotated[str, typer.Option(help=f"The input's units: {', '.join(UNITS)} (auto: by the band "
                                             "descriptions and the values, which a choice must not contradict)."
                                        )] = "auto",

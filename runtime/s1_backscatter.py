@@ -2,14 +2,15 @@
 
 SEN12MS-CR's S1 is GRD sigma0 after thermal noise removal, calibration and terrain correction, in
 dB. A SNAP chain to that point writes linear power by default, a dual-polarisation product's bands
-VH first, and a whole 250 km swath; its GeoTIFFs keep band names in SNAP's own header, not where
-GDAL reads them, so their order is given (`--bands VH,VV`). This module turns such a file into
-`<scene>_s1.tif` beside `<scene>_s2.tif`: cut and resampled onto S2's grid in the input's units
-(linear power is averaged as power; dB input is resampled in dB, which reads a speckled scene
-0.3-0.4 dB lower), bands ordered VV, VH, linear power converted to dB, NaN where there is no signal
-(where every band holds 0 or the file's nodata, or power is not positive). It is written strip by
-strip, like every output. Amplitude, uncalibrated intensity, gamma0, beta0 and HH/HV bands are
-refused where the descriptions name them.
+VH first, and a whole 250 km swath; its GeoTIFFs keep band names, units and nodata in SNAP's own
+header, not where GDAL reads them, so that header is read (`snap_header.py`), and a file with
+neither names nor header needs `--bands`. This module turns such a file into `<scene>_s1.tif` beside
+`<scene>_s2.tif`: cut and resampled onto S2's grid in the input's units (linear power is averaged as
+power; dB input is resampled in dB, which reads a speckled scene 0.3-0.4 dB lower), bands ordered
+VV, VH, linear power converted to dB, NaN where there is no signal (where every band holds 0 or the
+file's nodata, or power is not positive). It is written strip by strip, like every output.
+Amplitude, uncalibrated intensity, gamma0, beta0 and HH/HV bands are refused where the band names
+say so.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ibhfn.errors import InputError
 from ibhfn.runtime.pairing import scene_name
 from ibhfn.runtime.pipeline import GDAL_CACHE_BYTES
 from ibhfn.runtime.raster_source import open_raster, s1_overlap, s1_resampling
+from ibhfn.runtime.snap_header import snap_bands
 from ibhfn.runtime.writer import SceneWriter
 
 UNITS = ("auto", "db", "linear")
@@ -68,13 +70,14 @@ def prepare_s1(s1: Path, like: Path, *, order: tuple[str, ...] | None = None, un
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES))
         source = stack.enter_context(open_raster(s1))
         grid = stack.enter_context(open_raster(like))
-        indexes = _band_indexes(s1, source, order)
+        bands = _described_bands(s1, source)
+        indexes = _band_indexes(s1, source.count, bands.names, order)
         _check_cover(s1, like, source, grid)
         warped = stack.enter_context(WarpedVRT(
             source, crs=grid.crs, transform=grid.transform, width=grid.width, height=grid.height,
             resampling=s1_resampling(source, grid, s1_overlap(source, grid).s1_bounds),
-            src_nodata=0.0 if source.nodata is None else source.nodata, nodata=np.nan, dtype="float32"))
-        linear = _is_linear(s1, source, warped, units)
+            src_nodata=bands.nodata, nodata=np.nan, dtype="float32"))
+        linear = _is_linear(s1, bands, warped, units)
         profile = {"width": grid.width, "height": grid.height, "crs": grid.crs, "transform": grid.transform}
         tags = {"TIFFTAG_SOFTWARE": f"ibhfn {ibhfn.__version__}", "IBHFN_S1_SOURCE": s1.name,
                 "IBHFN_S1_UNITS_IN": "linear" if linear else "db"}
@@ -93,21 +96,41 @@ def prepare_s1(s1: Path, like: Path, *, order: tuple[str, ...] | None = None, un
     return PreparedS1(output, linear, valid / (grid.width * grid.height))
 
 
-def _band_indexes(path: Path, source: rasterio.DatasetReader, order: tuple[str, ...] | None) -> list[int]:
-    """The input's band numbers of VV and VH, from its descriptions or `order`, which must agree."""
-    words = {word for text in source.descriptions for word in _words(text)}
+@dataclass(frozen=True)
+class _Bands:
+    """What a file says of its bands: names (GDAL's descriptions, else SNAP's), whether in dB, its nodata."""
+
+    names: tuple[str | None, ...]
+    db: bool
+    nodata: float
+
+
+def _described_bands(path: Path, source: rasterio.DatasetReader) -> _Bands:
+    """The input's band names, units and nodata, from GDAL or, for SNAP's GeoTIFFs, SNAP's own header."""
+    snap = snap_bands(path) if not any(source.descriptions) else None
+    names = tuple(band.name for band in snap) if snap else source.descriptions
+    db = any("DB" in _words(name) for name in names) or bool(snap and any(b.unit.endswith("_db") for b in snap))
+    snap_nodata = {band.nodata for band in snap} if snap else set()
+    nodata = source.nodata if source.nodata is not None else (
+        snap_nodata.pop() if len(snap_nodata) == 1 and None not in snap_nodata else 0.0)
+    return _Bands(names, db, nodata)
+
+
+def _band_indexes(path: Path, count: int, names: tuple[str | None, ...], order: tuple[str, ...] | None) -> list[int]:
+    """The input's band numbers of VV and VH, from its band names or `order`, which must agree."""
+    words = {word for text in names for word in _words(text)}
     pols = sorted(words & set(CROSS_POLS))
     if pols:
         raise InputError(f"{path}: holds {', '.join(pols)}; the network takes VV and VH, from a dual-polarisation "
                          "VV+VH product (1SDV)")
-    if source.count != len(S1_BANDS):
-        raise InputError(f"{path}: has {source.count} band(s); the network takes VV and VH, from a "
+    if count != len(S1_BANDS):
+        raise InputError(f"{path}: has {count} band(s); the network takes VV and VH, from a "
                          "dual-polarisation VV+VH product (1SDV), as two bands")
     for word, quantity in NOT_SIGMA0.items():
         if word in words:
             raise InputError(f"{path}: holds {quantity}, not sigma0 as SEN12MS-CR: calibrate to sigma0 (SNAP's "
                              "Calibration, Output sigma0 band) before terrain correction")
-    described = described_order(source.descriptions, S1_BANDS)
+    described = described_order(names, S1_BANDS)
     given = tuple(name.upper() for name in order) if order else None
     if given is not None and sorted(given) != sorted(S1_BANDS):
         raise InputError(f"--bands {','.join(order)}: give VV and VH once each, in the file's order")
@@ -115,8 +138,8 @@ def _band_indexes(path: Path, source: rasterio.DatasetReader, order: tuple[str, 
         raise InputError(f"--bands {','.join(order)}: {path} names its bands {', '.join(described)}")
     named = given or described
     if named is None:
-        raise InputError(f"{path}: does not name its bands (SNAP's GeoTIFFs do not; a dual-polarisation product "
-                         "has VH first there): give --bands VH,VV or --bands VV,VH")
+        raise InputError(f"{path}: does not name its bands (no band descriptions, no SNAP header): give --bands VH,VV "
+                         "or --bands VV,VH (SNAP puts VH first)")
     return [named.index(band) + 1 for band in S1_BANDS]
 
 
@@ -133,9 +156,9 @@ def _check_cover(s1: Path, like: Path, source: rasterio.DatasetReader, grid: ras
         raise InputError(f"{s1}: does not overlap {like.name} (no common ground in {grid.crs})")
 
 
-def _is_linear(path: Path, source: rasterio.DatasetReader, warped: WarpedVRT, units: str) -> bool:
-    """Whether the input holds linear power: as its descriptions, the values and `units` agree."""
-    described_db = any("DB" in _words(text) for text in source.descriptions)
+def _is_linear(path: Path, bands: _Bands, warped: WarpedVRT, units: str) -> bool:
+    """Whether the input holds linear power: as its band names or units, the values and `units` agree."""
+    described_db = bands.db
     view = warped.read(out_shape=(warped.count, SAMPLE, SAMPLE))
     values = view[np.isfinite(view)]
     if not values.size:

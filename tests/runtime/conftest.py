@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import zipfile
 from pathlib import Path
 
@@ -129,6 +130,44 @@ def declare(path: Path, *, scale_offset: tuple[float, float] | None = None, tags
 def declared():
     """`declare`, for tests of files that say which add-offset they carry."""
     return declare
+
+
+SNAP_BAND = """<Spectral_Band_Info><BAND_INDEX>{index}</BAND_INDEX><BAND_NAME>{name}</BAND_NAME>
+<DATA_TYPE>float32</DATA_TYPE><PHYSICAL_UNIT>{unit}</PHYSICAL_UNIT><SCALING_FACTOR>1.0</SCALING_FACTOR>
+<NO_DATA_VALUE_USED>true</NO_DATA_VALUE_USED><NO_DATA_VALUE>{nodata}</NO_DATA_VALUE></Spectral_Band_Info>"""
+
+
+def add_snap_header(path: Path, bands: list[tuple[str, str, float]]) -> Path:
+    """Give a classic GeoTIFF the BEAM-DIMAP header SNAP writes in TIFF tag 65000: (name, unit, nodata) per band.
+
+    The document goes at the end of the file, followed by a copy of the first directory with the
+    tag added; the header then points at the copy, so every other tag keeps its value.
+    """
+    infos = "".join(SNAP_BAND.format(index=i, name=n, unit=u, nodata=v) for i, (n, u, v) in enumerate(bands))
+    document = (f'<?xml version="1.0" encoding="ISO-8859-1"?><Dimap_Document name="snap.dim"><Image_Interpretation>'
+                f"{infos}</Image_Interpretation></Dimap_Document>").encode() + b"\0"
+    data = bytearray(path.read_bytes())
+    assert data[:4] == b"II*\0", "a little-endian classic TIFF"
+    (first,) = struct.unpack_from("<I", data, 4)
+    (count,) = struct.unpack_from("<H", data, first)
+    entries = [bytes(data[first + 2 + 12 * i:first + 14 + 12 * i]) for i in range(count)]
+    (following,) = struct.unpack_from("<I", data, first + 2 + 12 * count)
+    document_at = len(data) + len(data) % 2
+    data += b"\0" * (document_at - len(data)) + document
+    entries.append(struct.pack("<HHII", 65000, 2, len(document), document_at))
+    directory_at = len(data) + len(data) % 2
+    data += b"\0" * (directory_at - len(data))
+    entries.sort(key=lambda entry: struct.unpack_from("<H", entry)[0])  # TIFF wants tags in ascending order
+    data += struct.pack("<H", len(entries)) + b"".join(entries) + struct.pack("<I", following)
+    struct.pack_into("<I", data, 4, directory_at)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.fixture(scope="session")
+def snap_header():
+    """`add_snap_header`, for S1 files as SNAP writes them."""
+    return add_snap_header
 
 
 @pytest.fixture(scope="session")

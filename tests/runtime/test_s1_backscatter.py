@@ -56,6 +56,24 @@ def test_snap_linear_power_becomes_vv_vh_in_db_on_the_s2_grid(tmp_path, s2, powe
     assert np.isnan(values[:, :10]).all()
 
 
+def test_snaps_header_names_the_bands_and_gives_units_and_nodata(tmp_path, s2, power, snap_header):
+    db = 10 * np.log10(power)[::-1].copy()  # VH first, as SNAP orders them
+    db[:, :, :25] = -9999.0
+    s1 = snap_header(s1_file(tmp_path / "S1A_IW_GRDH_1SDV_Orb_NR_Cal_TC_dB.tif", db),
+                     [("Sigma0_VH_db", "intensity_db", -9999.0), ("Sigma0_VV_db", "intensity_db", -9999.0)])
+    prepared = prepare_s1(s1, s2)  # no --bands: SNAP's header says which is which
+    values = read(prepared.output)[0]
+    assert not prepared.linear and prepared.valid == pytest.approx(85 / 90)
+    np.testing.assert_allclose(values[:, :, 5:], db[::-1, 20:120, 25:110], atol=1e-5)
+    linear = snap_header(s1_file(tmp_path / "linear.tif", power[::-1].copy()),
+                         [("Sigma0_VH", "intensity", 0.0), ("Sigma0_VV", "intensity", 0.0)])
+    assert prepare_s1(linear, s2).linear
+    amplitude = snap_header(s1_file(tmp_path / "amplitude.tif", power),
+                            [("Amplitude_VV", "amplitude", 0.0), ("Amplitude_VH", "amplitude", 0.0)])
+    with pytest.raises(InputError, match="holds amplitude, not sigma0"):
+        prepare_s1(amplitude, s2)
+
+
 def test_power_is_averaged_as_power_where_s1_is_finer(tmp_path, s2):
     fine = np.tile(np.array([[0.1, 0.3], [0.3, 0.1]], np.float32), (2, 110, 100))  # 5 m pixels, 2 x 2 a 10 m one
     prepared = prepare_s1(s1_file(tmp_path / "fine.tif", fine, shift=(10, 10), pixel=5.0), s2, order=("VV", "VH"))
@@ -93,8 +111,8 @@ def test_a_partial_cover_is_told_and_no_cover_is_an_error(tmp_path, s2, power):
 
 
 @pytest.mark.parametrize("values, descriptions, kwargs, message", [
-    ("power", None, {}, "{s1}: does not name its bands (SNAP's GeoTIFFs do not; a dual-polarisation product has VH "
-                        "first there): give --bands VH,VV or --bands VV,VH"),
+    ("power", None, {}, "{s1}: does not name its bands (no band descriptions, no SNAP header): give --bands VH,VV "
+                        "or --bands VV,VH (SNAP puts VH first)"),
     ("power", None, {"order": ("VV", "HH")}, "--bands VV,HH: give VV and VH once each, in the file's order"),
     ("power", ("Sigma0_VV", "Sigma0_VH"), {"order": ("VH", "VV")}, "--bands VH,VV: {s1} names its bands VV, VH"),
     ("power", ("Sigma0_HH", "Sigma0_HV"), {}, "{s1}: holds HH, HV; the network takes VV and VH"),
