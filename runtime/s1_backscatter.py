@@ -54,9 +54,9 @@ class PreparedS1:
 def prepare_s1(s1: Path, like: Path, *, order: tuple[str, ...] | None = None, units: str = "auto") -> PreparedS1:
     """Write `s1` as VV, VH in dB on the grid of the S2 file `like`, as `<scene>_s1.tif` beside it.
 
-    `order` names the input's bands (VV, VH in some order) where its descriptions do not, as in
-    SNAP's GeoTIFFs; `units` says whether it holds dB or linear power, which its descriptions or
-    values must not contradict (backscatter in dB is below 0 almost everywhere, power is not).
+    `order` names the input's bands (VV, VH in some order) where neither its descriptions nor SNAP's
+    header do; `units` says whether it holds dB or linear power, which its band names or values must
+    not contradict (backscatter in dB is below 0 almost everywhere, power is not).
     """
     if units not in UNITS:
         raise InputError(f"unknown units {units!r}; choose one of {', '.join(UNITS)}")
@@ -158,15 +158,14 @@ def _check_cover(s1: Path, like: Path, source: rasterio.DatasetReader, grid: ras
 
 def _is_linear(path: Path, bands: _Bands, warped: WarpedVRT, units: str) -> bool:
     """Whether the input holds linear power: as its band names or units, the values and `units` agree."""
-    described_db = bands.db
     view = warped.read(out_shape=(warped.count, SAMPLE, SAMPLE))
     values = view[np.isfinite(view)]
     if not values.size:
         raise InputError(f"{path}: no backscatter where it covers the scene (all nodata)")
     median = float(np.median(values))
-    linear = median > 0 and not described_db
+    linear = median > 0 and not bands.db
     if units == "linear" and not linear:
-        why = "its band descriptions say dB" if described_db else f"its values are below 0 (median {median:.3g})"
+        why = "its band names say dB" if bands.db else f"its values are below 0 (median {median:.3g})"
         raise InputError(f"{path}: --units linear, but {why}: it holds dB; leave --units out")
     if units == "db" and median > 0:
         raise InputError(f"{path}: --units db, but its median is {median:.3g}, above 0 dB: it looks like linear "
