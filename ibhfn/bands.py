@@ -23,8 +23,13 @@ def described_order(descriptions: tuple[str | None, ...], expected: tuple[str, .
     return names if None not in names and sorted(names) == sorted(expected) else None
 
 
+def description_words(text: str | None) -> list[str]:
+    """A band description's words, upper case, split at all but letters and digits (`Sigma0_VV_db`: SIGMA0, VV, DB)."""
+    return [word for word in re.split(r"[^0-9A-Z]+", (text or "").upper()) if word]
+
+
 def _band_name(text: str, expected: tuple[str, ...]) -> str | None:
     """The one name of `expected` that `text` spells, ignoring case, leading zeros and separators."""
-    tokens = {re.sub(r"^B0+(?=\d)", "B", token) for token in re.split(r"[^0-9A-Z]+", text.upper()) if token}
+    tokens = {re.sub(r"^B0+(?=\d)", "B", token) for token in description_words(text)}
     found = [name for name in expected if name.upper() in tokens]
     return found[0] if len(found) == 1 else None

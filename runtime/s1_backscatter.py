@@ -15,7 +15,6 @@ say so.
 
 from __future__ import annotations
 
-import re
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from rasterio.windows import Window
 
 import ibhfn
 from ibhfn.atomic import atomic_path, refuse_overwriting
-from ibhfn.bands import S1_BANDS, described_order
+from ibhfn.bands import S1_BANDS, described_order, description_words
 from ibhfn.errors import InputError
 from ibhfn.runtime.pairing import scene_name
 from ibhfn.runtime.pipeline import GDAL_CACHE_BYTES
@@ -109,7 +108,8 @@ def _described_bands(path: Path, source: rasterio.DatasetReader) -> _Bands:
     """The input's band names, units and nodata, from GDAL or, for SNAP's GeoTIFFs, SNAP's own header."""
     snap = snap_bands(path) if not any(source.descriptions) else None
     names = tuple(band.name for band in snap) if snap else source.descriptions
-    db = any("DB" in _words(name) for name in names) or bool(snap and any(b.unit.endswith("_db") for b in snap))
+    db = (any("DB" in description_words(name) for name in names)
+          or any(band.unit.endswith("_db") for band in snap or ()))
     snap_nodata = {band.nodata for band in snap} if snap else set()
     nodata = source.nodata if source.nodata is not None else (
         snap_nodata.pop() if len(snap_nodata) == 1 and None not in snap_nodata else 0.0)
@@ -118,7 +118,7 @@ def _described_bands(path: Path, source: rasterio.DatasetReader) -> _Bands:
 
 def _band_indexes(path: Path, count: int, names: tuple[str | None, ...], order: tuple[str, ...] | None) -> list[int]:
     """The input's band numbers of VV and VH, from its band names or `order`, which must agree."""
-    words = {word for text in names for word in _words(text)}
+    words = {word for text in names for word in description_words(text)}
     pols = sorted(words & set(CROSS_POLS))
     if pols:
         raise InputError(f"{path}: holds {', '.join(pols)}; the network takes VV and VH, from a dual-polarisation "
@@ -141,11 +141,6 @@ def _band_indexes(path: Path, count: int, names: tuple[str | None, ...], order: 
         raise InputError(f"{path}: does not name its bands (no band descriptions, no SNAP header): give --bands VH,VV "
                          "or --bands VV,VH (SNAP puts VH first)")
     return [named.index(band) + 1 for band in S1_BANDS]
-
-
-def _words(text: str | None) -> list[str]:
-    """A band description's words, upper case, as `ibhfn.bands` splits them (`Sigma0_VV_db`: SIGMA0, VV, DB)."""
-    return [word for word in re.split(r"[^0-9A-Z]+", (text or "").upper()) if word]
 
 
 def _check_cover(s1: Path, like: Path, source: rasterio.DatasetReader, grid: rasterio.DatasetReader) -> None:
