@@ -34,7 +34,8 @@ S1_DTYPES = ("float32", "float64")
 FULL_COVER = 0.999  # S1 covering less of S2 than this is reported as partial
 
 
-def _reason(exc: Exception) -> str:
+def error_reason(exc: BaseException) -> str:
+    """An exception's message on one line (GDAL's span several), or its type where it has none."""
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
@@ -47,7 +48,7 @@ def open_raster(path: Path) -> rasterio.DatasetReader:
     try:
         return rasterio.open(path)
     except RasterioError as exc:
-        raise InputError(f"{path}: not a readable raster ({_reason(exc)})") from None
+        raise InputError(f"{path}: not a readable raster ({error_reason(exc)})") from None
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,26 @@ def _same_grid(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader) -> bool:
     )
 
 
-def s1_resampling(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader, s1_bounds: tuple) -> Resampling:
+def _s1_resampling(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader, s1_bounds: tuple) -> Resampling:
     """How S1 is brought onto S2's grid: average where S1 is finer, else bilinear."""
     s1_pixel = (s1_bounds[2] - s1_bounds[0]) / s1.width
     return Resampling.average if s1_pixel < 0.75 * abs(s2.transform.a) else Resampling.bilinear
+
+
+def s1_onto_s2_grid(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader, *,
+                    src_nodata: float | None = None) -> WarpedVRT:
+    """S1 as float32 on S2's grid, NaN where it has no data; `src_nodata` None takes S1's own nodata."""
+    return WarpedVRT(
+        s1,
+        crs=s2.crs,
+        transform=s2.transform,
+        width=s2.width,
+        height=s2.height,
+        resampling=_s1_resampling(s1, s2, s1_overlap(s1, s2).s1_bounds),
+        nodata=np.nan,
+        dtype="float32",
+        **({} if src_nodata is None else {"src_nodata": src_nodata}),
+    )
 
 
 class SceneSource:
@@ -102,7 +119,7 @@ class SceneSource:
                 offset = scene_offset(self.s2_path, self._s2, s2_offset)
                 self.s2_offset, self.s2_offset_origin = offset.dn, offset.origin
                 self.warnings += offset.warnings
-                self._s1_grid = self._s1 if _same_grid(self._s1, self._s2) else self._warp()
+                self._s1_grid = self._s1 if _same_grid(self._s1, self._s2) else s1_onto_s2_grid(self._s1, self._s2)
             except BaseException:
                 self._s1.close()
                 raise
@@ -157,19 +174,6 @@ class SceneSource:
         return unit_warnings(self.s1_path, s1_db, self.s2_path, s2_dn, valid_pixels(s2_dn, self.s2_nodata),
                              s2_offset=self.s2_offset, s2_offset_origin=self.s2_offset_origin)
 
-    def _warp(self) -> WarpedVRT:
-        overlap = s1_overlap(self._s1, self._s2)
-        return WarpedVRT(
-            self._s1,
-            crs=self._s2.crs,
-            transform=self._s2.transform,
-            width=self._s2.width,
-            height=self._s2.height,
-            resampling=s1_resampling(self._s1, self._s2, overlap.s1_bounds),
-            nodata=np.nan,
-            dtype="float32",
-        )
-
     @property
     def warped(self) -> bool:
         """Whether S1 is resampled onto S2's grid."""
@@ -215,7 +219,7 @@ class SceneSource:
                 arrays.append(dataset.read(window=window, out_dtype="float32"))
             except RasterioError as exc:
                 raise InputError(f"{path}: cannot read rows {row}..{row + height}, columns {col}..{col + width} "
-                                 f"({_reason(exc)})") from None
+                                 f"({error_reason(exc)})") from None
         return arrays[0], arrays[1]
 
     def close(self) -> None:

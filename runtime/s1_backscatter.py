@@ -30,7 +30,7 @@ from ibhfn.bands import S1_BANDS, described_order, description_words
 from ibhfn.errors import InputError
 from ibhfn.runtime.pairing import scene_name
 from ibhfn.runtime.pipeline import GDAL_CACHE_BYTES
-from ibhfn.runtime.raster_source import open_raster, s1_overlap, s1_resampling
+from ibhfn.runtime.raster_source import open_raster, s1_onto_s2_grid, s1_overlap
 from ibhfn.runtime.snap_header import snap_bands
 from ibhfn.runtime.writer import SceneWriter
 
@@ -72,10 +72,7 @@ def prepare_s1(s1: Path, like: Path, *, order: tuple[str, ...] | None = None, un
         bands = _described_bands(s1, source)
         indexes = _band_indexes(s1, source.count, bands.names, order)
         _check_cover(s1, like, source, grid)
-        warped = stack.enter_context(WarpedVRT(
-            source, crs=grid.crs, transform=grid.transform, width=grid.width, height=grid.height,
-            resampling=s1_resampling(source, grid, s1_overlap(source, grid).s1_bounds),
-            src_nodata=bands.nodata, nodata=np.nan, dtype="float32"))
+        warped = stack.enter_context(s1_onto_s2_grid(source, grid, src_nodata=bands.nodata))
         linear = _is_linear(s1, bands, warped, units)
         profile = {"width": grid.width, "height": grid.height, "crs": grid.crs, "transform": grid.transform}
         tags = {"TIFFTAG_SOFTWARE": f"ibhfn {ibhfn.__version__}", "IBHFN_S1_SOURCE": s1.name,

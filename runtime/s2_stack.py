@@ -30,6 +30,7 @@ from ibhfn.errors import InputError
 from ibhfn.runtime.engine import available_cpus
 from ibhfn.runtime.l1c_product import L1CProduct
 from ibhfn.runtime.pipeline import GDAL_CACHE_BYTES
+from ibhfn.runtime.raster_source import error_reason
 from ibhfn.runtime.writer import SceneWriter, reflectance_scaling
 
 RESAMPLINGS = {"nearest": Resampling.nearest, "bilinear": Resampling.bilinear, "cubic": Resampling.cubic}
@@ -75,7 +76,7 @@ def _open_band(path: str) -> rasterio.DatasetReader:
     try:
         dataset = rasterio.open(path)
     except RasterioError as exc:
-        raise InputError(f"{path}: not a readable image ({' '.join(str(exc).split())})") from None
+        raise InputError(f"{path}: not a readable image ({error_reason(exc)})") from None
     if dataset.count != 1 or dataset.dtypes[0] != "uint16" or dataset.crs is None:
         dataset.close()
         raise InputError(f"{path}: expected one band of uint16 DN with a CRS, as ESA's Level-1C images hold")
@@ -101,7 +102,7 @@ def _read(source: rasterio.DatasetReader | WarpedVRT, path: str, out: np.ndarray
     except RasterioError as exc:
         reason = exc.__cause__ or exc  # rasterio's own message only points to GDAL's, its cause
         raise InputError(f"{path}: cannot read rows {window.row_off}..{window.row_off + window.height} "
-                         f"({' '.join(str(reason).split())})") from None
+                         f"({error_reason(reason)})") from None
 
 
 def _blank_partial_pixels(strip: np.ndarray) -> np.ndarray:
