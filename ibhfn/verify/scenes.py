@@ -85,17 +85,13 @@ def restore_scene(
         result = run_scene(runner, pair.s1, pair.s2, outputs[role], float_options, name=f"{pair.name} ({role})",
                            progress=progress)
         warnings += [w for w in result.warnings if w not in warnings]
-    scene = RestoredScene(pair, outputs["engine"], outputs["reference"])
-    offsets = [None if path is None else _offset(path, options.s2_offset) for path in (pair.s2, scene.target)]
-    if offsets[1] is not None:
-        warnings += offsets[1].warnings
-    return dataclasses.replace(scene, warnings=tuple(warnings), cloudy_offset=offsets[0], target_offset=offsets[1])
-
-
-def _offset(path: Path, given: int | None) -> SceneOffset:
-    """The add-offset an S2 file is read with (`ibhfn.runtime.s2_offset`), as `run_scene` reads it."""
-    with open_raster(path) as dataset:
-        return scene_offset(path, dataset, given)
+    scene = RestoredScene(pair, outputs["engine"], outputs["reference"],
+                          cloudy_offset=SceneOffset(result.s2_offset, result.s2_offset_from))  # as the runtime read it
+    if scene.target is None:
+        return dataclasses.replace(scene, warnings=tuple(warnings))
+    with open_raster(scene.target) as target:
+        target_offset = scene_offset(scene.target, target, options.s2_offset)
+    return dataclasses.replace(scene, warnings=(*warnings, *target_offset.warnings), target_offset=target_offset)
 
 
 def scene_windows(
