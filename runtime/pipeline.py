@@ -262,7 +262,6 @@ def _add_prediction(accumulator: BlendAccumulator, grid: TileGrid, options: RunO
 def _provenance_tags(engine: Engine, source: SceneSource, options: RunOptions) -> dict[str, str]:
     """GeoTIFF metadata that says what made the output, for when it travels without its record."""
     return {
-        "TIFFTAG_SOFTWARE": f"ibhfn {ibhfn.__version__}",
         "IBHFN_ENGINE": f"{engine.path.name} ({engine.backend})",
         "IBHFN_S1": source.s1_path.name,
         "IBHFN_S2": source.s2_path.name,

@@ -24,7 +24,6 @@ import rasterio
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-import ibhfn
 from ibhfn.atomic import atomic_path, refuse_overwriting
 from ibhfn.bands import S1_BANDS, described_order, description_words
 from ibhfn.errors import InputError
@@ -75,8 +74,7 @@ def prepare_s1(s1: Path, like: Path, *, order: tuple[str, ...] | None = None, un
         warped = stack.enter_context(s1_onto_s2_grid(source, grid, src_nodata=bands.nodata))
         linear = _is_linear(s1, bands, warped, units)
         profile = {"width": grid.width, "height": grid.height, "crs": grid.crs, "transform": grid.transform}
-        tags = {"TIFFTAG_SOFTWARE": f"ibhfn {ibhfn.__version__}", "IBHFN_S1_SOURCE": s1.name,
-                "IBHFN_S1_UNITS_IN": "linear" if linear else "db"}
+        tags = {"IBHFN_S1_SOURCE": s1.name, "IBHFN_S1_UNITS_IN": "linear" if linear else "db"}
         writer = stack.enter_context(SceneWriter(stack.enter_context(atomic_path(output)), profile,
                                                  bands=len(S1_BANDS), dtype="float32", descriptions=S1_BANDS,
                                                  tags=tags))

@@ -23,7 +23,6 @@ from rasterio.errors import RasterioError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-import ibhfn
 from ibhfn.atomic import atomic_path
 from ibhfn.bands import S2_BANDS
 from ibhfn.errors import InputError
@@ -122,7 +121,6 @@ def _blank_partial_pixels(strip: np.ndarray) -> np.ndarray:
 def _tags(product: L1CProduct) -> dict[str, str]:
     """What the product's metadata say of its radiometry, and where the stack came from."""
     return {
-        "TIFFTAG_SOFTWARE": f"ibhfn {ibhfn.__version__}",
         "PRODUCT_URI": product.product_uri,
         "RADIO_ADD_OFFSET": str(product.offset),
         **({"PROCESSING_BASELINE": product.baseline} if product.baseline else {}),

@@ -18,6 +18,7 @@ import rasterio
 import rasterio.shutil
 from rasterio.errors import RasterioError
 
+import ibhfn
 from ibhfn.errors import InputError
 from ibhfn.preprocessing import Preprocessing
 from ibhfn.runtime.s2_offset import REFLECTANCE_SCALE
@@ -114,7 +115,7 @@ class SceneWriter:
         try:
             for index, description in enumerate(descriptions, start=1):
                 self._dataset.set_band_description(index, description)
-            self._dataset.update_tags(**(tags or {}))
+            self._dataset.update_tags(TIFFTAG_SOFTWARE=f"ibhfn {ibhfn.__version__}", **(tags or {}))
             if scaling is not None:
                 self._dataset.scales, self._dataset.offsets = ((value,) * bands for value in scaling)
         except BaseException:

@@ -4,6 +4,7 @@ import rasterio
 from affine import Affine
 from rio_cogeo.cogeo import cog_validate
 
+import ibhfn
 from ibhfn.errors import InputError
 from ibhfn.preprocessing import PREPROCESSING
 from ibhfn.runtime.writer import BLOCK, COMPRESSIONS, SceneWriter, encode, reflectance_scaling
@@ -86,6 +87,7 @@ def test_cog_is_valid_with_overviews_and_leaves_no_strip_file(tmp_path, compress
     with rasterio.open(tmp_path / "out.tif") as out:
         assert out.overviews(1) and out.transform == profile["transform"]
         assert out.tags()["IBHFN_S2"] == "a_s2.tif"  # the copy to a COG keeps the tags
+        assert out.tags()["TIFFTAG_SOFTWARE"] == f"ibhfn {ibhfn.__version__}"  # every output names what wrote it
         assert compression_of(out) == (compress, "1" if compress == "none" else "3")
         np.testing.assert_array_equal(out.read(), values)
     assert [p.name for p in tmp_path.iterdir()] == ["out.tif"]
