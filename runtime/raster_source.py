@@ -69,11 +69,12 @@ def s1_overlap(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader) -> Overla
     return Overlap(fraction, bounds)
 
 
-def _same_grid(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader) -> bool:
+def same_grid(dataset: rasterio.DatasetReader, reference: rasterio.DatasetReader) -> bool:
+    """Whether `dataset` lies on `reference`'s grid (CRS, size, and transform within a millionth of a pixel)."""
     return (
-        s1.crs == s2.crs
-        and s1.shape == s2.shape
-        and s1.transform.almost_equals(s2.transform, precision=1e-6 * abs(s2.transform.a))
+        dataset.crs == reference.crs
+        and dataset.shape == reference.shape
+        and dataset.transform.almost_equals(reference.transform, precision=1e-6 * abs(reference.transform.a))
     )
 
 
@@ -119,7 +120,7 @@ class SceneSource:
                 offset = scene_offset(self.s2_path, self._s2, s2_offset)
                 self.s2_offset, self.s2_offset_origin = offset.dn, offset.origin
                 self.warnings += offset.warnings
-                self._s1_grid = self._s1 if _same_grid(self._s1, self._s2) else s1_onto_s2_grid(self._s1, self._s2)
+                self._s1_grid = self._s1 if same_grid(self._s1, self._s2) else s1_onto_s2_grid(self._s1, self._s2)
             except BaseException:
                 self._s1.close()
                 raise
@@ -150,7 +151,7 @@ class SceneSource:
             if order is not None and order != tuple(bands):
                 problems.append(f"{path}: its band descriptions give the order {', '.join(order)}; the engine "
                                 f"expects {', '.join(bands)} (reorder the bands, for example with gdal_translate -b)")
-        if not problems and not _same_grid(self._s1, self._s2):
+        if not problems and not same_grid(self._s1, self._s2):
             problems += self._check_overlap()
         if problems:
             raise InputError("; ".join(problems))

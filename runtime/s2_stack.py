@@ -29,7 +29,7 @@ from ibhfn.errors import InputError
 from ibhfn.runtime.engine import available_cpus
 from ibhfn.runtime.l1c_product import L1CProduct
 from ibhfn.runtime.pipeline import GDAL_CACHE_BYTES
-from ibhfn.runtime.raster_source import error_reason
+from ibhfn.runtime.raster_source import error_reason, same_grid
 from ibhfn.runtime.writer import SceneWriter, reflectance_scaling
 
 RESAMPLINGS = {"nearest": Resampling.nearest, "bilinear": Resampling.bilinear, "cubic": Resampling.cubic}
@@ -87,7 +87,7 @@ def _on_grid(stack: ExitStack, band: rasterio.DatasetReader, reference: rasterio
     """`band` as it lies on `reference`'s grid: itself when it already does, else resampled onto it."""
     if band.crs != reference.crs:
         raise InputError(f"{path}: in {band.crs}, not in the CRS of the product's 10 m bands ({reference.crs})")
-    if band.shape == reference.shape and band.transform == reference.transform:
+    if same_grid(band, reference):
         return band
     return stack.enter_context(WarpedVRT(band, crs=reference.crs, transform=reference.transform,
                                          width=reference.width, height=reference.height, resampling=resampling,
