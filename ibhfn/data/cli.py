@@ -1,18 +1,23 @@
-"""`ibhfn-synth`: write synthetic SEN12MS-CR trees and whole scenes (see `ibhfn.data.synthetic`).
+"""`ibhfn-synth`: write synthetic SEN12MS-CR trees and whole scenes (see `ibhfn.data.synthetic`),
+and compare a tree with real data (see `ibhfn.data.distribution`).
 
-This module only parses arguments; the work is `write_tree` and `write_scene`.
+This module only parses arguments; the work is `write_tree`, `write_scene` and `distribution`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from ibhfn.atomic import atomic_path
 from ibhfn.cli_errors import report_errors
 from ibhfn.cli_version import VersionOption
+from ibhfn.data import distribution
 from ibhfn.data.synthetic import write_scene, write_tree
 from ibhfn.errors import InputError
 
@@ -73,6 +78,33 @@ def scene(
                         s1_resolution=s1_resolution, nodata_border=nodata_border, season=season,
                         cloudiness=cloudiness)
     typer.echo(f"wrote {paths.s1}, {paths.s2}, {paths.target}, {paths.mask}")
+
+
+@app.command()
+@report_errors
+def compare(
+    synthetic: Annotated[Path, typer.Argument(help="SEN12MS-CR-layout folder, e.g. written by `tree`.")],
+    real: Annotated[Path, typer.Argument(help="SEN12MS-CR-layout folder of real patches (S1 or cloudy may lack).")],
+    json_out: Annotated[Optional[Path], typer.Option(
+        "--json", help="Write both summaries and the distances here.")] = None,
+    pixels: Annotated[int, typer.Option(help="Random pixels drawn from each file.")] = distribution.DEFAULT_PIXELS,
+    seed: Annotated[int, typer.Option(help="Random seed of the pixel draws.")] = 0,
+) -> None:
+    """Print how far SYNTHETIC is from REAL: band quantiles, correlation, cloud spectra and cover, S1."""
+    for folder in (synthetic, real):
+        distribution.patch_files(folder)  # a bad second folder stops before the first is read
+    # The JSON's temporary file is made first, so a --json that cannot be written stops before the work.
+    with atomic_path(json_out) if json_out is not None else contextlib.nullcontext() as tmp:
+        a, b = (distribution.folder_statistics(folder, max_pixels_per_file=pixels, seed=seed)
+                for folder in (synthetic, real))
+        comparison = distribution.compare(a, b)
+        typer.echo(distribution.format_comparison(a, b, comparison, ("synthetic", "real")))
+        if tmp is not None:
+            report = {"synthetic": a.to_dict(), "real": b.to_dict(), "distance": comparison.to_dict(),
+                      "sampling": {"pixels_per_file": pixels, "seed": seed}}
+            tmp.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    if json_out is not None:
+        typer.echo(f"wrote {json_out}")
 
 
 def main() -> None:
