@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from torch.export import Dim
 
-from ibhfn.atomic import atomic_path, refuse_overwriting
+from ibhfn.atomic import atomic_path, refuse_overwriting, write_temporary
 from ibhfn.engine_metadata import INPUT_NAMES, OUTPUT_NAME, EngineMetadata
 from ibhfn.errors import ModelError, ShapeError, VerificationFailed
 from ibhfn.export.activation_range import FLOAT16_MAX, ActivationRange, activation_ranges
@@ -232,8 +232,8 @@ def export_onnx(
             seconds=time.perf_counter() - started,
             io_shapes=io_shapes(final),
         )
-        model_tmp.write_bytes(data)
-        report_tmp.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        write_temporary(model_tmp, data)
+        write_temporary(report_tmp, json.dumps(report.to_dict(), indent=2) + "\n")
     return report
 
 

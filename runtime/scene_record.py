@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ibhfn.atomic import atomic_path
+from ibhfn.atomic import atomic_path, write_temporary
 from ibhfn.errors import InputError
 from ibhfn.hashing import file_sha256
 
@@ -53,7 +53,7 @@ def write_record(output: Path, record: dict) -> None:
     measured = {"path": str(output.resolve()), "size_bytes": output.stat().st_size}
     full = {"format": RECORD_FORMAT, **record, "output": {**record.get("output", {}), **measured}}
     with atomic_path(record_path(output)) as tmp:
-        tmp.write_text(json.dumps(full, indent=2, sort_keys=True, default=str))
+        write_temporary(tmp, json.dumps(full, indent=2, sort_keys=True, default=str))
 
 
 def is_finished(output: Path, expected: dict) -> bool:

@@ -16,11 +16,14 @@ from typing import Iterator
 import numpy as np
 import rasterio
 import rasterio.shutil
+from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError
 
 import ibhfn
+from ibhfn.atomic import final_path, new_file, no_room
 from ibhfn.errors import InputError
 from ibhfn.preprocessing import Preprocessing
+from ibhfn.runtime.gdal_failures import gdal_failures
 from ibhfn.runtime.s2_offset import REFLECTANCE_SCALE
 
 OUTPUT_DTYPES = ("uint16", "float32")
@@ -81,13 +84,18 @@ def encode_gate(gate: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def write_errors(path: Path) -> Iterator[None]:
-    """Turn GDAL's write failures (a full disk, a read-only folder) into one-line errors naming the file."""
-    try:
-        yield
-    except (RasterioError, OSError) as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise InputError(f"{path}: cannot write the output ({reason})") from None
+def write_errors(path: Path, *, created: bool = True) -> Iterator[None]:
+    """GDAL's failures on creating the file, or on writing it (a full disk, which GDAL may only log), as one line."""
+    final = final_path(path)
+    with gdal_failures() as failures:
+        try:
+            yield
+        except (RasterioError, CPLE_BaseError, OSError) as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise (no_room(final, reason) if created else
+                   InputError(f"{final}: cannot write the output ({reason})")) from None
+    if failures and created:  # on creation a failure is raised, a logged one is not the file's
+        raise no_room(final, f"GDAL: {failures[0]}")
 
 
 class SceneWriter:
@@ -109,9 +117,14 @@ class SceneWriter:
         self.path = Path(path)
         self._cog = cog
         self._compress, self._dtype = compress, dtype
-        self._strips_path = self.path.with_name(self.path.name + ".strips") if cog else self.path
-        with write_errors(self.path):
-            self._dataset = self._open(profile, bands, dtype, compress)
+        with write_errors(self.path, created=False):
+            self._strips_path = new_file(self.path.with_name(self.path.name + ".strips")) if cog else self.path
+            try:
+                self._dataset = self._open(profile, bands, dtype, compress)
+            except BaseException:
+                if cog:
+                    self._strips_path.unlink(missing_ok=True)
+                raise
         try:
             for index, description in enumerate(descriptions, start=1):
                 self._dataset.set_band_description(index, description)

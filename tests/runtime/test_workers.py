@@ -131,7 +131,7 @@ def test_a_worker_that_dies_fails_its_scene_and_the_others_go_on(tmp_path, make_
         deadline = time.monotonic() + 60
         while not killed and time.monotonic() < deadline:
             for path in partial_files(out):
-                pid = int(path.name.rsplit("-", 1)[1])  # .<scene>.tif.partial-<pid>
+                pid = int(path.name.split(PARTIAL)[1].split(".")[0])  # .<scene>.tif.partial-<pid>.<random>
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
                 return
