@@ -25,7 +25,7 @@ class DeployModel(nn.Module):
         if with_gate and not isinstance(model, IBHFN):
             raise ModelError(f"a {model.config['arch']} network has no gate to export; drop --with-gate")
         network = copy.deepcopy(model).eval()
-        if isinstance(network, IBHFN):
+        if isinstance(network, IBHFN) and network.vib is not None:
             del network.vib.logvar_head  # training only: z = mu at inference
         self.network = network
         self.with_gate = with_gate

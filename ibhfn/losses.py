@@ -10,7 +10,9 @@ preprocessing) and is zero, or its minimum, for a perfect prediction:
   mean distance to two negatives, the cloudy input and a blurred target: the output is pulled towards
   sharp, cloud-free detail and pushed away from haze and blur.
 - `kl`: KL(q(z | sar) || N(0, I)) of the bottleneck, in nats per element.
-- `gate`: binary cross-entropy of the clear-sky gate against (1 - cloud mask), where a mask exists.
+- `gate`: binary cross-entropy of the clear-sky gate against (1 - cloud mask). Training takes the mask
+  from the pair itself (`changed_mask`: where the cloudy input differs from the target), so clouds,
+  haze and shadows all count and the gate learns where the input is already the answer.
 
 `LossSchedule.weights(step)` gives each term's weight at a training step: L1 alone first, then the
 structural, spectral and contrastive terms ramped in, while the KL weight is annealed up from 0.
@@ -90,6 +92,16 @@ def contrastive_sharpness(pred: Tensor, target: Tensor, cloudy: Tensor, eps: flo
     blurred = gaussian_blur(target, BLUR_WINDOW, BLUR_SIGMA).detach()
     negative = 0.5 * (gradient_distance(pred, cloudy.detach()) + gradient_distance(pred, blurred))
     return positive / (negative + eps)
+
+
+CHANGE_RANGE = (0.01, 0.03)  # mean absolute band difference: below it clear, above it fully changed
+
+
+def changed_mask(cloudy: Tensor, target: Tensor) -> Tensor:
+    """Where the input differs from the target, (N, H, W) in [0, 1]: 0 below CHANGE_RANGE, 1 above."""
+    low, high = CHANGE_RANGE
+    difference = (cloudy - target).abs().mean(dim=1)
+    return ((difference - low) / (high - low)).clamp(0.0, 1.0).detach()
 
 
 def gate_loss(gate_logit: Tensor, cloud_mask: Tensor) -> Tensor:

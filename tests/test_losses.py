@@ -11,6 +11,7 @@ from ibhfn.losses import (
     TERMS,
     LossSchedule,
     contrastive_sharpness,
+    changed_mask,
     gate_loss,
     joint_loss,
     spectral_angle,
@@ -78,6 +79,18 @@ def test_contrastive_term_prefers_sharp_detail_to_blur(images):
     blurred = torch.nn.functional.avg_pool2d(target, 3, stride=1, padding=1)
     assert float(contrastive_sharpness(target, target, cloudy)) == 0.0
     assert float(contrastive_sharpness(blurred, target, cloudy)) > float(contrastive_sharpness(target * 0.99, target, cloudy))
+
+
+def test_changed_mask_marks_where_the_input_is_not_yet_the_target():
+    target = torch.full((1, 13, 2, 3), 0.2)
+    cloudy = target.clone()
+    cloudy[..., 0, 1] += 0.005  # within the tolerance: clear
+    cloudy[..., 0, 2] += 0.02  # half way
+    cloudy[..., 1, :] *= 0.5  # a shadow: changed, though no cloud
+    mask = changed_mask(cloudy, target)
+    assert mask.shape == (1, 2, 3)
+    torch.testing.assert_close(mask[0, 0], torch.tensor([0.0, 0.0, 0.5]))
+    assert torch.equal(mask[0, 1], torch.ones(3))
 
 
 def test_gate_loss_rewards_the_right_gate():

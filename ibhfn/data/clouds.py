@@ -4,12 +4,16 @@ Cloud opacity mixes real cloud shapes (s2cloudless probability maps of real Sent
 `resources/real_cloud_probability.npz`, mirror-tiled and stretched over the scene) with fractal
 noise. Thick clouds are opaque, bright and spectrally flat; thin clouds are semi-transparent, their
 opacity strongest in the blue and falling with wavelength, and bright in the cirrus band B10.
-Thick clouds cast shadows displaced along the sun direction. Like the landscape, everything is a
+Thick clouds cast shadows displaced along the sun direction. Some acquisitions also carry a light
+residual haze that SEN12MS-CR's "cloud-free" images keep as well (`residual_haze`): it belongs to
+the target, so a network learns to leave it. Spectra and levels are fitted to real Sentinel-2
+data (docs/synthetic-data.md). Like the landscape, everything is a
 function of pixel coordinates, so any window can be rendered alone and strips join seamlessly.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from importlib import resources
@@ -20,13 +24,23 @@ from ibhfn.data.fields import fractal, smoothstep
 
 # Central wavelengths (nm) of S2_BANDS, for the wavelength dependence of thin clouds.
 WAVELENGTHS_NM = np.array([443, 490, 560, 665, 705, 740, 783, 842, 865, 945, 1375, 1610, 2190], np.float32)
-# TOA reflectance of an opaque cloud top: flat over VIS/NIR, lower in SWIR, high in cirrus B10.
+# TOA reflectance of an opaque cloud top: flat over VIS, rising into NIR, lower in SWIR and in the
+# cirrus band B10 (the mean of the opaque pixels of the real SEN12MS-CR-TS series).
 CLOUD_SPECTRUM = np.array(
-    [0.62, 0.61, 0.60, 0.60, 0.60, 0.60, 0.60, 0.59, 0.59, 0.42, 0.14, 0.46, 0.33], np.float32
+    [0.63, 0.62, 0.58, 0.62, 0.63, 0.67, 0.69, 0.67, 0.70, 0.36, 0.066, 0.41, 0.32], np.float32
 )
+CLOUD_BRIGHTNESS = (0.8, 1.15)  # range of an acquisition's cloud-top brightness, times CLOUD_SPECTRUM
+HAZE_CHANCE = 0.4  # share of acquisitions with residual haze in the clear image
+HAZE_MAX = 0.12  # its largest opacity at blue
 # Per-band weight of thin-cloud opacity: 1 at blue (B2), falling as wavelength^-1.5.
 THIN_WEIGHT = np.minimum((490.0 / WAVELENGTHS_NM) ** 1.5, 1.2).astype(np.float32)
-SHADOW_DARKENING = 0.55  # fraction of ground reflectance a full shadow removes
+# Fraction of the TOA reflectance a full shadow removes, per band: little in the blue, where path
+# radiance and skylight stay, most in NIR and SWIR, none in B10 (its signal comes from above the
+# clouds). The shape of the real SEN12MS-CR-TS shadows, deepened to a full shadow.
+SHADOW_DARKENING = np.array(
+    [0.05, 0.25, 0.35, 0.45, 0.50, 0.55, 0.57, 0.60, 0.60, 0.60, 0.0, 0.65, 0.68], np.float32
+)
+SHADOW_DISTANCE = (10.0, 90.0)  # px from a cloud to its shadow: low to high clouds, low to high sun
 
 
 @functools.cache
@@ -80,13 +94,15 @@ class CloudField:
     cloudiness: float  # 0 = clear sky, 1 = overcast
     thin_amount: float  # peak opacity of thin cloud
     shadow_offset: tuple[float, float]  # (rows, cols) from a cloud to its shadow
+    brightness: float = 1.0  # cloud-top brightness, times CLOUD_SPECTRUM
+    haze: float = 0.0  # peak opacity of the residual haze kept in the clear image
 
     @classmethod
     def draw(cls, rng: np.random.Generator, cloudiness: float | None = None) -> "CloudField":
         """A random acquisition; `cloudiness` in [0, 1] fixes the amount of cloud."""
         angle = rng.uniform(0, 2 * np.pi)
-        distance = rng.uniform(8, 30)
-        return cls(
+        distance = rng.uniform(*SHADOW_DISTANCE)
+        field = cls(
             seed=int(rng.integers(0, 2**31)),
             shape_index=int(rng.integers(0, len(real_cloud_shapes()))),
             stretch=float(rng.uniform(1.5, 4.0)),
@@ -95,6 +111,8 @@ class CloudField:
             thin_amount=float(rng.uniform(0.25, 0.6)),
             shadow_offset=(float(distance * np.sin(angle)), float(distance * np.cos(angle))),
         )
+        brightness, hazy, haze = rng.uniform(*CLOUD_BRIGHTNESS), rng.uniform(), rng.uniform(0, HAZE_MAX)
+        return dataclasses.replace(field, brightness=float(brightness), haze=float(haze) if hazy < HAZE_CHANCE else 0.0)
 
     def _thickness(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         shape = real_cloud_shapes()[self.shape_index]
@@ -117,7 +135,16 @@ class CloudField:
     def cover(self, reflectance: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, Opacity]:
         """Cloudy TOA reflectance (13, H, W) over clear reflectance at these pixels, and the opacities."""
         opacity = self.opacity(rows, cols)
-        ground = reflectance * (1.0 - SHADOW_DARKENING * opacity.shadow)
+        ground = reflectance * (1.0 - SHADOW_DARKENING[:, None, None] * opacity.shadow)
         alpha = np.clip(opacity.thick + opacity.thin * THIN_WEIGHT[:, None, None], 0.0, 1.0)
-        cloud = CLOUD_SPECTRUM[:, None, None] * (1.0 + 0.06 * fractal(self.seed + 2, rows, cols, 12.0, 2))
+        texture = 1.0 + 0.06 * fractal(self.seed + 2, rows, cols, 12.0, 2)
+        cloud = np.float32(self.brightness) * CLOUD_SPECTRUM[:, None, None] * texture
         return (ground * (1.0 - alpha) + cloud * alpha).astype(np.float32), opacity
+
+    def residual_haze(self, reflectance: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Clear reflectance (13, H, W) under this acquisition's light haze, smooth over the scene."""
+        if self.haze <= 0.0:
+            return reflectance
+        level = np.float32(self.haze) * (0.6 + 0.4 * np.clip(fractal(self.seed + 3, rows, cols, 200.0, 2), -1.0, 1.0))
+        alpha = level * THIN_WEIGHT[:, None, None]
+        return (reflectance * (1.0 - alpha) + CLOUD_SPECTRUM[:, None, None] * alpha).astype(np.float32)

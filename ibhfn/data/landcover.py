@@ -30,14 +30,16 @@ class LandCover(IntEnum):
 # Top-of-atmosphere reflectance per class in S2_BANDS order (B1 B2 B3 B4 B5 B6 B7 B8 B8A B9 B10 B11 B12).
 # Shapes follow typical L1C spectra: water dark beyond red; vegetation with the red edge (B5-B7) and
 # the NIR plateau (B8, B8A); soil rising into SWIR; snow bright in the visible and dark in SWIR.
-# B9 (water vapour) and B10 (cirrus) are absorption bands and stay low over clear ground.
+# B9 (water vapour) and B10 (cirrus) are absorption bands and stay low over clear ground; B1 and B2
+# carry the path radiance of top-of-atmosphere data. Levels fitted to real clear SEN12MS-CR(-TS)
+# patches, and water's backscatter and the speckle to real S1 (docs/synthetic-data.md).
 SPECTRA = np.array(
     [
-        [0.115, 0.095, 0.075, 0.052, 0.042, 0.033, 0.030, 0.026, 0.022, 0.010, 0.0015, 0.012, 0.008],
-        [0.110, 0.088, 0.078, 0.050, 0.100, 0.250, 0.310, 0.330, 0.350, 0.120, 0.0020, 0.180, 0.090],
-        [0.128, 0.118, 0.128, 0.150, 0.175, 0.205, 0.225, 0.245, 0.262, 0.090, 0.0025, 0.320, 0.260],
-        [0.138, 0.128, 0.128, 0.138, 0.148, 0.165, 0.178, 0.188, 0.195, 0.070, 0.0020, 0.210, 0.180],
-        [0.620, 0.600, 0.580, 0.560, 0.550, 0.520, 0.500, 0.480, 0.450, 0.200, 0.0050, 0.080, 0.050],
+        [0.125, 0.095, 0.072, 0.045, 0.038, 0.030, 0.028, 0.024, 0.021, 0.009, 0.0012, 0.010, 0.007],
+        [0.135, 0.100, 0.085, 0.060, 0.105, 0.230, 0.285, 0.300, 0.320, 0.090, 0.0030, 0.175, 0.090],
+        [0.150, 0.130, 0.135, 0.150, 0.170, 0.195, 0.215, 0.235, 0.250, 0.070, 0.0040, 0.310, 0.250],
+        [0.160, 0.140, 0.135, 0.140, 0.150, 0.165, 0.178, 0.188, 0.195, 0.055, 0.0040, 0.210, 0.180],
+        [0.620, 0.600, 0.580, 0.560, 0.550, 0.520, 0.500, 0.480, 0.450, 0.150, 0.0050, 0.080, 0.050],
     ],
     dtype=np.float32,
 )
@@ -47,9 +49,9 @@ VIGOUR = np.array(
     dtype=np.float32,
 )
 # Mean Sentinel-1 backscatter per class, dB (VV, VH), and how far the class field moves it.
-BACKSCATTER_DB = np.array([[-21.0, -27.0], [-9.0, -15.0], [-13.0, -21.0], [-4.5, -11.0], [-15.0, -22.0]], np.float32)
+BACKSCATTER_DB = np.array([[-24.0, -27.0], [-10.0, -16.5], [-13.0, -21.0], [-4.5, -11.0], [-15.0, -22.0]], np.float32)
 BACKSCATTER_SPREAD_DB = np.array([3.0, 1.5, 2.5, 2.0, 2.0], np.float32)
-LOOKS = 4.0  # equivalent number of looks of the multiplicative Gamma speckle
+LOOKS = 5.5  # equivalent number of looks of the multiplicative Gamma speckle
 
 # Snow line (terrain height in sigma) and vegetation vigour per season.
 SEASONS: dict[str, tuple[float, float]] = {

@@ -6,8 +6,14 @@ Layout (`/work/shared/README.md`; scene folders matched exactly, never by substr
     <root>/ROIs1158_spring_s2/s2_106/ROIs1158_spring_s2_106_p30.tif
     <root>/ROIs1158_spring_s2_cloudy/s2_cloudy_106/ROIs1158_spring_s2_cloudy_106_p30.tif
 
-A patch missing any of its three files is skipped; the count is kept in `skipped_incomplete` and
-reported in one warning. Indexing reads one triplet; a file that cannot be read raises
+A patch missing any of the files it needs is skipped; the count is kept in `skipped_incomplete` and
+reported in one warning. Two conventions read folders that lack a modality, both explicit:
+
+* `s1="constant"`: for real cloudy / clear pairs without Sentinel-1 (`../shared/data/
+  sen12mscr_real_pairs`), every pixel's SAR is `CONSTANT_S1_DB` (VV -12 dB, VH -19 dB, typical of
+  vegetated land), so the network gets no SAR information and restores from optical alone.
+* `optical="clear"`: the clear image is also the input (no cloudy file needed), which measures how
+  well a network passes clear sky through unchanged. Indexing reads one triplet; a file that cannot be read raises
 `CorruptSampleError` (naming the file). Iterating the reader, and `read_or_skip`, which the torch
 wrapper uses, skip such samples instead, with one warning per file, so a long run goes on.
 """
@@ -30,6 +36,9 @@ from ibhfn.errors import InputError
 from ibhfn.preprocessing import Preprocessing, get_preprocessing
 
 KINDS = ("s1", "s2", "s2_cloudy")
+S1_SOURCES = ("files", "constant")
+OPTICAL_INPUTS = ("cloudy", "clear")
+CONSTANT_S1_DB = (-12.0, -19.0)  # VV, VH: typical vegetated land; the no-SAR convention of `s1="constant"`
 _BANDS = {"s1": 2, "s2": 13, "s2_cloudy": 13}
 _KIND_FOLDER = re.compile(r"^(?P<roi>ROIs\d+_(?:spring|summer|fall|winter))_(?P<kind>s1|s2|s2_cloudy)$")
 
@@ -115,13 +124,15 @@ class SEN12MSCR:
     """A split of SEN12MS-CR on disk: `len()`, indexing (a `Sample`) and iteration.
 
     `split` is 'train', 'val', 'test' (the packaged scene splits) or 'all' (every scene found);
-    `rois` limits to ROI-seasons such as 'ROIs1158_spring'; `preprocessing` names a method of
-    `ibhfn.preprocessing`; `cloud_mask` is 'none', 'threshold' or 's2cloudless'.
+    `rois` limits to ROI-seasons such as 'ROIs1158_spring' and `scenes` to scenes such as
+    'ROIs1158_spring/106'; `preprocessing` names a method of `ibhfn.preprocessing`; `cloud_mask` is
+    'none', 'threshold' or 's2cloudless'; `s1` and `optical` as in the module docstring.
     """
 
     def __init__(
         self, root: str | Path, split: str = "train", *, rois: Iterable[str] | None = None,
-        preprocessing: str = "default", cloud_mask: str = "threshold",
+        preprocessing: str = "default", cloud_mask: str = "threshold", s1: str = "files",
+        optical: str = "cloudy", scenes: Iterable[str] | None = None,
     ) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
@@ -132,7 +143,16 @@ class SEN12MSCR:
         unknown = sorted(set(self.rois) - set(ROI_SEASONS))
         if unknown:
             raise InputError(f"unknown ROI-season {', '.join(unknown)}; choose from {', '.join(ROI_SEASONS)}")
+        if s1 not in S1_SOURCES:
+            raise InputError(f"unknown S1 source {s1!r}; choose one of {', '.join(S1_SOURCES)}")
+        if optical not in OPTICAL_INPUTS:
+            raise InputError(f"unknown optical input {optical!r}; choose one of {', '.join(OPTICAL_INPUTS)}")
         self.split = split
+        self.s1 = s1
+        self.optical = optical
+        self.scenes = None if scenes is None else frozenset(scenes)
+        self.needed = tuple(kind for kind in KINDS
+                            if not (kind == "s1" and s1 == "constant") and not (kind == "s2_cloudy" and optical == "clear"))
         self.preprocessing: Preprocessing = get_preprocessing(preprocessing)
         self._masker = cloud_masker(cloud_mask)
         self._split_scenes = set(load_splits().get(split, ()))
@@ -142,25 +162,30 @@ class SEN12MSCR:
     def _in_selection(self, scene: str) -> bool:
         if scene.split("/")[0] not in self.rois:
             return False
+        if self.scenes is not None and scene not in self.scenes:
+            return False
         return self.split == "all" or scene in self._split_scenes
 
     def _find_triplets(self) -> tuple[list[Triplet], int]:
         found = {kind: {key for key in keys if self._in_selection(key[0])}
-                 for kind, keys in _patches_on_disk(self.root).items()}
+                 for kind, keys in _patches_on_disk(self.root).items() if kind in self.needed}
         every = set().union(*found.values())
         complete = set.intersection(*found.values())
         incomplete = sorted(every - complete, key=lambda key: _scene_key(*key))
         if incomplete:
             scene, patch = incomplete[0]
-            missing = [path for path in patch_paths(self.root, scene, patch) if not path.is_file()]
+            paths = dict(zip(KINDS, patch_paths(self.root, scene, patch)))
+            missing = [paths[kind] for kind in self.needed if not paths[kind].is_file()]
+            lacking = "an S1, S2 or S2-cloudy file" if self.needed == KINDS else f"a {' or '.join(self.needed)} file"
             warnings.warn(
-                f"{self.root}: skipped {len(incomplete)} incomplete triplet(s) lacking an S1, S2 or "
-                f"S2-cloudy file (first: {missing[0]} is missing)",
+                f"{self.root}: skipped {len(incomplete)} incomplete triplet(s) lacking {lacking} "
+                f"(first: {missing[0]} is missing)",
                 stacklevel=3,
             )
         if not complete:
+            what = "triplets" if self.needed == KINDS else f"samples (with {', '.join(self.needed)} files)"
             raise InputError(
-                f"{self.root}: no complete SEN12MS-CR triplets in split {self.split!r} "
+                f"{self.root}: no complete SEN12MS-CR {what} in split {self.split!r} "
                 f"for {', '.join(self.rois)}"
             )
         triplets = [
@@ -194,14 +219,20 @@ class SEN12MSCR:
             return None
 
     def read(self, triplet: Triplet) -> Sample:
-        """Read and preprocess the three files of a triplet."""
+        """Read and preprocess the files of a triplet this reader needs (see `s1` and `optical`)."""
         arrays, georef = {}, None
         for kind, path in zip(KINDS, (triplet.s1, triplet.s2, triplet.s2_cloudy)):
-            arrays[kind], where = _read(path, _BANDS[kind])
-            georef = georef or where
+            if kind in self.needed:
+                arrays[kind], where = _read(path, _BANDS[kind])
+                georef = georef or where
         shapes = {kind: array.shape[1:] for kind, array in arrays.items()}
         if len(set(shapes.values())) > 1:
             raise CorruptSampleError(triplet.s2_cloudy, f"sizes of the triplet differ: {shapes}")
+        if self.s1 == "constant":
+            arrays["s1"] = np.broadcast_to(
+                np.asarray(CONSTANT_S1_DB, np.float32)[:, None, None], (2, *shapes["s2"])).copy()
+        if self.optical == "clear":
+            arrays["s2_cloudy"] = arrays["s2"]
         bounds, crs = georef
         return Sample(
             sar=self.preprocessing.sar(arrays["s1"]),

@@ -109,6 +109,7 @@ def render(
     cols = np.arange(col, col + width, dtype=np.float64)[None, :]
     surface = landscape.surface(rows, cols)
     clear = surface.reflectance * (1.0 + rng.normal(0.0, 0.01, surface.reflectance.shape)).astype(np.float32)
+    clear = clouds.residual_haze(clear, rows, cols)
     cloudy, opacity = clouds.cover(clear, rows, cols)
     return SyntheticPatch(
         s1_db=landscape.backscatter_db(surface, rng),

@@ -2,7 +2,9 @@
 
 A corrupt sample (warned about once by the reader) is replaced by the next readable one, so a
 batch keeps its size and a run goes on. Crops are a fixed function of (seed, index): set `seed`
-to the epoch number for fresh crops every epoch.
+to the epoch number for fresh crops every epoch. With `clear_input`, that share of the samples
+(drawn the same way) gets its clear image as the input and an empty cloud mask: the network learns
+to pass clear sky through unchanged.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from ibhfn.errors import InputError, ShapeError
 class TorchSEN12MSCR(Dataset):
     """Samples as dicts of float32 tensors: sar, optical, target, cloud_mask and has_mask."""
 
-    def __init__(self, reader: SEN12MSCR, crop: int | None = None, seed: int = 0) -> None:
+    def __init__(self, reader: SEN12MSCR, crop: int | None = None, seed: int = 0, clear_input: float = 0.0) -> None:
         self.reader = reader
         self.crop = crop
         self.seed = seed
+        self.clear_input = clear_input
 
     def __len__(self) -> int:
         return len(self.reader)
@@ -37,13 +40,16 @@ class TorchSEN12MSCR(Dataset):
         sample = self._readable(index)
         height, width = sample.optical.shape[1:]
         mask = sample.cloud_mask if sample.cloud_mask is not None else np.zeros((height, width), np.float32)
-        arrays = {"sar": sample.sar, "optical": sample.optical, "target": sample.target, "cloud_mask": mask}
+        rng = np.random.default_rng([self.seed, index])
+        clear = self.clear_input > 0 and rng.uniform() < self.clear_input
+        optical = sample.target if clear else sample.optical
+        mask = np.zeros_like(mask) if clear else mask
+        arrays = {"sar": sample.sar, "optical": optical, "target": sample.target, "cloud_mask": mask}
         if self.crop is not None:
             if self.crop > min(height, width):
                 raise ShapeError(f"crop {self.crop} is larger than the {height}x{width} patch of {sample.scene}")
-            rng = np.random.default_rng([self.seed, index])
             top, left = int(rng.integers(0, height - self.crop + 1)), int(rng.integers(0, width - self.crop + 1))
             arrays = {name: a[..., top:top + self.crop, left:left + self.crop] for name, a in arrays.items()}
         item = {name: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for name, a in arrays.items()}
-        item["has_mask"] = torch.tensor(sample.cloud_mask is not None)
+        item["has_mask"] = torch.tensor(sample.cloud_mask is not None or clear)
         return item

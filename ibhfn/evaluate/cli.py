@@ -37,6 +37,12 @@ def run(
     samples: Annotated[Optional[int], typer.Option(help="Score only the first N samples.")] = None,
     batch_size: Annotated[int, typer.Option(help="Tiles per forward pass.")] = 4,
     cloud_mask: Annotated[str, typer.Option(help="Coverage from: threshold, s2cloudless or none.")] = "threshold",
+    s1: Annotated[str, typer.Option(
+        help="files, or constant: no S1 needed, every pixel VV -12 dB, VH -19 dB (real pairs without S1).")] = "files",
+    input: Annotated[str, typer.Option(
+        "--input", help="cloudy, or clear: the clear image is the input (pass-through check).")] = "cloudy",
+    scene: Annotated[Optional[list[str]], typer.Option(
+        help="Score only this scene, e.g. ROIs1158_spring/106 (repeatable).")] = None,
     device: Annotated[str, typer.Option(help="auto (CUDA when torch has it), cpu, cuda or cuda:N.")] = "auto",
     threads: Annotated[Optional[int], typer.Option(
         help="torch CPU threads (1 is fastest on a busy 2-core machine).")] = None,
@@ -52,7 +58,8 @@ def run(
         torch.set_num_threads(threads)
     preprocessing = read_checkpoint(checkpoint)["preprocessing"]
     model = load_checkpoint(checkpoint)
-    reader = SEN12MSCR(data, split, preprocessing=preprocessing, cloud_mask=cloud_mask)
+    reader = SEN12MSCR(data, split, preprocessing=preprocessing, cloud_mask=cloud_mask, s1=s1,
+                       optical=input, scenes=scene)
     console = Console(stderr=True)
     bar = Progress(TextColumn("evaluate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=console, transient=True, disable=quiet)
@@ -62,7 +69,7 @@ def run(
         with bar:
             report = evaluate(model, reader, samples=samples, batch_size=batch_size, device=device,
                               preprocessing=preprocessing, progress=lambda done, _: bar.update(task, completed=done))
-        report.source = {"data": str(data), "checkpoint": str(checkpoint)}
+        report.source = {"data": str(data), "checkpoint": str(checkpoint), "s1": s1, "input": input}
         typer.echo(report.table())
         if tmp is not None:
             tmp.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")

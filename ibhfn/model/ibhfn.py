@@ -5,12 +5,16 @@ Data flow (s = 2 ** (len(widths) - 1), the total stride):
     sar ----> sar_encoder -> (coarsest) -> vib -> z --------+
                                                            fusion -> fused -+-> gate -> G
     optical -> optical_encoder -> (coarsest) -------------+                 |
-                       | (finer levels, skips) ------------------> decoder <-+ -> R
-    optical -> dirac_skip -> S                                      Y = G * S + (1 - G) * R
+                       | (finer levels, skips) ------------------> decoder <-+ -> D
+    optical -> dirac_skip -> S                  R = S + D (residual) or D;  Y = G * S + (1 - G) * R
 
 The streams never mix before the fusion, and SAR reaches the output only through the bottleneck.
 `dirac_skip` starts as the identity, so wherever the gate says clear sky (G = 1) the output is
-the input, bit for bit.
+the input, bit for bit. With `residual` the decoder predicts a correction of S rather than every
+band from the stride-4 latent, so fine optical detail under thin cloud is kept (docs/ablations.md).
+
+Ablation switches (`docs/ablations.md`): `fusion="concat"` feeds the SAR features to the fusion
+unchanged (no bottleneck, no KL); `gate=False` drops the gate and the skip (Y = R).
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ from ibhfn.model.output import IBHFNOutput
 from ibhfn.model.vib import SpatialBottleneck
 
 ARCH = "ibhfn"
+FUSIONS = ("bottleneck", "concat")
+# Values of options added after checkpoints were first written, for configs that lack them.
+LEGACY_CONFIG = {"residual": False}
 
 
 @dataclass(frozen=True)
@@ -44,8 +51,13 @@ class IBHFNConfig:
     fusion_blocks: int  # residual blocks after the latent fusion (at the coarsest resolution)
     gate_hidden: int  # width of both gate branches
     logvar_limit: float = 10.0  # logvar is clamped to [-limit, limit]
+    residual: bool = True  # R = S + decoder output, instead of the decoder output alone
+    fusion: str = "bottleneck"  # or "concat": SAR features fused without the variational bottleneck
+    gate: bool = True  # False: no gate and no Dirac skip, Y = R
 
     def __post_init__(self) -> None:
+        if self.fusion not in FUSIONS:
+            raise ModelError(f"ibhfn fusion {self.fusion!r} is not one of {', '.join(FUSIONS)}")
         if len(self.widths) < 3:
             raise ModelError(f"ibhfn needs at least three widths (two down-sampling stages), got {self.widths}")
         if len(self.encoder_blocks) != len(self.widths):
@@ -79,13 +91,18 @@ class IBHFN(nn.Module):
         self.size_multiple = config.size_multiple
         self.sar_encoder = StreamEncoder(len(S1_BANDS), widths, config.encoder_blocks)
         self.optical_encoder = StreamEncoder(len(S2_BANDS), widths, config.encoder_blocks)
-        self.vib = SpatialBottleneck(widths[-1], config.logvar_limit)
+        self.vib = SpatialBottleneck(widths[-1], config.logvar_limit) if config.fusion == "bottleneck" else None
         self.fusion = LatentFusion(widths[-1], config.fusion_blocks)
-        self.gate = LocalGlobalGate(widths[-1], config.gate_hidden, self.size_multiple)
         self.decoder = Decoder(widths, len(S2_BANDS))
+        self.gate = LocalGlobalGate(widths[-1], config.gate_hidden, self.size_multiple) if config.gate else None
         self.dirac_skip = nn.Conv2d(len(S2_BANDS), len(S2_BANDS), kernel_size=3, padding=1)
         nn.init.dirac_(self.dirac_skip.weight)
         nn.init.zeros_(self.dirac_skip.bias)
+        if config.residual:  # R starts close to S: training begins near the identity, not from noise
+            nn.init.normal_(self.decoder.head.weight, std=1e-3)
+            nn.init.zeros_(self.decoder.head.bias)
+        if not (config.gate or config.residual):
+            del self.dirac_skip
 
     @property
     def config(self) -> dict:
@@ -97,11 +114,15 @@ class IBHFN(nn.Module):
         if not self.training:
             return self.forward_deterministic(sar, optical)
         check_inputs(sar, optical, self.size_multiple)
-        z, mu, logvar = self.vib.sample(self.sar_encoder(sar)[-1])
+        sar_features = self.sar_encoder(sar)[-1]
+        if self.vib is None:
+            z, mu, logvar = sar_features, None, None
+        else:
+            z, mu, logvar = self.vib.sample(sar_features)
         image, gate_logit, reconstruction = self._restore(z, optical)
         return IBHFNOutput(
             image=image,
-            gate=torch.sigmoid(gate_logit),
+            gate=None if gate_logit is None else torch.sigmoid(gate_logit),
             gate_logit=gate_logit,
             mu=mu,
             logvar=logvar,
@@ -111,17 +132,25 @@ class IBHFN(nn.Module):
     def forward_deterministic(
         self, sar: Tensor, optical: Tensor, return_gate: bool = False
     ) -> Tensor | tuple[Tensor, Tensor]:
-        """The inference path (z = mu, no random op): restored image, and the gate G if asked."""
+        """The inference path (z = mu, no random op): restored image, and the gate G if asked (0 without one)."""
         check_inputs(sar, optical, self.size_multiple)
-        image, gate_logit, _ = self._restore(self.vib.mean(self.sar_encoder(sar)[-1]), optical)
-        return (image, torch.sigmoid(gate_logit)) if return_gate else image
+        sar_features = self.sar_encoder(sar)[-1]
+        latent = sar_features if self.vib is None else self.vib.mean(sar_features)
+        image, gate_logit, _ = self._restore(latent, optical)
+        if not return_gate:
+            return image
+        return image, torch.zeros_like(image[:, :1]) if gate_logit is None else torch.sigmoid(gate_logit)
 
-    def _restore(self, latent: Tensor, optical: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Fuse the SAR latent with the optical stream; return (Y, gate logit, R)."""
+    def _restore(self, latent: Tensor, optical: Tensor) -> tuple[Tensor, Tensor | None, Tensor]:
+        """Fuse the SAR latent with the optical stream; return (Y, gate logit or None, R)."""
         optical_features = self.optical_encoder(optical)
         fused = self.fusion(latent, optical_features[-1])
-        gate_logit = self.gate(fused)
         reconstruction = self.decoder(fused, optical_features[:-1])
+        skip = self.dirac_skip(optical) if hasattr(self, "dirac_skip") else None
+        if self.arch_config.residual:
+            reconstruction = reconstruction + skip
+        if self.gate is None:
+            return reconstruction, None, reconstruction
+        gate_logit = self.gate(fused)
         gate = torch.sigmoid(gate_logit)
-        image = gate * self.dirac_skip(optical) + (1.0 - gate) * reconstruction
-        return image, gate_logit, reconstruction
+        return gate * skip + (1.0 - gate) * reconstruction, gate_logit, reconstruction

@@ -12,6 +12,9 @@ import torch
 from torch import Tensor, nn
 
 
+INITIAL_LOGVAR = -4.0  # training starts with little noise on z; the KL term then sets how much SAR passes
+
+
 class SpatialBottleneck(nn.Module):
     """Map SAR features to a per-pixel Gaussian latent of the same shape."""
 
@@ -19,6 +22,7 @@ class SpatialBottleneck(nn.Module):
         super().__init__()
         self.mu_head = nn.Conv2d(channels, channels, kernel_size=1)
         self.logvar_head = nn.Conv2d(channels, channels, kernel_size=1)
+        nn.init.constant_(self.logvar_head.bias, INITIAL_LOGVAR)
         self.logvar_limit = logvar_limit
 
     def mean(self, features: Tensor) -> Tensor:

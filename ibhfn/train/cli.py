@@ -80,6 +80,8 @@ def run(
     warmup_steps: Annotated[int, typer.Option(help="Linear learning-rate warm-up steps.")] = 100,
     grad_clip: Annotated[float, typer.Option(help="Max gradient norm (0: off).")] = 1.0,
     crop: Annotated[int, typer.Option(help="Random training crop in px (0: whole tiles).")] = 128,
+    clear_input: Annotated[float, typer.Option(
+        help="Share of training samples given their clear image as input, to learn to pass clear sky through.")] = 0.0,
     workers: Annotated[int, typer.Option(help="Data-loading worker processes.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of weights, data order, crops and noise.")] = 0,
     val_samples: Annotated[Optional[int], typer.Option(
@@ -99,7 +101,7 @@ def run(
     config = TrainConfig(
         out=out, data=data, synthetic=synthetic, synthetic_patches=synthetic_patches, arch=arch, preset=preset,
         epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-        warmup_steps=warmup_steps, grad_clip=grad_clip, crop=None if crop == 0 else crop, workers=workers, seed=seed,
+        warmup_steps=warmup_steps, grad_clip=grad_clip, crop=None if crop == 0 else crop, clear_input=clear_input, workers=workers, seed=seed,
         val_samples=val_samples, resume=resume, device=device,
         loss_schedule=LossSchedule(l1_warmup_steps=l1_warmup_steps, ramp_steps=ramp_steps,
                                    kl_warmup_steps=kl_warmup_steps),

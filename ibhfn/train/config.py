@@ -40,6 +40,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.01  # the cosine ends at lr * min_lr_ratio
     grad_clip: float = 1.0  # max global gradient norm; 0 turns clipping off
     crop: int | None = 128  # random training crop in px; None trains on whole tiles
+    clear_input: float = 0.0  # share of training samples whose input is their clear image (pass-through)
     workers: int = 0  # DataLoader worker processes
     seed: int = 0
     val_samples: int | None = None  # validate on N val samples spread over the split (all when None)
@@ -71,6 +72,8 @@ class TrainConfig:
                 raise InputError(f"{option(name)} must be at least 0, got {value}")
         if not 0 <= self.seed <= MAX_SEED:
             raise InputError(f"--seed must be from 0 to {MAX_SEED}, got {self.seed}")
+        if not 0.0 <= self.clear_input <= 1.0:
+            raise InputError(f"--clear-input must be from 0 to 1, got {self.clear_input}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise InputError(f"--lr must be a finite number above 0, got {self.lr}")
         for name in ("weight_decay", "grad_clip"):  # grad_clip 0 turns clipping off

@@ -38,7 +38,7 @@ from ibhfn.data.synthetic import write_tree
 from ibhfn.data.torch_dataset import TorchSEN12MSCR
 from ibhfn.errors import InputError, ModelError
 from ibhfn.evaluate.evaluation import mean_metrics, score_images
-from ibhfn.losses import LossResult, LossSchedule, LossWeights, joint_loss
+from ibhfn.losses import LossResult, LossSchedule, LossWeights, changed_mask, joint_loss
 from ibhfn.model import IBHFNOutput, build_model, read_checkpoint, save_checkpoint
 from ibhfn.output_folder import nearest_existing
 from ibhfn.train.config import TrainConfig
@@ -199,7 +199,8 @@ class Trainer:
 
     def _train_loader(self, epoch: int, skip_batches: int) -> DataLoader:
         """The batches of `epoch`, after the first `skip_batches` (already done before a resume)."""
-        dataset = TorchSEN12MSCR(self.train_reader, crop=self.config.crop, seed=self.config.seed * 1_000_003 + epoch)
+        dataset = TorchSEN12MSCR(self.train_reader, crop=self.config.crop, seed=self.config.seed * 1_000_003 + epoch,
+                                 clear_input=self.config.clear_input)
         indices = self._epoch_indices(epoch)[skip_batches * self.config.batch_size:]
         return self._loader(dataset, indices, epoch)
 
@@ -269,7 +270,7 @@ class Trainer:
     def _train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, float]:
         """One optimiser step; returns the loss terms (averaged over processes), weights, lr and grad norm."""
         sar, optical, target = (batch[k].to(self.device, non_blocking=True) for k in ("sar", "optical", "target"))
-        mask = batch["cloud_mask"].to(self.device) if bool(batch["has_mask"].all()) else None
+        mask = changed_mask(optical, target)  # the gate's target: where the input is not yet the answer
         weights = self.config.loss_schedule.weights(step)
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
             output = self.net(sar, optical)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ibhfn.data.clouds import SHADOW_DARKENING, CloudField, real_cloud_shapes
+from ibhfn.data.clouds import SHADOW_DARKENING, SHADOW_DISTANCE, CloudField, real_cloud_shapes
 from ibhfn.data.landcover import SPECTRA, LandCover
 
 ROWS, COLS = np.arange(300.0)[:, None], np.arange(300.0)[None, :]
@@ -24,7 +24,7 @@ def test_cloudiness_sets_the_amount_of_cloud():
 def test_shadows_are_the_thick_clouds_moved_along_the_sun_direction():
     field = CloudField.draw(np.random.default_rng(2), cloudiness=0.5)
     dy, dx = field.shadow_offset
-    assert 8 <= np.hypot(dy, dx) <= 30
+    assert SHADOW_DISTANCE[0] <= np.hypot(dy, dx) <= SHADOW_DISTANCE[1]
     here = field.opacity(ROWS, COLS)
     source = field.opacity(ROWS - dy, COLS - dx)
     np.testing.assert_allclose(here.shadow, source.thick * (1 - here.thick), atol=1e-6)
@@ -32,5 +32,5 @@ def test_shadows_are_the_thick_clouds_moved_along_the_sun_direction():
     assert shaded.mean() > 0.001
     ground = np.broadcast_to(SPECTRA[LandCover.BARE_SOIL][:, None, None], (13, 300, 300)).copy()
     cloudy, _ = field.cover(ground, ROWS, COLS)
-    np.testing.assert_allclose(cloudy[:, shaded], ground[:, shaded] * (1 - SHADOW_DARKENING * here.shadow[shaded]),
+    np.testing.assert_allclose(cloudy[:, shaded], ground[:, shaded] * (1 - SHADOW_DARKENING[:, None] * here.shadow[shaded]),
                                rtol=1e-5)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ibhfn.data import SEN12MSCR, CorruptSampleError, load_splits, scene_split
-from ibhfn.data.sen12mscr import patch_paths
+from ibhfn.data.sen12mscr import CONSTANT_S1_DB, patch_paths
 from ibhfn.errors import DependencyError, InputError
 
 
@@ -32,12 +32,13 @@ def test_split_filters_select_whole_scenes_of_that_split(tree: Path):
     assert scenes["train"].isdisjoint(scenes["val"] | scenes["test"]) and scenes["val"].isdisjoint(scenes["test"])
 
 
-def test_roi_filter(tree: Path):
+@pytest.mark.parametrize(("option", "field"), [("rois", "roi_season"), ("scenes", "scene")])
+def test_roi_and_scene_filters_keep_exactly_what_they_name(tree: Path, option: str, field: str):
     everything = SEN12MSCR(tree, "all")
-    roi = everything.triplets[0].roi_season
-    only = SEN12MSCR(tree, "all", rois=[roi])
-    assert {t.roi_season for t in only.triplets} == {roi}
-    assert len(only) == sum(t.roi_season == roi for t in everything.triplets)
+    value = getattr(everything.triplets[0], field)
+    only = SEN12MSCR(tree, "all", **{option: [value]})
+    assert {getattr(t, field) for t in only.triplets} == {value}
+    assert len(only) == sum(getattr(t, field) == value for t in everything.triplets)
 
 
 def test_scene_folders_are_matched_exactly(small_tree: Path):
@@ -133,3 +134,38 @@ def test_real_sample_reads_with_real_value_ranges(real_sample: Path):
     assert sample.sar.shape == (2, 256, 256) and sample.optical.shape == sample.target.shape == (13, 256, 256)
     assert 0.3 < sample.sar.mean() < 0.8 and 0.02 < sample.target.mean() < 0.3
     assert sample.bounds == pytest.approx((704342.6, 5628842.0, 706902.6, 5631402.0), abs=1.0)
+
+
+def test_constant_s1_reads_pairs_without_s1_as_the_documented_constant(tree: Path, tmp_path: Path):
+    pairs = shutil.copytree(tree, tmp_path / "pairs")
+    for folder in pairs.glob("*_s1"):
+        shutil.rmtree(folder)
+    with pytest.raises(InputError, match="no complete SEN12MS-CR triplets"):
+        SEN12MSCR(pairs, "all")
+    reader = SEN12MSCR(pairs, "all", s1="constant")
+    assert len(reader) == len(SEN12MSCR(tree, "all")) and reader.skipped_incomplete == 0
+    sample = reader[0]
+    expected = reader.preprocessing.sar(np.asarray(CONSTANT_S1_DB, np.float32)[:, None, None])
+    assert sample.sar.shape == (2, *sample.optical.shape[1:])
+    np.testing.assert_array_equal(sample.sar, np.broadcast_to(expected, sample.sar.shape))
+    np.testing.assert_array_equal(sample.optical, SEN12MSCR(tree, "all")[0].optical)
+
+
+def test_clear_input_needs_no_cloudy_file_and_feeds_the_target(tree: Path, tmp_path: Path):
+    clear_only = shutil.copytree(tree, tmp_path / "clear")
+    for folder in clear_only.glob("*_s2_cloudy"):
+        shutil.rmtree(folder)
+    reader = SEN12MSCR(clear_only, "all", optical="clear")
+    sample = reader[0]
+    np.testing.assert_array_equal(sample.optical, sample.target)
+    np.testing.assert_array_equal(sample.sar, SEN12MSCR(tree, "all")[0].sar)
+    with pytest.raises(InputError, match="unknown optical input"):
+        SEN12MSCR(tree, "all", optical="hazy")
+    with pytest.raises(InputError, match="unknown S1 source"):
+        SEN12MSCR(tree, "all", s1="zeros")
+
+
+def test_scene_names_match_exactly(tree: Path):
+    chosen = SEN12MSCR(tree, "all").triplets[0].scene
+    with pytest.raises(InputError, match="no complete"):
+        SEN12MSCR(tree, "all", scenes=[chosen + "0"])  # exact names: '.../1060' is not '.../106'

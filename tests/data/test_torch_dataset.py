@@ -59,3 +59,20 @@ def test_corrupt_sample_is_replaced_by_the_next_readable_one(small_tree: Path):
 def test_importing_the_reader_does_not_import_torch():
     code = "import sys, ibhfn.data, ibhfn.data.synthetic; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_clear_input_feeds_that_share_of_samples_their_target_with_an_empty_mask(tree: Path):
+    reader = SEN12MSCR(tree, "all")
+    plain = [TorchSEN12MSCR(reader)[i] for i in range(len(reader))]
+    cloudy = [i for i, item in enumerate(plain) if not torch.equal(item["optical"], item["target"])]
+    items = {i: TorchSEN12MSCR(reader, seed=5, clear_input=0.5)[i] for i in cloudy}
+    clear = {i for i, item in items.items() if torch.equal(item["optical"], item["target"])}
+    assert 0 < len(clear) < len(cloudy)  # some of each, drawn per (seed, index)
+    for i, item in items.items():
+        if i in clear:
+            assert float(item["cloud_mask"].abs().sum()) == 0.0 and bool(item["has_mask"])
+        else:
+            assert torch.equal(item["optical"], plain[i]["optical"])
+            assert torch.equal(item["cloud_mask"], plain[i]["cloud_mask"])
+    again = {i: TorchSEN12MSCR(reader, seed=5, clear_input=0.5)[i] for i in cloudy}
+    assert all(torch.equal(items[i]["optical"], again[i]["optical"]) for i in cloudy)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,21 @@ def test_no_readable_sample_is_an_error_after_one_warning_line_per_file(checkpoi
     assert len(warned) == 6 and all(line.startswith("warning: ") and "sample skipped" in line for line in warned)
     assert error == f"error: {unreadable_tree}: no image of the test split could be scored (all 6 samples unreadable)"
     assert not list(tmp_path.glob("*r.json*"))
+
+
+def test_real_pairs_without_s1_are_scored_with_constant_s1_and_clear_input(checkpoint: Path, tree: Path,
+                                                                            tmp_path: Path):
+    pairs = shutil.copytree(tree, tmp_path / "pairs")
+    for folder in pairs.glob("*_s1"):
+        shutil.rmtree(folder)
+    base = ["--data", str(pairs), "--checkpoint", str(checkpoint), "--split", "test", "--threads", "1", "--quiet"]
+    assert runner.invoke(app, base).exit_code == 2  # S1 files are needed unless asked otherwise
+    result = runner.invoke(app, [*base, "--s1", "constant", "--out", str(tmp_path / "pairs.json")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "pairs.json").read_text())
+    assert report["samples"] == 6 and report["s1"] == "constant" and report["input"] == "cloudy"
+    result = runner.invoke(app, [*base, "--s1", "constant", "--input", "clear", "--out", str(tmp_path / "clear.json")])
+    assert result.exit_code == 0, result.output
+    clear = json.loads((tmp_path / "clear.json").read_text())
+    assert clear["overall"]["identity"]["psnr"] == "inf"  # the input is the target
+    assert clear["overall"]["model"]["psnr"] != report["overall"]["model"]["psnr"]

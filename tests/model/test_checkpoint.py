@@ -64,3 +64,20 @@ def test_a_pickle_with_objects_is_never_unpickled(tmp_path):
     torch.save({"model": torch.nn.Linear(2, 2)}, path)
     with pytest.raises(ModelError, match="module.pt: not an ibhfn checkpoint .it holds code or objects"):
         load_checkpoint(path)
+
+
+def test_a_checkpoint_written_before_the_residual_decoder_loads_as_it_was_trained(tmp_path, tiny_model, inputs):
+    """Configs that lack `residual` come from networks whose decoder predicted the image itself."""
+    from ibhfn.model import IBHFN, build_model
+
+    old = build_model("edge", **{k: v for k, v in tiny_model.config.items() if k not in ("arch", "preset", "residual")},
+                      residual=False)
+    path = save_checkpoint(tmp_path / "old.pt", old)
+    checkpoint = torch.load(path, weights_only=True)
+    del checkpoint["config"]["residual"]
+    torch.save(checkpoint, path)
+    loaded = load_checkpoint(path)
+    assert isinstance(loaded, IBHFN) and loaded.arch_config.residual is False
+    sar, optical = inputs(1, 16)
+    with torch.no_grad():
+        assert torch.equal(loaded(sar, optical), old.eval()(sar, optical))

@@ -7,6 +7,7 @@ import torch
 
 from ibhfn.errors import ModelError, ShapeError
 from ibhfn.model import IBHFN_PRESETS, IBHFNOutput, build_model, profile
+from tests.model.conftest import TINY
 
 
 @pytest.mark.parametrize("preset", ["edge", "base"])
@@ -121,3 +122,34 @@ def test_profile_counts_macs_per_tile(tiny_model):
     small, large = profile(tiny_model, size=32), profile(tiny_model, size=64)
     assert small.params == large.params
     assert large.macs == pytest.approx(4 * small.macs, rel=0.01)
+
+
+def test_the_residual_decoder_starts_near_the_identity(inputs):
+    torch.manual_seed(0)
+    residual, image = build_model("edge", **TINY), build_model("edge", **TINY, residual=False)
+    sar, optical = inputs(2, 16)
+    with torch.no_grad():
+        near = (residual.eval()(sar, optical) - optical).abs().max()
+        far = (image.eval()(sar, optical) - optical).abs().max()
+    assert near < 0.05 < far
+
+
+@pytest.mark.parametrize(("overrides", "has_bottleneck", "has_gate"), [
+    ({"fusion": "concat"}, False, True), ({"gate": False}, True, False), ({"residual": False}, True, True),
+])
+def test_ablation_variants_drop_their_part(overrides, has_bottleneck, has_gate, inputs):
+    model = build_model("edge", **TINY, **overrides)
+    sar, optical = inputs(2, 16)
+    out = model.train()(sar, optical)
+    assert out.image.shape == (2, 13, 16, 16)
+    assert (out.mu is not None) == has_bottleneck == (model.vib is not None)
+    assert (out.gate is not None) == has_gate == (model.gate is not None)
+    restored, gate = model.eval().forward_deterministic(sar, optical, return_gate=True)
+    assert gate.shape == (2, 1, 16, 16) and (has_gate or float(gate.abs().max()) == 0.0)
+    if not has_gate:
+        assert torch.equal(out.image, out.reconstruction)
+
+
+def test_an_unknown_fusion_is_named():
+    with pytest.raises(ModelError, match="fusion 'sum' is not one of bottleneck, concat"):
+        build_model("edge", fusion="sum")
