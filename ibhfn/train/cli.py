@@ -82,6 +82,13 @@ def run(
     crop: Annotated[int, typer.Option(help="Random training crop in px (0: whole tiles).")] = 128,
     clear_input: Annotated[float, typer.Option(
         help="Share of training samples given their clear image as input, to learn to pass clear sky through.")] = 0.0,
+    real_pairs: Annotated[Optional[Path], typer.Option(
+        help="Also train on real cloudy / clear pairs in this SEN12MS-CR-layout folder.")] = None,
+    real_scene: Annotated[Optional[list[str]], typer.Option(
+        help="A scene of --real-pairs to train on, e.g. ROIs1970_fall/136 (repeatable; the rest stay unseen).")] = None,
+    real_s1: Annotated[str, typer.Option(
+        help="S1 of the real pairs: constant (VV -12 dB, VH -19 dB, for pairs without S1) or files.")] = "constant",
+    real_repeat: Annotated[int, typer.Option(help="Times each real pair is seen per epoch.")] = 1,
     workers: Annotated[int, typer.Option(help="Data-loading worker processes.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of weights, data order, crops and noise.")] = 0,
     val_samples: Annotated[Optional[int], typer.Option(
@@ -101,7 +108,9 @@ def run(
     config = TrainConfig(
         out=out, data=data, synthetic=synthetic, synthetic_patches=synthetic_patches, arch=arch, preset=preset,
         epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-        warmup_steps=warmup_steps, grad_clip=grad_clip, crop=None if crop == 0 else crop, clear_input=clear_input, workers=workers, seed=seed,
+        warmup_steps=warmup_steps, grad_clip=grad_clip, crop=None if crop == 0 else crop, clear_input=clear_input,
+        real_pairs=real_pairs, real_scenes=tuple(real_scene or ()), real_s1=real_s1, real_repeat=real_repeat,
+        workers=workers, seed=seed,
         val_samples=val_samples, resume=resume, device=device,
         loss_schedule=LossSchedule(l1_warmup_steps=l1_warmup_steps, ramp_steps=ramp_steps,
                                    kl_warmup_steps=kl_warmup_steps),

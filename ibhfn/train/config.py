@@ -41,6 +41,10 @@ class TrainConfig:
     grad_clip: float = 1.0  # max global gradient norm; 0 turns clipping off
     crop: int | None = 128  # random training crop in px; None trains on whole tiles
     clear_input: float = 0.0  # share of training samples whose input is their clear image (pass-through)
+    real_pairs: Path | None = None  # SEN12MS-CR-layout folder of real cloudy / clear pairs, trained on too
+    real_scenes: tuple[str, ...] = ()  # its scenes to train on (a split by scene is always explicit)
+    real_s1: str = "constant"  # how those pairs get S1: 'constant' (they have none) or 'files'
+    real_repeat: int = 1  # each real pair is seen this many times per epoch
     workers: int = 0  # DataLoader worker processes
     seed: int = 0
     val_samples: int | None = None  # validate on N val samples spread over the split (all when None)
@@ -54,6 +58,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.out = Path(self.out)
         self.data = Path(self.data) if self.data is not None else None
+        self.real_pairs = Path(self.real_pairs) if self.real_pairs is not None else None
+        self.real_scenes = tuple(self.real_scenes)
+        if self.real_pairs is not None and not self.real_scenes:
+            raise InputError("--real-pairs needs --real-scene for each scene to train on (the rest stay unseen)")
+        if self.real_repeat < 1:
+            raise InputError(f"--real-repeat must be at least 1, got {self.real_repeat}")
         if self.arch not in ARCHITECTURES:
             raise InputError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHITECTURES)}")
         if self.data is None and not self.synthetic:
@@ -86,4 +96,6 @@ class TrainConfig:
         values = dataclasses.asdict(self)
         values["out"] = str(self.out)
         values["data"] = str(self.data) if self.data is not None else None
+        values["real_pairs"] = str(self.real_pairs) if self.real_pairs is not None else None
+        values["real_scenes"] = list(self.real_scenes)
         return values

@@ -34,6 +34,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from ibhfn.atomic import atomic_path
 from ibhfn.data import SEN12MSCR
+from ibhfn.data.mixture import Mixture
 from ibhfn.data.synthetic import write_tree
 from ibhfn.data.torch_dataset import TorchSEN12MSCR
 from ibhfn.errors import InputError, ModelError
@@ -123,7 +124,7 @@ class Trainer:
         torch.manual_seed(config.seed + context.rank)  # same weights everywhere, own VIB noise per process
         self._check_crop()
         root = prepare_data(config, context)
-        self.train_reader = SEN12MSCR(root, "train", preprocessing=config.preprocessing, cloud_mask=config.cloud_mask)
+        self.train_reader = self._train_mix(root)
         self.val_reader = SEN12MSCR(root, "val", preprocessing=config.preprocessing, cloud_mask=config.cloud_mask)
         self.net: nn.Module = self.model
         if context.distributed:
@@ -187,6 +188,21 @@ class Trainer:
                                 **{f"val_{k}": v for k, v in meta.get("metrics", {}).items()}}
 
     # -- data ---------------------------------------------------------------------------------
+
+    def _train_mix(self, root: Path) -> SEN12MSCR | Mixture:
+        """The train split of `root`, and the chosen scenes of the real pairs where given."""
+        config = self.config
+        train_split = SEN12MSCR(root, "train", preprocessing=config.preprocessing, cloud_mask=config.cloud_mask)
+        if config.real_pairs is None:
+            return train_split
+        if not config.real_pairs.is_dir():
+            raise InputError(f"{config.real_pairs}: real pairs folder not found")
+        real = SEN12MSCR(config.real_pairs, "all", preprocessing=config.preprocessing, cloud_mask=config.cloud_mask,
+                         s1=config.real_s1, scenes=config.real_scenes)
+        missing = sorted(set(config.real_scenes) - {t.scene for t in real.triplets})
+        if missing:
+            raise InputError(f"{config.real_pairs}: no pairs of scene {', '.join(missing)}; check --real-scene")
+        return Mixture([train_split, real], [1, config.real_repeat])
 
     def _epoch_indices(self, epoch: int) -> list[int]:
         """This process's share of the shuffled train split for `epoch` (a fixed function of seed and epoch)."""

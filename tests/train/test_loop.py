@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,20 @@ def test_resume_without_a_run_says_there_is_nothing_to_resume(make_config, tmp_p
 def test_a_crop_the_network_cannot_take_is_refused(make_config, tmp_path: Path):
     with pytest.raises(InputError, match="multiple"):
         train(make_config(tmp_path, crop=30))
+
+
+def test_real_pairs_of_the_named_scenes_join_the_training_mix(make_config, tree: Path, tmp_path: Path):
+    pairs = shutil.copytree(tree, tmp_path / "pairs")
+    for folder in pairs.glob("*_s1"):
+        shutil.rmtree(folder)
+    scene = SEN12MSCR(pairs, "val", s1="constant").triplets[0].scene  # a scene the trainer never saw before
+    config = make_config(tmp_path / "run", epochs=1, real_pairs=pairs, real_scenes=(scene,), real_repeat=2)
+    result = train(config)
+    train_samples, real_samples = len(SEN12MSCR(tree, "train")), len(SEN12MSCR(pairs, "all", s1="constant",
+                                                                               scenes=[scene]))
+    assert result.steps == (train_samples + 2 * real_samples) // 2  # batch 2: the pairs count twice
+    assert read_checkpoint(result.last_checkpoint)["meta"]["train_config"]["real_scenes"] == [scene]
+    with pytest.raises(InputError, match="needs --real-scene"):
+        make_config(tmp_path / "other", real_pairs=pairs)
+    with pytest.raises(InputError, match="no pairs of scene ROIs1158_spring/9999"):
+        train(make_config(tmp_path / "third", real_pairs=pairs, real_scenes=(scene, "ROIs1158_spring/9999")))
