@@ -12,8 +12,9 @@ Read in this order:
 - `stage_thread`: a pipeline thread that is stopped and waited for, Ctrl-C included;
   `producer_thread` and `consumer_thread`: the stages built on it; `block_reader`: reading and
   preprocessing, each in a producer thread (blending and writing are consumer threads).
-- `writer`: the output GeoTIFF (or COG), and the gate's (`--gate`); `scene_record`: the JSON record
-  and `--resume`.
+- `writer`: the output GeoTIFF (or COG), and the gate's (`--gate`); `output_check`: whether the
+  restored values are reflectance at all (a broken engine fails its scene); `scene_record`: the
+  JSON record and `--resume`.
 - `pipeline`: `run_scene` and `run_batch`, which put the above together; `workers`: the batch
   spread over worker processes (`--jobs`); `cli`: `ibhfn-run` (`malloc`: how it keeps glibc
   from holding on to freed block arrays).

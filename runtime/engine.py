@@ -12,12 +12,12 @@ import os
 from abc import ABC, abstractmethod
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from ibhfn.bundled import BUNDLED_ONNX, bundled_file
-from ibhfn.engine_metadata import GATE_OUTPUT_NAME, EngineMetadata
+from ibhfn.engine_metadata import GATE_OUTPUT_NAME, OUTPUT_NAME, EngineMetadata
 from ibhfn.errors import ModelError, ShapeError
 from ibhfn.hashing import file_sha256
 
@@ -25,6 +25,7 @@ ENGINE_SUFFIXES: dict[str, str] = {".onnx": "onnxruntime", ".plan": "tensorrt", 
 DEVICES = ("auto", "cpu", "cuda")
 
 Batch = tuple[np.ndarray, np.ndarray]
+BROKEN_ENGINE = "the engine is broken: export it again with `ibhfn-export onnx` (and build any plan from that ONNX)"
 
 
 class Engine(ABC):
@@ -44,6 +45,7 @@ class Engine(ABC):
         fixed_batch: bool = False,
         gate: bool = False,
     ) -> None:
+        check_metadata(path, metadata)
         self.path = path
         self.metadata = metadata
         self.backend = backend  # what runs it, for messages and scene records
@@ -84,7 +86,11 @@ class Engine(ABC):
         never a view of the inputs: callers fill those again afterwards.
         """
         self._check_batch(sar, optical)
-        return self._infer_impl(sar, optical)
+        restored = self._infer_impl(sar, optical)
+        expected = _output_shape(optical.shape, len(self.metadata.s2_bands) + self.gate)
+        if restored.shape != expected:
+            raise self._output_error("its result", restored.shape, optical.shape, expected)
+        return restored
 
     def infer_batches(self, batches: Iterable[Batch]) -> Iterator[np.ndarray]:
         """Restore a stream of batches in order; backends that can overlap batches override this.
@@ -93,6 +99,17 @@ class Engine(ABC):
         """
         for sar, optical in batches:
             yield self.infer(sar, optical)
+
+    def check_output(self, name: str, shape: Sequence[int], optical_shape: Sequence[int]) -> None:
+        """Raise ModelError unless output `name` of a batch of `optical_shape` has the batch's size and its bands."""
+        expected = _output_shape(optical_shape, tensor_channels(self.metadata)[name])
+        if tuple(shape) != expected:
+            raise self._output_error(f"its output {name}", shape, optical_shape, expected)
+
+    def _output_error(self, what: str, shape: Sequence[int], optical_shape: Sequence[int],
+                      expected: Sequence[int]) -> ModelError:
+        return ModelError(f"{self.path}: {what} is {_dims(shape)} for an optical batch of {_dims(optical_shape)}, "
+                          f"not {_dims(expected)}; {BROKEN_ENGINE}")
 
     @abstractmethod
     def _infer_impl(self, sar: np.ndarray, optical: np.ndarray) -> np.ndarray:
@@ -112,6 +129,56 @@ class Engine(ABC):
             raise ShapeError(f"tile {height} x {width} is not a multiple of {meta.size_multiple}")
         if self.max_batch is not None and optical.shape[0] > self.max_batch:
             raise ShapeError(f"batch of {optical.shape[0]} exceeds the engine's maximum {self.max_batch}")
+
+
+def _dims(shape: Sequence[object]) -> str:
+    return " x ".join(str(dim) for dim in shape)
+
+
+def _output_shape(optical_shape: Sequence[int], channels: int) -> tuple[int, ...]:
+    batch, _, height, width = optical_shape
+    return batch, channels, height, width
+
+
+def tensor_channels(metadata: EngineMetadata) -> dict[str, int]:
+    """The channels of each input and output tensor of an engine with `metadata`."""
+    return {"sar": len(metadata.s1_bands), "optical": len(metadata.s2_bands), OUTPUT_NAME: len(metadata.s2_bands),
+            GATE_OUTPUT_NAME: 1}
+
+
+def check_metadata(path: Path, metadata: EngineMetadata) -> None:
+    """Raise ModelError, naming the engine file, if its metadata cannot describe a network the runtime can run."""
+    if metadata.size_multiple < 1:
+        raise ModelError(f"{path}: its metadata give size_multiple {metadata.size_multiple}, not a whole number of "
+                         f"pixels of at least 1; {BROKEN_ENGINE}")
+    for name, bands in (("S1", metadata.s1_bands), ("S2", metadata.s2_bands)):
+        if not bands:
+            raise ModelError(f"{path}: its metadata name no {name} bands; {BROKEN_ENGINE}")
+
+
+def check_declared_shapes(path: Path, metadata: EngineMetadata, shapes: Mapping[str, Sequence[object]]) -> None:
+    """Raise ModelError unless the tensors' declared (N, C, H, W) fit `metadata`; unknown sizes are not judged.
+
+    A size is known when it is a positive int (not a symbolic name, None or -1): channels must be the
+    metadata's bands, an output's height and width the inputs'.
+    """
+    check_metadata(path, metadata)
+    known = {name: [dim if isinstance(dim, int) and dim > 0 else None for dim in shape]
+             for name, shape in shapes.items()}
+    for name, channels in tensor_channels(metadata).items():
+        shape = known.get(name)
+        if shape is None:
+            continue
+        if len(shape) != 4:
+            raise ModelError(f"{path}: {name} has {len(shape)} dimensions, not 4 (N, C, H, W); {BROKEN_ENGINE}")
+        if shape[1] not in (None, channels):
+            raise ModelError(f"{path}: {name} has {shape[1]} channels, but its metadata name {channels} bands; "
+                             f"{BROKEN_ENGINE}")
+    size = known["optical"][2:]
+    for name in (OUTPUT_NAME, GATE_OUTPUT_NAME):
+        if name in known and any(None not in pair and pair[0] != pair[1] for pair in zip(known[name][2:], size)):
+            raise ModelError(f"{path}: {name} is {_dims(shapes[name][2:])} px for inputs of "
+                             f"{_dims(shapes['optical'][2:])} px; {BROKEN_ENGINE}")
 
 
 def available_cpus() -> int:

@@ -22,7 +22,7 @@ from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 from ibhfn.engine_metadata import GATE_OUTPUT_NAME, INPUT_NAMES, OUTPUT_NAME, EngineMetadata
 from ibhfn.errors import DependencyError, ModelError
-from ibhfn.runtime.engine import Batch, Engine, available_cpus, no_gate_error
+from ibhfn.runtime.engine import BROKEN_ENGINE, Batch, Engine, available_cpus, check_declared_shapes, no_gate_error
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -34,6 +34,9 @@ _ORT_ERRORS = (
     ort_state.NoSuchFile,
     ort_state.RuntimeException,
 )
+_RUN_ERRORS = (*_ORT_ERRORS, ort_state.EPFail, RuntimeError)  # a run through I/O binding raises plain RuntimeError
+_OUT_OF_MEMORY = re.compile(r"failed to allocate memory|bad.alloc|out of memory", re.IGNORECASE)
+_SOURCE_LOCATION = re.compile(r"\S*onnxruntime_src/\S+:\d+ .*?\) ")  # where in ONNX Runtime's code, and the function
 
 
 def _providers(device: str) -> list[str]:
@@ -61,6 +64,17 @@ def _preload_cuda_libraries() -> str:
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _run_failure(path: Path, exc: Exception, optical_shape: tuple[int, ...]) -> ModelError:
+    """The one-line error of a failed run: out of memory (lower --batch or --tile), or a broken engine."""
+    reason = _SOURCE_LOCATION.sub("", _first_line(exc).removeprefix("Error in execution: "))
+    batch, _, height, width = optical_shape
+    tiles = f"{batch} tile{'s' if batch != 1 else ''}"
+    where = f"{path}: inference failed on a batch of {tiles} of {height} x {width} px ({reason})"
+    if _OUT_OF_MEMORY.search(reason):
+        return ModelError(f"{where}; out of memory: lower --batch or --tile")
+    return ModelError(f"{where}; {BROKEN_ENGINE}")
 
 
 def _fixed(dim: object) -> int | None:
@@ -102,7 +116,7 @@ class OnnxRuntimeEngine(Engine):
             self._session.get_modelmeta().custom_metadata_map, source=str(path)
         )
         inputs = {arg.name: arg.shape for arg in self._session.get_inputs()}
-        outputs = [arg.name for arg in self._session.get_outputs()]
+        outputs = {arg.name: arg.shape for arg in self._session.get_outputs()}
         if set(INPUT_NAMES) - set(inputs) or OUTPUT_NAME not in outputs:
             raise ModelError(
                 f"{path}: expected inputs {', '.join(INPUT_NAMES)} and output {OUTPUT_NAME}; "
@@ -110,6 +124,7 @@ class OnnxRuntimeEngine(Engine):
             )
         if gate and GATE_OUTPUT_NAME not in outputs:
             raise no_gate_error(path)
+        check_declared_shapes(path, metadata, {**inputs, **outputs})
         batch, _, height, width = inputs["optical"]
         if (_fixed(height) or _fixed(width)) and height != width:
             raise ModelError(f"{path}: fixed input size {height} x {width} is not a square tile")
@@ -123,6 +138,8 @@ class OnnxRuntimeEngine(Engine):
             gate=gate,
         )
         self._output_device = "cuda" if provider == CUDA else "cpu"
+        self._run_options = ort.RunOptions()
+        self._run_options.log_severity_level = 4  # fatal only: a failed run is the one line raised, not a log too
         if CUDA in providers and provider != CUDA:  # --device auto: fall back, but say so
             self.warnings.append(
                 f"{path}: ONNX Runtime's CUDA provider is installed but did not start "
@@ -177,17 +194,19 @@ class OnnxRuntimeEngine(Engine):
         return self._run(self._session, sar, optical)
 
     def _run(self, session: ort.InferenceSession, sar: np.ndarray, optical: np.ndarray) -> np.ndarray:
-        binding = session.io_binding()
-        binding.bind_cpu_input("sar", np.ascontiguousarray(sar))
-        binding.bind_cpu_input("optical", np.ascontiguousarray(optical))
-        binding.bind_output(OUTPUT_NAME, self._output_device)
-        if self.gate:
-            binding.bind_output(GATE_OUTPUT_NAME, self._output_device)
+        names = (OUTPUT_NAME, GATE_OUTPUT_NAME) if self.gate else (OUTPUT_NAME,)
         try:
-            session.run_with_iobinding(binding)
-        except _ORT_ERRORS as exc:
-            raise ModelError(f"{self.path}: inference failed ({_first_line(exc)})") from None
-        outputs = binding.copy_outputs_to_cpu()
+            binding = session.io_binding()
+            binding.bind_cpu_input("sar", np.ascontiguousarray(sar))
+            binding.bind_cpu_input("optical", np.ascontiguousarray(optical))
+            for name in names:
+                binding.bind_output(name, self._output_device)
+            session.run_with_iobinding(binding, self._run_options)
+            outputs = binding.copy_outputs_to_cpu()
+        except _RUN_ERRORS as exc:
+            raise _run_failure(self.path, exc, optical.shape) from None
+        for name, output in zip(names, outputs):
+            self.check_output(name, output.shape, optical.shape)
         if self.gate:
             return np.concatenate(outputs, axis=1, dtype=np.float32)
         return outputs[0].astype(np.float32, copy=False)

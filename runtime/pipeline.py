@@ -5,7 +5,8 @@ width (`TileGrid.blocks`), read them in one background thread and preprocess the
 (`BlockReader`), run their tiles in batches that may span blocks (`Engine.infer_batches`, called
 from the calling thread; ONNX Runtime's `--streams` run in threads of their own), blend them
 (`BlendAccumulator`) in a fourth thread and write the finished pieces (`SceneWriter`) in a fifth
-(`ConsumerThread`s), under a temporary name renamed when complete; then the scene's JSON record.
+(`ConsumerThread`s), under a temporary name renamed when complete and when its restored values
+are reflectance (`OutputCheck`: a broken engine fails the scene); then the scene's JSON record.
 Every stage has a thread of its own so that on a many-core host, where the engine is a GPU's and
 the host sets the pace, the scene takes about as long as its slowest stage. The inputs are hashed
 for that record in a thread of their own while the scene runs (first, when `--resume` has a
@@ -41,6 +42,7 @@ from ibhfn.runtime.block_reader import BlockReader, PreparedBlock
 from ibhfn.runtime.consumer_thread import ConsumerThread
 from ibhfn.runtime.engine import Engine
 from ibhfn.output_folder import check_output_folder
+from ibhfn.runtime.output_check import OutputCheck
 from ibhfn.runtime.pairing import Pairing, ScenePair, scene_name
 from ibhfn.runtime.raster_source import SceneSource
 from ibhfn.runtime.s2_offset import is_offset
@@ -270,10 +272,13 @@ def _provenance_tags(engine: Engine, source: SceneSource, options: RunOptions) -
 
 
 def _encode_block(prepared: PreparedBlock, finished: np.ndarray, bands: int, preprocessing: Preprocessing,
-                  options: RunOptions) -> list[np.ndarray]:
-    """A block's finished `bands` in the output's type, then the gate if it follows them; nodata where S2 has none."""
+                  options: RunOptions, check: OutputCheck) -> list[np.ndarray]:
+    """A block's finished `bands` in the output's type, then the gate if it follows them; nodata where S2 has none.
+
+    `check` judges the restored values first (raising for a broken engine); its non-finite pixels are nodata too.
+    """
     block = prepared.block
-    valid = prepared.valid[:block.finished_rows, :block.finished_cols]
+    valid = check.add(finished[:bands], prepared.valid[:block.finished_rows, :block.finished_cols])
     encoded = [encode(finished[:bands], valid, preprocessing, options.output_dtype, s2_offset=options.s2_offset)]
     if finished.shape[0] > bands:
         encoded.append(encode_gate(finished[bands:], valid))
@@ -388,6 +393,7 @@ def _write_scene(
     batch = _batch_size(engine, options, len(grid))
     descriptions = tuple(given or band for given, band in zip(source.s2_descriptions, meta.s2_bands))
     timings = result.timings
+    check = OutputCheck(output, engine.path, meta.preprocessing, grid.height * grid.width)
 
     def blend(predictions: Iterator[Prediction]) -> None:
         """Blend each block's predictions and hand its finished part, encoded, to the writing thread."""
@@ -401,7 +407,7 @@ def _write_scene(
                 with _timed(timings, "blend"):
                     finished = accumulator.close()
                 with _timed(timings, "encode"):
-                    encoded = _encode_block(prepared, finished, bands, meta.preprocessing, options)
+                    encoded = _encode_block(prepared, finished, bands, meta.preprocessing, options, check)
                 writing.put((prepared, encoded))
 
     def write(pieces: Iterator[tuple[PreparedBlock, list[np.ndarray]]]) -> None:
@@ -434,9 +440,12 @@ def _write_scene(
         with ConsumerThread(blend, depth=batch, name="ibhfn-blender") as blending:
             for item in _timed_items(_predictions(engine, reader, grid.tile, batch), timings, "infer"):
                 blending.put(item)
+        check.finish()  # a broken engine's scene is never renamed into place
         with _timed(timings, "write"):
             for writer in writers:
                 writer.close()  # with --cog, the copy to a COG
+    if (warning := check.warning()) is not None:
+        result.warnings.append(warning)
 
 
 @dataclass

@@ -18,7 +18,7 @@ import numpy as np
 from ibhfn.engine_metadata import GATE_OUTPUT_NAME, INPUT_NAMES, OUTPUT_NAME
 from ibhfn.errors import DependencyError, ModelError, ShapeError
 from ibhfn.runtime.cuda_memory import CudaMemory, open_cuda_memory
-from ibhfn.runtime.engine import Batch, Engine, no_gate_error
+from ibhfn.runtime.engine import Batch, Engine, check_declared_shapes, no_gate_error, tensor_channels
 from ibhfn.runtime.engine_sidecar import REBUILD_HINT, check_plan_sidecar, read_plan_sidecar
 
 TENSORRT_HINT = (
@@ -75,6 +75,8 @@ class TensorRTEngine(Engine):
             if self._engine is None:
                 raise ModelError(f"{path}: TensorRT could not deserialise the plan; {REBUILD_HINT}")
             self._dtypes = self._tensor_dtypes(trt, path)
+            check_declared_shapes(path, sidecar.metadata,  # before buffers are sized by the metadata's bands
+                                  {name: tuple(self._engine.get_tensor_shape(name)) for name in self._dtypes})
             min_shape, max_shape = self._profile_limits()
             tile_size = max_shape[2] if min_shape[2:] == max_shape[2:] else None
             super().__init__(
@@ -129,8 +131,7 @@ class TensorRTEngine(Engine):
     def _allocate_slot(self) -> _Slot:
         """Buffers for the largest batch of the largest tile the plan takes."""
         batch, _, height, width = self._max_shape
-        bands = {"sar": len(self.metadata.s1_bands), "optical": len(self.metadata.s2_bands), GATE_OUTPUT_NAME: 1}
-        bands[OUTPUT_NAME] = bands["optical"]
+        bands = tensor_channels(self.metadata)
         host, device = {}, {}
         for name in self._dtypes:
             host[name] = self._cuda.host_empty((batch, bands[name], height, width), self._dtypes[name])
@@ -177,6 +178,7 @@ class TensorRTEngine(Engine):
             self._cuda.copy_to_device(slot.device[name], view, self._stream)
         outputs = [name for name in self._dtypes if name not in INPUT_NAMES]  # restored, and gate where the plan
         for name in outputs:  # has one: TensorRT needs an address for every output, wanted or not
+            self.check_output(name, tuple(self._context.get_tensor_shape(name)), optical.shape)
             self._context.set_tensor_address(name, slot.device[name])
         if not self._context.execute_async_v3(self._cuda.stream_handle(self._stream)):
             raise ModelError(f"{self.path}: TensorRT failed to enqueue the batch")

@@ -30,9 +30,11 @@ def write_standin_onnx(
     Zero padding at every layer makes tile borders differ from a whole-image pass, so tiling and
     blending matter; `tile` fixes H and W (a static engine), None leaves N, H and W dynamic. With
     `gate`, a second output `gate` (N, 1, H, W) in (0, 1), as `ibhfn-export onnx --with-gate` adds.
+    Its input and output channels are the bands `metadata` names.
     """
     rng = np.random.default_rng(0)
-    channels = [15, 8, 8, 13]
+    sar_bands, optical_bands = len(metadata.s1_bands), len(metadata.s2_bands)
+    channels = [sar_bands + optical_bands, 8, 8, optical_bands]
     initializers, nodes = [], [helper.make_node("Concat", ["sar", "optical"], ["x0"], axis=1)]
     for layer, (cin, cout) in enumerate(zip(channels[:-1], channels[1:])):
         weight = (rng.standard_normal((cout, cin, 3, 3)) * 0.05).astype(np.float32)
@@ -58,10 +60,10 @@ def write_standin_onnx(
         nodes,
         "standin",
         [
-            helper.make_tensor_value_info("sar", TensorProto.FLOAT, dims(2)),
-            helper.make_tensor_value_info("optical", TensorProto.FLOAT, dims(13)),
+            helper.make_tensor_value_info("sar", TensorProto.FLOAT, dims(sar_bands)),
+            helper.make_tensor_value_info("optical", TensorProto.FLOAT, dims(optical_bands)),
         ],
-        [helper.make_tensor_value_info(name, TensorProto.FLOAT, dims(13 if name == "restored" else 1))
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, dims(optical_bands if name == "restored" else 1))
          for name in outputs],
         initializers,
     )
