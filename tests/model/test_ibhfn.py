@@ -7,7 +7,8 @@ import torch
 
 from ibhfn.errors import ModelError, ShapeError
 from ibhfn.model import IBHFN_PRESETS, IBHFNOutput, build_model, profile
-from tests.model.conftest import TINY
+
+TINY = dict(widths=(8, 16, 24), encoder_blocks=(1, 1, 1), fusion_blocks=1, gate_hidden=8)  # as conftest's
 
 
 @pytest.mark.parametrize("preset", ["edge", "base"])
