@@ -21,7 +21,7 @@ from torch import nn
 from ibhfn.atomic import atomic_path
 from ibhfn.bundled import BUNDLED_CHECKPOINT, bundled_file
 from ibhfn.errors import ModelError
-from ibhfn.model.registry import build, stored_config
+from ibhfn.model.registry import build
 from ibhfn.preprocessing import get_preprocessing
 
 CHECKPOINT_FORMAT = "ibhfn-checkpoint/1"
@@ -88,7 +88,7 @@ def load_checkpoint(path: str | os.PathLike, *, arch: str | None = None) -> nn.M
     if arch is not None and checkpoint["arch"] != arch:
         raise ModelError(f"{path}: checkpoint holds a {checkpoint['arch']!r} network, expected {arch!r}")
     try:
-        model = build(checkpoint["arch"], stored_config(checkpoint["arch"], checkpoint["config"]))
+        model = build(checkpoint["arch"], checkpoint["config"])
     except ModelError as exc:
         raise ModelError(f"{path}: {exc}") from None
     _check_state_dict(path, model, checkpoint["state_dict"])

@@ -10,11 +10,12 @@ Data flow (s = 2 ** (len(widths) - 1), the total stride):
 
 The streams never mix before the fusion, and SAR reaches the output only through the bottleneck.
 `dirac_skip` starts as the identity, so wherever the gate says clear sky (G = 1) the output is
-the input, bit for bit. With `residual` the decoder predicts a correction of S rather than every
-band from the stride-4 latent, so fine optical detail under thin cloud is kept (docs/ablations.md).
+the input, bit for bit; under cloud the decoder draws every band anew from the fused latent.
 
 Ablation switches (`docs/ablations.md`): `fusion="concat"` feeds the SAR features to the fusion
-unchanged (no bottleneck, no KL); `gate=False` drops the gate and the skip (Y = R).
+unchanged (no bottleneck, no KL); `gate=False` drops the gate and the skip (Y = R); `residual=True`
+makes the decoder predict a correction of S instead of the image (R = S + D), which the ablations
+found worse under thick real clouds.
 """
 
 from __future__ import annotations
@@ -37,8 +38,6 @@ from ibhfn.model.vib import SpatialBottleneck
 
 ARCH = "ibhfn"
 FUSIONS = ("bottleneck", "concat")
-# Values of options added after checkpoints were first written, for configs that lack them.
-LEGACY_CONFIG = {"residual": False}
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ class IBHFNConfig:
     fusion_blocks: int  # residual blocks after the latent fusion (at the coarsest resolution)
     gate_hidden: int  # width of both gate branches
     logvar_limit: float = 10.0  # logvar is clamped to [-limit, limit]
-    residual: bool = True  # R = S + decoder output, instead of the decoder output alone
+    residual: bool = False  # R = S + decoder output, instead of the decoder output alone
     fusion: str = "bottleneck"  # or "concat": SAR features fused without the variational bottleneck
     gate: bool = True  # False: no gate and no Dirac skip, Y = R
 

@@ -9,7 +9,7 @@ from torch import nn
 from ibhfn.errors import ModelError
 from ibhfn.model.config import resolve_config
 from ibhfn.model.dsen2cr import DSEN2CR_PRESETS, DSen2CR
-from ibhfn.model.ibhfn import IBHFN_PRESETS, IBHFN, LEGACY_CONFIG
+from ibhfn.model.ibhfn import IBHFN_PRESETS, IBHFN
 
 # arch -> (presets, the first being the default; constructor taking the resolved config)
 ARCHITECTURES: dict[str, tuple[Mapping[str, Any], Callable[[Any], nn.Module]]] = {
@@ -28,11 +28,6 @@ def build(arch: str, config: Mapping[str, Any]) -> nn.Module:
         raise ModelError(f"config is for architecture {stored_arch!r}, not {arch!r}")
     presets, network = ARCHITECTURES[arch]
     return network(resolve_config(arch, presets, config))
-
-
-def stored_config(arch: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    """A checkpoint's config with the values that options added since then had before they existed."""
-    return {**(LEGACY_CONFIG if arch == "ibhfn" else {}), **config}
 
 
 def build_model(preset: str | None = None, *, arch: str = "ibhfn", **overrides: Any) -> nn.Module:

@@ -42,8 +42,8 @@ VARIANTS = (
     Variant("no-contrastive", "no contrastive sharpness term", schedule={"contrastive": 0.0}),
     Variant("fixed-weights", "fixed loss weights from step 0, no schedule",
             schedule={"l1_warmup_steps": 0, "ramp_steps": 0, "kl_warmup_steps": 0}),
-    Variant("image-decoder", "decoder predicts the image, not a correction of the input",
-            model={"residual": False}),
+    Variant("residual-decoder", "decoder predicts a correction of the input, not the image (not a part: a test)",
+            model={"residual": True}),
     Variant("dsen2cr", "DSen2-CR small baseline", arch="dsen2cr"),
 )
 

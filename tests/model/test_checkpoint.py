@@ -66,8 +66,8 @@ def test_a_pickle_with_objects_is_never_unpickled(tmp_path):
         load_checkpoint(path)
 
 
-def test_a_checkpoint_written_before_the_residual_decoder_loads_as_it_was_trained(tmp_path, tiny_model, inputs):
-    """Configs that lack `residual` come from networks whose decoder predicted the image itself."""
+def test_a_checkpoint_written_before_the_residual_option_loads_as_it_was_trained(tmp_path, tiny_model, inputs):
+    """Configs that lack `residual` come from networks whose decoder predicted the image itself, the default."""
     from ibhfn.model import IBHFN, build_model
 
     old = build_model("edge", **{k: v for k, v in tiny_model.config.items() if k not in ("arch", "preset", "residual")},

@@ -127,7 +127,7 @@ def test_profile_counts_macs_per_tile(tiny_model):
 
 def test_the_residual_decoder_starts_near_the_identity(inputs):
     torch.manual_seed(0)
-    residual, image = build_model("edge", **TINY), build_model("edge", **TINY, residual=False)
+    residual, image = build_model("edge", **TINY, residual=True), build_model("edge", **TINY)
     sar, optical = inputs(2, 16)
     with torch.no_grad():
         near = (residual.eval()(sar, optical) - optical).abs().max()
@@ -136,7 +136,7 @@ def test_the_residual_decoder_starts_near_the_identity(inputs):
 
 
 @pytest.mark.parametrize(("overrides", "has_bottleneck", "has_gate"), [
-    ({"fusion": "concat"}, False, True), ({"gate": False}, True, False), ({"residual": False}, True, True),
+    ({"fusion": "concat"}, False, True), ({"gate": False}, True, False), ({"residual": True}, True, True),
 ])
 def test_ablation_variants_drop_their_part(overrides, has_bottleneck, has_gate, inputs):
     model = build_model("edge", **TINY, **overrides)
