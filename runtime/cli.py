@@ -19,7 +19,7 @@ from ibhfn.runtime.engine import DEVICES
 from ibhfn.runtime.malloc import map_large_arrays
 from ibhfn.runtime.pairing import Pairing, pair_folder, read_manifest, shard, single_pair
 from ibhfn.runtime.pipeline import RunOptions, RunSummary, SceneResult, run_batch
-from ibhfn.runtime.preflight import CHECKED, check_batch
+from ibhfn.runtime.preflight import CHECKED, check_batch, check_outputs
 from ibhfn.runtime.s2_offset import GIVEN, NOT_DECLARED
 from ibhfn.runtime.workers import EngineSpec, run_batch_in_workers
 
@@ -168,6 +168,7 @@ def run(
     """Restore cloudy Sentinel-2 scenes; the exit code is 2 when any scene failed."""
     shard_of = parse_shard(shard_spec)
     pairing, out_dir = gather_scenes(paths, s1, s2)
+    check_outputs(pairing, out_dir)  # every shard's outputs against every input, before any work
     if shard_of is not None:
         pairing = shard(pairing, *shard_of)
     options = RunOptions(tile_size=tile, overlap=overlap, batch_size=batch, blend=blend,

@@ -3,16 +3,21 @@
 Naming rule for a folder: `<name>_s1.tif` pairs with `<name>_s2.tif` in the same folder (top level
 only; `.tif` or `.tiff`; the `_s1`/`_s2` and the extension in any case; `<name>` exactly). A
 manifest CSV instead lists `s1,s2[,name]` per row, paths relative to the CSV. Files that cannot be
-paired are returned as problems, so the caller can report each one and still run the others.
+paired are returned as problems, so the caller can report each one and still run the others; a
+scene file that is no regular file (a link to nothing, a link loop, a named pipe) is named as such.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
+import os
 import re
+import stat
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterable
 
 from ibhfn.errors import InputError
 
@@ -55,29 +60,57 @@ def scene_name(s2: Path) -> str:
     return match["name"] if match else s2.stem
 
 
+def not_a_file(path: Path) -> str | None:
+    """Why `path` cannot be read as an input (missing, a link to nothing or in a loop, a pipe, a folder), or None."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symbolic link in a loop (it leads back to itself), not a file; replace it with the file"
+        if os.path.islink(path):
+            return (f"is a symbolic link to {os.readlink(path)}, which does not exist; copy the file here or "
+                    "point the link at it")
+        if exc.errno == errno.ENOENT:
+            return "no such file"
+        return f"cannot be read ({exc.strerror or exc})"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file; move it out of the way"
+    kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket or device"
+    return f"is {kind}, not a file; give the scene as a regular file"
+
+
 def pair_folder(folder: Path) -> Pairing:
     """Pair the `<name>_s1` and `<name>_s2` GeoTIFFs at the top level of `folder`."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: {'not a folder' if folder.exists() else 'no such folder'}")
     found: dict[str, dict[str, list[Path]]] = defaultdict(lambda: {"s1": [], "s2": []})
+    unreadable: dict[str, list[PairingProblem]] = defaultdict(list)  # scene files that are no regular file
     others = 0
     for path in sorted(folder.iterdir()):
-        if not path.is_file() or path.suffix.lower() not in RASTER_SUFFIXES:
+        if path.suffix.lower() not in RASTER_SUFFIXES:
             continue
         match = _SCENE_FILE.match(path.name)
+        reason = not_a_file(path)
         if match is None:
-            others += 1
-            continue
-        found[match["name"]][match["sensor"].lower()].append(path)
-    if not found:
+            others += reason is None
+        elif reason is not None:
+            unreadable[match["name"]].append(PairingProblem(path, reason, match["name"]))
+        else:
+            found[match["name"]][match["sensor"].lower()].append(path)
+    if not found and not unreadable:
         raise InputError(
             f"{folder}: no scene files named <name>_s1.tif and <name>_s2.tif"
             + (f" ({others} other GeoTIFFs do not follow this naming rule)" if others else "")
         )
     pairing = Pairing()
-    for name, files in sorted(found.items()):
-        _add_pair(pairing, name, files["s1"], files["s2"])
+    for name in sorted(found.keys() | unreadable.keys()):
+        if name in unreadable:  # its partner is there: "no partner" would mislead
+            pairing.problems += unreadable[name]
+        else:
+            _add_pair(pairing, name, found[name]["s1"], found[name]["s2"])
     return pairing
 
 
@@ -120,7 +153,7 @@ def read_manifest(manifest: Path) -> Pairing:
         s1, s2 = (manifest.parent / cells[column] for column in ("s1", "s2"))
         name = cells["name"] or scene_name(s2)
         empty = [column for column in ("s1", "s2") if not cells[column]]
-        missing = [p for p in (s1, s2) if not p.is_file()]
+        missing = [(p, reason) for p in (s1, s2) if (reason := not_a_file(p)) is not None]
         if empty:
             pairing.problems.append(PairingProblem(
                 manifest, f"line {line} has no {' and no '.join(empty)} file", name))
@@ -129,8 +162,9 @@ def read_manifest(manifest: Path) -> Pairing:
                 manifest, f"line {line} names its scene {name!r}: a scene name is a file name, without folders", name))
         elif missing:
             pairing.problems.extend(
-                PairingProblem(p, f"listed on line {line} of {manifest.name} but not found", name)
-                for p in missing
+                PairingProblem(p, f"listed on line {line} of {manifest.name} but "
+                               + ("not found" if reason == "no such file" else reason), name)
+                for p, reason in missing
             )
         elif name in names:
             pairing.problems.append(PairingProblem(s2, f"scene name {name!r} appears twice in {manifest.name}", name))
@@ -150,9 +184,41 @@ def single_pair(s1: Path, s2: Path) -> Pairing:
     """One scene given as its two files; a missing file becomes a problem."""
     s1, s2 = Path(s1), Path(s2)
     name = scene_name(s2)
-    problems = [PairingProblem(p, "no such file", name) for p in (s1, s2) if not p.is_file()]
+    problems = [PairingProblem(p, reason, name) for p in (s1, s2) if (reason := not_a_file(p)) is not None]
     pairs = [] if problems else [ScenePair(name, s1, s2)]
     return Pairing(pairs, problems)
+
+
+def refuse_overwriting_inputs(pairing: Pairing, outputs: Callable[[ScenePair], Iterable[Path]]) -> None:
+    """Stop a batch, with one line, where a file a scene writes (`outputs`) is an input of any of its scenes.
+
+    Paths are compared once links are resolved, and existing files by identity too (hard links).
+    """
+    by_path: dict[str, tuple[Path, str]] = {}
+    by_identity: dict[tuple[int, int], tuple[Path, str]] = {}
+    for pair in pairing.pairs:
+        for given in (pair.s1, pair.s2):
+            by_path.setdefault(os.path.realpath(given), (given, pair.name))
+            if (identity := _identity(given)) is not None:
+                by_identity.setdefault(identity, (given, pair.name))
+    for pair in pairing.pairs:
+        for output in outputs(pair):
+            identity = _identity(output)
+            clash = by_path.get(os.path.realpath(output)) or (identity and by_identity.get(identity))
+            if clash is not None:
+                given, owner = clash
+                whose = "its own input" if owner == pair.name else f"an input of scene {owner!r}"
+                raise InputError(f"{output}: scene {pair.name!r} would write this over {given}, {whose}; "
+                                 "choose another OUT")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The device and inode of the file at `path`, or None where there is none."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
 
 
 def shard(pairing: Pairing, index: int, count: int) -> Pairing:

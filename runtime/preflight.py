@@ -7,15 +7,18 @@ scenes in seconds before a long run.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.errors import IbhfnError
 from ibhfn.runtime.engine import Engine
 from ibhfn.output_folder import check_output_folder
-from ibhfn.runtime.pairing import Pairing, ScenePair
-from ibhfn.runtime.pipeline import NoProgress, Progress, RunOptions, RunSummary, SceneResult, each_scene, output_path
+from ibhfn.runtime.pairing import Pairing, ScenePair, refuse_overwriting_inputs
+from ibhfn.runtime.pipeline import (NoProgress, Progress, RunOptions, RunSummary, SceneResult, each_scene, gate_path,
+                                    output_path)
 from ibhfn.runtime.raster_source import SceneSource
+from ibhfn.runtime.scene_record import record_path
 
 CHECKED = "checked"  # a scene's status when its inputs passed every check
 
@@ -24,14 +27,26 @@ def check_batch(engine: Engine, pairing: Pairing, out_dir: Path, options: RunOpt
                 progress: Progress | None = None) -> RunSummary:
     """Open every paired scene as `run_batch` would; each comes back checked or failed, with its warnings.
 
-    Like a run, it stops at once on an engine that cannot take the tile or an output folder that cannot
-    take the outputs.
+    Like a run, it stops at once on an engine that cannot take the tile, an output folder that cannot
+    take the outputs or an output that would overwrite an input of the batch.
     """
     options.tile_for(engine)
     check_output_folder(out_dir)
+    check_outputs(pairing, out_dir)
     return each_scene(pairing, lambda pair: check_pair(engine.metadata, pair, output_path(out_dir, pair),
                                                        s2_offset=options.s2_offset),
                       progress or NoProgress())
+
+
+def scene_outputs(out_dir: Path, pair: ScenePair) -> list[Path]:
+    """Every file a run writes or replaces for `pair` in `out_dir`: its GeoTIFF, its record and its gate."""
+    output = output_path(out_dir, pair)
+    return [output, record_path(output), gate_path(output)]  # a run without the gate removes an earlier one
+
+
+def check_outputs(pairing: Pairing, out_dir: Path) -> None:
+    """Stop a batch before any work, with one line, where a scene would write over an input of the batch."""
+    refuse_overwriting_inputs(pairing, partial(scene_outputs, out_dir))
 
 
 def check_pair(metadata: EngineMetadata, pair: ScenePair, output: Path, *,

@@ -26,6 +26,7 @@ from ibhfn.bands import described_order
 from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.errors import InputError
 from ibhfn.runtime.nodata import valid_pixels
+from ibhfn.runtime.pairing import not_a_file
 from ibhfn.runtime.radiometry import sample_window, unit_warnings
 from ibhfn.runtime.s2_offset import scene_offset
 
@@ -40,9 +41,10 @@ def error_reason(exc: BaseException) -> str:
 
 
 def open_raster(path: Path) -> rasterio.DatasetReader:
-    """Open a GeoTIFF for reading, or raise InputError naming the file."""
-    if not Path(path).is_file():
-        raise InputError(f"{path}: no such file")
+    """Open a raster for reading, or raise InputError naming the file."""
+    reason = not_a_file(Path(path))
+    if reason is not None:
+        raise InputError(f"{path}: {reason}")
     if Path(path).stat().st_size == 0:
         raise InputError(f"{path}: the file is empty")
     try:

@@ -1,9 +1,11 @@
+import os
 from pathlib import Path
 
 import pytest
 
 from ibhfn.errors import InputError
-from ibhfn.runtime.pairing import Pairing, ScenePair, pair_folder, read_manifest, shard, single_pair
+from ibhfn.runtime.pairing import (Pairing, ScenePair, pair_folder, read_manifest, refuse_overwriting_inputs, shard,
+                                   single_pair)
 
 
 def touch(folder: Path, *names: str) -> None:
@@ -114,3 +116,65 @@ def test_shards_partition_the_scenes_deterministically(tmp_path):
     assert shard(pairing, 1, 3) == shards[1]
     with pytest.raises(InputError, match="3/3"):
         shard(pairing, 3, 3)
+
+
+def test_scene_files_that_are_no_regular_files_are_named_and_not_their_partners(tmp_path):
+    touch(tmp_path, "a_s1.tif", "a_s2.tif", "b_s2.tif", "c_s2.tif", "d_s1.tif", "e_s2.tif", "f_s1.tif")
+    (tmp_path / "b_s1.tif").symlink_to(tmp_path / "gone.tif")
+    (tmp_path / "c_s1.tif").symlink_to("c_s1.tif")
+    os.mkfifo(tmp_path / "d_s2.tif")
+    (tmp_path / "e_s1.tif").mkdir()
+    (tmp_path / "f_s2.tif").symlink_to(tmp_path / "a_s2.tif")  # a link to a file is that file
+    (tmp_path / "stray.tif").symlink_to(tmp_path / "gone.tif")  # not a scene file: left alone
+    pairing = pair_folder(tmp_path)
+    assert [pair.name for pair in pairing.pairs] == ["a", "f"]
+    assert [str(problem) for problem in pairing.problems] == [
+        f"{tmp_path / 'b_s1.tif'}: is a symbolic link to {tmp_path / 'gone.tif'}, which does not exist; copy the "
+        "file here or point the link at it",
+        f"{tmp_path / 'c_s1.tif'}: is a symbolic link in a loop (it leads back to itself), not a file; replace it "
+        "with the file",
+        f"{tmp_path / 'd_s2.tif'}: is a named pipe (FIFO), not a file; give the scene as a regular file",
+        f"{tmp_path / 'e_s1.tif'}: is a folder, not a file; move it out of the way",
+    ]
+
+
+def test_a_folder_of_only_broken_scene_files_names_them(tmp_path):
+    (tmp_path / "a_s1.tif").symlink_to("a_s1.tif")
+    assert [problem.scene for problem in pair_folder(tmp_path).problems] == ["a"]
+
+
+def test_a_manifest_or_a_single_pair_names_what_is_no_regular_file(tmp_path):
+    touch(tmp_path, "a_s2.tif")
+    os.mkfifo(tmp_path / "a_s1.tif")
+    (tmp_path / "scenes.csv").write_text("s1,s2\na_s1.tif,a_s2.tif\n")
+    pipe = f"{tmp_path / 'a_s1.tif'}: is a named pipe (FIFO), not a file; give the scene as a regular file"
+    assert [str(p) for p in read_manifest(tmp_path / "scenes.csv").problems] == [
+        pipe.replace("is a named", "listed on line 2 of scenes.csv but is a named")]
+    assert [str(p) for p in single_pair(tmp_path / "a_s1.tif", tmp_path / "a_s2.tif").problems] == [pipe]
+
+
+def outputs_in(out_dir):
+    return lambda pair: [out_dir / f"{pair.name}.tif", out_dir / f"{pair.name}.tif.json"]
+
+
+def test_an_output_over_any_input_of_the_batch_stops_it(tmp_path):
+    touch(tmp_path, "x_s1.tif", "x_s2.tif", "x_s2_s1.tif", "x_s2_s2.tif")
+    pairing = pair_folder(tmp_path)
+    with pytest.raises(InputError, match=rf"^{tmp_path / 'x_s2.tif'}: scene 'x_s2' would write this over "
+                                         rf"{tmp_path / 'x_s2.tif'}, an input of scene 'x'; choose another OUT$"):
+        refuse_overwriting_inputs(pairing, outputs_in(tmp_path))
+    refuse_overwriting_inputs(pairing, outputs_in(tmp_path / "out"))  # elsewhere: nothing to say
+    refuse_overwriting_inputs(Pairing(pairing.pairs[:1]), outputs_in(tmp_path))  # scene x alone: x.tif is no input
+
+
+@pytest.mark.parametrize("link", ["symbolic", "hard"])
+def test_an_output_linked_to_an_input_counts_as_that_input(tmp_path, link):
+    touch(tmp_path, "in/a_s1.tif", "in/a_s2.tif")
+    (tmp_path / "out").mkdir()
+    if link == "symbolic":
+        (tmp_path / "out" / "a.tif").symlink_to(tmp_path / "in" / "a_s2.tif")
+    else:
+        os.link(tmp_path / "in" / "a_s2.tif", tmp_path / "out" / "a.tif")
+    with pytest.raises(InputError, match=rf"^{tmp_path / 'out' / 'a.tif'}: scene 'a' would write this over "
+                                         rf"{tmp_path / 'in' / 'a_s2.tif'}, its own input; choose another OUT$"):
+        refuse_overwriting_inputs(pair_folder(tmp_path / "in"), outputs_in(tmp_path / "out"))

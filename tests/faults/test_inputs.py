@@ -1,0 +1,129 @@
+"""Inputs that are not what they seem: one line naming the file and the fix, and no input or outside file touched."""
+
+
+import os
+import resource
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+import rasterio
+
+from ibhfn.data.synthetic import write_scene
+
+from .conftest import error_lines, tree
+
+RUN = "import sys; sys.argv[0] = 'ibhfn-run'; from ibhfn.runtime.cli import main; main()"
+PREPARE = "import sys; sys.argv[0] = 'ibhfn-prepare'; from ibhfn.runtime.prepare_cli import main; main()"
+
+
+def tool(code: str, *args: object) -> subprocess.CompletedProcess:
+    """Run a tool in a child process: a FIFO read by mistake would hang it, not the tests."""
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def measured(code: str, *args: object, memory: int) -> tuple[subprocess.CompletedProcess, int]:
+    """Run a tool in a child process with `memory` bytes of address space; its result and peak resident bytes."""
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, resource.getrlimit(resource.RLIMIT_AS)[1]))
+
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen([sys.executable, "-c", code, *map(str, args)], stdout=out, stderr=err, text=True,
+                                 preexec_fn=limit)
+        timer = threading.Timer(300, child.kill)
+        timer.start()
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak, which Popen.wait would not give
+        timer.cancel()
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        return subprocess.CompletedProcess(child.args, child.returncode, out.read(), err.read()), usage.ru_maxrss * 1024
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    """The bytes of every regular file under `folder` (links and pipes are not followed)."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*"))
+            if stat.S_ISREG(path.lstat().st_mode)}
+
+
+def assert_refused(result: subprocess.CompletedProcess, *lines: str) -> None:
+    """Exit code 2, exactly these `error:` lines (in any order) and no traceback."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
+    assert sorted(error_lines(result)) == sorted(f"error: {line}" for line in lines), result.stderr
+
+
+# OUT equal to IN: no scene's output may land on another scene's input
+
+
+@pytest.mark.parametrize("mode", [[], ["--check"], ["--resume"], ["--jobs", "2"], ["--shard", "0/2"]],
+                         ids=["run", "check", "resume", "jobs", "shard"])
+def test_out_equal_to_in_never_writes_one_scene_over_another_s_input(tmp_path, mode):
+    folder = tmp_path / "d"
+    write_scene(folder, "x", height=64, width=64)
+    write_scene(folder, "x_s2", height=64, width=64, seed=1)  # its output, d/x_s2.tif, is scene x's S2
+    before, files = contents(tmp_path), tree(tmp_path)
+    result = tool(RUN, *mode, folder, folder)
+    target = folder / "x_s2.tif"
+    assert_refused(result, f"{target}: scene 'x_s2' would write this over {target}, an input of scene 'x'; "
+                           "choose another OUT")
+    assert contents(tmp_path) == before and tree(tmp_path) == files
+
+
+def test_a_gate_path_over_an_input_is_refused_too(tmp_path):
+    """A run without --gate removes OUT/gate/<name>.tif, left by an earlier run: never an input's."""
+    out = tmp_path / "out"
+    write_scene(out / "gate", "w", height=64, width=64)
+    write_scene(out / "gate", "w_s2", height=64, width=64, seed=1)  # gate of scene w_s2: out/gate/w_s2.tif
+    before = contents(tmp_path)
+    result = tool(RUN, out / "gate", out)
+    target = out / "gate" / "w_s2.tif"
+    assert_refused(result, f"{target}: scene 'w_s2' would write this over {target}, an input of scene 'w'; "
+                           "choose another OUT")
+    assert contents(tmp_path) == before
+
+
+def test_out_equal_to_in_without_a_clash_runs_and_leaves_the_inputs_alone(tmp_path):
+    folder = tmp_path / "d"
+    write_scene(folder, "x", height=64, width=64)
+    before = contents(folder)
+    result = tool(RUN, folder, folder)
+    assert result.returncode == 0, result.stderr
+    after = contents(folder)
+    assert {name: after[name] for name in before} == before
+    assert sorted(set(after) - set(before)) == ["x.tif", "x.tif.json"]
+    assert "1 skipped" in tool(RUN, "--resume", folder, folder).stdout
+
+
+# Scene files that are no regular files
+
+
+def test_links_to_nothing_link_loops_and_pipes_are_named_one_line_each(tmp_path):
+    scenes, out = tmp_path / "in", tmp_path / "out"
+    write_scene(scenes, "a", height=64, width=64)
+    for name in "bcde":
+        write_scene(scenes, name, height=64, width=64)
+        (scenes / f"{name}_s1.tif").unlink()
+    (scenes / "b_s1.tif").symlink_to(tmp_path / "gone.tif")
+    (scenes / "c_s1.tif").symlink_to("c_s1.tif")
+    os.mkfifo(scenes / "d_s1.tif")
+    (scenes / "e_s1.tif").mkdir()
+    before, files = contents(tmp_path), tree(tmp_path)
+    result = tool(RUN, scenes, out)
+    assert_refused(
+        result,
+        f"{scenes / 'b_s1.tif'}: is a symbolic link to {tmp_path / 'gone.tif'}, which does not exist; copy the file "
+        "here or point the link at it",
+        f"{scenes / 'c_s1.tif'}: is a symbolic link in a loop (it leads back to itself), not a file; replace it "
+        "with the file",
+        f"{scenes / 'd_s1.tif'}: is a named pipe (FIFO), not a file; give the scene as a regular file",
+        f"{scenes / 'e_s1.tif'}: is a folder, not a file; move it out of the way",
+    )
+    assert "5 scenes: 1 done, 0 skipped, 4 failed" in result.stdout
+    assert sorted(os.listdir(out)) == ["a.tif", "a.tif.json"]
+    assert contents(tmp_path / "in") == {k[len("in/"):]: v for k, v in before.items() if k.startswith("in/")}
+    assert tree(tmp_path, leave_out=out) == files
