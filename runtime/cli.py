@@ -20,6 +20,7 @@ from ibhfn.runtime.malloc import map_large_arrays
 from ibhfn.runtime.pairing import Pairing, pair_folder, read_manifest, shard, single_pair
 from ibhfn.runtime.pipeline import RunOptions, RunSummary, SceneResult, run_batch
 from ibhfn.runtime.preflight import CHECKED, check_batch, check_outputs
+from ibhfn.runtime.raster_source import ANY_FORMAT_OPTION, geotiffs_only
 from ibhfn.runtime.s2_offset import GIVEN, NOT_DECLARED
 from ibhfn.runtime.workers import EngineSpec, run_batch_in_workers
 
@@ -162,6 +163,10 @@ def run(
     check: Annotated[bool, typer.Option(
         "--check", help="Check every scene's inputs against the engine (pairing, bands, types, grids, units) "
                         "and stop: nothing is run or written.")] = False,
+    allow_any_format: Annotated[bool, typer.Option(
+        ANY_FORMAT_OPTION, help="Read inputs in any format GDAL opens, not only GeoTIFFs (and COGs): a VRT, say, "
+                                "which may read other files; --resume then compares only the file's own bytes.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
     version: VersionOption = False,
 ) -> None:
@@ -171,6 +176,8 @@ def run(
     check_outputs(pairing, out_dir)  # every shard's outputs against every input, before any work
     if shard_of is not None:
         pairing = shard(pairing, *shard_of)
+    if not allow_any_format:
+        pairing = geotiffs_only(pairing)
     options = RunOptions(tile_size=tile, overlap=overlap, batch_size=batch, blend=blend,
                          output_dtype="float32" if float32 else "uint16", cog=cog, compress=compress,
                          block_width=block_width, s2_offset=s2_offset)

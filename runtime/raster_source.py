@@ -3,7 +3,8 @@
 S2 is opened first and is the reference: its CRS, transform and size become the output's, so the
 georeferencing is never lost. S1 is read directly when it lies on the same grid, otherwise through
 a `WarpedVRT` onto S2's grid (bilinear; average when S1 is finer than S2). Everything that can be
-checked before any compute is checked on opening, and every problem found is reported at once.
+checked before any compute is checked on opening, and every problem found is reported at once;
+`geotiffs_only` keeps a batch to GeoTIFFs before that.
 Windows of neighbouring blocks share the file's strips or tiles; GDAL's block cache, which the
 pipeline caps, keeps a striped file from being decoded once per block.
 """
@@ -26,13 +27,15 @@ from ibhfn.bands import described_order
 from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.errors import InputError
 from ibhfn.runtime.nodata import valid_pixels
-from ibhfn.runtime.pairing import not_a_file
+from ibhfn.runtime.pairing import Pairing, PairingProblem, not_a_file
 from ibhfn.runtime.radiometry import sample_window, unit_warnings
 from ibhfn.runtime.s2_offset import scene_offset
 
 S2_DTYPES = ("uint16", "int16", "uint32", "int32", "float32", "float64")
 S1_DTYPES = ("float32", "float64")
 FULL_COVER = 0.999  # S1 covering less of S2 than this is reported as partial
+GEOTIFF_DRIVER = "GTiff"  # GDAL's driver of GeoTIFFs and COGs: the one format ibhfn-run reads unless told otherwise
+ANY_FORMAT_OPTION = "--allow-any-format"
 
 
 def error_reason(exc: BaseException) -> str:
@@ -51,6 +54,31 @@ def open_raster(path: Path) -> rasterio.DatasetReader:
         return rasterio.open(path)
     except RasterioError as exc:
         raise InputError(f"{path}: not a readable raster ({error_reason(exc)})") from None
+
+
+def geotiffs_only(pairing: Pairing) -> Pairing:
+    """`pairing` with each scene whose S1 or S2 is no GeoTIFF (GDAL's GTiff driver, COGs included) made a problem.
+
+    A VRT, say, may read other files or devices, which `--resume` would not hash; a file GDAL cannot open
+    is left to the scene, which says why when it opens it.
+    """
+    checked = Pairing(problems=list(pairing.problems))
+    for pair in pairing.pairs:
+        problems = [PairingProblem(path, f"a {driver} file, not a GeoTIFF; convert it (gdal_translate -of GTiff) or "
+                                         f"pass {ANY_FORMAT_OPTION} to read it as it is", pair.name)
+                    for path in (pair.s1, pair.s2) if (driver := _driver(path)) not in (GEOTIFF_DRIVER, None)]
+        checked.problems += problems
+        checked.pairs += [] if problems else [pair]
+    return checked
+
+
+def _driver(path: Path) -> str | None:
+    """The GDAL driver that opens `path`, or None where none does."""
+    try:
+        with open_raster(path) as dataset:
+            return dataset.driver
+    except InputError:
+        return None
 
 
 @dataclass(frozen=True)

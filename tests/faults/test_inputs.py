@@ -10,9 +10,11 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
 import rasterio
+from rasterio.shutil import copy as copy_raster
 
 from ibhfn.data.synthetic import write_scene
 
@@ -97,6 +99,58 @@ def test_out_equal_to_in_without_a_clash_runs_and_leaves_the_inputs_alone(tmp_pa
     assert {name: after[name] for name in before} == before
     assert sorted(set(after) - set(before)) == ["x.tif", "x.tif.json"]
     assert "1 skipped" in tool(RUN, "--resume", folder, folder).stdout
+
+
+# Formats: a GeoTIFF (or COG) unless --allow-any-format
+
+
+def vrt(like: Path, sources: list[str], *, raw: bool) -> str:
+    """A VRT on `like`'s grid whose bands read `sources`: the raw bytes of a file (a device, say) or GeoTIFF bands."""
+    with rasterio.open(like) as grid:
+        width, height, crs, transform = grid.width, grid.height, grid.crs.to_wkt(), grid.transform.to_gdal()
+    bands = []
+    for band, source in enumerate(sources, 1):
+        if raw:
+            bands.append(f'<VRTRasterBand dataType="UInt16" band="{band}" subClass="VRTRawRasterBand">'
+                         f'<SourceFilename relativeToVRT="0">{source}</SourceFilename><ImageOffset>0</ImageOffset>'
+                         f"<PixelOffset>2</PixelOffset><LineOffset>{2 * width}</LineOffset></VRTRasterBand>")
+        else:
+            bands.append(f'<VRTRasterBand dataType="UInt16" band="{band}"><SimpleSource>'
+                         f'<SourceFilename relativeToVRT="0">{source}</SourceFilename>'
+                         f"<SourceBand>{band}</SourceBand></SimpleSource></VRTRasterBand>")
+    return (f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}"><SRS>{escape(crs)}</SRS>'
+            f"<GeoTransform>{', '.join(map(repr, transform))}</GeoTransform>{''.join(bands)}</VRTDataset>")
+
+
+@pytest.mark.parametrize("source", ["/dev/urandom", "another local file"])
+def test_a_vrt_under_a_tif_name_is_refused_naming_its_driver_and_the_option(tmp_path, source):
+    scenes, out = tmp_path / "in", tmp_path / "out"
+    paths = write_scene(scenes, "a", height=64, width=64)
+    if source == "/dev/urandom":
+        text = vrt(paths.s2, ["/dev/urandom"] * 13, raw=True)
+    else:
+        secret = shutil.copy(paths.target, tmp_path / "secret.tif")  # outside IN: what the VRT would leak into OUT
+        text = vrt(paths.s2, [str(secret)] * 13, raw=False)
+    paths.s2.write_text(text)
+    with rasterio.open(paths.s2) as dataset:  # GDAL reads it, under a .tif name
+        assert dataset.driver == "VRT" and dataset.count == 13
+    before = contents(tmp_path)
+    for mode in ([], ["--check"], ["--resume"]):
+        result = tool(RUN, *mode, scenes, out)
+        assert_refused(result, f"{paths.s2}: a VRT file, not a GeoTIFF; convert it (gdal_translate -of GTiff) "
+                               "or pass --allow-any-format to read it as it is")
+    assert contents(tmp_path) == before and not out.exists()
+
+
+def test_a_cog_is_a_geotiff(tmp_path):
+    scenes, out = tmp_path / "in", tmp_path / "out"
+    paths = write_scene(scenes, "a", height=64, width=64)
+    cog = tmp_path / "cog.tif"
+    copy_raster(paths.s2, cog, driver="COG")
+    os.replace(cog, paths.s2)
+    result = tool(RUN, scenes, out)
+    assert result.returncode == 0, result.stderr
+    assert sorted(os.listdir(out)) == ["a.tif", "a.tif.json"]
 
 
 # Scene files that are no regular files

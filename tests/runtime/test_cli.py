@@ -4,6 +4,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import rasterio
+import rasterio.shutil
 from affine import Affine
 from rio_cogeo.cogeo import cog_validate
 from typer.testing import CliRunner
@@ -283,3 +284,20 @@ def test_a_cuda_fallback_is_said_once_per_run(tmp_path, onnx_engine_path, make_s
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert len(lines) == 1 and "CUDA provider is installed but did not start" in lines[0] and "running on the CPU" in lines[0]
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["run", "check"])
+def test_allow_any_format_reads_a_vrt_scene(tmp_path, onnx_engine_path, make_scene, check):
+    s1, s2 = make_scene(tmp_path / "tiffs", "a", height=64, width=64)
+    (tmp_path / "in").mkdir()
+    rasterio.shutil.copy(s2, tmp_path / "in" / "a_s2.tif", driver="VRT")  # reads the GeoTIFF in tiffs/
+    (tmp_path / "in" / "a_s1.tif").write_bytes(s1.read_bytes())
+    args = ["--engine", onnx_engine_path, "--tile", 64, *(["--check"] if check else []), tmp_path / "in",
+            tmp_path / "out"]
+    refused = invoke(*args)
+    assert refused.exit_code == 2 and "a VRT file, not a GeoTIFF" in refused.stderr
+    result = invoke("--allow-any-format", *args)
+    assert result.exit_code == 0, result.output
+    if not check:
+        direct = run_and_read(tmp_path / "tiffs", tmp_path / "direct", "a", "--engine", onnx_engine_path, "--tile", 64)
+        np.testing.assert_array_equal(read_restored(tmp_path / "out" / "a.tif"), direct)

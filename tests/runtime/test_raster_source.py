@@ -1,10 +1,12 @@
 import numpy as np
 import pytest
 import rasterio
+import rasterio.shutil
 from affine import Affine
 
 from ibhfn.errors import InputError
-from ibhfn.runtime.raster_source import SceneSource
+from ibhfn.runtime.pairing import Pairing, PairingProblem, ScenePair
+from ibhfn.runtime.raster_source import SceneSource, geotiffs_only
 
 UTM = Affine(10.0, 0.0, 500000.0, 0.0, -10.0, 4000000.0)
 
@@ -111,3 +113,19 @@ def test_unreadable_empty_and_missing_files_are_named(tmp_path, geotiff, standin
         SceneSource(s1, tmp_path / "junk_s2.tif", standin_metadata)
     with pytest.raises(InputError, match="gone_s2.tif: no such file"):
         SceneSource(s1, tmp_path / "gone_s2.tif", standin_metadata)
+
+
+def test_scenes_of_other_formats_than_geotiff_become_problems_naming_the_driver(tmp_path, geotiff):
+    s1 = geotiff(tmp_path / "a_s1.tif", s1_array())
+    s2 = geotiff(tmp_path / "a_s2.tif", s2_array())
+    rasterio.shutil.copy(s2, tmp_path / "cog_s2.tif", driver="COG")
+    rasterio.shutil.copy(s2, tmp_path / "vrt_s2.tif", driver="VRT")
+    (tmp_path / "junk_s2.tif").write_bytes(b"not a raster")
+    scenes = [ScenePair(name, s1, tmp_path / f"{name}_s2.tif") for name in ("a", "cog", "junk", "vrt")]
+    checked = geotiffs_only(Pairing(scenes, [PairingProblem(s1, "an earlier problem", "a")]))
+    assert [pair.name for pair in checked.pairs] == ["a", "cog", "junk"]  # junk: said when the scene opens it
+    assert [str(problem) for problem in checked.problems] == [
+        f"{s1}: an earlier problem",
+        f"{tmp_path / 'vrt_s2.tif'}: a VRT file, not a GeoTIFF; convert it (gdal_translate -of GTiff) or pass "
+        "--allow-any-format to read it as it is"]
+    assert checked.problems[1].scene == "vrt"
