@@ -2,9 +2,9 @@
 
 S2 is opened first and is the reference: its CRS, transform and size become the output's, so the
 georeferencing is never lost. S1 is read directly when it lies on the same grid, otherwise through
-a `WarpedVRT` onto S2's grid (bilinear; average when S1 is finer than S2). Everything that can be
-checked before any compute is checked on opening, and every problem found is reported at once;
-`geotiffs_only` keeps a batch to GeoTIFFs before that.
+a `WarpedVRT` onto S2's grid (bilinear; average when S1 is finer than S2); either grid may be
+north-up or south-up. Everything that can be checked before any compute is checked on opening, and
+every problem found is reported at once; `geotiffs_only` keeps a batch to GeoTIFFs before that.
 Windows of neighbouring blocks share the file's strips or tiles; GDAL's block cache, which the
 pipeline caps, keeps a striped file from being decoded once per block.
 """
@@ -81,6 +81,12 @@ def _driver(path: Path) -> str | None:
         return None
 
 
+def footprint(dataset: rasterio.DatasetReader) -> tuple[float, float, float, float]:
+    """(west, south, east, north) of a dataset in its CRS, whether its grid is north-up or south-up."""
+    left, bottom, right, top = dataset.bounds
+    return min(left, right), min(bottom, top), max(left, right), max(bottom, top)
+
+
 @dataclass(frozen=True)
 class Overlap:
     """How much of the S2 footprint the S1 footprint covers, in S2's CRS."""
@@ -91,11 +97,11 @@ class Overlap:
 
 def s1_overlap(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader) -> Overlap:
     """How much of S2's footprint S1's covers."""
-    bounds = transform_bounds(s1.crs, s2.crs, *s1.bounds) if s1.crs != s2.crs else tuple(s1.bounds)
-    left, bottom, right, top = s2.bounds
+    bounds = transform_bounds(s1.crs, s2.crs, *footprint(s1)) if s1.crs != s2.crs else footprint(s1)
+    left, bottom, right, top = s2_bounds = footprint(s2)
     width = max(0.0, min(right, bounds[2]) - max(left, bounds[0]))
     height = max(0.0, min(top, bounds[3]) - max(bottom, bounds[1]))
-    fraction = 0.0 if disjoint_bounds(bounds, s2.bounds) else width * height / ((right - left) * (top - bottom))
+    fraction = 0.0 if disjoint_bounds(bounds, s2_bounds) else width * height / ((right - left) * (top - bottom))
     return Overlap(fraction, bounds)
 
 
@@ -238,7 +244,7 @@ class SceneSource:
         if crs is None or not crs.is_projected:
             return None
         metres = crs.linear_units_factor[1]
-        pixel = abs(self._s2.transform.a * self._s2.transform.e) * metres**2
+        pixel = abs(self._s2.transform.determinant) * metres**2
         return pixel * self.width * self.height / 1e6
 
     def read_window(self, row: int, col: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:

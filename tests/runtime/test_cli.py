@@ -286,6 +286,27 @@ def test_a_cuda_fallback_is_said_once_per_run(tmp_path, onnx_engine_path, make_s
     assert len(lines) == 1 and "CUDA provider is installed but did not start" in lines[0] and "running on the CPU" in lines[0]
 
 
+@pytest.mark.parametrize("cog", [False, True], ids=["geotiff", "cog"])
+def test_a_south_up_scene_is_restored_on_its_own_grid(tmp_path, onnx_engine_path, make_scene, geotiff, cog):
+    s1, s2 = make_scene(tmp_path / "north", "a", height=96, width=64)
+    with rasterio.open(s2) as north_up:
+        values, crs, transform = north_up.read(), north_up.crs, north_up.transform
+    south_up = transform @ Affine.translation(0, 96) @ Affine.scale(1, -1)  # first row southmost, y pixel size > 0
+    (tmp_path / "south").mkdir()
+    geotiff(tmp_path / "south" / "a_s2.tif", values[:, ::-1].copy(), crs=crs.to_string(), transform=south_up)
+    (tmp_path / "south" / "a_s1.tif").write_bytes(s1.read_bytes())  # north-up S1: warped onto the south-up grid
+    outputs = {}
+    for grid in ("north", "south"):
+        outputs[grid] = run_and_read(tmp_path / grid, tmp_path / f"out_{grid}", "a", "--engine", onnx_engine_path,
+                                     "--tile", 64, *(["--cog"] if cog else []))
+    with rasterio.open(tmp_path / "out_south" / "a.tif") as restored:
+        assert restored.crs == crs and restored.transform == south_up
+    # the same ground restored the same way up: close where flipped back, far apart where not
+    flipped = np.abs(outputs["south"].astype(float) - outputs["north"][:, ::-1]).mean()
+    unflipped = np.abs(outputs["south"].astype(float) - outputs["north"]).mean()
+    assert flipped < unflipped / 10, (flipped, unflipped)
+
+
 @pytest.mark.parametrize("check", [False, True], ids=["run", "check"])
 def test_allow_any_format_reads_a_vrt_scene(tmp_path, onnx_engine_path, make_scene, check):
     s1, s2 = make_scene(tmp_path / "tiffs", "a", height=64, width=64)

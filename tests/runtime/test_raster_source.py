@@ -115,6 +115,44 @@ def test_unreadable_empty_and_missing_files_are_named(tmp_path, geotiff, standin
         SceneSource(s1, tmp_path / "gone_s2.tif", standin_metadata)
 
 
+SOUTH_UP = Affine(10.0, 0.0, 500000.0, 0.0, 10.0, 3999400.0)  # the ground of UTM's 60 rows, first row southmost
+
+
+@pytest.mark.parametrize("s1_grid", ["north-up", "south-up", "degrees"])
+def test_a_south_up_s2_takes_s1_from_any_grid_onto_its_own(tmp_path, geotiff, standin_metadata, s1_grid):
+    s2 = geotiff(tmp_path / "a_s2.tif", s2_array()[:, ::-1].copy(), transform=SOUTH_UP)
+    if s1_grid == "degrees":  # as in test_s1_in_another_crs_and_resolution_is_warped_onto_s2, with a gradient
+        rows = np.linspace(-20, -5, 40, dtype=np.float32)[:, None].repeat(40, axis=1)
+        s1 = geotiff(tmp_path / "a_s1.tif", np.stack([rows, rows - 7]), crs="EPSG:4326",
+                     transform=Affine(0.0003, 0.0, 2.998, 0.0, -0.0003, 36.147))
+    else:
+        s1 = geotiff(tmp_path / "a_s1.tif", s1_array() if s1_grid == "north-up" else s1_array()[:, ::-1].copy(),
+                     transform=UTM if s1_grid == "north-up" else SOUTH_UP)
+    with SceneSource(s1, s2, standin_metadata) as source:
+        assert source.warnings == [] and source.warped == (s1_grid != "south-up")
+        assert source.profile["transform"] == SOUTH_UP
+        assert source.area_km2 == pytest.approx(60 * 50 * 100 / 1e6)
+        sar, dn = source.read_window(0, 0, 60, 50)
+    np.testing.assert_array_equal(dn, s2_array()[:, ::-1].astype(np.float32))
+    if s1_grid == "degrees":  # as S1 comes onto the same ground on a north-up grid, upside down
+        with SceneSource(s1, geotiff(tmp_path / "b_s2.tif", s2_array()), standin_metadata) as source:
+            north_up, _ = source.read_window(0, 0, 60, 50)
+        assert np.isfinite(sar).all() and (sar[0, 0] > sar[0, -1]).all()  # S1 rises southward, to the first row
+        np.testing.assert_allclose(sar, north_up[:, ::-1], atol=1e-3)
+    else:
+        np.testing.assert_allclose(sar, s1_array()[:, ::-1], atol=1e-4)
+
+
+def test_the_overlap_of_a_south_up_s2_is_measured_on_the_ground(tmp_path, geotiff, standin_metadata):
+    s2 = geotiff(tmp_path / "a_s2.tif", s2_array(), transform=SOUTH_UP)
+    s1 = geotiff(tmp_path / "a_s1.tif", s1_array(), transform=UTM @ Affine.translation(0, 1000))
+    with pytest.raises(InputError, match=r"a_s1.tif: does not overlap a_s2.tif"):
+        SceneSource(s1, s2, standin_metadata)
+    s1 = geotiff(tmp_path / "a_s1.tif", s1_array(), transform=SOUTH_UP @ Affine.translation(25, 0))
+    with SceneSource(s1, s2, standin_metadata) as source:
+        assert source.warnings == [f"{s1}: covers 50.0% of a_s2.tif; outside it the network sees no S1 signal"]
+
+
 def test_scenes_of_other_formats_than_geotiff_become_problems_naming_the_driver(tmp_path, geotiff):
     s1 = geotiff(tmp_path / "a_s1.tif", s1_array())
     s2 = geotiff(tmp_path / "a_s2.tif", s2_array())
