@@ -1,9 +1,10 @@
 """Which Sentinel-2 pixels carry no data, and a neutral value for them inside a tile.
 
 A pixel is nodata when every band equals the file's nodata value (0 when it declares none: the
-value Sentinel-2 products use outside the swath) or when any band is NaN. Such pixels stay nodata
-in the output. Inside a tile they are filled with the band means of that tile's valid pixels,
-so the network does not see an artificial black edge next to real data.
+value Sentinel-2 products use outside the swath) or when any band is NaN or infinite (+-inf in a
+float S2 is no reflectance: it would reach the network clipped to 0 or to the brightest DN). Such
+pixels stay nodata in the output. Inside a tile they are filled with the band means of that tile's
+valid pixels, so the network does not see an artificial black edge next to real data.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 def valid_pixels(dn: np.ndarray, nodata: float | None) -> np.ndarray:
     """(H, W) bool: True where the (bands, H, W) S2 values hold data."""
     fill = 0.0 if nodata is None or np.isnan(nodata) else nodata
-    return ~(np.all(dn == fill, axis=0) | np.any(np.isnan(dn), axis=0))
+    return ~np.all(dn == fill, axis=0) & np.all(np.isfinite(dn), axis=0)
 
 
 def fill_invalid(optical: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ pipeline caps, keeps a striped file from being decoded once per block.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,9 @@ S1_DTYPES = ("float32", "float64")
 FULL_COVER = 0.999  # S1 covering less of S2 than this is reported as partial
 GEOTIFF_DRIVER = "GTiff"  # GDAL's driver of GeoTIFFs and COGs: the one format ibhfn-run reads unless told otherwise
 ANY_FORMAT_OPTION = "--allow-any-format"
+SAMPLE_GRID = 8  # windows down and across S1 over S2 in which its backscatter is counted
+SAMPLE_WINDOW = 64  # px on a side of each
+STRIP = 256  # rows read at a time where every pixel is counted
 
 
 def error_reason(exc: BaseException) -> str:
@@ -120,6 +124,45 @@ def _s1_resampling(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader, s1_bo
     return Resampling.average if s1_pixel < 0.75 * abs(s2.transform.a) else Resampling.bilinear
 
 
+def has_backscatter(s1: np.ndarray, nodata: float | None) -> np.ndarray:
+    """(H, W) bool: where (bands, H, W) S1 is finite and not `nodata` in every band, nor 0 in all of them."""
+    empty = np.all(s1 == 0, axis=0)  # SNAP's nodata, and no dB scene's value in both bands
+    if nodata is not None and not np.isnan(nodata):
+        empty |= np.any(s1 == nodata, axis=0)
+    return np.isfinite(s1).all(axis=0) & ~empty
+
+
+def backscatter_share(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader) -> float:
+    """The share of S1's pixels over S2's footprint with backscatter, in S1's grid.
+
+    Counted in a grid of small windows spread over the footprint; only where they hold none is all of it read.
+    """
+    window = _window_over(s1, footprint(s2) if s1.crs == s2.crs else transform_bounds(s2.crs, s1.crs, *footprint(s2)))
+    if window is None:
+        return 0.0
+    height, width = min(SAMPLE_WINDOW, window.height), min(SAMPLE_WINDOW, window.width)
+    rows, cols = (sorted({start + (length - size) * step // (SAMPLE_GRID - 1) for step in range(SAMPLE_GRID)})
+                  for start, length, size in ((window.row_off, window.height, height),
+                                              (window.col_off, window.width, width)))
+    samples = [Window(col, row, width, height) for row in rows for col in cols]
+    share = np.mean([has_backscatter(s1.read(window=sample), s1.nodata).mean() for sample in samples])
+    if share > 0:
+        return float(share)
+    strips = [Window(window.col_off, row, window.width, min(STRIP, window.row_off + window.height - row))
+              for row in range(window.row_off, window.row_off + window.height, STRIP)]
+    return sum(int(has_backscatter(s1.read(window=strip), s1.nodata).sum()) for strip in strips) / (
+        window.width * window.height)
+
+
+def _window_over(dataset: rasterio.DatasetReader, bounds: tuple[float, float, float, float]) -> Window | None:
+    """The window of `dataset` that holds `bounds` (in its CRS, any grid orientation), or None where none does."""
+    inverse = ~dataset.transform
+    cols, rows = zip(*(inverse @ (x, y) for x in bounds[0::2] for y in bounds[1::2]))
+    col0, row0 = max(0, math.floor(min(cols))), max(0, math.floor(min(rows)))
+    col1, row1 = min(dataset.width, math.ceil(max(cols))), min(dataset.height, math.ceil(max(rows)))
+    return Window(col0, row0, col1 - col0, row1 - row0) if col1 > col0 and row1 > row0 else None
+
+
 def s1_onto_s2_grid(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader, *,
                     src_nodata: float | None = None) -> WarpedVRT:
     """S1 as float32 on S2's grid, NaN where it has no data; `src_nodata` None takes S1's own nodata."""
@@ -141,7 +184,8 @@ class SceneSource:
 
     `s2_offset` is the RADIO_ADD_OFFSET the run was given (None: none given), and `self.s2_offset`
     the one S2 is read with, which its values are checked against: the given one, else what the
-    file declares, else 0 (`s2_offset.py`); `self.s2_offset_origin` says which.
+    file declares, else 0 (`s2_offset.py`); `self.s2_offset_origin` says which. An S1 without
+    backscatter over S2 is refused, and one with backscatter over only part of it is a warning.
     """
 
     def __init__(self, s1_path: Path, s2_path: Path, metadata: EngineMetadata, *,
@@ -156,6 +200,7 @@ class SceneSource:
                 offset = scene_offset(self.s2_path, self._s2, s2_offset)
                 self.s2_offset, self.s2_offset_origin = offset.dn, offset.origin
                 self.warnings += offset.warnings
+                self._check_backscatter()
                 self._s1_grid = self._s1 if same_grid(self._s1, self._s2) else s1_onto_s2_grid(self._s1, self._s2)
             except BaseException:
                 self._s1.close()
@@ -205,6 +250,21 @@ class SceneSource:
                 "outside it the network sees no S1 signal"
             )
         return []
+
+    def _check_backscatter(self) -> None:
+        """Refuse an S1 with no backscatter over S2 (the network would see none), and say where it has little."""
+        try:
+            share = backscatter_share(self._s1, self._s2)
+        except RasterioError as exc:
+            raise InputError(f"{self.s1_path}: cannot be read ({error_reason(exc)})") from None
+        if share == 0.0:
+            raise InputError(f"{self.s1_path}: holds no backscatter over {self.s2_path.name} (NaN, or 0 or its "
+                             "nodata, throughout), so the network would see no S1 signal; give an S1 that covers "
+                             "the scene (ibhfn-prepare s1 says how much of it does)")
+        if share < FULL_COVER:
+            self.warnings.append(f"{self.s1_path}: holds backscatter in about {share:.1%} of where it covers "
+                                 f"{self.s2_path.name} (the rest is NaN, or 0 or its nodata); there the network "
+                                 "sees no S1 signal")
 
     def _check_units(self) -> list[str]:
         s1_db, s2_dn = self.read_window(*sample_window(self.height, self.width))

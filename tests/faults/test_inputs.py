@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import numpy as np
 import pytest
 import rasterio
 from rasterio.shutil import copy as copy_raster
@@ -151,6 +152,63 @@ def test_a_cog_is_a_geotiff(tmp_path):
     result = tool(RUN, scenes, out)
     assert result.returncode == 0, result.stderr
     assert sorted(os.listdir(out)) == ["a.tif", "a.tif.json"]
+
+
+# S1 without backscatter
+
+
+def rewrite_s1(path: Path, fill, *, rows: slice = slice(None), nodata: float | None = None) -> None:
+    """Set `rows` of both S1 bands to `fill` in place, declaring `nodata`."""
+    with rasterio.open(path) as dataset:
+        profile, values = dataset.profile, dataset.read()
+    values[:, rows] = fill
+    with rasterio.open(path, "w", **{**profile, "nodata": nodata}) as dataset:
+        dataset.write(values)
+
+
+@pytest.mark.parametrize("fill, nodata, grid", [(np.nan, None, "same"), (0.0, None, "same"),
+                                                (-9999.0, -9999.0, "same"), (np.nan, None, "other")],
+                         ids=["nan", "zero", "declared-nodata", "nan-on-another-grid"])
+def test_an_s1_without_backscatter_over_the_scene_is_refused(tmp_path, fill, nodata, grid):
+    scenes, out = tmp_path / "in", tmp_path / "out"
+    paths = write_scene(scenes, "a", height=64, width=64, **({"s1_crs": "EPSG:4326"} if grid == "other" else {}))
+    rewrite_s1(paths.s1, fill, nodata=nodata)
+    before = contents(tmp_path)
+    for mode in ([], ["--check"]):
+        result = tool(RUN, *mode, scenes, out)
+        assert_refused(result, f"{paths.s1}: holds no backscatter over a_s2.tif (NaN, or 0 or its nodata, "
+                               "throughout), so the network would see no S1 signal; give an S1 that covers the "
+                               "scene (ibhfn-prepare s1 says how much of it does)")
+    assert contents(tmp_path) == before and not any(out.glob("*.tif"))
+
+
+def test_an_s1_with_backscatter_in_part_of_the_scene_is_a_warning(tmp_path):
+    scenes, out = tmp_path / "in", tmp_path / "out"
+    paths = write_scene(scenes, "a", height=64, width=64)
+    rewrite_s1(paths.s1, np.nan, rows=slice(0, 16))
+    result = tool(RUN, scenes, out)
+    assert result.returncode == 0, result.stderr
+    assert f"warning: {paths.s1}: holds backscatter in about 75.0% of where it covers a_s2.tif" in result.stderr
+    assert sorted(os.listdir(out)) == ["a.tif", "a.tif.json"]
+
+
+# +-inf in a float S2
+
+
+def test_infinite_values_in_a_float_s2_are_nodata(tmp_path):
+    scenes, out = tmp_path / "in", tmp_path / "out"
+    paths = write_scene(scenes, "a", height=64, width=64)
+    with rasterio.open(paths.s2) as dataset:
+        profile, values = dataset.profile, dataset.read().astype(np.float32)
+    values[:, 5, 7], values[3, 40, 20] = np.inf, -np.inf  # every band of one pixel, one band of another
+    with rasterio.open(paths.s2, "w", **{**profile, "dtype": "float32"}) as dataset:
+        dataset.write(values)
+    result = tool(RUN, scenes, out)
+    assert result.returncode == 0 and not error_lines(result), result.stderr
+    with rasterio.open(out / "a.tif") as restored:
+        output = restored.read()
+    assert (output[:, 5, 7] == 0).all() and (output[:, 40, 20] == 0).all()  # nodata, as NaN would be
+    assert (output.max(axis=0) > 0).sum() == 64 * 64 - 2
 
 
 # Scene files that are no regular files

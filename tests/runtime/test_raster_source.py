@@ -167,3 +167,41 @@ def test_scenes_of_other_formats_than_geotiff_become_problems_naming_the_driver(
         f"{tmp_path / 'vrt_s2.tif'}: a VRT file, not a GeoTIFF; convert it (gdal_translate -of GTiff) or pass "
         "--allow-any-format to read it as it is"]
     assert checked.problems[1].scene == "vrt"
+
+
+@pytest.mark.parametrize("fill, nodata, one_band", [(np.nan, None, "none"), (np.inf, None, "none"),
+                                                     (-9999.0, -9999.0, "none"), (0.0, None, "some")])
+def test_backscatter_is_counted_where_every_band_holds_some(tmp_path, geotiff, standin_metadata, fill, nodata,
+                                                            one_band):
+    s2 = geotiff(tmp_path / "a_s2.tif", s2_array())
+    values = s1_array()
+    values[:, :15] = fill  # a quarter without backscatter
+    values[0, 15:30] = fill  # a quarter with VH alone: none, but where VV is a dB value of 0
+    s1 = geotiff(tmp_path / "a_s1.tif", values, nodata=nodata)
+    with SceneSource(s1, s2, standin_metadata) as source:
+        share = "50.0%" if one_band == "none" else "75.0%"
+        assert source.warnings == [f"{s1}: holds backscatter in about {share} of where it covers a_s2.tif (the rest is NaN, "
+                                   "or 0 or its nodata); there the network sees no S1 signal"]
+    values[:, 15:] = fill
+    s1 = geotiff(tmp_path / "a_s1.tif", values, nodata=nodata)
+    with pytest.raises(InputError, match=rf"^{s1}: holds no backscatter over a_s2.tif"):
+        SceneSource(s1, s2, standin_metadata)
+
+
+def test_backscatter_is_counted_only_over_s2(tmp_path, geotiff, standin_metadata):
+    s2 = geotiff(tmp_path / "a_s2.tif", s2_array())
+    values = np.full((2, 120, 100), np.nan, np.float32)  # twice S2's extent; backscatter only over S2
+    values[:, 30:90, 25:75] = s1_array()
+    s1 = geotiff(tmp_path / "a_s1.tif", values, transform=UTM @ Affine.translation(-25, -30))
+    with SceneSource(s1, s2, standin_metadata) as source:
+        assert source.warped and source.warnings == []
+
+
+def test_backscatter_the_sampled_windows_miss_is_found_by_counting_every_pixel(tmp_path, geotiff, standin_metadata):
+    s2 = geotiff(tmp_path / "a_s2.tif", s2_array(600, 600))
+    values = np.full((2, 600, 600), np.nan, np.float32)
+    values[:, 142:150] = -12.0  # between the windows at rows 76-139 and 153-216
+    s1 = geotiff(tmp_path / "a_s1.tif", values)
+    with SceneSource(s1, s2, standin_metadata) as source:
+        assert source.warnings == [f"{s1}: holds backscatter in about 1.3% of where it covers a_s2.tif (the rest is "
+                                   "NaN, or 0 or its nodata); there the network sees no S1 signal"]
