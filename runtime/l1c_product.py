@@ -5,15 +5,18 @@ keeps each band as its own JPEG 2000 file at 10, 20 or 60 m, under
 `GRANULE/<granule>/IMG_DATA/<tile>_<time>_B01.jp2` (B8A for band 8A), and states its processing
 baseline, quantification value and, since baseline 04.00, each band's RADIO_ADD_OFFSET in
 `MTD_MSIL1C.xml` at the product's root (Sentinel-2 Products Specification Document). Level-2A
-products have no cirrus band B10, so they cannot be stacked into the network's input.
+products have no cirrus band B10, so they cannot be stacked into the network's input. The metadata
+file is read only up to METADATA_LIMIT bytes, whatever a zip's header declares of its size.
 """
 
 from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 from xml.etree import ElementTree
 
 from ibhfn.bands import S2_BANDS
@@ -23,6 +26,8 @@ from ibhfn.runtime.s2_offset import FIRST_OFFSET_BASELINE, baseline_number, is_o
 
 METADATA = "MTD_MSIL1C.xml"
 LEVEL_2A_METADATA = "MTD_MSIL2A.xml"
+METADATA_LIMIT = 16 * 2**20  # bytes: ESA's MTD_MSIL1C.xml holds tens of kB; no product's comes near
+READ_CHUNK = 2**20  # bytes read at a time from the metadata file
 OLD_FORMAT_METADATA = "MTD_SAFL1C"  # in the metadata file's name before December 2016 (S2A_OPER_MTD_SAFL1C_...)
 NAME = re.compile(r"MSIL1C_(?P<date>\d{8})T\d{6}_.*_(?P<tile>T\d{2}[A-Z]{3})_")  # in the product's name
 
@@ -79,11 +84,29 @@ def _listing(path: Path) -> tuple[list[str], str]:
 
 
 def _read_member(path: Path, member: str) -> bytes:
-    """One file of the product, from its folder or its zip."""
-    if path.is_dir():
-        return (path / member).read_bytes()
-    with zipfile.ZipFile(path) as archive:
-        return archive.read(member)
+    """One file of the product, from its folder or its zip, refused past METADATA_LIMIT bytes (a zip bomb)."""
+    try:
+        if path.is_dir():
+            with (path / member).open("rb") as file:
+                return _read_bounded(path, member, file, (path / member).stat().st_size)
+        with zipfile.ZipFile(path) as archive, archive.open(member) as file:
+            return _read_bounded(path, member, file, archive.getinfo(member).file_size)
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise InputError(f"{path}: cannot read {member} ({exc}); fetch the product again") from None
+
+
+def _read_bounded(path: Path, member: str, file: BinaryIO, declared: int) -> bytes:
+    """All of `file` in chunks, or InputError once it declares or holds more than METADATA_LIMIT bytes."""
+    chunks, size = [], 0
+    while size <= METADATA_LIMIT and declared <= METADATA_LIMIT:
+        chunk = file.read(READ_CHUNK)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+    raise InputError(f"{path}: its {member} holds more than {METADATA_LIMIT // 2**20} MiB (declared: {declared} "
+                     "bytes), far beyond any product's metadata: a damaged download or no Sentinel-2 product; "
+                     "fetch it again")
 
 
 def _metadata_member(path: Path, members: list[str]) -> str:

@@ -1,14 +1,18 @@
 """Inputs that are not what they seem: one line naming the file and the fix, and no input or outside file touched."""
 
+from __future__ import annotations
 
 import os
 import resource
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
+import zipfile
+import zlib
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -239,3 +243,50 @@ def test_links_to_nothing_link_loops_and_pipes_are_named_one_line_each(tmp_path)
     assert sorted(os.listdir(out)) == ["a.tif", "a.tif.json"]
     assert contents(tmp_path / "in") == {k[len("in/"):]: v for k, v in before.items() if k.startswith("in/")}
     assert tree(tmp_path, leave_out=out) == files
+
+
+# A zip bomb for ibhfn-prepare s2
+
+BOMB_BYTES = 2 * 2**30  # what the metadata member decompresses to
+MEMORY = 2**30  # address space of the child: the bomb read whole would not fit
+PEAK = 300 * 2**20  # resident bytes the child may reach: the interpreter, numpy, rasterio, and the metadata cap
+
+
+def deflated_zeros(size: int) -> bytes:
+    """A raw deflate stream of `size` zero bytes (a multiple of 16 MiB), made of one flushed chunk repeated."""
+    chunk = 16 * 2**20
+    assert size % chunk == 0
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = compressor.compress(bytes(chunk)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    return block * (size // chunk) + b"\x03\x00"  # an empty final block ends the stream
+
+
+def write_bomb(path: Path, member: str, *, declared: int) -> Path:
+    """A zip holding `member`, BOMB_BYTES of zeros deflated, whose headers declare `declared` bytes (CRC left 0)."""
+    data, name = deflated_zeros(BOMB_BYTES), member.encode()
+    local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 8, 0, 0, 0, len(data), declared, len(name), 0) + name
+    central = struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, 0, len(data), declared, len(name),
+                          0, 0, 0, 0, 0, 0) + name
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(data), 0)
+    path.write_bytes(local + data + central + end)
+    return path
+
+
+@pytest.mark.parametrize("declared", [BOMB_BYTES, 50_000], ids=["declared", "lying-header"])
+def test_a_zip_bomb_for_metadata_is_refused_in_bounded_memory(tmp_path, declared):
+    product = write_bomb(tmp_path / "S2B_MSIL1C_bomb.zip", "S2B_MSIL1C_bomb.SAFE/MTD_MSIL1C.xml", declared=declared)
+    assert product.stat().st_size < 4 * 2**20
+    with zipfile.ZipFile(product) as archive:
+        assert archive.namelist() == ["S2B_MSIL1C_bomb.SAFE/MTD_MSIL1C.xml"]
+    out = tmp_path / "out"
+    result, peak = measured(PREPARE, "s2", product, out, memory=MEMORY)
+    member = "S2B_MSIL1C_bomb.SAFE/MTD_MSIL1C.xml"
+    if declared == BOMB_BYTES:
+        assert_refused(result, f"{product}: its {member} holds more than 16 MiB (declared: {BOMB_BYTES} bytes), far "
+                               "beyond any product's metadata: a damaged download or no Sentinel-2 product; fetch it "
+                               "again")
+    else:  # the zip reader stops where the header says, and the checksum fails
+        assert_refused(result, f"{product}: cannot read {member} (Bad CRC-32 for file '{member}'); fetch the "
+                               "product again")
+    assert not out.exists() or os.listdir(out) == []
+    assert peak < PEAK, f"{peak / 2**20:.0f} MiB"
