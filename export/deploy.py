@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from ibhfn.engine_metadata import GATE_OUTPUT_NAME, OUTPUT_NAME
 from ibhfn.errors import ModelError
 from ibhfn.model import IBHFN
+from ibhfn.model.vib import SpatialBottleneck
 
 
 class DeployModel(nn.Module):
@@ -25,8 +26,10 @@ class DeployModel(nn.Module):
         if with_gate and not isinstance(model, IBHFN):
             raise ModelError(f"a {model.config['arch']} network has no gate to export; drop --with-gate")
         network = copy.deepcopy(model).eval()
-        if isinstance(network, IBHFN) and network.vib is not None:
-            del network.vib.logvar_head  # training only: z = mu at inference
+        if isinstance(network, IBHFN):
+            for bottleneck in network.modules():
+                if isinstance(bottleneck, SpatialBottleneck):
+                    del bottleneck.logvar_head  # training only: z = mu at inference
         self.network = network
         self.with_gate = with_gate
         self.size_multiple: int = model.size_multiple

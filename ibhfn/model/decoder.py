@@ -9,12 +9,12 @@ from ibhfn.model.blocks import ResidualBlock, UpsampleConv, conv3x3, conv_relu
 
 
 class DecoderStage(nn.Module):
-    """Upsample x2, concatenate the optical skip of that resolution, merge and refine."""
+    """Upsample x2, concatenate the skip of that resolution, merge and refine."""
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, skip_channels: int) -> None:
         super().__init__()
         self.up = UpsampleConv(in_channels, out_channels)
-        self.merge = conv_relu(2 * out_channels, out_channels)
+        self.merge = conv_relu(out_channels + skip_channels, out_channels)
         self.refine = ResidualBlock(out_channels)
 
     def forward(self, x: Tensor, skip: Tensor) -> Tensor:
@@ -25,15 +25,15 @@ class DecoderStage(nn.Module):
 class Decoder(nn.Module):
     """Reconstruct all bands (the reconstruction R) from the coarsest fused features."""
 
-    def __init__(self, widths: tuple[int, ...], out_channels: int) -> None:
+    def __init__(self, widths: tuple[int, ...], out_channels: int, skip_factor: int = 1) -> None:
         super().__init__()
         self.stages = nn.ModuleList(
-            DecoderStage(widths[i], widths[i - 1]) for i in range(len(widths) - 1, 0, -1)
+            DecoderStage(widths[i], widths[i - 1], skip_factor * widths[i - 1]) for i in range(len(widths) - 1, 0, -1)
         )
         self.head = conv3x3(widths[0], out_channels)
 
     def forward(self, fused: Tensor, skips: list[Tensor]) -> Tensor:
-        """`skips` are the optical features finest first, without the coarsest level."""
+        """`skips` are the features of each finer level, finest first (optical, with the SAR latent if fused there)."""
         x = fused
         for stage, skip in zip(self.stages, reversed(skips)):
             x = stage(x, skip)

@@ -53,6 +53,7 @@ class IBHFNConfig:
     residual: bool = False  # R = S + decoder output, instead of the decoder output alone
     fusion: str = "bottleneck"  # or "concat": SAR features fused without the variational bottleneck
     gate: bool = True  # False: no gate and no Dirac skip, Y = R
+    sar_skips: bool = False  # SAR's finer levels also pass a bottleneck and join the decoder's skips
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
@@ -92,7 +93,10 @@ class IBHFN(nn.Module):
         self.optical_encoder = StreamEncoder(len(S2_BANDS), widths, config.encoder_blocks)
         self.vib = SpatialBottleneck(widths[-1], config.logvar_limit) if config.fusion == "bottleneck" else None
         self.fusion = LatentFusion(widths[-1], config.fusion_blocks)
-        self.decoder = Decoder(widths, len(S2_BANDS))
+        self.decoder = Decoder(widths, len(S2_BANDS), skip_factor=2 if config.sar_skips else 1)
+        self.skip_vibs = nn.ModuleList(
+            SpatialBottleneck(width, config.logvar_limit) for width in widths[:-1]
+        ) if config.sar_skips and config.fusion == "bottleneck" else None
         self.gate = LocalGlobalGate(widths[-1], config.gate_hidden, self.size_multiple) if config.gate else None
         self.dirac_skip = nn.Conv2d(len(S2_BANDS), len(S2_BANDS), kernel_size=3, padding=1)
         nn.init.dirac_(self.dirac_skip.weight)
@@ -113,12 +117,17 @@ class IBHFN(nn.Module):
         if not self.training:
             return self.forward_deterministic(sar, optical)
         check_inputs(sar, optical, self.size_multiple)
-        sar_features = self.sar_encoder(sar)[-1]
-        if self.vib is None:
-            z, mu, logvar = sar_features, None, None
-        else:
-            z, mu, logvar = self.vib.sample(sar_features)
-        image, gate_logit, reconstruction = self._restore(z, optical)
+        latents, mus, logvars = [], [], []
+        for features, bottleneck in zip(self._sar_levels(sar), self._bottlenecks()):
+            if bottleneck is None:
+                latents.append(features)
+            else:
+                z, mu, logvar = bottleneck.sample(features)
+                latents.append(z)
+                mus.append(mu)
+                logvars.append(logvar)
+        mu, logvar = _joined(mus), _joined(logvars)
+        image, gate_logit, reconstruction = self._restore(latents, optical)
         return IBHFNOutput(
             image=image,
             gate=None if gate_logit is None else torch.sigmoid(gate_logit),
@@ -133,18 +142,34 @@ class IBHFN(nn.Module):
     ) -> Tensor | tuple[Tensor, Tensor]:
         """The inference path (z = mu, no random op): restored image, and the gate G if asked (0 without one)."""
         check_inputs(sar, optical, self.size_multiple)
-        sar_features = self.sar_encoder(sar)[-1]
-        latent = sar_features if self.vib is None else self.vib.mean(sar_features)
-        image, gate_logit, _ = self._restore(latent, optical)
+        latents = [features if bottleneck is None else bottleneck.mean(features)
+                   for features, bottleneck in zip(self._sar_levels(sar), self._bottlenecks())]
+        image, gate_logit, _ = self._restore(latents, optical)
         if not return_gate:
             return image
         return image, torch.zeros_like(image[:, :1]) if gate_logit is None else torch.sigmoid(gate_logit)
 
-    def _restore(self, latent: Tensor, optical: Tensor) -> tuple[Tensor, Tensor | None, Tensor]:
-        """Fuse the SAR latent with the optical stream; return (Y, gate logit or None, R)."""
+    def _sar_levels(self, sar: Tensor) -> list[Tensor]:
+        """The SAR features that reach the fusion: the coarsest level, and every level with `sar_skips`."""
+        features = self.sar_encoder(sar)
+        return features if self.arch_config.sar_skips else features[-1:]
+
+    def _bottlenecks(self) -> list[SpatialBottleneck | None]:
+        """The bottleneck of each level `_sar_levels` returns (None where SAR passes unchanged)."""
+        coarsest: list[SpatialBottleneck | None] = [self.vib]
+        if not self.arch_config.sar_skips:
+            return coarsest
+        finer = list(self.skip_vibs) if self.skip_vibs is not None else [None] * (len(self.arch_config.widths) - 1)
+        return finer + coarsest
+
+    def _restore(self, latents: list[Tensor], optical: Tensor) -> tuple[Tensor, Tensor | None, Tensor]:
+        """Fuse the SAR latents (coarsest last) with the optical stream; return (Y, gate logit or None, R)."""
         optical_features = self.optical_encoder(optical)
-        fused = self.fusion(latent, optical_features[-1])
-        reconstruction = self.decoder(fused, optical_features[:-1])
+        fused = self.fusion(latents[-1], optical_features[-1])
+        skips = optical_features[:-1]
+        if self.arch_config.sar_skips:
+            skips = [torch.cat([o, z], dim=1) for o, z in zip(skips, latents[:-1])]
+        reconstruction = self.decoder(fused, skips)
         skip = self.dirac_skip(optical) if hasattr(self, "dirac_skip") else None
         if self.arch_config.residual:
             reconstruction = reconstruction + skip
@@ -153,3 +178,10 @@ class IBHFN(nn.Module):
         gate_logit = self.gate(fused)
         gate = torch.sigmoid(gate_logit)
         return gate * skip + (1.0 - gate) * reconstruction, gate_logit, reconstruction
+
+
+def _joined(tensors: list[Tensor]) -> Tensor | None:
+    """One tensor for the KL term: the only level as it is, several levels flattened side by side."""
+    if not tensors:
+        return None
+    return tensors[0] if len(tensors) == 1 else torch.cat([t.flatten(1) for t in tensors], dim=1)
