@@ -137,6 +137,7 @@ def test_the_residual_decoder_starts_near_the_identity(inputs):
 
 @pytest.mark.parametrize(("overrides", "has_bottleneck", "has_gate"), [
     ({"fusion": "concat"}, False, True), ({"gate": False}, True, False), ({"residual": True}, True, True),
+    ({"sar_skips": True}, True, True), ({"sar_skips": True, "fusion": "concat"}, False, True),
 ])
 def test_ablation_variants_drop_their_part(overrides, has_bottleneck, has_gate, inputs):
     model = build_model("edge", **TINY, **overrides)
@@ -154,3 +155,17 @@ def test_ablation_variants_drop_their_part(overrides, has_bottleneck, has_gate, 
 def test_an_unknown_fusion_is_named():
     with pytest.raises(ModelError, match="fusion 'sum' is not one of bottleneck, concat"):
         build_model("edge", fusion="sum")
+
+
+def test_sar_skips_put_every_sar_level_through_a_bottleneck_into_the_decoder(inputs):
+    torch.manual_seed(0)
+    model = build_model("edge", **TINY, sar_skips=True)
+    sar, optical = inputs(2, 16)
+    out = model.train()(sar, optical)
+    assert out.mu.shape == out.logvar.shape == (2, 8 * 16 * 16 + 16 * 8 * 8 + 24 * 4 * 4)  # every level's latent
+    changed = sar.clone()
+    changed[..., :2, :2] += 0.5  # a 2 x 2 px change, finer than the coarsest level's 4 x 4 px cell
+    with torch.no_grad():
+        model.eval()
+        difference = (model(changed, optical) - model(sar, optical)).abs().amax(dim=(0, 1))
+    assert difference[:2, :2].max() > 0 and difference[:2, :2].max() > difference[8:, 8:].max()
