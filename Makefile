@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TORCH_PIN ?= torch==2.13.0
 TORCH_WHEELS ?= /opt/wheels
 
-.PHONY: setup demo test bench bundled-model clean
+.PHONY: setup demo test bench ablations bundled-model clean
 
 setup: $(VENV)/.installed
 
@@ -28,7 +28,14 @@ test: setup
 bench: setup
 	$(BIN)/python bench/run.py
 
-# Retrains the bundled model and its baseline (31 min on 2 cores); see ibhfn/pretrained/MODEL_CARD.md.
+# The equal-budget ablations of docs/ablations.md (the real sets join where ../shared exists).
+ablations: setup
+	[ -d runs/ablation/data ] || $(BIN)/ibhfn-synth tree runs/ablation/data --seed 2026 --train 16 --val 4 \
+		--test 4 --patches 12
+	$(BIN)/python -m ibhfn.train.ablation --data runs/ablation/data --out runs/ablation --seeds 0 1 2 \
+		--steps 300 --crop 64 --clear-input 0.1
+
+# Retrains the bundled model and its baseline (needs ../shared); see ibhfn/pretrained/MODEL_CARD.md.
 bundled-model: setup
 	BIN=$(BIN) bash scripts/train_bundled_model.sh
 
