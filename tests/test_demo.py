@@ -37,7 +37,9 @@ def test_both_precisions_restore_the_scene_on_its_grid(demo):
     for precision in ("fp32", "int8"):
         with rasterio.open(paths.restored(precision) / "demo.tif") as restored:
             assert (restored.crs, restored.transform, restored.shape) == grid and restored.count == 13
-            assert np.abs(restored.read().astype(float) - target).mean() < 0.5 * cloudy_error
+            # The fitted generator's shadows and haze are harder than its old clouds: the bundled model
+            # removes about 40 % of the cloudy input's error on this scene (docs/ablations.md).
+            assert np.abs(restored.read().astype(float) - target).mean() < 0.65 * cloudy_error
 
 
 def test_reports_and_quicklook_are_written(demo):
