@@ -15,7 +15,8 @@ the input, bit for bit; under cloud the decoder draws every band anew from the f
 Ablation switches (`docs/ablations.md`): `fusion="concat"` feeds the SAR features to the fusion
 unchanged (no bottleneck, no KL); `gate=False` drops the gate and the skip (Y = R); `residual=True`
 makes the decoder predict a correction of S instead of the image (R = S + D), which the ablations
-found worse under thick real clouds.
+found worse under thick real clouds; `sar_skips=True` sends every finer SAR level through a
+bottleneck of its own into the decoder's skip of that resolution (SAR at full resolution).
 """
 
 from __future__ import annotations
