@@ -13,7 +13,6 @@ function of pixel coordinates, so any window can be rendered alone and strips jo
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from dataclasses import dataclass
 from importlib import resources
@@ -69,6 +68,12 @@ def _mirrored(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarr
     return (top * (1 - tr) + bottom * tr).astype(np.float32)
 
 
+def _draw_haze(rng: np.random.Generator) -> float:
+    """Peak opacity of an acquisition's residual haze: none for most, up to HAZE_MAX for HAZE_CHANCE of them."""
+    hazy, amount = rng.uniform(), rng.uniform(0, HAZE_MAX)
+    return float(amount) if hazy < HAZE_CHANCE else 0.0
+
+
 @dataclass(frozen=True)
 class Opacity:
     """Cloud opacities at a set of pixels, each (H, W) float32 in [0, 1]."""
@@ -102,7 +107,7 @@ class CloudField:
         """A random acquisition; `cloudiness` in [0, 1] fixes the amount of cloud."""
         angle = rng.uniform(0, 2 * np.pi)
         distance = rng.uniform(*SHADOW_DISTANCE)
-        field = cls(
+        return cls(
             seed=int(rng.integers(0, 2**31)),
             shape_index=int(rng.integers(0, len(real_cloud_shapes()))),
             stretch=float(rng.uniform(1.5, 4.0)),
@@ -110,9 +115,9 @@ class CloudField:
             cloudiness=float(rng.uniform(0, 1) if cloudiness is None else cloudiness),
             thin_amount=float(rng.uniform(0.25, 0.6)),
             shadow_offset=(float(distance * np.sin(angle)), float(distance * np.cos(angle))),
+            brightness=float(rng.uniform(*CLOUD_BRIGHTNESS)),  # drawn last, so older draws keep their values
+            haze=_draw_haze(rng),
         )
-        brightness, hazy, haze = rng.uniform(*CLOUD_BRIGHTNESS), rng.uniform(), rng.uniform(0, HAZE_MAX)
-        return dataclasses.replace(field, brightness=float(brightness), haze=float(haze) if hazy < HAZE_CHANCE else 0.0)
 
     def _thickness(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         shape = real_cloud_shapes()[self.shape_index]
@@ -145,6 +150,6 @@ class CloudField:
         """Clear reflectance (13, H, W) under this acquisition's light haze, smooth over the scene."""
         if self.haze <= 0.0:
             return reflectance
-        level = np.float32(self.haze) * (0.6 + 0.4 * np.clip(fractal(self.seed + 3, rows, cols, 200.0, 2), -1.0, 1.0))
-        alpha = level * THIN_WEIGHT[:, None, None]
+        variation = np.clip(fractal(self.seed + 3, rows, cols, 200.0, 2), -1.0, 1.0)
+        alpha = np.float32(self.haze) * (0.6 + 0.4 * variation) * THIN_WEIGHT[:, None, None]
         return (reflectance * (1.0 - alpha) + CLOUD_SPECTRUM[:, None, None] * alpha).astype(np.float32)

@@ -13,7 +13,9 @@ reported in one warning. Two conventions read folders that lack a modality, both
   sen12mscr_real_pairs`), every pixel's SAR is `CONSTANT_S1_DB` (VV -12 dB, VH -19 dB, typical of
   vegetated land), so the network gets no SAR information and restores from optical alone.
 * `optical="clear"`: the clear image is also the input (no cloudy file needed), which measures how
-  well a network passes clear sky through unchanged. Indexing reads one triplet; a file that cannot be read raises
+  well a network passes clear sky through unchanged.
+
+Indexing reads one triplet; a file that cannot be read raises
 `CorruptSampleError` (naming the file). Iterating the reader, and `read_or_skip`, which the torch
 wrapper uses, skip such samples instead, with one warning per file, so a long run goes on.
 """
@@ -151,8 +153,8 @@ class SEN12MSCR:
         self.s1 = s1
         self.optical = optical
         self.scenes = None if scenes is None else frozenset(scenes)
-        self.needed = tuple(kind for kind in KINDS
-                            if not (kind == "s1" and s1 == "constant") and not (kind == "s2_cloudy" and optical == "clear"))
+        absent = {"s1": s1 == "constant", "s2_cloudy": optical == "clear"}
+        self.needed = tuple(kind for kind in KINDS if not absent.get(kind, False))  # the files each sample reads
         self.preprocessing: Preprocessing = get_preprocessing(preprocessing)
         self._masker = cloud_masker(cloud_mask)
         self._split_scenes = set(load_splits().get(split, ()))

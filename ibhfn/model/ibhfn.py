@@ -99,14 +99,10 @@ class IBHFN(nn.Module):
             SpatialBottleneck(width, config.logvar_limit) for width in widths[:-1]
         ) if config.sar_skips and config.fusion == "bottleneck" else None
         self.gate = LocalGlobalGate(widths[-1], config.gate_hidden, self.size_multiple) if config.gate else None
-        self.dirac_skip = nn.Conv2d(len(S2_BANDS), len(S2_BANDS), kernel_size=3, padding=1)
-        nn.init.dirac_(self.dirac_skip.weight)
-        nn.init.zeros_(self.dirac_skip.bias)
+        self.dirac_skip = _dirac_conv(len(S2_BANDS)) if config.gate or config.residual else None
         if config.residual:  # R starts close to S: training begins near the identity, not from noise
             nn.init.normal_(self.decoder.head.weight, std=1e-3)
             nn.init.zeros_(self.decoder.head.bias)
-        if not (config.gate or config.residual):
-            del self.dirac_skip
 
     @property
     def config(self) -> dict:
@@ -171,7 +167,7 @@ class IBHFN(nn.Module):
         if self.arch_config.sar_skips:
             skips = [torch.cat([o, z], dim=1) for o, z in zip(skips, latents[:-1])]
         reconstruction = self.decoder(fused, skips)
-        skip = self.dirac_skip(optical) if hasattr(self, "dirac_skip") else None
+        skip = self.dirac_skip(optical) if self.dirac_skip is not None else None
         if self.arch_config.residual:
             reconstruction = reconstruction + skip
         if self.gate is None:
@@ -179,6 +175,14 @@ class IBHFN(nn.Module):
         gate_logit = self.gate(fused)
         gate = torch.sigmoid(gate_logit)
         return gate * skip + (1.0 - gate) * reconstruction, gate_logit, reconstruction
+
+
+def _dirac_conv(channels: int) -> nn.Conv2d:
+    """A 3x3 conv that starts as the identity."""
+    conv = nn.Conv2d(channels, channels, kernel_size=3, padding=1)
+    nn.init.dirac_(conv.weight)
+    nn.init.zeros_(conv.bias)
+    return conv
 
 
 def _joined(tensors: list[Tensor]) -> Tensor | None:
