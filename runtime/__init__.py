@@ -3,7 +3,8 @@
 Read in this order:
 - `engine`: the `Engine` interface and `open_engine`, which picks the backend by file suffix
   (`onnxruntime_backend`; `tensorrt_backend` on `cuda_memory`, checked by `engine_sidecar`).
-- `pairing`: which S1 file goes with which S2 file, and `--shard`.
+- `pairing`: which S1 file goes with which S2 file, and `--shard`; `shard`: `--shard auto` from a Slurm
+  job array or a Kubernetes Indexed Job; `collect`: `--collect`, every planned scene's output checked.
 - `raster_source`: both inputs read by windows on the S2 grid, checked on opening (band order by
   `ibhfn.bands`, S2's add-offset by `s2_offset`, units by `radiometry`); `nodata`: which pixels
   are empty; `preflight`: every scene of a batch opened and checked, nothing run (`--check`).

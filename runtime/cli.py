@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from ibhfn.cli_errors import report_errors
 from ibhfn.cli_version import VersionOption
 from ibhfn.errors import InputError
+from ibhfn.runtime.collect import collect, write_summary
 from ibhfn.runtime.engine import DEVICES
 from ibhfn.runtime.malloc import map_large_arrays
 from ibhfn.runtime.pairing import Pairing, pair_folder, read_manifest, shard, single_pair
@@ -22,21 +23,11 @@ from ibhfn.runtime.pipeline import RunOptions, RunSummary, SceneResult, run_batc
 from ibhfn.runtime.preflight import CHECKED, check_batch, check_outputs
 from ibhfn.runtime.raster_source import ANY_FORMAT_OPTION, geotiffs_only
 from ibhfn.runtime.s2_offset import GIVEN, NOT_DECLARED
+from ibhfn.runtime.shard import COUNT_VARIABLE, parse_shard
 from ibhfn.runtime.workers import EngineSpec, run_batch_in_workers
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 EXIT_FAILED = 2
-
-
-def parse_shard(value: str | None) -> tuple[int, int] | None:
-    """Read `--shard i/n` (0-based i)."""
-    if value is None:
-        return None
-    try:
-        index, count = (int(part) for part in value.split("/"))
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not of the form i/n, for example 0/4") from None
-    return index, count
 
 
 def gather_scenes(paths: list[Path], s1: Path | None, s2: Path | None) -> tuple[Pairing, Path]:
@@ -144,7 +135,15 @@ def run(
     ] = RunOptions.s2_offset,
     resume: Annotated[bool, typer.Option("--resume", help="Skip scenes whose output and record match.")] = False,
     shard_spec: Annotated[Optional[str], typer.Option(
-        "--shard", help="i/n: run only worker i's share (0-based) of n, split by scene name.")] = None,
+        "--shard", help="i/n: run only worker i's share (0-based) of n, split by scene name; auto: i and n from "
+                        "a Slurm job array or a Kubernetes Indexed Job (docs/scale-out.md).")] = None,
+    shard_count: Annotated[Optional[int], typer.Option(
+        "--shard-count", help=f"With --shard auto in a Kubernetes Indexed Job: its completions (or {COUNT_VARIABLE})."
+    )] = None,
+    collect_only: Annotated[bool, typer.Option(
+        "--collect", help="After the shards: check that every scene of IN has a complete output in OUT, write "
+                          "OUT/collect.json (scenes, failures, tiles/s, km2); exit 2 if any is missing. Runs nothing.")
+    ] = False,
     device: Annotated[str, typer.Option(help=f"One of {', '.join(DEVICES)} (ONNX Runtime).")] = "auto",
     threads: Annotated[Optional[int], typer.Option(
         min=1, help="ONNX Runtime intra-op threads per stream (default: its own, or the CPUs shared among the "
@@ -171,8 +170,16 @@ def run(
     version: VersionOption = False,
 ) -> None:
     """Restore cloudy Sentinel-2 scenes; the exit code is 2 when any scene failed."""
-    shard_of = parse_shard(shard_spec)
+    shard_of = parse_shard(shard_spec, shard_count)
     pairing, out_dir = gather_scenes(paths, s1, s2)
+    if collect_only:
+        collected = collect(pairing, out_dir)
+        write_summary(collected, out_dir)
+        for scene in collected.scenes:
+            if scene.reason:
+                typer.echo(f"error: {scene.name}: {scene.reason}", err=True)
+        typer.echo(collected.line())
+        raise typer.Exit(0 if collected.complete else EXIT_FAILED)
     check_outputs(pairing, out_dir)  # every shard's outputs against every input, before any work
     if shard_of is not None:
         pairing = shard(pairing, *shard_of)

@@ -85,6 +85,15 @@ def _driver(path: Path) -> str | None:
         return None
 
 
+def area_km2(dataset: rasterio.DatasetReader) -> float | None:
+    """Ground area a raster covers, when its CRS is projected."""
+    crs = dataset.crs
+    if crs is None or not crs.is_projected:
+        return None
+    metres = crs.linear_units_factor[1]
+    return abs(dataset.transform.determinant) * metres**2 * dataset.width * dataset.height / 1e6
+
+
 def footprint(dataset: rasterio.DatasetReader) -> tuple[float, float, float, float]:
     """(west, south, east, north) of a dataset in its CRS, whether its grid is north-up or south-up."""
     left, bottom, right, top = dataset.bounds
@@ -300,12 +309,7 @@ class SceneSource:
     @property
     def area_km2(self) -> float | None:
         """Ground area of the scene, when its CRS is projected."""
-        crs = self._s2.crs
-        if crs is None or not crs.is_projected:
-            return None
-        metres = crs.linear_units_factor[1]
-        pixel = abs(self._s2.transform.determinant) * metres**2
-        return pixel * self.width * self.height / 1e6
+        return area_km2(self._s2)
 
     def read_window(self, row: int, col: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
         """S1 in dB (2, height, width) and S2 DN (13, height, width), both float32, from scene pixel (row, col)."""
