@@ -32,7 +32,7 @@ from scipy.stats import wasserstein_distance
 
 from ibhfn.bands import S1_BANDS, S2_BANDS
 from ibhfn.data.cloud_mask import threshold_cloud_mask
-from ibhfn.data.sen12mscr import KINDS, CorruptSampleError, _patches_on_disk, _read, patch_paths
+from ibhfn.data.sen12mscr import KINDS, CorruptSampleError, _patches_on_disk, patch_paths, read_patch
 from ibhfn.errors import InputError
 from ibhfn.metrics import sam
 from ibhfn.preprocessing import S2_DN_MAX
@@ -228,7 +228,7 @@ def folder_statistics(
 
 def _reflectance(path: Path) -> np.ndarray:
     """An S2 file as (13, H, W) reflectance: DN with NaN as 0, clipped to [0, 10000], / 10000."""
-    dn, _ = _read(path, len(S2_BANDS))
+    dn, _ = read_patch(path, len(S2_BANDS))
     return np.clip(np.nan_to_num(dn), 0.0, S2_DN_MAX) / np.float32(S2_DN_MAX)
 
 
@@ -284,7 +284,7 @@ def _s1_statistics(
     pixels = _Sample(SAMPLE_ROWS, len(S1_BANDS), rng)
     windows = _Sample(SAMPLE_ROWS, len(S1_BANDS), rng)
     for path in paths:
-        db, _ = _read(path, len(S1_BANDS))
+        db, _ = read_patch(path, len(S1_BANDS))
         rows = _pixels(db, max_pixels, rng)
         pixels.add(rows[np.isfinite(rows).all(axis=1)])
         windows.add(_window_cv(db))

@@ -122,7 +122,26 @@ def _scene_key(scene: str, patch: int) -> tuple[str, int, int]:
     return roi_season, int(number), patch
 
 
-class SEN12MSCR:
+class SkipsCorrupt:
+    """`read_or_skip` for a reader whose `__getitem__` raises CorruptSampleError on an unreadable file."""
+
+    _reported: set[Path]
+
+    def __getitem__(self, index: int) -> Sample:
+        raise NotImplementedError
+
+    def read_or_skip(self, index: int) -> Sample | None:
+        """Sample `index`, or None after warning (once per file) that a file is unreadable."""
+        try:
+            return self[index]
+        except CorruptSampleError as exc:
+            if exc.path not in self._reported:
+                self._reported.add(exc.path)
+                warnings.warn(f"{exc}; sample skipped", stacklevel=2)
+            return None
+
+
+class SEN12MSCR(SkipsCorrupt):
     """A split of SEN12MS-CR on disk: `len()`, indexing (a `Sample`) and iteration.
 
     `split` is 'train', 'val', 'test' (the packaged scene splits) or 'all' (every scene found);
@@ -210,22 +229,13 @@ class SEN12MSCR:
             if sample is not None:
                 yield sample
 
-    def read_or_skip(self, index: int) -> Sample | None:
-        """Sample `index`, or None after warning (once per file) that a file is unreadable."""
-        try:
-            return self[index]
-        except CorruptSampleError as exc:
-            if exc.path not in self._reported:
-                self._reported.add(exc.path)
-                warnings.warn(f"{exc}; sample skipped", stacklevel=2)
-            return None
 
     def read(self, triplet: Triplet) -> Sample:
         """Read and preprocess the files of a triplet this reader needs (see `s1` and `optical`)."""
         arrays, georef = {}, None
         for kind, path in zip(KINDS, (triplet.s1, triplet.s2, triplet.s2_cloudy)):
             if kind in self.needed:
-                arrays[kind], where = _read(path, _BANDS[kind])
+                arrays[kind], where = read_patch(path, _BANDS[kind])
                 georef = georef or where
         shapes = {kind: array.shape[1:] for kind, array in arrays.items()}
         if len(set(shapes.values())) > 1:
@@ -249,7 +259,7 @@ class SEN12MSCR:
         )
 
 
-def _read(path: Path, bands: int) -> tuple[np.ndarray, tuple[tuple[float, float, float, float], str]]:
+def read_patch(path: Path, bands: int) -> tuple[np.ndarray, tuple[tuple[float, float, float, float], str]]:
     """All bands of a patch as float32, with its bounds and CRS, or CorruptSampleError."""
     try:
         with rasterio.open(path) as dataset:

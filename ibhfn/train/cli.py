@@ -13,15 +13,16 @@ from typing import Annotated, Any, Optional
 import torch
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ibhfn.cli_errors import check_threads, one_line_warnings, report_errors
-from ibhfn.cli_version import VersionOption
+from ibhfn.cli_errors import one_line_warnings, report_errors
+from ibhfn.cli_options import (Command, QuietOption, SeedOption, ThreadsOption, TorchDeviceOption, VersionOption,
+                               choices_metavar, new_app, one_of, progress_bar)
 from ibhfn.losses import LossSchedule
+from ibhfn.model import ARCHITECTURES
 from ibhfn.train.config import TrainConfig
 from ibhfn.train.loop import TrainResult, train
 
-app = typer.Typer(add_completion=False, no_args_is_help=True)
+app = new_app()
 
 
 class RichTrainProgress:
@@ -29,11 +30,8 @@ class RichTrainProgress:
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self.bar = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TimeRemainingColumn(), console=console, transient=True,
-        )
-        self.task = None
+        self.bar = progress_bar(console=console, remaining=True)
+        self.task: Any = None
 
     def __call__(self, record: dict[str, Any]) -> None:
         event = record["event"]
@@ -60,7 +58,7 @@ def summary_line(result: TrainResult) -> str:
     )
 
 
-@app.command()
+@app.command(cls=Command)
 @report_errors
 @one_line_warnings
 def run(
@@ -68,8 +66,11 @@ def run(
     data: Annotated[Optional[Path], typer.Option(help="SEN12MS-CR root (train and val splits are used).")] = None,
     synthetic: Annotated[bool, typer.Option(
         "--synthetic", help="Without --data: generate a synthetic SEN12MS-CR tree in OUT/synthetic.")] = False,
-    synthetic_patches: Annotated[int, typer.Option(help="Patches per scene of the synthetic tree.")] = 4,
-    arch: Annotated[str, typer.Option(help="Network: ibhfn or dsen2cr (the baseline).")] = "ibhfn",
+    synthetic_patches: Annotated[int, typer.Option(
+        help="Patches per scene of the synthetic tree.")] = TrainConfig.synthetic_patches,
+    arch: Annotated[str, typer.Option(
+        metavar=choices_metavar(ARCHITECTURES), callback=one_of(ARCHITECTURES, "architecture"),
+        help="Network: IB-HFN, or the DSen2-CR baseline.")] = TrainConfig.arch,
     preset: Annotated[Optional[str], typer.Option(
         help="Network preset (default: edge for ibhfn, small for dsen2cr).")] = None,
     epochs: Annotated[int, typer.Option(help="Epochs over the train split.")] = 10,
@@ -89,28 +90,34 @@ def run(
     real_s1: Annotated[str, typer.Option(
         help="S1 of the real pairs: constant (VV -12 dB, VH -19 dB, for pairs without S1) or files.")] = "constant",
     real_repeat: Annotated[int, typer.Option(help="Times each real pair is seen per epoch.")] = 1,
+    real_clear: Annotated[Optional[Path], typer.Option(
+        help="Also train on the real cloud-free patches of this folder as pass-through samples (input = target).")] = None,
+    real_clear_repeat: Annotated[int, typer.Option(help="Times each real clear patch is seen per epoch.")] = 1,
+    s1_dropout: Annotated[float, typer.Option(
+        help="Share of training samples given the constant S1 of pairs without SAR, to restore from optics alone.")] = 0.0,
+    sar_skips: Annotated[bool, typer.Option(
+        "--sar-skips", help="IB-HFN: every SAR level reaches the decoder through a bottleneck of its own.")] = False,
     workers: Annotated[int, typer.Option(help="Data-loading worker processes.")] = 0,
-    seed: Annotated[int, typer.Option(help="Seed of weights, data order, crops and noise.")] = 0,
+    seed: SeedOption = TrainConfig.seed,
     val_samples: Annotated[Optional[int], typer.Option(
         help="Validate on N val samples spread evenly over the split.")] = None,
     l1_warmup_steps: Annotated[int, typer.Option(help="Loss schedule: steps of L1 alone.")] = 100,
     ramp_steps: Annotated[int, typer.Option(help="Loss schedule: steps over which SSIM/SAM/contrastive rise.")] = 200,
     kl_warmup_steps: Annotated[int, typer.Option(help="Loss schedule: KL annealing steps.")] = 500,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in OUT exactly where it stopped.")] = False,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    threads: Annotated[Optional[int], typer.Option(
-        help="torch CPU threads per process (1 is fastest on a busy 2-core machine).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    device: TorchDeviceOption = TrainConfig.device,
+    threads: ThreadsOption = None,
+    quiet: QuietOption = False,
     version: VersionOption = False,
 ) -> None:
     """Train a network; writes OUT/last.pt, OUT/best.pt, OUT/last.state.pt and OUT/log.jsonl."""
-    check_threads(threads)
     config = TrainConfig(
         out=out, data=data, synthetic=synthetic, synthetic_patches=synthetic_patches, arch=arch, preset=preset,
         epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
         warmup_steps=warmup_steps, grad_clip=grad_clip, crop=None if crop == 0 else crop, clear_input=clear_input,
         real_pairs=real_pairs, real_scenes=tuple(real_scene or ()), real_s1=real_s1, real_repeat=real_repeat,
-        workers=workers, seed=seed,
+        real_clear=real_clear, real_clear_repeat=real_clear_repeat, s1_dropout=s1_dropout,
+        model_overrides={"sar_skips": True} if sar_skips else {}, workers=workers, seed=seed,
         val_samples=val_samples, resume=resume, device=device,
         loss_schedule=LossSchedule(l1_warmup_steps=l1_warmup_steps, ramp_steps=ramp_steps,
                                    kl_warmup_steps=kl_warmup_steps),

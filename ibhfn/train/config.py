@@ -45,6 +45,9 @@ class TrainConfig:
     real_scenes: tuple[str, ...] = ()  # its scenes to train on (a split by scene is always explicit)
     real_s1: str = "constant"  # how those pairs get S1: 'constant' (they have none) or 'files'
     real_repeat: int = 1  # each real pair is seen this many times per epoch
+    real_clear: Path | None = None  # folder of real cloud-free patches, trained on as pass-through samples
+    real_clear_repeat: int = 1  # each of them is seen this many times per epoch
+    s1_dropout: float = 0.0  # share of training samples whose S1 is the constant of pairs without SAR
     workers: int = 0  # DataLoader worker processes
     seed: int = 0
     val_samples: int | None = None  # validate on N val samples spread over the split (all when None)
@@ -60,10 +63,12 @@ class TrainConfig:
         self.data = Path(self.data) if self.data is not None else None
         self.real_pairs = Path(self.real_pairs) if self.real_pairs is not None else None
         self.real_scenes = tuple(self.real_scenes)
+        self.real_clear = Path(self.real_clear) if self.real_clear is not None else None
         if self.real_pairs is not None and not self.real_scenes:
             raise InputError("--real-pairs needs --real-scene for each scene to train on (the rest stay unseen)")
-        if self.real_repeat < 1:
-            raise InputError(f"--real-repeat must be at least 1, got {self.real_repeat}")
+        if self.real_repeat < 1 or self.real_clear_repeat < 1:
+            raise InputError(f"--real-repeat and --real-clear-repeat must be at least 1, got {self.real_repeat} "
+                             f"and {self.real_clear_repeat}")
         if self.arch not in ARCHITECTURES:
             raise InputError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHITECTURES)}")
         if self.data is None and not self.synthetic:
@@ -82,8 +87,9 @@ class TrainConfig:
                 raise InputError(f"{option(name)} must be at least 0, got {value}")
         if not 0 <= self.seed <= MAX_SEED:
             raise InputError(f"--seed must be from 0 to {MAX_SEED}, got {self.seed}")
-        if not 0.0 <= self.clear_input <= 1.0:
-            raise InputError(f"--clear-input must be from 0 to 1, got {self.clear_input}")
+        for name, share in (("--clear-input", self.clear_input), ("--s1-dropout", self.s1_dropout)):
+            if not 0.0 <= share <= 1.0:
+                raise InputError(f"{name} must be from 0 to 1, got {share}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise InputError(f"--lr must be a finite number above 0, got {self.lr}")
         for name in ("weight_decay", "grad_clip"):  # grad_clip 0 turns clipping off
@@ -98,4 +104,5 @@ class TrainConfig:
         values["data"] = str(self.data) if self.data is not None else None
         values["real_pairs"] = str(self.real_pairs) if self.real_pairs is not None else None
         values["real_scenes"] = list(self.real_scenes)
+        values["real_clear"] = str(self.real_clear) if self.real_clear is not None else None
         return values

@@ -34,6 +34,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from ibhfn.atomic import atomic_path
 from ibhfn.data import SEN12MSCR
+from ibhfn.data.clear_patches import ClearPatches
 from ibhfn.data.mixture import Mixture
 from ibhfn.data.synthetic import write_tree
 from ibhfn.data.torch_dataset import TorchSEN12MSCR
@@ -193,16 +194,23 @@ class Trainer:
         """The train split of `root`, and the chosen scenes of the real pairs where given."""
         config = self.config
         train_split = SEN12MSCR(root, "train", preprocessing=config.preprocessing, cloud_mask=config.cloud_mask)
-        if config.real_pairs is None:
+        if config.real_pairs is None and config.real_clear is None:
             return train_split
-        if not config.real_pairs.is_dir():
-            raise InputError(f"{config.real_pairs}: real pairs folder not found")
-        real = SEN12MSCR(config.real_pairs, "all", preprocessing=config.preprocessing, cloud_mask=config.cloud_mask,
-                         s1=config.real_s1, scenes=config.real_scenes)
-        missing = sorted(set(config.real_scenes) - {t.scene for t in real.triplets})
-        if missing:
-            raise InputError(f"{config.real_pairs}: no pairs of scene {', '.join(missing)}; check --real-scene")
-        return Mixture([train_split, real], [1, config.real_repeat])
+        mix = Mixture([train_split], [1])
+        if config.real_pairs is not None:
+            if not config.real_pairs.is_dir():
+                raise InputError(f"{config.real_pairs}: real pairs folder not found")
+            real = SEN12MSCR(config.real_pairs, "all", preprocessing=config.preprocessing,
+                             cloud_mask=config.cloud_mask, s1=config.real_s1, scenes=config.real_scenes)
+            missing = sorted(set(config.real_scenes) - {t.scene for t in real.triplets})
+            if missing:
+                raise InputError(f"{config.real_pairs}: no pairs of scene {', '.join(missing)}; check --real-scene")
+            mix.readers.append(real)
+            mix.repeats.append(config.real_repeat)
+        if config.real_clear is not None:
+            mix.readers.append(ClearPatches(config.real_clear, preprocessing=config.preprocessing))
+            mix.repeats.append(config.real_clear_repeat)
+        return mix
 
     def _epoch_indices(self, epoch: int) -> list[int]:
         """This process's share of the shuffled train split for `epoch` (a fixed function of seed and epoch)."""
@@ -216,7 +224,7 @@ class Trainer:
     def _train_loader(self, epoch: int, skip_batches: int) -> DataLoader:
         """The batches of `epoch`, after the first `skip_batches` (already done before a resume)."""
         dataset = TorchSEN12MSCR(self.train_reader, crop=self.config.crop, seed=self.config.seed * 1_000_003 + epoch,
-                                 clear_input=self.config.clear_input)
+                                 clear_input=self.config.clear_input, s1_dropout=self.config.s1_dropout)
         indices = self._epoch_indices(epoch)[skip_batches * self.config.batch_size:]
         return self._loader(dataset, indices, epoch)
 

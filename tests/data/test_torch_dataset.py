@@ -76,3 +76,16 @@ def test_clear_input_feeds_that_share_of_samples_their_target_with_an_empty_mask
             assert torch.equal(item["cloud_mask"], plain[i]["cloud_mask"])
     again = {i: TorchSEN12MSCR(reader, seed=5, clear_input=0.5)[i] for i in cloudy}
     assert all(torch.equal(items[i]["optical"], again[i]["optical"]) for i in cloudy)
+
+
+def test_s1_dropout_gives_that_share_of_samples_the_constant_s1_of_pairs_without_sar(tree: Path):
+    reader = SEN12MSCR(tree, "all")
+    constant = TorchSEN12MSCR(SEN12MSCR(tree, "all", s1="constant"))[0]["sar"]
+    plain = [TorchSEN12MSCR(reader)[i] for i in range(len(reader))]
+    items = [TorchSEN12MSCR(reader, seed=3, s1_dropout=0.5)[i] for i in range(len(reader))]
+    dropped = {i for i, item in enumerate(items) if torch.equal(item["sar"], constant)}
+    assert 0 < len(dropped) < len(items)
+    for i, item in enumerate(items):
+        assert torch.equal(item["optical"], plain[i]["optical"]) and torch.equal(item["target"], plain[i]["target"])
+        if i not in dropped:
+            assert torch.equal(item["sar"], plain[i]["sar"])

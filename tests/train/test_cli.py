@@ -116,3 +116,17 @@ def test_warnings_are_one_line_each(tree: Path, tmp_path: Path):
     warned, error = result.output.strip().splitlines()
     assert warned.startswith(f"warning: {partial}: skipped 1 incomplete triplet(s)")
     assert error.startswith("error: ") and "lower --batch-size" in error
+
+
+def test_sar_skips_clear_patches_and_s1_dropout_reach_the_recorded_run(tree: Path, tmp_path: Path):
+    clear = tmp_path / "clear"
+    clear.mkdir()
+    shutil.copy(sorted(tree.glob("*_s2/s2_*/*.tif"))[0], clear / "s2_ROIs2017_146_ImgNo_0_2018-01-06_patch_0.tif")
+    result = runner.invoke(app, ["--data", str(tree), "--out", str(tmp_path / "run"), "--max-steps", "1",
+                                 "--batch-size", "2", "--crop", "64", "--sar-skips", "--real-clear", str(clear),
+                                 "--s1-dropout", "0.2", "-q", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    checkpoint = torch.load(tmp_path / "run" / LAST, weights_only=True)
+    assert checkpoint["meta"]["train_config"]["model_overrides"] == {"sar_skips": True}
+    assert checkpoint["meta"]["train_config"]["s1_dropout"] == 0.2
+    assert checkpoint["config"]["sar_skips"] and any(key.startswith("skip_vibs.") for key in checkpoint["state_dict"])

@@ -123,3 +123,17 @@ def test_real_pairs_of_the_named_scenes_join_the_training_mix(make_config, tree:
         make_config(tmp_path / "other", real_pairs=pairs)
     with pytest.raises(InputError, match="no pairs of scene ROIs1158_spring/9999"):
         train(make_config(tmp_path / "third", real_pairs=pairs, real_scenes=(scene, "ROIs1158_spring/9999")))
+
+
+def test_real_clear_patches_join_the_mix_and_s1_dropout_is_recorded(make_config, tree: Path, tmp_path: Path):
+    clear = tmp_path / "clear"
+    clear.mkdir()
+    for number, path in enumerate(sorted(tree.glob("*_s2/s2_*/*.tif"))[:2]):
+        shutil.copy(path, clear / f"s2_ROIs2017_146_ImgNo_{number}_2018-01-06_patch_{number}.tif")
+    config = make_config(tmp_path / "run", epochs=1, real_clear=clear, real_clear_repeat=3, s1_dropout=0.5)
+    result = train(config)
+    assert result.steps == (len(SEN12MSCR(tree, "train")) + 3 * 2) // 2  # batch 2: each clear patch thrice
+    recorded = read_checkpoint(result.last_checkpoint)["meta"]["train_config"]
+    assert recorded["real_clear"] == str(clear) and recorded["s1_dropout"] == 0.5
+    with pytest.raises(InputError, match="--s1-dropout must be from 0 to 1"):
+        make_config(tmp_path / "other", s1_dropout=1.5)
