@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 import warnings
+from collections.abc import Iterator
 from typing import Callable, TypeVar
 
 from ibhfn.errors import IbhfnError, InputError
@@ -12,16 +14,28 @@ from ibhfn.errors import IbhfnError, InputError
 F = TypeVar("F", bound=Callable[..., object])
 
 
+def print_error(message: object) -> None:
+    """Print one `error: <message>` line on stderr: a problem that stops the tool, or one item of a batch."""
+    print(f"error: {message}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Print an IbhfnError raised inside as `error: <message>` on stderr and exit with its code."""
+    try:
+        yield
+    except IbhfnError as exc:
+        print_error(exc)
+        raise SystemExit(exc.exit_code) from None
+
+
 def report_errors(func: F) -> F:
     """Run a CLI command; print an IbhfnError as `error: <message>` and exit with its code."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        try:
+        with one_line_errors():
             return func(*args, **kwargs)
-        except IbhfnError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            raise SystemExit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
 
