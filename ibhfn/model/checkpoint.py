@@ -20,7 +20,7 @@ from torch import nn
 
 from ibhfn.atomic import atomic_path
 from ibhfn.bundled import BUNDLED_CHECKPOINT, bundled_file
-from ibhfn.errors import ModelError
+from ibhfn.errors import IbhfnError, ModelError
 from ibhfn.model.registry import build
 from ibhfn.preprocessing import get_preprocessing
 
@@ -52,19 +52,25 @@ def save_checkpoint(
     return path
 
 
+def load_tensors(path: Path, what: str, error: type[IbhfnError]) -> Any:
+    """`torch.load(weights_only=True)` on the CPU; a file that is not a torch.save of plain data is `error`,
+    one line naming the file as not `what` (for example "an ibhfn checkpoint")."""
+    if not zipfile.is_zipfile(path):
+        raise error(f"{path}: not {what} (not a file written by torch.save)")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError,
+            KeyError, IndexError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        # torch.load's unpickler raises any of these on files it cannot read (a text file: KeyError)
+        raise error(f"{path}: not {what} ({load_failure(exc)})") from None
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """The checkpoint dictionary, checked for the format and its keys (tensors on the CPU)."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: checkpoint not found")
-    if not zipfile.is_zipfile(path):
-        raise ModelError(f"{path}: not an ibhfn checkpoint (not a file written by torch.save)")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError,
-            KeyError, IndexError, TypeError, AttributeError, UnicodeDecodeError) as exc:
-        # torch.load's unpickler raises any of these on files that are not checkpoints (text: KeyError)
-        raise ModelError(f"{path}: not an ibhfn checkpoint ({load_failure(exc)})") from None
+    checkpoint = load_tensors(path, "an ibhfn checkpoint", ModelError)
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         found = checkpoint.get("format") if isinstance(checkpoint, dict) else type(checkpoint).__name__
         raise ModelError(f"{path}: not an ibhfn checkpoint (format {found!r}, expected {CHECKPOINT_FORMAT!r})")

@@ -10,9 +10,7 @@ rest, as tensors and plain Python values so `torch.load(weights_only=True)` read
 from __future__ import annotations
 
 import os
-import pickle
 import random
-import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ import torch
 
 from ibhfn.atomic import atomic_path
 from ibhfn.errors import InputError
-from ibhfn.model.checkpoint import load_failure
+from ibhfn.model.checkpoint import load_tensors
 
 STATE_FORMAT = "ibhfn-train-state/1"
 
@@ -83,14 +81,7 @@ def load_state(path: str | os.PathLike) -> TrainingState:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: training state not found; nothing to resume (start without --resume)")
-    if not zipfile.is_zipfile(path):
-        raise InputError(f"{path}: not a training state (not a file written by torch.save)")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError,
-            KeyError, IndexError, TypeError, AttributeError, UnicodeDecodeError) as exc:
-        # torch.load's unpickler raises any of these on files that are not training states, as for checkpoints
-        raise InputError(f"{path}: not a training state ({load_failure(exc)})") from None
+    data = load_tensors(path, "a training state", InputError)
     if not isinstance(data, dict) or data.pop("format", None) != STATE_FORMAT:
         raise InputError(f"{path}: not a training state (expected format {STATE_FORMAT!r})")
     try:
