@@ -14,17 +14,18 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from ibhfn.atomic import refuse_overwriting
 from ibhfn.cli_errors import report_errors
-from ibhfn.cli_version import VersionOption
-from ibhfn.errors import ModelError, ShapeError
+from ibhfn.cli_options import Command, VersionOption, choices_metavar, new_app
+from ibhfn.engine_metadata import PRECISIONS
+from ibhfn.errors import ShapeError
 from ibhfn.export.onnx_opset import DEFAULT_OPSET, MIN_OPSET
 from ibhfn.export.trt_profiles import DEFAULT_TILE, parse_batch
 
 if TYPE_CHECKING:  # the exporter imports torch; `trt --onnx` must run where torch is absent (a Jetson)
     from ibhfn.export.onnx_export import ExportReport
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n")[0])
+app = new_app(help=__doc__.split("\n")[0])
+ONNX_PRECISIONS = tuple(p for p in PRECISIONS if p != "int8")  # the INT8 ONNX is ibhfn-calibrate's
 
 
 def parse_static_shape(text: str | None) -> tuple[int, int, int] | None:
@@ -70,7 +71,7 @@ def options(version: VersionOption = False) -> None:
     """Options that come before the command."""
 
 
-@app.command("onnx")
+@app.command("onnx", cls=Command)
 @report_errors
 def onnx_command(
     out: Annotated[Path, typer.Option("--out", help="ONNX file to write (its report goes to <out>.json)")],
@@ -82,7 +83,8 @@ def onnx_command(
     static_shape: Annotated[
         Optional[str], typer.Option("--static-shape", help="fix N, H and W, as NxHxW (default: all dynamic)")
     ] = None,
-    precision: Annotated[str, typer.Option(help="fp32, or fp16 with FP32 islands")] = "fp32",
+    precision: Annotated[str, typer.Option(
+        metavar=choices_metavar(ONNX_PRECISIONS), help="fp32, or fp16 with FP32 islands")] = "fp32",
     with_gate: Annotated[bool, typer.Option("--with-gate", help="also output the clear-sky gate G")] = False,
     arch: Annotated[
         Optional[str], typer.Option(help="refuse a checkpoint that holds another architecture (ibhfn, dsen2cr)")
@@ -98,16 +100,17 @@ def onnx_command(
     typer.echo("\n".join(export_lines(report)))
 
 
-@app.command("trt")
+@app.command("trt", cls=Command)
 @report_errors
 def trt_command(
     out: Annotated[Path, typer.Option("--out", help="plan file to write (its sidecar goes to <out>.json)")],
-    precision: Annotated[str, typer.Option(help="fp32, fp16 or int8 (int8 needs the QDQ ONNX from ibhfn-calibrate)")],
+    precision: Annotated[str, typer.Option(
+        metavar=choices_metavar(PRECISIONS), help="int8 needs the QDQ ONNX from ibhfn-calibrate")],
     onnx_path: Annotated[
         Optional[Path], typer.Option("--onnx", help="ONNX to build (default: export the bundled model first)")
     ] = None,
     tile: Annotated[int, typer.Option(help="square tile size in pixels")] = DEFAULT_TILE,
-    batch: Annotated[str, typer.Option(help="batch sizes min:opt:max")] = "1:4:8",
+    batch: Annotated[str, typer.Option(metavar="MIN:OPT:MAX", help="batch sizes min:opt:max")] = "1:4:8",
     workspace_gb: Annotated[Optional[float], typer.Option("--workspace-gb", help="builder workspace limit")] = None,
     timing_cache: Annotated[
         Optional[Path], typer.Option("--timing-cache", help="timing cache file, read if present and updated")
@@ -121,24 +124,15 @@ def trt_command(
 ) -> None:
     """Build a TensorRT plan (and its sidecar) from an exported ONNX."""
     from ibhfn.export.trt_build import build_engine, check_build_request
-    from ibhfn.runtime.tensorrt_backend import import_tensorrt
 
     batch_range = parse_batch(batch)
-    refuse_overwriting(out, onnx_path or out.with_suffix(".onnx"))  # the plan would replace the ONNX it comes from
-    if onnx_path is None:
-        if precision == "int8":
-            raise ModelError("an INT8 plan needs the QDQ ONNX: write it with ibhfn-calibrate and pass it with --onnx")
-        import_tensorrt()  # before a minute of export that could not be built
-        from ibhfn.export.onnx_export import export_onnx
-
-        onnx_path = out.with_suffix(".onnx")
-        for line in export_lines(export_onnx(None, onnx_path, precision=precision)):
-            typer.echo(line)
-    request = check_build_request(onnx_path, precision=precision, tile=tile, batch=batch_range)
     plan = build_engine(
         onnx_path, out, precision=precision, tile=tile, batch=batch_range, workspace_gb=workspace_gb,
         timing_cache=timing_cache, hardware_compat=hardware_compat, version_compatible=version_compatible,
+        on_export=lambda report: typer.echo("\n".join(export_lines(report))),
     )
+    onnx_path = onnx_path or out.with_suffix(".onnx")
+    request = check_build_request(onnx_path, precision=precision, tile=tile, batch=batch_range)
     optical = next(p for p in request.profiles if p.name == "optical")
     typer.echo(
         f"[I] {onnx_path} -> {plan} ({request.precision}, tile {tile}, batch {':'.join(map(str, batch_range))}, "

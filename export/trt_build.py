@@ -19,10 +19,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING, Callable
 
 import onnx
 
-from ibhfn.atomic import atomic_path
+from ibhfn.atomic import atomic_path, refuse_overwriting
 from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.errors import DependencyError, ModelError
 from ibhfn.export.onnx_metadata import read_metadata
@@ -30,6 +31,9 @@ from ibhfn.hashing import file_sha256
 from ibhfn.export.trt_profiles import DEFAULT_BATCH, DEFAULT_TILE, TensorProfile, derive_profile
 from ibhfn.runtime.engine_sidecar import AMPERE, PlanSidecar, sidecar_path
 from ibhfn.runtime.tensorrt_backend import import_tensorrt
+
+if TYPE_CHECKING:  # the exporter imports torch, which a plan built from an existing ONNX never needs
+    from ibhfn.export.onnx_export import ExportReport
 
 PLAN_PRECISIONS = ("fp32", "fp16", "int8")
 
@@ -129,7 +133,7 @@ def write_sidecar(plan: Path, sidecar: PlanSidecar, **build_facts: object) -> Pa
 
 
 def build_engine(
-    onnx_path: str | os.PathLike,
+    onnx_path: str | os.PathLike | None,
     out: str | os.PathLike,
     *,
     precision: str | None = None,
@@ -139,9 +143,28 @@ def build_engine(
     timing_cache: str | os.PathLike | None = None,
     hardware_compat: bool = False,
     version_compatible: bool = False,
+    on_export: Callable[[ExportReport], None] | None = None,
 ) -> Path:
-    """Build and write a TensorRT plan and its sidecar `<plan>.json`; return the plan's path."""
-    request = check_build_request(onnx_path, precision=precision, tile=tile, batch=batch)
+    """Build and write a TensorRT plan and its sidecar `<plan>.json`; return the plan's path.
+
+    `onnx_path` None exports the bundled model to `<out>.onnx` first (FP32 or FP16, never INT8, whose
+    QDQ ONNX only ibhfn-calibrate writes) and hands its report to `on_export`. A plan is never written
+    over the ONNX or timing cache it comes from; these checks, and TensorRT's presence, come before
+    any export.
+    """
+    out = Path(out)
+    source = out.with_suffix(".onnx") if onnx_path is None else Path(onnx_path)
+    refuse_overwriting(out, source, *([] if timing_cache is None else [timing_cache]))
+    if onnx_path is None:
+        if precision == "int8":
+            raise ModelError("an INT8 plan needs the QDQ ONNX: write it with ibhfn-calibrate and pass it with --onnx")
+        import_tensorrt()  # before a minute of export for a plan that could not be built
+        from ibhfn.export.onnx_export import export_onnx  # imports torch: only when there is no ONNX yet
+
+        report = export_onnx(None, source, precision=precision or "fp32")
+        if on_export is not None:
+            on_export(report)
+    request = check_build_request(source, precision=precision, tile=tile, batch=batch)
     if workspace_gb is not None and workspace_gb <= 0:
         raise ModelError(f"workspace {workspace_gb} GB must be positive")
     trt = import_tensorrt()
@@ -177,7 +200,6 @@ def build_engine(
     plan = builder.build_serialized_network(network, config)
     if plan is None:
         raise ModelError(f"{request.onnx_path}: TensorRT failed to build the plan; see its log above")
-    out = Path(out)
     with atomic_path(out) as tmp:
         tmp.write_bytes(bytes(plan))
     if cache_path is not None:

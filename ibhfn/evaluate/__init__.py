@@ -1,7 +1,7 @@
 """Evaluation: a network over a SEN12MS-CR split, as the literature reports it, beside "output = cloudy input".
 
 Modules: `evaluation` (`evaluate(model, reader) -> EvaluationReport`, per ROI-season and per
-cloud-coverage bucket), `table` (the text table), `cli` (`ibhfn-eval`).
+cloud-coverage bucket; `evaluate_checkpoint(path, root, split)`, what `ibhfn-eval` runs), `table` (the text table), `cli` (`ibhfn-eval`).
 
     report = evaluate(load_checkpoint("run/best.pt"), SEN12MSCR(root, "test"))
     print(report.table())
@@ -13,6 +13,7 @@ from ibhfn.evaluate.evaluation import (
     GroupResult,
     ImageScore,
     evaluate,
+    evaluate_checkpoint,
     mean_metrics,
     score_images,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "GroupResult",
     "ImageScore",
     "evaluate",
+    "evaluate_checkpoint",
     "format_table",
     "mean_metrics",
     "score_images",

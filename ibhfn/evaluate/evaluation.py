@@ -9,6 +9,7 @@ images, so a table always shows how much the network improves on doing nothing.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterator, Sequence
 
@@ -19,6 +20,7 @@ from torch import nn
 from ibhfn.data import COVERAGE_BUCKETS, SEN12MSCR, Sample, coverage_bucket
 from ibhfn.errors import InputError, ShapeError
 from ibhfn.metrics import MetricSet, compute_metrics
+from ibhfn.model.checkpoint import network_from, read_checkpoint
 from ibhfn.preprocessing import get_preprocessing
 
 IDENTITY = "cloudy input"  # the name of the identity baseline in reports
@@ -198,6 +200,33 @@ def evaluate(
     if not report.scores:
         raise InputError(f"{reader.root}: no image of the {reader.split} split could be scored "
                          f"(all {count} samples unreadable)")
+    return report
+
+
+def evaluate_checkpoint(
+    checkpoint: str | os.PathLike,
+    data: str | os.PathLike,
+    split: str = "test",
+    *,
+    samples: int | None = None,
+    batch_size: int = 4,
+    cloud_mask: str = "threshold",
+    s1: str = "files",
+    optical: str = "cloudy",
+    scenes: Sequence[str] | None = None,
+    device: str | torch.device = "cpu",
+    progress: Callable[[int, int], None] | None = None,
+) -> EvaluationReport:
+    """Score the network of a checkpoint (read once, with its preprocessing) on a split of a SEN12MS-CR folder;
+    the report's `source` names both and how S1 and the input were read."""
+    stored = read_checkpoint(checkpoint)
+    model = network_from(checkpoint, stored)
+    preprocessing = stored["preprocessing"]
+    reader = SEN12MSCR(data, split, preprocessing=preprocessing, cloud_mask=cloud_mask, s1=s1, optical=optical,
+                       scenes=scenes)
+    report = evaluate(model, reader, samples=samples, batch_size=batch_size, device=device,
+                      preprocessing=preprocessing, progress=progress)
+    report.source = {"data": str(data), "checkpoint": str(checkpoint), "s1": s1, "input": optical}
     return report
 
 

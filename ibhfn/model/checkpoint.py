@@ -90,7 +90,11 @@ def load_failure(exc: Exception) -> str:
 
 def load_checkpoint(path: str | os.PathLike, *, arch: str | None = None) -> nn.Module:
     """Rebuild the network a checkpoint holds, with its weights, in eval mode on the CPU."""
-    checkpoint = read_checkpoint(path)
+    return network_from(path, read_checkpoint(path), arch=arch)
+
+
+def network_from(path: str | os.PathLike, checkpoint: dict[str, Any], *, arch: str | None = None) -> nn.Module:
+    """The network of a checkpoint dictionary `read_checkpoint(path)` returned, in eval mode on the CPU."""
     if arch is not None and checkpoint["arch"] != arch:
         raise ModelError(f"{path}: checkpoint holds a {checkpoint['arch']!r} network, expected {arch!r}")
     try:

@@ -1,0 +1,48 @@
+"""The guards of `build_engine` that run before TensorRT is imported: tested here, where TensorRT is absent."""
+
+import importlib.util
+import shutil
+
+import pytest
+
+from ibhfn.errors import DependencyError, InputError, ModelError
+from ibhfn.export.trt_build import build_engine
+
+HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
+
+
+def test_a_plan_over_its_own_onnx_is_refused_and_the_onnx_kept(fp32_export, tmp_path):
+    onnx_path = shutil.copy(fp32_export.path, tmp_path / "m.onnx")
+    with pytest.raises(InputError, match="m.onnx: is also an input"):
+        build_engine(onnx_path, onnx_path, precision="fp32")
+    assert onnx_path.read_bytes() == fp32_export.path.read_bytes()
+
+
+def test_a_plan_over_its_timing_cache_is_refused(fp32_export, tmp_path):
+    cache = tmp_path / "timing.cache"
+    cache.write_bytes(b"cache")
+    with pytest.raises(InputError, match="timing.cache: is also an input"):
+        build_engine(fp32_export.path, cache, timing_cache=cache)
+    assert cache.read_bytes() == b"cache"
+
+
+def test_an_implicit_export_would_not_replace_the_onnx_named_like_the_plan(fp32_export, tmp_path):
+    """Without an ONNX the bundled model is exported to <out>.onnx: an --out of that name is refused."""
+    onnx_path = shutil.copy(fp32_export.path, tmp_path / "m.onnx")
+    with pytest.raises(InputError, match="is also an input"):
+        build_engine(None, onnx_path, precision="fp32")
+    assert onnx_path.read_bytes() == fp32_export.path.read_bytes()
+
+
+def test_int8_without_the_calibrated_onnx_is_refused_before_any_export(tmp_path):
+    with pytest.raises(ModelError, match="INT8 plan needs the QDQ ONNX: write it with ibhfn-calibrate"):
+        build_engine(None, tmp_path / "m.plan", precision="int8")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(HAS_TENSORRT, reason="TensorRT is installed: the export would go on")
+def test_without_tensorrt_no_onnx_is_exported_for_a_plan_that_cannot_be_built(tmp_path):
+    exported = []
+    with pytest.raises(DependencyError, match="TensorRT is not installed"):
+        build_engine(None, tmp_path / "m.plan", precision="fp16", on_export=exported.append)
+    assert exported == [] and list(tmp_path.iterdir()) == []
