@@ -1,42 +1,32 @@
 """QDQ INT8 from an FP32 ONNX with ONNX Runtime's static quantizer, ranges calibrated once.
 
-Why `onnxruntime.quantization.quantize_static` rather than NVIDIA ModelOpt: ModelOpt is not
-installed in this project's environment, while ORT's quantizer ships
-with the ONNX Runtime the runtime already uses, is well kept, runs on the CPU, and writes
-standard QuantizeLinear / DequantizeLinear (QDQ) graphs. TensorRT 10 / 11 builds such a graph as
-a strongly typed network, with no calibrator (10.1 deprecated them, 11 removed them), and ONNX
-Runtime runs it on the CPU, so the same file is measured here and deployed there.
+Why `onnxruntime.quantization` rather than NVIDIA ModelOpt: it ships with the ONNX Runtime the
+runtime already uses, runs on the CPU and writes standard QuantizeLinear / DequantizeLinear (QDQ)
+graphs. TensorRT 10 / 11 builds such a graph as a strongly typed network, with no calibrator, and
+ONNX Runtime runs it on the CPU, so the same file is measured here and deployed there.
 
 Settings TensorRT requires: QDQ format, INT8 activations and per-channel INT8 weights, both
-symmetric (zero point 0). The model is first prepared with `quant_pre_process` (ORT graph
-optimisation and ONNX shape inference; the symbolic shape pass is skipped because it cannot
-follow the dynamic H and W that torch.export declares). Ranges are computed once with ORT's
-`create_calibrator` and kept in ORT's calibration cache, which `quantize_static` then reads, so
-the sensitivity pass can quantize the model many times with different exclusions without
-reading the calibration set again. Calibrating here rather than inside `quantize_static` also
-sets the entropy histogram: `quantize_static` cannot pass bin counts, and its entropy default
-(128 bins into 128 quantized bins) leaves a single candidate threshold, the min/max range; here
-entropy uses 2048 bins into 128, as TensorRT's entropy calibrator does.
-
-The default method is percentile (99.999 %, 2048 bins), chosen by measurement: on the bundled
-model (32 patches, 12 held out) it met the targets with only the default float nodes (delta PSNR
--0.05 dB, delta SAM +0.015 deg, 109 s), where entropy lost 1.7 dB in the decoder and met them only
-after the sensitivity pass kept the decoder and SAR encoder in float (317 s).
+symmetric (zero point 0). The model is first prepared with `quant_pre_process` (graph
+optimisation and ONNX shape inference; the symbolic shape pass cannot follow the dynamic H and W
+that torch.export declares). Ranges are computed once with ORT's `create_calibrator`, fed
+`CHUNK` patches per `collect_data` call so that its memory follows the chunk and not the set
+(minmax merges exactly; the histogram methods merge each chunk into histograms of fixed bin
+width), and kept in ORT's calibration cache, which `quantize_static` then reads: the sensitivity
+pass quantizes many times without reading the calibration set again. Calibrating here also sets
+the entropy histogram, which `quantize_static` cannot: 2048 bins into 128, as TensorRT's entropy
+calibrator does. The default method is percentile (99.999 %, 2048 bins), chosen by measurement
+(docs/user-guide.md).
 
 Precision-sensitive nodes stay in float by default: the FP16 block list of `ibhfn.export.float16`
 (the gate's Sigmoid, normalisations and reductions, the final blend, the Dirac skip) plus the
 output layer, the convolutions whose result goes straight into the blend.
 """
-
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import onnx
 from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -44,6 +34,7 @@ from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_d
 from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
+from ibhfn.calibration.quantizer_messages import hidden_quantizer_messages
 from ibhfn.calibration.reader import SelectionReader
 from ibhfn.errors import InputError
 from ibhfn.export.float16 import ELEMENTWISE_OPS, float32_node_names
@@ -59,6 +50,7 @@ CALIBRATOR_OPTIONS: dict[str, dict] = {
     "percentile": {"num_bins": 2048, "percentile": 99.999},
     "minmax": {},
 }
+CHUNK = 4  # patches whose intermediate outputs the calibrator holds at once
 OP_TYPES = sorted(set(QLinearOpsRegistry) | set(QDQRegistry))  # what quantize_static quantizes by default
 
 
@@ -72,7 +64,7 @@ def calibration_method(name: str) -> CalibrationMethod:
 
 def prepare(fp32: str | os.PathLike, out: str | os.PathLike) -> onnx.ModelProto:
     """Write the model prepared for quantization to `out` and return it."""
-    with quiet():
+    with hidden_quantizer_messages():
         quant_pre_process(os.fspath(fp32), os.fspath(out), skip_symbolic_shape=True)
     return onnx.load(os.fspath(out))
 
@@ -101,9 +93,8 @@ class Quantizer:
         self.cache = Path(cache)
 
     def calibrate(self) -> None:
-        """Feed the calibration set through the model once and save the tensor ranges to the cache."""
-        self.reader.rewind()
-        with tempfile.TemporaryDirectory(prefix="ibhfn-ranges-") as work, quiet():
+        """Feed the calibration set through the model once, CHUNK patches at a time; save the ranges to the cache."""
+        with tempfile.TemporaryDirectory(prefix="ibhfn-ranges-") as work, hidden_quantizer_messages():
             calibrator = create_calibrator(
                 self.prepared,
                 OP_TYPES,
@@ -111,14 +102,15 @@ class Quantizer:
                 calibrate_method=METHODS[self.name],
                 extra_options=CALIBRATOR_OPTIONS[self.name],
             )
-            calibrator.collect_data(self.reader)
+            for chunk in self.reader.chunks(CHUNK):
+                calibrator.collect_data(chunk)
             save_tensors_data(calibrator.compute_data(), self.cache)
 
     def write(self, out: str | os.PathLike, exclude: Sequence[str]) -> None:
         """Write the QDQ model to `out` with the nodes `exclude` left in float (calibrating first if needed)."""
         if not self.cache.is_file():
             self.calibrate()
-        with quiet():
+        with hidden_quantizer_messages():
             quantize_static(
                 self.prepared,
                 os.fspath(out),
@@ -171,15 +163,3 @@ def float_inputs(model: onnx.ModelProto, float_nodes: set[str]) -> None:
     for initializer in [i for i in graph.initializer if i.name in dropped - read]:
         graph.initializer.remove(initializer)
 
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Hide the quantizer's own prints and log warnings; the CLI reports what matters."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            yield
-    finally:
-        root.setLevel(level)

@@ -116,3 +116,40 @@ def test_histogram_methods_quantize_and_record_the_method(method, fp32_onnx, tre
     assert result.metadata.extra["calibration.method"] == method
     assert result.accuracy.to_dict()["int8_vs_fp32"]["max_abs"] > 0  # really quantized
     assert result.target_met == (result.path is not None)
+
+
+def test_calibrating_chunk_by_chunk_gives_the_ranges_of_the_whole_set(fp32_onnx, tree, tmp_path, monkeypatch):
+    """min/max merges exactly, so ranges from 2-patch chunks equal those of all 8 patches in one call."""
+    from ibhfn.calibration import quantize
+    from ibhfn.calibration.reader import SelectionReader
+    from ibhfn.calibration.selection import select_patches
+    from ibhfn.data import SEN12MSCR
+
+    dataset = SEN12MSCR(tree, "train")
+    selection = select_patches(dataset, 8, 0)
+    prepared = tmp_path / "prepared.onnx"
+    quantize.prepare(fp32_onnx, prepared)
+    fed: list[int] = []
+    ranges = {}
+    for chunk in (2, 8):
+        monkeypatch.setattr(quantize, "CHUNK", chunk)
+        reader = SelectionReader(dataset, selection, TILE, progress=lambda done, total: fed.append(done))
+        quantize.Quantizer(prepared, reader, "minmax", tmp_path / f"ranges{chunk}.json").calibrate()
+        ranges[chunk] = json.loads((tmp_path / f"ranges{chunk}.json").read_text())
+    assert fed == list(range(1, 9)) * 2  # every patch once per calibration
+    assert len(ranges[2]["data"]) > 20 and ranges[2] == ranges[8]
+
+
+def test_chunks_hand_out_each_patch_once_at_most_size_at_a_time(tree):
+    from ibhfn.calibration.reader import SelectionReader
+    from ibhfn.calibration.selection import select_patches
+    from ibhfn.data import SEN12MSCR
+
+    dataset = SEN12MSCR(tree, "train")
+    reader = SelectionReader(dataset, select_patches(dataset, 7, 0), TILE)
+    sizes = []
+    for chunk in reader.chunks(3):
+        sizes.append(len(list(iter(chunk.get_next, None))))
+    assert sizes == [3, 3, 1]
+    reader.rewind()
+    assert len(list(iter(reader.get_next, None))) == 7
