@@ -3,8 +3,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The CPU build of torch lies in /opt/wheels on this workplace's machines; pinning it first keeps
-# any resolver from pulling a multi-GB CUDA build for the `torch>=2.2` of the extras.
+# TORCH_WHEELS: a folder of torch wheels pip may install from (for example the CPU build); pinning
+# TORCH_PIN first keeps any resolver from pulling a multi-GB CUDA build for the `torch>=2.2` of the extras.
 TORCH_PIN ?= torch==2.13.0
 TORCH_WHEELS ?= /opt/wheels
 
