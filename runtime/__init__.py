@@ -4,7 +4,8 @@ Read in this order:
 - `engine`: the `Engine` interface and `open_engine`, which picks the backend by file suffix
   (`onnxruntime_backend`; `tensorrt_backend` on `cuda_memory`, checked by `engine_sidecar`).
 - `pairing`: which S1 file goes with which S2 file, and `--shard`; `shard`: `--shard auto` from a Slurm
-  job array or a Kubernetes Indexed Job; `collect`: `--collect`, every planned scene's output checked.
+  job array or a Kubernetes Indexed Job; `collect`: `--collect`, every planned scene's output checked;
+  `stac_input`: a STAC ItemCollection as the batch; `remote`: inputs read over HTTP or object storage.
 - `raster_source`: both inputs read by windows on the S2 grid, checked on opening (band order by
   `ibhfn.bands`, S2's add-offset by `s2_offset`, units by `radiometry`); `nodata`: which pixels
   are empty; `preflight`: every scene of a batch opened and checked, nothing run (`--check`).
@@ -15,7 +16,7 @@ Read in this order:
   preprocessing, each in a producer thread (blending and writing are consumer threads).
 - `writer`: the output GeoTIFF (or COG), and the gate's (`--gate`); `output_check`: whether the
   restored values are reflectance at all (a broken engine fails its scene); `scene_record`: the
-  JSON record and `--resume`.
+  JSON record and `--resume`; `stac_item`: the STAC Item beside each output (pystac, optional).
 - `pipeline`: `run_scene` and `run_batch`, which put the above together; `workers`: the batch
   spread over worker processes (`--jobs`); `cli`: `ibhfn-run` (`malloc`: how it keeps glibc
   from holding on to freed block arrays).

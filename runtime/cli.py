@@ -24,6 +24,8 @@ from ibhfn.runtime.preflight import CHECKED, check_batch, check_outputs
 from ibhfn.runtime.raster_source import ANY_FORMAT_OPTION, geotiffs_only
 from ibhfn.runtime.s2_offset import GIVEN, NOT_DECLARED
 from ibhfn.runtime.shard import COUNT_VARIABLE, parse_shard
+from ibhfn.runtime.stac_input import StacPlan, is_item_collection, read_item_collection
+from ibhfn.runtime.stac_item import INSTALL, ItemWriter, load_pystac, stac_available
 from ibhfn.runtime.workers import EngineSpec, run_batch_in_workers
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
@@ -37,13 +39,34 @@ def gather_scenes(paths: list[Path], s1: Path | None, s2: Path | None) -> tuple[
             raise typer.BadParameter("--s1 and --s2 go together, with OUT as the only argument")
         return single_pair(s1, s2), paths[0]
     if len(paths) != 2:
-        raise typer.BadParameter("give IN (a folder or a manifest CSV) and OUT")
+        raise typer.BadParameter("give IN (a folder, a manifest CSV or a STAC ItemCollection) and OUT")
     source, out_dir = paths
     if source.is_dir():
         return pair_folder(source), out_dir
     if source.suffix.lower() == ".csv" and source.is_file():
         return read_manifest(source), out_dir
-    raise InputError(f"{source}: not a folder of scenes or a manifest CSV")
+    raise InputError(f"{source}: not a folder of scenes, a manifest CSV or a STAC ItemCollection (.json)")
+
+
+def gather_plan(paths: list[Path], s1: Path | None, s2: Path | None, pair_by: str | None) -> tuple[StacPlan, Path]:
+    """The scenes named on the command line, with the STAC Items they came from (if any), and the output folder."""
+    if s1 is None and s2 is None and len(paths) == 2 and is_item_collection(paths[0]):
+        return read_item_collection(paths[0], pair_by), paths[1]
+    if pair_by is not None:
+        raise InputError("--stac-pair-by goes with a STAC ItemCollection as IN")
+    pairing, out_dir = gather_scenes(paths, s1, s2)
+    return StacPlan(pairing), out_dir
+
+
+def stac_progress(progress: RichProgress, plan: StacPlan, stac: bool | None) -> RichProgress | ItemWriter:
+    """`progress`, writing each finished scene's STAC Item where asked (--stac) or where pystac is installed."""
+    if stac is None and not stac_available():
+        progress.say(f"warning: pystac is not installed, so no STAC Items are written; {INSTALL}")
+        return progress
+    if stac is False:
+        return progress
+    load_pystac()  # --stac without pystac: one line before any work
+    return ItemWriter(progress, plan.items_of)
 
 
 class RichProgress:
@@ -166,12 +189,19 @@ def run(
         ANY_FORMAT_OPTION, help="Read inputs in any format GDAL opens, not only GeoTIFFs (and COGs): a VRT, say, "
                                 "which may read other files; --resume then compares only the file's own bytes.")
     ] = False,
+    stac: Annotated[Optional[bool], typer.Option(
+        "--stac/--no-stac", help=f"Write a STAC Item <name>.stac.json beside each output (default: where pystac is "
+                                 f"installed; {INSTALL}).", show_default=False)] = None,
+    stac_pair_by: Annotated[Optional[str], typer.Option(
+        "--stac-pair-by", help="With a STAC ItemCollection as IN: the Item property that pairs S1 with S2 (default: "
+                               "ibhfn:scene, else the Item ids' <scene>_s1 / <scene>_s2).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
     version: VersionOption = False,
 ) -> None:
     """Restore cloudy Sentinel-2 scenes; the exit code is 2 when any scene failed."""
     shard_of = parse_shard(shard_spec, shard_count)
-    pairing, out_dir = gather_scenes(paths, s1, s2)
+    plan, out_dir = gather_plan(paths, s1, s2, stac_pair_by)
+    pairing = plan.pairing
     if collect_only:
         collected = collect(pairing, out_dir)
         write_summary(collected, out_dir)
@@ -193,6 +223,7 @@ def run(
     for problem in pairing.problems:
         reporter.say(f"error: {problem}")
     spec = EngineSpec(engine, device, threads, streams, gate)
+    progress = reporter if check else stac_progress(reporter, plan, stac)
     if check:
         with spec.open() as loaded:
             for warning in loaded.warnings:
@@ -203,11 +234,11 @@ def run(
             for warning in loaded.warnings:
                 reporter.say(f"warning: {warning}")
             with reporter.bars:
-                summary = run_batch(loaded, pairing, out_dir, options, resume=resume, progress=reporter)
+                summary = run_batch(loaded, pairing, out_dir, options, resume=resume, progress=progress)
     else:
         with reporter.bars:
             summary = run_batch_in_workers(spec, pairing, out_dir, options, jobs=jobs, resume=resume,
-                                           progress=reporter)
+                                           progress=progress)
         for warning in summary.engine_warnings:
             reporter.say(f"warning: {warning}")
     if not quiet and check:

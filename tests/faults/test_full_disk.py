@@ -30,7 +30,7 @@ def test_a_scene_that_does_not_fit_fails_alone_and_the_batch_goes_on(small_disk,
     result = small_disk.tool("runtime.cli", scenes, out)
     assert_one_line_about(result, out / "a.tif")
     assert "2 scenes: 1 done, 0 skipped, 1 failed" in result.stdout
-    assert sorted(os.listdir(out)) == ["b.tif", "b.tif.json"]
+    assert sorted(os.listdir(out)) == ["b.stac.json", "b.tif", "b.tif.json"]
     with rasterio.open(out / "b.tif") as restored:
         assert restored.read().shape == (13, 128, 128)
     assert json.loads((out / "b.tif.json").read_text())["output"]["size_bytes"] == (out / "b.tif").stat().st_size

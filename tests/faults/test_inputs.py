@@ -108,7 +108,7 @@ def test_out_equal_to_in_without_a_clash_runs_and_leaves_the_inputs_alone(tmp_pa
     assert result.returncode == 0, result.stderr
     after = contents(folder)
     assert {name: after[name] for name in before} == before
-    assert sorted(set(after) - set(before)) == ["x.tif", "x.tif.json"]
+    assert sorted(set(after) - set(before)) == ["x.stac.json", "x.tif", "x.tif.json"]
     assert "1 skipped" in tool(RUN, "--resume", folder, folder).stdout
 
 
@@ -161,7 +161,7 @@ def test_a_cog_is_a_geotiff(tmp_path):
     os.replace(cog, paths.s2)
     result = tool(RUN, scenes, out)
     assert result.returncode == 0, result.stderr
-    assert sorted(os.listdir(out)) == ["a.tif", "a.tif.json"]
+    assert sorted(os.listdir(out)) == ["a.stac.json", "a.tif", "a.tif.json"]
 
 
 # S1 without backscatter
@@ -199,7 +199,7 @@ def test_an_s1_with_backscatter_in_part_of_the_scene_is_a_warning(tmp_path):
     result = tool(RUN, scenes, out)
     assert result.returncode == 0, result.stderr
     assert f"warning: {paths.s1}: holds backscatter in about 75.0% of where it covers a_s2.tif" in result.stderr
-    assert sorted(os.listdir(out)) == ["a.tif", "a.tif.json"]
+    assert sorted(os.listdir(out)) == ["a.stac.json", "a.tif", "a.tif.json"]
 
 
 # +-inf in a float S2
@@ -246,7 +246,7 @@ def test_links_to_nothing_link_loops_and_pipes_are_named_one_line_each(tmp_path)
         f"{scenes / 'e_s1.tif'}: is a folder, not a file; move it out of the way",
     )
     assert "5 scenes: 1 done, 0 skipped, 4 failed" in result.stdout
-    assert sorted(os.listdir(out)) == ["a.tif", "a.tif.json"]
+    assert sorted(os.listdir(out)) == ["a.stac.json", "a.tif", "a.tif.json"]
     assert contents(tmp_path / "in") == {k[len("in/"):]: v for k, v in before.items() if k.startswith("in/")}
     assert tree(tmp_path, leave_out=out) == files
 

@@ -31,7 +31,7 @@ def test_a_run_writes_through_no_link_planted_in_its_output_folder(tmp_path):
     write_scene(scenes, "a", height=96, width=96)
     out.mkdir()
     victim.write_bytes(PRECIOUS)
-    links = plant(out, victim, ["a.tif", "a.tif.json"], os.getpid())  # the run is in this process
+    links = plant(out, victim, ["a.tif", "a.tif.json", "a.stac.json"], os.getpid())  # the run is in this process
     (out / "a.tif").symlink_to(tmp_path / "victim_of_the_final_name")
     (tmp_path / "victim_of_the_final_name").write_bytes(PRECIOUS)
 
@@ -39,7 +39,7 @@ def test_a_run_writes_through_no_link_planted_in_its_output_folder(tmp_path):
     assert result.exit_code == 0, result.output
     assert victim.read_bytes() == PRECIOUS and (tmp_path / "victim_of_the_final_name").read_bytes() == PRECIOUS
     assert all(link.is_symlink() and link.readlink() == victim for link in links)
-    assert sorted(os.listdir(out)) == sorted(["a.tif", "a.tif.json", *(link.name for link in links)])
+    assert sorted(os.listdir(out)) == sorted(["a.tif", "a.tif.json", "a.stac.json", *(link.name for link in links)])
     for output in (out / "a.tif", out / "a.tif.json"):
         assert output.is_file() and not output.is_symlink()
     with rasterio.open(out / "a.tif") as restored:

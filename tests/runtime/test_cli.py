@@ -42,7 +42,8 @@ def test_folder_run_writes_every_scene_and_a_summary(tmp_path, onnx_engine_path,
     make_scene(tmp_path / "in", "b", height=70, width=64, seed=1)
     result = invoke("--engine", onnx_engine_path, "--tile", 64, tmp_path / "in", tmp_path / "out")
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.tif", "a.tif.json", "b.tif", "b.tif.json"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.stac.json", "a.tif", "a.tif.json", "b.stac.json",
+                                                                     "b.tif", "b.tif.json"]
     assert result.stdout.startswith("2 scenes: 2 done, 0 skipped, 0 failed;")
     assert "tiles/s" in result.stdout and "km2/s" in result.stdout
 
@@ -205,7 +206,7 @@ def test_jobs_restore_the_folder_in_worker_processes(tmp_path, onnx_engine_path,
     result = invoke("--engine", onnx_engine_path, "--jobs", 2, tmp_path / "in", tmp_path / "out")
     assert result.exit_code == 0 and result.stdout.startswith("3 scenes: 3 done, 0 skipped, 0 failed")
     written = sorted(path.name for path in (tmp_path / "out").iterdir())
-    assert written == [f"{name}.tif{suffix}" for name in "abc" for suffix in ("", ".json")]
+    assert written == [f"{name}{suffix}" for name in "abc" for suffix in (".stac.json", ".tif", ".tif.json")]
     missing = invoke("--engine", tmp_path / "missing.onnx", "--jobs", 2, tmp_path / "in", tmp_path / "out2")
     assert missing.exit_code == 2
     assert missing.stderr.strip() == f"error: {tmp_path / 'missing.onnx'}: engine file not found"
@@ -271,7 +272,8 @@ def test_input_that_is_neither_folder_nor_manifest(tmp_path, onnx_engine_path):
     (tmp_path / "list.txt").write_text("")
     result = invoke("--engine", onnx_engine_path, tmp_path / "list.txt", tmp_path / "out")
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"error: {tmp_path / 'list.txt'}: not a folder of scenes or a manifest CSV"
+    assert result.stderr.strip() == (f"error: {tmp_path / 'list.txt'}: not a folder of scenes, a manifest CSV or a "
+                                     "STAC ItemCollection (.json)")
 
 
 @pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="CUDA provider present: it would start")
