@@ -7,8 +7,8 @@ SCENE_ROUNDS rounds), and the process's peak RSS. ONNX Runtime FP32 and PyTorch 
 also timed call for call in turn, in one process, for their ratio. Two tables time the choices of
 `--compress` and (on the CPU) `--streams` in turn on the same scene, and one `--jobs` over a
 folder of copies of it (the batch's wall time against its tiles through the engine alone). The
-last gives the runtime's peak RSS on a small and a large scene (ibhfn-run in a fresh process
-each), which should be the same within 20 %: memory follows the block, not the scene.
+last gives the runtime's peak RSS on a small, a large and a wide scene (ibhfn-run in a fresh
+process each), which should be the same within 20 %: memory follows the block, not the scene.
 
 TensorRT rows appear where TensorRT and a GPU are present; everything else runs on any machine.
 Medians of repeated runs, all measured in this one run.
@@ -339,6 +339,8 @@ def main() -> None:
     parser.add_argument("--scene", type=int, default=2048, help="side of the scene for km2/s and efficiency")
     parser.add_argument("--large", type=int, default=8192,
                         help="side of the large scene for peak RSS (0: no memory table)")
+    parser.add_argument("--wide", type=int, default=32768,
+                        help="width of the wide scene for peak RSS, as tall as --scene (0: none)")
     parser.add_argument("--batches", type=int, nargs="+", default=BATCHES, help="batch sizes to time")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="ibhfn-run --jobs choices to time")
     parser.add_argument("--copies", type=int, default=4, help="copies of the scene in the --jobs folder")
@@ -398,8 +400,12 @@ def main() -> None:
             return
         console.print(f"generating a {args.large} x {args.large} scene ...")
         large = write_scene(work / "large", "large", height=args.large, width=args.large, seed=4)
-        memory = {args.scene: peak_rss_of_run(onnx["fp32"], scene.s1.parent, work / "rss_small"),
-                  args.large: peak_rss_of_run(onnx["fp32"], large.s1.parent, work / "rss_large")}
+        memory = {(args.scene, args.scene): peak_rss_of_run(onnx["fp32"], scene.s1.parent, work / "rss_small"),
+                  (args.large, args.large): peak_rss_of_run(onnx["fp32"], large.s1.parent, work / "rss_large")}
+        if args.wide:
+            console.print(f"generating a {args.scene} x {args.wide} scene ...")
+            wide = write_scene(work / "wide", "wide", height=args.scene, width=args.wide, seed=5)
+            memory[args.scene, args.wide] = peak_rss_of_run(onnx["fp32"], wide.s1.parent, work / "rss_wide")
         print_memory(console, memory)
 
 
@@ -441,15 +447,15 @@ def print_jobs(console: Console, figures: dict[int, BatchFigures]) -> None:
     console.print(table)
 
 
-def print_memory(console: Console, memory: dict[int, float]) -> None:
-    """The peak-RSS table of ibhfn-run (ONNX Runtime FP32) by scene size."""
+def print_memory(console: Console, memory: dict[tuple[int, int], float]) -> None:
+    """The peak-RSS table of ibhfn-run (ONNX Runtime FP32) by scene size (height, width), the first the small one."""
     table = Table(title="ibhfn-run peak RSS (ONNX Runtime FP32, fresh process per scene)")
-    table.add_column("scene")
+    table.add_column("scene (height x width)")
     table.add_column("peak RSS (MB)", justify="right")
-    for side, megabytes in memory.items():
-        table.add_row(f"{side} x {side}", f"{megabytes:.0f}")
-    small, large = memory.values()
-    table.caption = f"large / small: {large / small:.2f}"
+    table.add_column("/ the first", justify="right")
+    small = next(iter(memory.values()))
+    for (height, width), megabytes in memory.items():
+        table.add_row(f"{height} x {width}", f"{megabytes:.0f}", f"{megabytes / small:.2f}")
     console.print(table)
 
 

@@ -21,7 +21,7 @@ from ibhfn.runtime.malloc import map_large_arrays
 from ibhfn.runtime.pairing import Pairing, pair_folder, read_manifest, shard, single_pair
 from ibhfn.runtime.pipeline import RunOptions, RunSummary, SceneResult, run_batch
 from ibhfn.runtime.preflight import CHECKED, check_batch, check_outputs
-from ibhfn.runtime.raster_source import ANY_FORMAT_OPTION, geotiffs_only
+from ibhfn.runtime.raster_source import ANY_FORMAT_OPTION, MAX_PIXELS_OPTION, geotiffs_only
 from ibhfn.runtime.s2_offset import GIVEN, NOT_DECLARED
 from ibhfn.runtime.shard import COUNT_VARIABLE, parse_shard
 from ibhfn.runtime.stac_input import StacPlan, is_item_collection, read_item_collection
@@ -189,6 +189,10 @@ def run(
         ANY_FORMAT_OPTION, help="Read inputs in any format GDAL opens, not only GeoTIFFs (and COGs): a VRT, say, "
                                 "which may read other files; --resume then compares only the file's own bytes.")
     ] = False,
+    max_pixels: Annotated[int, typer.Option(
+        MAX_PIXELS_OPTION, min=1, help="Refuse an S1 or S2 of more pixels than this, as its header claims, before "
+                                       "reading it (memory stays bounded either way; time and disk do not).")
+    ] = RunOptions.max_pixels,
     stac: Annotated[Optional[bool], typer.Option(
         "--stac/--no-stac", help=f"Write a STAC Item <name>.stac.json beside each output (default: where pystac is "
                                  f"installed; {INSTALL}).", show_default=False)] = None,
@@ -217,7 +221,7 @@ def run(
         pairing = geotiffs_only(pairing)
     options = RunOptions(tile_size=tile, overlap=overlap, batch_size=batch, blend=blend,
                          output_dtype="float32" if float32 else "uint16", cog=cog, compress=compress,
-                         block_width=block_width, s2_offset=s2_offset)
+                         block_width=block_width, s2_offset=s2_offset, max_pixels=max_pixels)
     console = Console(stderr=True)
     reporter = RichProgress(console, len(pairing.pairs), show_bars=not quiet and console.is_terminal)
     for problem in pairing.problems:

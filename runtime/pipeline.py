@@ -44,15 +44,17 @@ from ibhfn.runtime.engine import Engine
 from ibhfn.output_folder import check_output_folder
 from ibhfn.runtime.output_check import OutputCheck
 from ibhfn.runtime.pairing import Pairing, ScenePair, scene_name
-from ibhfn.runtime.raster_source import SceneSource
+from ibhfn.runtime.raster_source import MAX_PIXELS, SceneSource
 from ibhfn.runtime.s2_offset import is_offset
 from ibhfn.runtime.scene_record import FileFacts, fingerprint, is_finished, record_path, write_record
-from ibhfn.runtime.tiling import Tile, TileGrid
+from ibhfn.runtime.tiling import Tile, TileBlock, TileGrid
 from ibhfn.runtime.writer import (BLOCK, COMPRESSIONS, GATE_DTYPE, OUTPUT_DTYPES, SceneWriter, encode, encode_gate,
                                   reflectance_scaling)
 from ibhfn.versions import versions
 
 DEFAULT_TILE = 256
+WIDE_SCENE = 16384  # px: a scene wider than this is restored in column panels of PANEL_WIDTH
+PANEL_WIDTH = 4096  # px: what a tile row hands on to the next spans a panel, ~10 kB a column with 13 bands
 GDAL_CACHE_BYTES = 128 * 2**20  # holds a tile row of a striped 10980 px scene; GDAL takes 5 % of RAM
 OUTPUT_SUFFIX = ".tif"
 GATE_FOLDER = "gate"  # beside the restored scenes, with an engine opened for the gate
@@ -73,6 +75,8 @@ class RunOptions:
     prefetch: int = 1  # blocks waiting after each reading stage (read, preprocessed), besides those in hand
     block_width: int = 2048  # widest scene window read and blended at once: bounds memory, not output
     s2_offset: int | None = None  # S2's add-offset in DN (Preprocessing.optical), None: each file's (s2_offset.py)
+    panel_width: int | None = None  # widest column panel restored top to bottom; None: PANEL_WIDTH past WIDE_SCENE
+    max_pixels: int = MAX_PIXELS  # larger inputs are refused before anything is read (--max-pixels)
 
     def __post_init__(self) -> None:
         if self.blend not in BLEND_WINDOWS:
@@ -83,7 +87,8 @@ class RunOptions:
             raise IbhfnError(f"unknown compression {self.compress!r}; choose one of {', '.join(COMPRESSIONS)}")
         for name, value, least in (("tile", self.tile_size, 1), ("batch", self.batch_size, 1),
                                    ("overlap", self.overlap, 0), ("block width", self.block_width, 1),
-                                   ("prefetch", self.prefetch, 1)):
+                                   ("prefetch", self.prefetch, 1), ("panel width", self.panel_width, 1),
+                                   ("max pixels", self.max_pixels, 1)):
             if value is not None and value < least:
                 raise IbhfnError(f"{name} {value}: give at least {least}")
         if self.s2_offset is not None and not is_offset(self.s2_offset):
@@ -253,12 +258,29 @@ def _timed_items(items: Iterable[Prediction], timings: dict[str, float], stage: 
 
 
 def _add_prediction(accumulator: BlendAccumulator, grid: TileGrid, options: RunOptions, tile: Tile,
-                    prediction: np.ndarray) -> None:
-    """Add one tile's prediction, cropped to the scene, with its blend weight."""
+                    prediction: np.ndarray, origin: int) -> None:
+    """Add one tile's prediction, cropped to the scene, with its blend weight; `origin`: the panel's first column."""
     height = min(grid.tile, grid.height - tile.row)
     width = min(grid.tile, grid.width - tile.col)
     window = blend_window(grid.tile, options.overlap, options.blend, scene_edges=grid.scene_edges(tile))
-    accumulator.add(tile, prediction[:, :height, :width], window[:height, :width])
+    accumulator.add(replace(tile, col=tile.col - origin), prediction[:, :height, :width], window[:height, :width])
+
+
+def scene_blocks(grid: TileGrid, options: RunOptions) -> list[TileBlock]:
+    """The blocks a scene is restored in, panel by panel (one panel unless it is wider than WIDE_SCENE)."""
+    panel_width = options.panel_width or (PANEL_WIDTH if grid.width > WIDE_SCENE else grid.width)
+    return [block for panel in grid.panels(panel_width, BLOCK) for block in grid.blocks(options.block_width, BLOCK,
+                                                                                       panel)]
+
+
+def _panel_windows(blocks: list[TileBlock]) -> dict[tuple[int, int], tuple[int, int]]:
+    """Per panel, the first scene column and the width of the window its blocks read."""
+    starts: dict[tuple[int, int], int] = {}
+    ends: dict[tuple[int, int], int] = {}
+    for block in blocks:
+        starts[block.panel] = min(starts.get(block.panel, block.col), block.col)
+        ends[block.panel] = max(ends.get(block.panel, 0), block.col + block.width)
+    return {panel: (start, ends[panel] - start) for panel, start in starts.items()}
 
 
 def _provenance_tags(engine: Engine, source: SceneSource, options: RunOptions) -> dict[str, str]:
@@ -273,12 +295,13 @@ def _provenance_tags(engine: Engine, source: SceneSource, options: RunOptions) -
 
 def _encode_block(prepared: PreparedBlock, finished: np.ndarray, bands: int, preprocessing: Preprocessing,
                   options: RunOptions, check: OutputCheck) -> list[np.ndarray]:
-    """A block's finished `bands` in the output's type, then the gate if it follows them; nodata where S2 has none.
+    """A block's finished `bands` (its kept columns) in the output's type, then the gate if it follows them.
 
-    `check` judges the restored values first (raising for a broken engine); its non-finite pixels are nodata too.
+    Nodata where S2 has none. `check` judges the restored values first (raising for a broken engine);
+    its non-finite pixels are nodata too.
     """
     block = prepared.block
-    valid = check.add(finished[:bands], prepared.valid[:block.finished_rows, :block.finished_cols])
+    valid = check.add(finished[:bands], prepared.valid[:block.finished_rows, block.kept_cols])
     encoded = [encode(finished[:bands], valid, preprocessing, options.output_dtype, s2_offset=options.s2_offset)]
     if finished.shape[0] > bands:
         encoded.append(encode_gate(finished[bands:], valid))
@@ -309,7 +332,8 @@ def run_scene(
     software = versions()  # before any output: finding them cannot fail a scene after its GeoTIFF is written
     stop_hashing = threading.Event()
     hasher = ThreadPoolExecutor(1, thread_name_prefix="ibhfn-hash")
-    with SceneSource(s1, s2, engine.metadata, s2_offset=options.s2_offset) as source, hasher:
+    with SceneSource(s1, s2, engine.metadata, s2_offset=options.s2_offset,
+                     max_pixels=options.max_pixels) as source, hasher:
         options = replace(options, s2_offset=source.s2_offset)  # the scene's own when the run was given none
         result = SceneResult(name or scene_name(Path(s2)), output, "done", warnings=list(source.warnings),
                              width=source.width, height=source.height, area_km2=source.area_km2,
@@ -325,13 +349,15 @@ def run_scene(
                 result.status = "skipped"
             else:
                 grid = TileGrid(source.height, source.width, tile, options.overlap)
-                progress.scene_started(result.name, len(grid))
+                blocks = scene_blocks(grid, options)
+                runs = sum(len(block.tiles) for block in blocks)  # a tile on a panel's edge runs in both panels
+                progress.scene_started(result.name, runs)
                 try:
-                    _write_scene(engine, source, grid, output, options, result, progress)
+                    _write_scene(engine, source, grid, blocks, output, options, result, progress)
                 except MemoryError:
-                    raise InputError(f"{s2}: not enough memory to restore it in tiles of {tile} px, batches of "
-                                     f"{_batch_size(engine, options, len(grid))}; give a smaller --tile or --batch"
-                                     ) from None
+                    raise InputError(f"{s2}: not enough memory to restore it in blocks of {options.block_width} px "
+                                     f"with tiles of {tile} px in batches of {_batch_size(engine, options, len(grid))}"
+                                     "; give a smaller --block-width, --batch or --jobs") from None
                 if not result.tiles:
                     result.warnings.append(f"{s2}: holds no valid pixel (all nodata): the output is nodata throughout")
             inputs = hashing.result()
@@ -354,7 +380,7 @@ def run_scene(
                        "bands": list(engine.metadata.s2_bands)},
             **({"gate": {"path": gate_path(output).relative_to(output.parent).as_posix(),
                          "size_bytes": gate_path(output).stat().st_size}} if engine.gate else {}),
-            "tiles": {"total": len(grid), "run": result.tiles, "empty": result.empty_tiles},
+            "tiles": {"total": runs, "run": result.tiles, "empty": result.empty_tiles},
             "timings": result.timings,
             "warnings": result.warnings,
         })
@@ -379,17 +405,17 @@ def _write_scene(
     engine: Engine,
     source: SceneSource,
     grid: TileGrid,
+    blocks: list[TileBlock],
     output: Path,
     options: RunOptions,
     result: SceneResult,
     progress: Progress,
 ) -> None:
-    """Read, restore, blend and write the scene block by block, under a temporary name until done."""
+    """Read, restore, blend and write the scene's `blocks`, panel by panel, under a temporary name until done."""
     meta = engine.metadata
     bands = len(meta.s2_bands)
-    blocks = grid.blocks(options.block_width, BLOCK)
     largest = (max(block.height for block in blocks), max(block.width for block in blocks))
-    accumulator = BlendAccumulator(bands + engine.gate, grid.width, largest)  # the gate blends as one more band
+    windows = _panel_windows(blocks)
     batch = _batch_size(engine, options, len(grid))
     descriptions = tuple(given or band for given, band in zip(source.s2_descriptions, meta.s2_bands))
     timings = result.timings
@@ -397,25 +423,37 @@ def _write_scene(
 
     def blend(predictions: Iterator[Prediction]) -> None:
         """Blend each block's predictions and hand its finished part, encoded, to the writing thread."""
+        panel, accumulator = None, None
         with ConsumerThread(write, depth=1, name="ibhfn-writer") as writing:
             for prepared, tiles in groupby(predictions, key=itemgetter(0)):
-                accumulator.open(prepared.block)
+                block = prepared.block
+                if block.panel != panel:
+                    panel, accumulator = block.panel, None  # the last panel's sums go first
+                    origin, width = windows[panel]
+                    accumulator = BlendAccumulator(bands + engine.gate, width, largest)  # the gate: one more band
+                accumulator.open(replace(block, col=block.col - origin))
                 for _, tile, prediction in tiles:
                     if tile is not None:
                         with _timed(timings, "blend"):
-                            _add_prediction(accumulator, grid, options, tile, prediction)
+                            _add_prediction(accumulator, grid, options, tile, prediction, origin)
                 with _timed(timings, "blend"):
-                    finished = accumulator.close()
+                    finished = accumulator.close()[:, :, block.kept_cols]
                 with _timed(timings, "encode"):
                     encoded = _encode_block(prepared, finished, bands, meta.preprocessing, options, check)
                 writing.put((prepared, encoded))
 
     def write(pieces: Iterator[tuple[PreparedBlock, list[np.ndarray]]]) -> None:
         """Write each block's encoded finished part (and gate), and count it done."""
+        panel = (0, grid.width)
         for prepared, encoded in pieces:
+            block = prepared.block
             with _timed(timings, "write"):
                 for writer, values in zip(writers, encoded):
-                    writer.write(prepared.block.row, prepared.block.col, values)
+                    if block.panel != panel:
+                        writer.begin_panel(*block.panel)
+                    if values.shape[2]:  # a panel's first block may keep none of its columns
+                        writer.write(block.row, block.col + block.kept_cols.start, values)
+            panel = block.panel
             timings["read"] = timings.get("read", 0.0) + prepared.read_seconds
             timings["prepare"] = timings.get("prepare", 0.0) + prepared.prepare_seconds
             result.tiles += len(prepared.tiles)

@@ -17,7 +17,7 @@ from ibhfn.output_folder import check_output_folder
 from ibhfn.runtime.pairing import Pairing, ScenePair, refuse_overwriting_inputs
 from ibhfn.runtime.pipeline import (NoProgress, Progress, RunOptions, RunSummary, SceneResult, each_scene, gate_path,
                                     output_path)
-from ibhfn.runtime.raster_source import SceneSource
+from ibhfn.runtime.raster_source import MAX_PIXELS, SceneSource
 from ibhfn.runtime.scene_record import record_path
 
 CHECKED = "checked"  # a scene's status when its inputs passed every check
@@ -34,7 +34,7 @@ def check_batch(engine: Engine, pairing: Pairing, out_dir: Path, options: RunOpt
     check_output_folder(out_dir)
     check_outputs(pairing, out_dir)
     return each_scene(pairing, lambda pair: check_pair(engine.metadata, pair, output_path(out_dir, pair),
-                                                       s2_offset=options.s2_offset),
+                                                       s2_offset=options.s2_offset, max_pixels=options.max_pixels),
                       progress or NoProgress())
 
 
@@ -50,10 +50,10 @@ def check_outputs(pairing: Pairing, out_dir: Path) -> None:
 
 
 def check_pair(metadata: EngineMetadata, pair: ScenePair, output: Path, *,
-               s2_offset: int | None = None) -> SceneResult:
-    """One scene's inputs opened and checked against the engine's metadata and S2's offset, and closed again."""
+               s2_offset: int | None = None, max_pixels: int = MAX_PIXELS) -> SceneResult:
+    """One scene's inputs opened and checked against the engine's metadata, S2's offset and the size limit."""
     try:
-        with SceneSource(pair.s1, pair.s2, metadata, s2_offset=s2_offset) as source:
+        with SceneSource(pair.s1, pair.s2, metadata, s2_offset=s2_offset, max_pixels=max_pixels) as source:
             return SceneResult(pair.name, output, CHECKED, warnings=list(source.warnings), width=source.width,
                                height=source.height, area_km2=source.area_km2, s2_offset=source.s2_offset,
                                s2_offset_from=source.s2_offset_origin)

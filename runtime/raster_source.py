@@ -40,6 +40,9 @@ ANY_FORMAT_OPTION = "--allow-any-format"
 SAMPLE_GRID = 8  # windows down and across S1 over S2 in which its backscatter is counted
 SAMPLE_WINDOW = 64  # px on a side of each
 STRIP = 256  # rows read at a time where every pixel is counted
+STRIP_WIDTH = 4096  # columns read at a time there
+MAX_PIXELS = 500_000_000  # px in S1 or S2 (four 10980 px Sentinel-2 granules): more is refused unless allowed
+MAX_PIXELS_OPTION = "--max-pixels"
 
 
 def error_reason(exc: BaseException) -> str:
@@ -157,8 +160,10 @@ def backscatter_share(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader) ->
     share = np.mean([has_backscatter(s1.read(window=sample), s1.nodata).mean() for sample in samples])
     if share > 0:
         return float(share)
-    strips = [Window(window.col_off, row, window.width, min(STRIP, window.row_off + window.height - row))
-              for row in range(window.row_off, window.row_off + window.height, STRIP)]
+    strips = [Window(col, row, min(STRIP_WIDTH, window.col_off + window.width - col),
+                     min(STRIP, window.row_off + window.height - row))
+              for row in range(window.row_off, window.row_off + window.height, STRIP)
+              for col in range(window.col_off, window.col_off + window.width, STRIP_WIDTH)]
     return sum(int(has_backscatter(s1.read(window=strip), s1.nodata).sum()) for strip in strips) / (
         window.width * window.height)
 
@@ -170,6 +175,16 @@ def _window_over(dataset: rasterio.DatasetReader, bounds: tuple[float, float, fl
     col0, row0 = max(0, math.floor(min(cols))), max(0, math.floor(min(rows)))
     col1, row1 = min(dataset.width, math.ceil(max(cols))), min(dataset.height, math.ceil(max(rows)))
     return Window(col0, row0, col1 - col0, row1 - row0) if col1 > col0 and row1 > row0 else None
+
+
+def too_large(path: Path, dataset: rasterio.DatasetReader, max_pixels: int) -> str | None:
+    """Why `dataset` is refused for its size (what its header claims, before anything is read); None when it is not."""
+    pixels = dataset.width * dataset.height
+    if pixels <= max_pixels:
+        return None
+    return (f"{path}: is {dataset.width} x {dataset.height} px ({pixels:,} px), more than the {max_pixels:,} px "
+            f"allowed; if its header is wrong, rewrite the file; else cut it into scenes (gdal_translate -srcwin) "
+            f"or pass {MAX_PIXELS_OPTION} {pixels} to restore it whole")
 
 
 def s1_onto_s2_grid(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader, *,
@@ -194,18 +209,19 @@ class SceneSource:
     `s2_offset` is the RADIO_ADD_OFFSET the run was given (None: none given), and `self.s2_offset`
     the one S2 is read with, which its values are checked against: the given one, else what the
     file declares, else 0 (`s2_offset.py`); `self.s2_offset_origin` says which. An S1 without
-    backscatter over S2 is refused, and one with backscatter over only part of it is a warning.
+    backscatter over S2 is refused, and one with backscatter over only part of it is a warning. Either
+    file larger than `max_pixels` is refused before anything is read.
     """
 
     def __init__(self, s1_path: Path, s2_path: Path, metadata: EngineMetadata, *,
-                 s2_offset: int | None = None) -> None:
+                 s2_offset: int | None = None, max_pixels: int = MAX_PIXELS) -> None:
         self.s1_path, self.s2_path = Path(s1_path), Path(s2_path)
         self.warnings: list[str] = []
         self._s2 = open_raster(self.s2_path)
         try:
             self._s1 = open_raster(self.s1_path)
             try:
-                self._check(metadata)
+                self._check(metadata, max_pixels)
                 offset = scene_offset(self.s2_path, self._s2, s2_offset)
                 self.s2_offset, self.s2_offset_origin = offset.dn, offset.origin
                 self.warnings += offset.warnings
@@ -223,7 +239,11 @@ class SceneSource:
             self.close()
             raise
 
-    def _check(self, metadata: EngineMetadata) -> None:
+    def _check(self, metadata: EngineMetadata, max_pixels: int) -> None:
+        sizes = [reason for path, dataset in ((self.s2_path, self._s2), (self.s1_path, self._s1))
+                 if (reason := too_large(path, dataset, max_pixels)) is not None]
+        if sizes:
+            raise InputError("; ".join(sizes))
         problems = []
         for path, dataset, bands, dtypes, what in (
             (self.s2_path, self._s2, metadata.s2_bands, S2_DTYPES, "S2 DN (reflectance x 10000)"),

@@ -6,10 +6,14 @@ length is not a whole number of strides. Only a scene smaller than one tile is p
 reflection.
 
 A tile row is restored in blocks: runs of neighbouring tiles whose scene window is at most a
-given width, so memory follows that width, never the scene's. A block's window starts at the first
-column the earlier blocks of its row left unfinished; it finishes its columns up to the next
-block's first tile, rounded down to the output's block grid, so finished pieces are whole output
-blocks wide.
+given width, so memory follows that width. A block's window starts at the first column the earlier
+blocks of its row left unfinished; it finishes its columns up to the next block's first tile,
+rounded down to the output's block grid, so finished pieces are whole output blocks wide.
+
+What a tile row hands on to the next spans the width restored top to bottom, so a very wide scene
+is cut into column panels (`panels`), each restored top to bottom on its own: a panel runs every
+tile that touches its columns, those on its edges again in the next panel, and keeps only its own
+columns, so memory follows the panel's width, never the scene's, and the output does not change.
 """
 
 from __future__ import annotations
@@ -50,6 +54,12 @@ class TileBlock:
     tiles: tuple[Tile, ...]
     finished_rows: int  # the window's leading rows that no later tile row touches
     finished_cols: int  # the window's leading columns that no later block of the row touches
+    panel: tuple[int, int] = (0, 0)  # the scene columns [start, end) of the panel it belongs to, the ones it keeps
+
+    @property
+    def kept_cols(self) -> slice:
+        """The finished columns of the window that belong to its panel (the first block's start left of it)."""
+        return slice(min(max(0, self.panel[0] - self.col), self.finished_cols), self.finished_cols)
 
 
 @dataclass(frozen=True)
@@ -97,13 +107,22 @@ class TileGrid:
             tile.col + self.tile >= self.width,
         )
 
-    def blocks(self, max_width: int, align: int) -> list[TileBlock]:
-        """Every tile in blocks, in raster order; finished columns end on multiples of `align` or the scene edge.
+    def panels(self, panel_width: int, align: int) -> list[tuple[int, int]]:
+        """Scene columns [start, end) of panels at most `panel_width` wide (at least `align`), cut on multiples of it."""
+        if self.width <= panel_width:
+            return [(0, self.width)]
+        step = max(align, panel_width // align * align)
+        return [(start, min(start + step, self.width)) for start in range(0, self.width, step)]
 
-        `max_width` below one tile plus two `align` steps is raised to that, so every block finishes columns.
+    def blocks(self, max_width: int, align: int, panel: tuple[int, int] | None = None) -> list[TileBlock]:
+        """The tiles touching `panel`'s columns (all: None) in blocks, in raster order.
+
+        Finished columns end on multiples of `align` or the panel's end. `max_width` below one tile
+        plus two `align` steps is raised to that, so every block finishes columns.
         """
         max_width = max(max_width, self.tile + 2 * align)
-        spans = self._column_spans(max_width, align)
+        panel = panel or (0, self.width)
+        spans = self._column_spans(max_width, align, panel)
         blocks = []
         for index, top in enumerate(self.rows):
             height = min(self.tile, self.height - top)
@@ -112,19 +131,21 @@ class TileGrid:
                 blocks.append(TileBlock(
                     index, top, start, height, end - start,
                     tuple(Tile(top, col) for col in self.cols[first:last]),
-                    self.final_row(index) - top, finished - start,
+                    self.final_row(index) - top, finished - start, panel,
                 ))
         return blocks
 
-    def _column_spans(self, max_width: int, align: int) -> list[tuple[int, int, int, int]]:
+    def _column_spans(self, max_width: int, align: int, panel: tuple[int, int]) -> list[tuple[int, int, int, int]]:
         """Per block of a row: its first and past-last tile column, window start and first unfinished column."""
         spans = []
-        first, start = 0, 0
-        while first < len(self.cols):
+        first = next(index for index, col in enumerate(self.cols) if col + self.tile > panel[0])
+        stop = sum(col < panel[1] for col in self.cols)  # past the panel's last tile
+        start = self.cols[first]
+        while first < stop:
             last = first + 1
-            while last < len(self.cols) and self.cols[last] + self.tile - start <= max_width:
+            while last < stop and self.cols[last] + self.tile - start <= max_width:
                 last += 1
-            finished = self.width if last == len(self.cols) else max(start, self.cols[last] // align * align)
+            finished = panel[1] if last == stop else max(start, self.cols[last] // align * align)
             spans.append((first, last, start, finished))
             first, start = last, finished
         return spans

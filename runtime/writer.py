@@ -1,7 +1,8 @@
 """The restored scene as a tiled (and by default compressed) GeoTIFF on the input's grid, written piece by piece.
 
-Pieces arrive in raster order, whole blocks wide; their rows are gathered in one block row of
-memory until their blocks are complete, so every compressed block is written once. The output
+Pieces arrive in raster order, whole blocks wide, over the whole width or panel by panel (column
+ranges written top to bottom in turn); their rows are gathered in one block row of the panel's
+width until their blocks are complete, so every compressed block is written once. The output
 keeps S2's CRS, transform, size and band descriptions. GDAL's COG driver can only copy (GDAL
 #4929), so `cog=True` writes the tiled GeoTIFF first and then copies it to a COG, whose overviews
 (average) the driver builds.
@@ -134,7 +135,10 @@ class SceneWriter:
         except BaseException:
             self.abort()
             raise
-        self._pending = np.empty((bands, BLOCK, profile["width"]), dtype)  # one block row, filled piece by piece
+        self._bands = bands
+        self._pending: np.ndarray | None = None  # one block row of the panel, filled piece by piece
+        self._panel = (0, profile["width"])  # the columns [start, end) pieces are written in, top to bottom
+        self._columns_done = 0  # the panels before this column are written
         self._next_row, self._next_col = 0, 0  # where the next piece must start
         self._strip_rows = 0  # the height of every piece of the strip being written
         self._closed = False
@@ -159,37 +163,56 @@ class SceneWriter:
             **compression_options(compress, dtype),
         )
 
+    def begin_panel(self, start: int, end: int) -> None:
+        """Take the next pieces in scene columns [start, end) only, top to bottom; the panels left of it are written.
+
+        `start` is a multiple of BLOCK; `end` one too, or the scene's width.
+        """
+        width = self._dataset.width
+        fresh = (self._next_row, self._next_col) == (0, self._panel[0])
+        if start != self._columns_done or not (fresh or self._next_row == self._dataset.height) or not (
+                start % BLOCK == 0 and start < end <= width and (end % BLOCK == 0 or end == width)):
+            raise ValueError(f"panel of columns {start}..{end} does not follow the last one or does not end on a block")
+        self._panel, self._pending = (start, end), None
+        self._next_row, self._next_col = 0, start
+
     def write(self, row: int, col: int, values: np.ndarray) -> None:
         """Add the (bands, h, w) piece whose top-left is scene pixel (row, col).
 
-        Pieces come in strips of rows, each strip left to right across the whole width, and start
-        and end on multiples of BLOCK columns or the scene edge, so every block is written whole, once.
+        Pieces come in strips of rows, each strip left to right across the panel (the whole width
+        unless `begin_panel` said otherwise), and start and end on multiples of BLOCK columns or the
+        panel's end, so every block is written whole, once.
         """
         rows, cols = values.shape[1:]
-        width = self._dataset.width
-        strip_rows = rows if col == 0 else self._strip_rows
-        on_blocks = col % BLOCK == 0 and ((col + cols) % BLOCK == 0 or col + cols == width)
+        first, stop = self._panel
+        strip_rows = rows if col == first else self._strip_rows
+        on_blocks = col % BLOCK == 0 and ((col + cols) % BLOCK == 0 or col + cols == stop) and col + cols <= stop
         if (row, col) != (self._next_row, self._next_col) or not on_blocks or rows != strip_rows:
             raise ValueError(f"piece at row {row}, column {col} of {rows} x {cols} px does not follow the last one, "
                              f"does not end on a block or differs in height from its strip")
         self._strip_rows = strip_rows
         if not cols:
             return
+        if self._pending is None:
+            self._pending = np.empty((self._bands, BLOCK, stop - first), self._dataset.dtypes[0])
         end = row + rows
         while row < end:
             top = row // BLOCK * BLOCK
             bottom = min(top + BLOCK, self._dataset.height)
             take = min(end, bottom) - row
-            self._pending[:, row - top:row - top + take, col:col + cols] = values[:, :take]
+            self._pending[:, row - top:row - top + take, col - first:col - first + cols] = values[:, :take]
             values = values[:, take:]
             row += take
             if row == bottom:
                 window = rasterio.windows.Window(col, top, cols, bottom - top)
                 with write_errors(self.path):
-                    self._dataset.write(self._pending[:, :bottom - top, col:col + cols], window=window)
+                    self._dataset.write(self._pending[:, :bottom - top, col - first:col - first + cols],
+                                        window=window)
         self._next_col = col + cols
-        if self._next_col == width:
-            self._next_row, self._next_col = end, 0
+        if self._next_col == stop:
+            self._next_row, self._next_col = end, first
+            if end == self._dataset.height:
+                self._columns_done, self._pending = stop, None
 
     def close(self) -> None:
         """Close, checking every row was written; with `cog`, copy to the COG and remove the intermediate file."""
@@ -198,8 +221,9 @@ class SceneWriter:
         self._closed = True
         with write_errors(self.path):
             self._dataset.close()
-        if self._next_row != self._dataset.height:
-            raise ValueError(f"{self.path}: {self._next_row} of {self._dataset.height} rows were written")
+        if self._columns_done != self._dataset.width:
+            where = "" if self._panel == (0, self._dataset.width) else f" in columns {self._panel[0]}..{self._panel[1]}"
+            raise ValueError(f"{self.path}: {self._next_row} of {self._dataset.height} rows were written{where}")
         if self._cog:
             try:
                 with write_errors(self.path):

@@ -1,4 +1,4 @@
-"""A real full disk for the fault tests: a small tmpfs as OUT (as root), or a file size limit on the child process."""
+"""What the fault tests share: child processes under real limits (a small disk, an address space), and their checks."""
 
 from __future__ import annotations
 
@@ -6,12 +6,50 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 LIMIT = 1 << 20  # bytes: what OUT (tmpfs) or each file (file size limit) may hold
+RUN = "import sys; sys.argv[0] = 'ibhfn-run'; from ibhfn.runtime.cli import main; main()"
+
+
+def tool(code: str, *args: object) -> subprocess.CompletedProcess:
+    """Run a tool in a child process: a FIFO read by mistake would hang it, not the tests."""
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+# Written by the child at exit: its own peak resident size since exec (VmHWM). ru_maxrss would not do,
+# as it keeps the high-water mark of the forked pytest process the child started as.
+HIGH_WATER = (
+    "import atexit, os\n"
+    "def _report():\n"
+    "    status = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]\n"
+    "    open(os.environ['IBHFN_TEST_HWM'], 'w').write(status)\n"
+    "atexit.register(_report)\n"
+)
+
+
+def measured(code: str, *args: object, memory: int) -> tuple[subprocess.CompletedProcess, int]:
+    """Run a tool in a child process with `memory` bytes of address space; its result and peak resident bytes."""
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, resource.getrlimit(resource.RLIMIT_AS)[1]))
+
+    with tempfile.TemporaryDirectory() as folder:
+        high_water = Path(folder) / "hwm"
+        env = {**os.environ, "IBHFN_TEST_HWM": str(high_water)}
+        child = subprocess.run([sys.executable, "-c", HIGH_WATER + code, *map(str, args)], capture_output=True,
+                               text=True, preexec_fn=limit, env=env, timeout=300)
+        return child, int(high_water.read_text()) * 1024  # VmHWM is in kB
+
+
+def assert_refused(result: subprocess.CompletedProcess, *lines: str) -> None:
+    """Exit code 2, exactly these `error:` lines (in any order) and no traceback."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
+    assert sorted(error_lines(result)) == sorted(f"error: {line}" for line in lines), result.stderr
 
 
 @dataclass

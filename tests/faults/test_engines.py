@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from dataclasses import replace
 
 import numpy as np
@@ -18,17 +17,16 @@ from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.export.onnx_metadata import set_metadata
 from ibhfn.preprocessing import PREPROCESSING
 
-from .conftest import error_lines
+from .conftest import RUN, error_lines, tool
 
 FIX = "the engine is broken: export it again with `ibhfn-export onnx` (and build any plan from that ONNX)"
 SIZE = 96  # px: the scene, one tile of the default 256 px
 METADATA = EngineMetadata(preprocessing=PREPROCESSING["default"], size_multiple=4, preset="broken", arch="broken")
-RUN = "import sys; sys.argv[0] = 'ibhfn-run'; from ibhfn.runtime.cli import main; main()"
 
 
 def ibhfn_run(*args: object) -> subprocess.CompletedProcess:
     """Run `ibhfn-run` with `args` in a process of its own, as a user would."""
-    return subprocess.run([sys.executable, "-c", RUN, *map(str, args)], capture_output=True, text=True, timeout=300)
+    return tool(RUN, *args)
 
 
 def constant(name, values, dtype=np.float32):

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import stat
 import struct
-import subprocess
 import sys
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -22,52 +19,15 @@ from rasterio.shutil import copy as copy_raster
 
 from ibhfn.data.synthetic import write_scene
 
-from .conftest import error_lines, tree
+from .conftest import RUN, assert_refused, error_lines, measured, tool, tree
 
-RUN = "import sys; sys.argv[0] = 'ibhfn-run'; from ibhfn.runtime.cli import main; main()"
 PREPARE = "import sys; sys.argv[0] = 'ibhfn-prepare'; from ibhfn.runtime.prepare_cli import main; main()"
-
-
-def tool(code: str, *args: object) -> subprocess.CompletedProcess:
-    """Run a tool in a child process: a FIFO read by mistake would hang it, not the tests."""
-    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, timeout=300)
-
-
-# Written by the child at exit: its own peak resident size since exec (VmHWM). ru_maxrss would not do,
-# as it keeps the high-water mark of the forked pytest process the child started as.
-HIGH_WATER = (
-    "import atexit, os\n"
-    "def _report():\n"
-    "    status = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]\n"
-    "    open(os.environ['IBHFN_TEST_HWM'], 'w').write(status)\n"
-    "atexit.register(_report)\n"
-)
-
-
-def measured(code: str, *args: object, memory: int) -> tuple[subprocess.CompletedProcess, int]:
-    """Run a tool in a child process with `memory` bytes of address space; its result and peak resident bytes."""
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, resource.getrlimit(resource.RLIMIT_AS)[1]))
-
-    with tempfile.TemporaryDirectory() as folder:
-        high_water = Path(folder) / "hwm"
-        env = {**os.environ, "IBHFN_TEST_HWM": str(high_water)}
-        child = subprocess.run([sys.executable, "-c", HIGH_WATER + code, *map(str, args)], capture_output=True,
-                               text=True, preexec_fn=limit, env=env, timeout=300)
-        return child, int(high_water.read_text()) * 1024  # VmHWM is in kB
 
 
 def contents(folder: Path) -> dict[str, bytes]:
     """The bytes of every regular file under `folder` (links and pipes are not followed)."""
     return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*"))
             if stat.S_ISREG(path.lstat().st_mode)}
-
-
-def assert_refused(result: subprocess.CompletedProcess, *lines: str) -> None:
-    """Exit code 2, exactly these `error:` lines (in any order) and no traceback."""
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr + result.stdout, result.stderr
-    assert sorted(error_lines(result)) == sorted(f"error: {line}" for line in lines), result.stderr
 
 
 # OUT equal to IN: no scene's output may land on another scene's input

@@ -215,7 +215,8 @@ def test_running_out_of_memory_is_one_line_and_a_larger_batch_than_the_scene_is_
 
     with monkeypatch.context() as patch:
         patch.setattr(pipeline_module._BatchInputs, "__init__", no_memory)
-        message = rf"^{s2}: not enough memory to restore it in tiles of 64 px, batches of 1;"
+        message = (rf"^{s2}: not enough memory to restore it in blocks of 2048 px with tiles of 64 px in batches of "
+                   r"1; give a smaller --block-width, --batch or --jobs$")
         with pytest.raises(InputError, match=message):
             run_scene(engine, s1, s2, tmp_path / "huge.tif", RunOptions(tile_size=64))
     assert not (tmp_path / "huge.tif").exists()
@@ -491,3 +492,22 @@ def test_real_sen12mscr_patch_striped_files_and_real_ranges(tmp_path, engine):
     assert restored.shape == source.shape
     # the stand-in adds a small residual to its input: the output stays close to the cloudy DN
     assert np.median(np.abs(restored.astype(np.float64) - source)) < 500
+
+
+@pytest.mark.parametrize("output_dtype", ["uint16", "float32"])
+def test_column_panels_do_not_change_the_output(tmp_path, gate_engine_path, make_scene, output_dtype):
+    """A scene restored in panels (tiles on their edges run twice) equals the same scene restored whole."""
+    s1, s2 = make_scene(tmp_path / "in", height=300, width=1100)
+    outputs = {}
+    with open_engine(gate_engine_path, device="cpu", gate=True) as gated:
+        for panel_width in (None, 256, 700):
+            output = tmp_path / str(panel_width) / "scene.tif"
+            options = RunOptions(tile_size=128, overlap=40, block_width=300, panel_width=panel_width,
+                                 output_dtype=output_dtype)
+            result = run_scene(gated, s1, s2, output, options)
+            outputs[panel_width] = (read(output)[0], read(output.parent / "gate" / "scene.tif")[0], result.tiles)
+    whole, gate, tiles = outputs[None]
+    for panel_width in (256, 700):
+        np.testing.assert_array_equal(outputs[panel_width][0], whole)
+        np.testing.assert_array_equal(outputs[panel_width][1], gate)
+        assert outputs[panel_width][2] > tiles  # the tiles on panel edges ran twice

@@ -72,3 +72,18 @@ def test_a_wide_row_is_cut_into_blocks_no_wider_than_asked():
     blocks = grid.blocks(max_width=2048, align=256)
     assert len(blocks) == 5 and max(block.width for block in blocks) <= 2048
     assert [block.col for block in blocks] == [0, 1792, 3584, 5376, 7168]
+
+
+def test_panels_keep_every_column_once_and_run_every_tile_that_touches_them():
+    grid = TileGrid(300, 1100, 128, 40)
+    panels = grid.panels(256, 256)
+    assert panels == [(0, 256), (256, 512), (512, 768), (768, 1024), (1024, 1100)]
+    assert grid.panels(1100, 256) == [(0, 1100)]
+    kept = []
+    for panel in panels:
+        blocks = [block for block in grid.blocks(300, 16, panel) if block.tile_row == 0]
+        kept += [column for block in blocks for column in range(block.col, block.col + block.finished_cols)
+                 [block.kept_cols]]
+        touching = {col for col in grid.cols if col < panel[1] and col + grid.tile > panel[0]}
+        assert {tile.col for block in blocks for tile in block.tiles} == touching
+    assert kept == list(range(1100))

@@ -131,3 +131,28 @@ def test_a_file_that_cannot_be_created_is_a_one_line_input_error(tmp_path):
     values = np.zeros((2, 530, 300), np.uint16)
     with pytest.raises(InputError, match=r"blocker/out.tif: cannot write the output \("):
         write(tmp_path / "blocker" / "out.tif", values, [530])
+
+
+def test_panels_written_top_to_bottom_in_turn_make_the_whole_scene(tmp_path):
+    values = np.random.default_rng(2).integers(0, 10000, (2, 530, 700)).astype(np.uint16)
+    with SceneWriter(tmp_path / "out.tif", {**PROFILE, "width": 700}, bands=2, dtype="uint16",
+                     descriptions=("B2", "B3")) as writer:
+        for start, end in ((0, 2 * BLOCK), (2 * BLOCK, 700)):
+            writer.begin_panel(start, end)
+            for top, bottom in ((0, 100), (100, 530)):
+                writer.write(top, start, values[:, top:bottom, start:end])
+    with rasterio.open(tmp_path / "out.tif") as out:
+        np.testing.assert_array_equal(out.read(), values)
+
+
+def test_a_panel_out_of_turn_or_left_unfinished_is_refused(tmp_path):
+    writer = SceneWriter(tmp_path / "b.tif", {**PROFILE, "width": 700}, bands=1, dtype="uint16", descriptions=("B2",))
+    with pytest.raises(ValueError, match="does not follow"):
+        writer.begin_panel(BLOCK, 700)  # the panel left of it is not written
+    writer.begin_panel(0, BLOCK)
+    writer.write(0, 0, np.zeros((1, 10, BLOCK), np.uint16))
+    with pytest.raises(ValueError, match="does not follow"):
+        writer.begin_panel(BLOCK, 700)  # this one is not finished
+    with pytest.raises(ValueError, match=r"10 of 530 rows were written in columns 0\.\.256"):
+        writer.close()
+    writer.abort()
