@@ -19,16 +19,17 @@ from typing import Annotated
 import onnxruntime
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ibhfn.calibration.accuracy import Targets
 from ibhfn.calibration.calibrate import CalibrationResult, calibrate
+from ibhfn.calibration.quantize import METHODS
 from ibhfn.cli_errors import report_errors
-from ibhfn.cli_version import VersionOption
+from ibhfn.cli_options import (Command, OneOf, QuietOption, SeedOption, VersionOption, choices_metavar, new_app,
+                               progress_bar)
 from ibhfn.errors import InputError, VerificationFailed
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n")[0])
+app = new_app(help=__doc__.split("\n")[0])
 
 
 def summary_table(result: CalibrationResult) -> Table:
@@ -65,7 +66,7 @@ def check_targets(target_psnr: float, target_sam: float) -> Targets:
     return Targets(target_psnr, target_sam)
 
 
-@app.command()
+@app.command(cls=Command)
 @report_errors
 def run(
     onnx: Annotated[Path, typer.Option("--onnx", help="FP32 ONNX from `ibhfn-export onnx`.")],
@@ -73,21 +74,21 @@ def run(
     out: Annotated[Path, typer.Option(help="INT8 ONNX to write; <out>.calibration.json, <out>.report.json beside.")],
     split: Annotated[str, typer.Option(help="Calibrate on train or val; test is refused.")] = "train",
     samples: Annotated[int, typer.Option(help="Calibration patches, stratified by ROI-season and cloud cover.")] = 512,
-    method: Annotated[str, typer.Option(help="percentile (99.999 %), entropy or minmax.")] = "percentile",
+    method: Annotated[str, typer.Option(
+        metavar=choices_metavar(tuple(METHODS)), callback=OneOf(tuple(METHODS), "calibration method"),
+        help="How activation ranges are chosen (percentile: 99.999 %).")] = "percentile",
     tile: Annotated[int, typer.Option(help="Tile side in pixels, cropped at the top-left of each patch.")] = 256,
-    seed: Annotated[int, typer.Option(help="Seed of the patch choice.")] = 0,
+    seed: SeedOption = 0,
     holdout: Annotated[int, typer.Option(help="Held-out val patches the INT8 model is measured on.")] = 32,
     target_psnr: Annotated[float, typer.Option(help="Most PSNR (dB) INT8 may lose against FP32 on truth.")] = 0.3,
     target_sam: Annotated[float, typer.Option(help="Most SAM (degrees) INT8 may add against FP32.")] = 0.2,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: QuietOption = False,
     version: VersionOption = False,
 ) -> None:
     """Calibrate on stratified patches, quantize to QDQ INT8, measure on held-out patches."""
     onnxruntime.set_default_logger_severity(3)  # errors only: its graph warnings are nothing the user can act on
     targets = check_targets(target_psnr, target_sam)
-    console = Console(stderr=True)
-    bar = Progress(TextColumn("calibrate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=console, transient=True, disable=quiet)
+    bar = progress_bar("calibrate", quiet=quiet)
     task = bar.add_task("calibrate", total=None)
 
     def progress(done: int, total: int) -> None:

@@ -5,7 +5,7 @@ checks, in every tool.
 - `Command` and `Group`: the typer classes every tool uses. A bad option value is one `error:` line
   and exit code 2, as every other input error is (`ibhfn.cli_errors`), not a usage box; flags show
   no `<bool>` and arguments only their metavar in `--help`.
-- `one_of`, `at_least`: the checks of a choice and of a count, raising `InputError`.
+- `OneOf`, `AtLeast`: the checks of a choice and of a count, raising `InputError`.
 - The shared `Annotated` types (`ThreadsOption`, `BlendOption`, ...): choices listed in `--help`,
   defaults taken from the library's dataclasses (`RunOptions`).
 - `progress_bar`: the one rich progress bar on stderr, quiet when stderr is no terminal.
@@ -13,8 +13,9 @@ checks, in every tool.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Annotated, Any, Optional
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Optional, get_args
 
 import typer
 from rich.console import Console
@@ -26,21 +27,24 @@ from ibhfn.cli_version import VersionOption
 from ibhfn.errors import InputError
 from ibhfn.runtime.blend import BLEND_WINDOWS
 from ibhfn.runtime.engine import DEVICES
-from ibhfn.runtime.pipeline import RunOptions
 from ibhfn.runtime.writer import COMPRESSIONS
 
 __all__ = [
     "BlendOption", "Command", "CompressOption", "EngineDeviceOption", "Group", "OverlapOption", "QuietOption",
     "S2OffsetOption", "SceneTileOption", "SeedOption", "ThreadsOption", "TorchDeviceOption", "VersionOption",
-    "at_least", "choices_metavar", "new_app", "one_of", "progress_bar",
+    "AtLeast", "OneOf", "choices_metavar", "new_app", "progress_bar",
 ]
 
 
 def _plain_help(params: list[Any]) -> None:
-    """Flags show no value type in --help, arguments their metavar alone (not `<list[Path]>`)."""
+    """Flags show no value type in --help, repeatable options their item's (not `<list[str]>`), arguments
+    their metavar alone (not `<list[Path]>`)."""
     for param in params:
         if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
             param.metavar = ""
+        elif isinstance(param, TyperOption) and param.multiple and param.metavar is None:
+            items = get_args(param.type_descriptor.annotation)
+            param.metavar = f"<{getattr(items[0] if items else str, '__name__', 'str').lower()}>"
         elif isinstance(param, TyperArgument) and param.metavar is not None:
             param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
 
@@ -88,27 +92,32 @@ def choices_metavar(values: Sequence[str]) -> str:
     return f"[{'|'.join(values)}]"
 
 
-def one_of(values: Sequence[str], noun: str) -> Callable[[Any], Any]:
-    """An option callback refusing a value outside `values`: `unknown <noun> 'x'; choose one of ...`."""
+@dataclass(frozen=True)
+class OneOf:
+    """An option callback refusing a value outside `values`: `unknown <noun> 'x'; choose one of ...`.
 
-    def check(value: Any) -> Any:
+    Equal checks compare equal, so a test can tell that two tools check an option alike."""
+
+    values: tuple[str, ...]
+    noun: str
+
+    def __call__(self, value: Any) -> Any:
         for item in value if isinstance(value, (list, tuple)) else [value]:
-            if item is not None and item not in values:
-                raise InputError(f"unknown {noun} {item!r}; choose one of {', '.join(values)}")
+            if item is not None and item not in self.values:
+                raise InputError(f"unknown {self.noun} {item!r}; choose one of {', '.join(self.values)}")
         return value
 
-    return check
 
-
-def at_least(least: int) -> Callable[[typer.CallbackParam, Any], Any]:
+@dataclass(frozen=True)
+class AtLeast:
     """An option callback refusing a number below `least`: `--name must be at least N, got V`."""
 
-    def check(param: typer.CallbackParam, value: Any) -> Any:
-        if value is not None and value < least:
-            raise InputError(f"{param.opts[0]} must be at least {least}, got {value}")
-        return value
+    least: int
 
-    return check
+    def __call__(self, param: typer.CallbackParam, value: Any) -> Any:
+        if value is not None and value < self.least:
+            raise InputError(f"{param.opts[0]} must be at least {self.least}, got {value}")
+        return value
 
 
 def progress_bar(label: str | None = None, *, quiet: bool = False, console: Console | None = None,
@@ -126,12 +135,12 @@ QuietOption = Annotated[bool, typer.Option(
     "--quiet", "-q", help="No progress bar, and fewer lines (problems are always printed).")]
 SeedOption = Annotated[int, typer.Option(help="Random seed: the same seed draws the same numbers.")]
 ThreadsOption = Annotated[Optional[int], typer.Option(
-    callback=at_least(1), show_default=False,
+    callback=AtLeast(1), show_default=False,
     help="CPU threads: torch's, or ONNX Runtime's intra-op threads per stream (default: the library's choice).")]
 TorchDeviceOption = Annotated[str, typer.Option(
     "--device", help="Torch device: auto (CUDA when torch has it), cpu, cuda or cuda:N.")]
 EngineDeviceOption = Annotated[str, typer.Option(
-    "--device", metavar=choices_metavar(DEVICES), callback=one_of(DEVICES, "device"),
+    "--device", metavar=choices_metavar(DEVICES), callback=OneOf(DEVICES, "device"),
     help="ONNX Runtime's device (auto: CUDA when it has it).")]
 
 # How scenes are tiled, blended and written (ibhfn-run, ibhfn-verify's scene mode, ibhfn-prepare): RunOptions.
@@ -139,10 +148,10 @@ SceneTileOption = Annotated[Optional[int], typer.Option(
     "--tile", show_default=False, help="Tile size in px (default: the engine's, else 256).")]
 OverlapOption = Annotated[int, typer.Option(help="Pixels shared by neighbouring tiles.")]
 BlendOption = Annotated[str, typer.Option(
-    metavar=choices_metavar(BLEND_WINDOWS), callback=one_of(BLEND_WINDOWS, "blend window"),
+    metavar=choices_metavar(BLEND_WINDOWS), callback=OneOf(BLEND_WINDOWS, "blend window"),
     help="Window that blends neighbouring tiles.")]
 CompressOption = Annotated[str, typer.Option(
-    metavar=choices_metavar(COMPRESSIONS), callback=one_of(COMPRESSIONS, "compression"),
+    metavar=choices_metavar(COMPRESSIONS), callback=OneOf(COMPRESSIONS, "compression"),
     help="Output compression: deflate (read everywhere), zstd (a third of the CPU time; read by GDAL 2.3 and "
          "later, so QGIS and rasterio, not every other reader) or none.")]
 S2OffsetOption = Annotated[Optional[int], typer.Option(

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from ibhfn.cli_errors import one_line_warnings, print_error, report_errors
-from ibhfn.cli_options import (Command, CompressOption, VersionOption, choices_metavar, new_app, one_of)
+from ibhfn.cli_options import Command, CompressOption, OneOf, VersionOption, choices_metavar, new_app
 from ibhfn.errors import InputError
 from ibhfn.runtime.l1c_batch import PreparedProduct, prepare_products
 from ibhfn.runtime.pipeline import RunOptions
@@ -36,13 +36,13 @@ def options(version: VersionOption = False) -> None:
 @one_line_warnings
 def s2(
     paths: Annotated[list[Path], typer.Argument(
-        metavar="PRODUCT... OUT", help="PRODUCT... OUT: Level-1C products (.SAFE folders or their .zip), then the output folder, which "
-             "receives <tile>_<date>_s2.tif for each.", show_default=False)],
+        metavar="PRODUCT... OUT", help="Level-1C products (.SAFE folders or their .zip), then the output folder, "
+                                       "which receives <tile>_<date>_s2.tif for each.", show_default=False)],
     name: Annotated[Optional[str], typer.Option(
         help="Scene name of the one product given (default: <tile>_<date>, for example T33UUP_20230412); the "
              "file is <name>_s2.tif, to pair with <name>_s1.tif.")] = None,
     resampling: Annotated[str, typer.Option(
-        metavar=choices_metavar(tuple(RESAMPLINGS)), callback=one_of(tuple(RESAMPLINGS), "resampling"),
+        metavar=choices_metavar(tuple(RESAMPLINGS)), callback=OneOf(tuple(RESAMPLINGS), "resampling"),
         help="How the 20 and 60 m bands are brought onto the 10 m grid (nearest, as Earth Engine, which "
              "SEN12MS-CR was made with, resamples unless told otherwise).")] = "nearest",
     compress: CompressOption = RunOptions.compress,
@@ -72,15 +72,16 @@ def report_product(outcome: PreparedProduct) -> None:
 @report_errors
 @one_line_warnings
 def s1(
-    path: Annotated[Path, typer.Argument(metavar="S1", help="Sentinel-1 GeoTIFF: terrain-corrected GRD sigma0 VV and VH, in dB "
-                                              "or linear power (as SNAP writes it), on any grid.", show_default=False)],
+    path: Annotated[Path, typer.Argument(
+        metavar="S1", help="Sentinel-1 GeoTIFF: terrain-corrected GRD sigma0 VV and VH, in dB or linear power (as "
+                           "SNAP writes it), on any grid.", show_default=False)],
     like: Annotated[Path, typer.Option(help="The <name>_s2.tif it pairs with: the output is <name>_s1.tif beside it, "
                                             "on its grid.", show_default=False)],
     bands: Annotated[Optional[str], typer.Option(
         help="The input's bands in order, VH,VV or VV,VH, where neither its band descriptions nor SNAP's header "
              "name them.")] = None,
     units: Annotated[str, typer.Option(
-        metavar=choices_metavar(UNITS), callback=one_of(UNITS, "units"),
+        metavar=choices_metavar(UNITS), callback=OneOf(UNITS, "units"),
         help="The input's units (auto: by the band descriptions and the values, which a choice must not "
              "contradict).")] = "auto",
 ) -> None:

@@ -16,12 +16,13 @@ import typer
 
 from ibhfn.atomic import atomic_path
 from ibhfn.cli_errors import report_errors
-from ibhfn.cli_version import VersionOption
+from ibhfn.cli_options import Command, OneOf, SeedOption, VersionOption, choices_metavar, new_app
 from ibhfn.data import distribution
+from ibhfn.data.landcover import SEASONS
 from ibhfn.data.synthetic import write_scene, write_tree
 from ibhfn.errors import InputError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Write synthetic Sentinel-1/2 data.")
+app = new_app(help="Write synthetic Sentinel-1/2 data.")
 
 
 def parse_size(value: str) -> tuple[int, int]:
@@ -37,11 +38,11 @@ def options(version: VersionOption = False) -> None:
     """Options that come before the command."""
 
 
-@app.command()
+@app.command(cls=Command)
 @report_errors
 def tree(
-    out: Annotated[Path, typer.Argument(help="Root folder of the SEN12MS-CR-layout tree.")],
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    out: Annotated[Path, typer.Argument(metavar="OUT", help="Root folder of the SEN12MS-CR-layout tree.")],
+    seed: SeedOption = 0,
     train: Annotated[int, typer.Option(help="Train scenes.")] = 3,
     val: Annotated[int, typer.Option(help="Validation scenes.")] = 2,
     test: Annotated[int, typer.Option(help="Test scenes.")] = 2,
@@ -57,17 +58,20 @@ def tree(
     typer.echo(f"wrote {train + val + test} scenes x {patches} patches under {out}")
 
 
-@app.command()
+@app.command(cls=Command)
 @report_errors
 def scene(
-    out: Annotated[Path, typer.Argument(help="Folder for <name>_s1.tif, <name>_s2.tif, _target, _cloudmask.")],
-    size: Annotated[str, typer.Option(help="Scene size HxW in pixels.")] = "1024x1024",
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    out: Annotated[Path, typer.Argument(
+        metavar="OUT", help="Folder for <name>_s1.tif, <name>_s2.tif, _target, _cloudmask.")],
+    size: Annotated[str, typer.Option(metavar="HxW", help="Scene size HxW in pixels.")] = "1024x1024",
+    seed: SeedOption = 0,
     name: Annotated[str, typer.Option(help="Scene name.")] = "scene",
     s1_crs: Annotated[Optional[str], typer.Option(help="Put S1 on a grid in this CRS, e.g. EPSG:4326.")] = None,
     s1_resolution: Annotated[Optional[float], typer.Option(help="S1 pixel size in S1 CRS units.")] = None,
     nodata_border: Annotated[int, typer.Option(help="S2 nodata pixels along every edge.")] = 0,
-    season: Annotated[str, typer.Option(help="spring, summer, fall or winter.")] = "summer",
+    season: Annotated[str, typer.Option(
+        metavar=choices_metavar(tuple(SEASONS)), callback=OneOf(tuple(SEASONS), "season"), help="Season of the scene.")
+    ] = "summer",
     cloudiness: Annotated[Optional[float], typer.Option(help="Cloud amount in [0, 1]; random if not given.")] = None,
 ) -> None:
     """Write one whole synthetic scene for ibhfn-run, strip by strip."""
@@ -80,15 +84,17 @@ def scene(
     typer.echo(f"wrote {paths.s1}, {paths.s2}, {paths.target}, {paths.mask}")
 
 
-@app.command()
+@app.command(cls=Command)
 @report_errors
 def compare(
-    synthetic: Annotated[Path, typer.Argument(help="SEN12MS-CR-layout folder, e.g. written by `tree`.")],
-    real: Annotated[Path, typer.Argument(help="SEN12MS-CR-layout folder of real patches (S1 or cloudy may lack).")],
+    synthetic: Annotated[Path, typer.Argument(
+        metavar="SYNTHETIC", help="SEN12MS-CR-layout folder, e.g. written by `tree`.")],
+    real: Annotated[Path, typer.Argument(
+        metavar="REAL", help="SEN12MS-CR-layout folder of real patches (S1 or cloudy may lack).")],
     json_out: Annotated[Optional[Path], typer.Option(
         "--json", help="Write both summaries and the distances here.")] = None,
     pixels: Annotated[int, typer.Option(help="Random pixels drawn from each file.")] = distribution.DEFAULT_PIXELS,
-    seed: Annotated[int, typer.Option(help="Random seed of the pixel draws.")] = 0,
+    seed: SeedOption = 0,
 ) -> None:
     """Print how far SYNTHETIC is from REAL: band quantiles, correlation, cloud spectra and cover, S1."""
     for folder in (synthetic, real):

@@ -15,8 +15,17 @@ import typer
 
 from ibhfn.atomic import atomic_path, refuse_overwriting
 from ibhfn.cli_errors import one_line_warnings, report_errors
-from ibhfn.cli_options import (Command, QuietOption, ThreadsOption, TorchDeviceOption, VersionOption,
-                               choices_metavar, new_app, one_of, progress_bar)
+from ibhfn.cli_options import (
+    Command,
+    OneOf,
+    QuietOption,
+    ThreadsOption,
+    TorchDeviceOption,
+    choices_metavar,
+    new_app,
+    progress_bar,
+)
+from ibhfn.cli_version import VersionOption
 from ibhfn.data.cloud_mask import CLOUD_MASKS
 from ibhfn.data.sen12mscr import OPTICAL_INPUTS, S1_SOURCES
 from ibhfn.data.splits import SPLITS
@@ -34,19 +43,19 @@ def run(
     data: Annotated[Path, typer.Option(help="SEN12MS-CR root.")],
     checkpoint: Annotated[Path, typer.Option(help="An ibhfn or dsen2cr checkpoint (best.pt of ibhfn-train).")],
     split: Annotated[str, typer.Option(
-        metavar=choices_metavar(EVAL_SPLITS), callback=one_of(EVAL_SPLITS, "split"),
+        metavar=choices_metavar(EVAL_SPLITS), callback=OneOf(EVAL_SPLITS, "split"),
         help="Split to score (all: every split).")] = "test",
     out: Annotated[Optional[Path], typer.Option(help="Write the results as JSON here.")] = None,
     samples: Annotated[Optional[int], typer.Option(help="Score only the first N samples.")] = None,
     batch_size: Annotated[int, typer.Option(help="Tiles per forward pass.")] = 4,
     cloud_mask: Annotated[str, typer.Option(
-        metavar=choices_metavar(CLOUD_MASKS), callback=one_of(CLOUD_MASKS, "cloud mask"),
+        metavar=choices_metavar(CLOUD_MASKS), callback=OneOf(CLOUD_MASKS, "cloud mask"),
         help="Where the cloud coverage of each image comes from.")] = "threshold",
     s1: Annotated[str, typer.Option(
-        metavar=choices_metavar(S1_SOURCES), callback=one_of(S1_SOURCES, "S1 source"),
+        metavar=choices_metavar(S1_SOURCES), callback=OneOf(S1_SOURCES, "S1 source"),
         help="files, or constant: no S1 needed, every pixel VV -12 dB, VH -19 dB (real pairs without S1).")] = "files",
     input: Annotated[str, typer.Option(
-        "--input", metavar=choices_metavar(OPTICAL_INPUTS), callback=one_of(OPTICAL_INPUTS, "optical input"),
+        "--input", metavar=choices_metavar(OPTICAL_INPUTS), callback=OneOf(OPTICAL_INPUTS, "optical input"),
         help="cloudy, or clear: the clear image is the input (pass-through check).")] = "cloudy",
     scene: Annotated[Optional[list[str]], typer.Option(
         help="Score only this scene, e.g. ROIs1158_spring/106 (repeatable).")] = None,

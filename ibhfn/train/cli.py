@@ -15,8 +15,18 @@ import typer
 from rich.console import Console
 
 from ibhfn.cli_errors import one_line_warnings, report_errors
-from ibhfn.cli_options import (Command, QuietOption, SeedOption, ThreadsOption, TorchDeviceOption, VersionOption,
-                               choices_metavar, new_app, one_of, progress_bar)
+from ibhfn.cli_options import (
+    Command,
+    OneOf,
+    QuietOption,
+    SeedOption,
+    ThreadsOption,
+    TorchDeviceOption,
+    VersionOption,
+    choices_metavar,
+    new_app,
+    progress_bar,
+)
 from ibhfn.losses import LossSchedule
 from ibhfn.model import ARCHITECTURES
 from ibhfn.train.config import TrainConfig
@@ -69,7 +79,7 @@ def run(
     synthetic_patches: Annotated[int, typer.Option(
         help="Patches per scene of the synthetic tree.")] = TrainConfig.synthetic_patches,
     arch: Annotated[str, typer.Option(
-        metavar=choices_metavar(ARCHITECTURES), callback=one_of(ARCHITECTURES, "architecture"),
+        metavar=choices_metavar(ARCHITECTURES), callback=OneOf(ARCHITECTURES, "architecture"),
         help="Network: IB-HFN, or the DSen2-CR baseline.")] = TrainConfig.arch,
     preset: Annotated[Optional[str], typer.Option(
         help="Network preset (default: edge for ibhfn, small for dsen2cr).")] = None,
@@ -91,10 +101,12 @@ def run(
         help="S1 of the real pairs: constant (VV -12 dB, VH -19 dB, for pairs without S1) or files.")] = "constant",
     real_repeat: Annotated[int, typer.Option(help="Times each real pair is seen per epoch.")] = 1,
     real_clear: Annotated[Optional[Path], typer.Option(
-        help="Also train on the real cloud-free patches of this folder as pass-through samples (input = target).")] = None,
+        help="Also train on the real cloud-free patches of this folder as pass-through samples (input = target).")
+    ] = None,
     real_clear_repeat: Annotated[int, typer.Option(help="Times each real clear patch is seen per epoch.")] = 1,
     s1_dropout: Annotated[float, typer.Option(
-        help="Share of training samples given the constant S1 of pairs without SAR, to restore from optics alone.")] = 0.0,
+        help="Share of training samples given the constant S1 of pairs without SAR, to restore from optics alone.")
+    ] = TrainConfig.s1_dropout,
     sar_skips: Annotated[bool, typer.Option(
         "--sar-skips", help="IB-HFN: every SAR level reaches the decoder through a bottleneck of its own.")] = False,
     workers: Annotated[int, typer.Option(help="Data-loading worker processes.")] = 0,
