@@ -7,6 +7,7 @@ on generated inputs: a node whose magnitude nears 65504 would overflow in an FP1
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import onnx
@@ -29,7 +30,7 @@ class ActivationRange:
         """How many times the activation fits below the float16 limit (inf when it is 0)."""
         return FLOAT16_MAX / self.max_abs if self.max_abs > 0 else float("inf")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, headroom included."""
         return {**asdict(self), "fp16_headroom": self.fp16_headroom}
 

@@ -9,12 +9,14 @@ DSen2-CR has no bottleneck and no gate; its deploy form is the eval-mode network
 from __future__ import annotations
 
 import copy
+from typing import Any, cast
 
 from torch import Tensor, nn
 
 from ibhfn.engine_metadata import GATE_OUTPUT_NAME, OUTPUT_NAME
 from ibhfn.errors import ModelError
 from ibhfn.model import IBHFN
+from ibhfn.model.checkpoint import network_config
 from ibhfn.model.vib import SpatialBottleneck
 
 
@@ -24,7 +26,7 @@ class DeployModel(nn.Module):
     def __init__(self, model: nn.Module, *, with_gate: bool = False) -> None:
         super().__init__()
         if with_gate and not isinstance(model, IBHFN):
-            raise ModelError(f"a {model.config['arch']} network has no gate to export; drop --with-gate")
+            raise ModelError(f"a {network_config(model)['arch']} network has no gate to export; drop --with-gate")
         network = copy.deepcopy(model).eval()
         if isinstance(network, IBHFN):
             for bottleneck in network.modules():
@@ -32,8 +34,8 @@ class DeployModel(nn.Module):
                     del bottleneck.logvar_head  # training only: z = mu at inference
         self.network = network
         self.with_gate = with_gate
-        self.size_multiple: int = model.size_multiple
-        self.config: dict = dict(model.config)
+        self.size_multiple: int = int(cast(int, model.size_multiple))
+        self.config: dict[str, Any] = network_config(model)
 
     @property
     def output_names(self) -> tuple[str, ...]:
@@ -44,7 +46,8 @@ class DeployModel(nn.Module):
         """The restored image (and the gate), with z = mu and no random op."""
         if isinstance(self.network, IBHFN):
             return self.network.forward_deterministic(sar, optical, return_gate=self.with_gate)
-        return self.network(sar, optical)
+        restored: Tensor = self.network(sar, optical)
+        return restored
 
 
 def fold(model: nn.Module, *, with_gate: bool = False) -> DeployModel:

@@ -63,7 +63,7 @@ def convert_to_float16(model: onnx.ModelProto, keep_float32: list[str]) -> onnx.
     """The FP16 model with `keep_float32` nodes in FP32 and FP32 inputs and outputs."""
     model = onnx.ModelProto.FromString(model.SerializeToString())
     del model.graph.value_info[:]  # stale FP32 annotations make the converter's casts disagree
-    converted = convert_float_to_float16(
+    converted: onnx.ModelProto = convert_float_to_float16(
         model, keep_io_types=True, node_block_list=keep_float32, disable_shape_infer=False
     )
     _float32_outputs(converted)

@@ -15,7 +15,8 @@ from torch import nn
 from ibhfn.bundled import BUNDLED_CHECKPOINT, bundled_file
 from ibhfn.errors import ModelError
 from ibhfn.hashing import file_sha256
-from ibhfn.model import ARCHITECTURES, load_checkpoint, read_checkpoint
+from ibhfn.model import ARCHITECTURES, read_checkpoint
+from ibhfn.model.checkpoint import network_config, network_from
 from ibhfn.preprocessing import Preprocessing, get_preprocessing
 
 
@@ -32,7 +33,7 @@ class ModelSource:
 
 
 def load_source(
-    checkpoint: str | os.PathLike | nn.Module | None,
+    checkpoint: str | os.PathLike[str] | nn.Module | None,
     *,
     arch: str | None = None,
     preprocessing: str = "default",
@@ -44,7 +45,7 @@ def load_source(
     if arch is not None and arch not in ARCHITECTURES:
         raise ModelError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
     if isinstance(checkpoint, nn.Module):
-        config = checkpoint.config
+        config = network_config(checkpoint)
         if arch is not None and config["arch"] != arch:
             raise ModelError(f"<module>: holds a {config['arch']!r} network, expected {arch!r}")
         return ModelSource(
@@ -54,12 +55,12 @@ def load_source(
     path = bundled_file(BUNDLED_CHECKPOINT) if checkpoint is None else Path(checkpoint)
     if path.is_dir():
         raise ModelError(f"{path}: is a folder, not a checkpoint file")
-    model = load_checkpoint(path, arch=arch)
     stored = read_checkpoint(path)
+    model = network_from(path, stored, arch=arch)
     return ModelSource(
         model,
         stored["arch"],
-        str(model.config.get("preset", "")),
+        str(network_config(model).get("preset", "")),
         get_preprocessing(stored["preprocessing"]),
         file_sha256(path),
         str(path),

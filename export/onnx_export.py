@@ -22,9 +22,10 @@ import os
 import time
 import warnings
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 import numpy as np
 import onnx
@@ -63,7 +64,7 @@ class Float16Report:
     @property
     def max_abs(self) -> float:
         """Largest FP16-vs-FP32 difference over every shape."""
-        return max(case.max_abs for case in self.cases)
+        return float(max(case.max_abs for case in self.cases))
 
     @property
     def mean_abs(self) -> float:
@@ -85,7 +86,7 @@ class Float16Report:
         """Within the tolerance and free of inf/NaN."""
         return self.max_abs <= self.tolerance and self.nonfinite == 0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, activations largest first."""
         return {
             "max_abs": self.max_abs,
@@ -118,14 +119,14 @@ class ExportReport:
     parity_tolerance: float
     float16: Float16Report | None = None
     seconds: float = 0.0
-    io_shapes: dict[str, list] = field(default_factory=dict)
+    io_shapes: dict[str, list[int | str]] = field(default_factory=dict)
 
     @property
     def parity_max_abs(self) -> float:
         """Largest ONNX-vs-PyTorch difference over every shape."""
-        return max(case.max_abs for case in self.parity)
+        return float(max(case.max_abs for case in self.parity))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the sidecar's content)."""
         return {
             "format": "ibhfn-onnx-export/1",
@@ -150,15 +151,15 @@ class ExportReport:
         }
 
 
-def report_path(onnx_path: str | os.PathLike) -> Path:
+def report_path(onnx_path: str | os.PathLike[str]) -> Path:
     """The JSON report beside an exported ONNX: the file name plus `.json` (model.onnx.json)."""
     path = Path(onnx_path)
     return path.with_name(path.name + ".json")
 
 
 def export_onnx(
-    checkpoint: str | os.PathLike | nn.Module | None,
-    out: str | os.PathLike,
+    checkpoint: str | os.PathLike[str] | nn.Module | None,
+    out: str | os.PathLike[str],
     *,
     opset: int = DEFAULT_OPSET,
     static_shape: Shape | None = None,
@@ -288,7 +289,10 @@ def torch_to_onnx(deploy: DeployModel, *, opset: int, static_shape: Shape | None
             dynamo=True,
             verbose=False,
         )
-    return program.model_proto
+    if program is None:  # torch returns None only for the TorchScript exporter, never with dynamo=True
+        raise ModelError("torch.onnx.export returned no program")
+    proto: onnx.ModelProto = program.model_proto
+    return proto
 
 
 @contextlib.contextmanager
@@ -317,23 +321,25 @@ def check_graph(model: onnx.ModelProto, out: Path) -> None:
         raise ModelError(f"{out}: exported graph fails the ONNX checker ({reason}); nothing written") from None
 
 
-def torch_runner(deploy: DeployModel):
+def torch_runner(deploy: DeployModel) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """Run the deploy form on numpy inputs; return the restored image."""
 
     def run(sar: np.ndarray, optical: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             output = deploy(torch.from_numpy(sar), torch.from_numpy(optical))
-        return (output[0] if isinstance(output, tuple) else output).numpy()
+        restored: np.ndarray = (output[0] if isinstance(output, tuple) else output).numpy()
+        return restored
 
     return run
 
 
-def onnx_runner(model: onnx.ModelProto):
+def onnx_runner(model: onnx.ModelProto) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """Run an ONNX model on ONNX Runtime's CPU provider; return the restored image."""
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
 
     def run(sar: np.ndarray, optical: np.ndarray) -> np.ndarray:
-        return session.run([OUTPUT_NAME], {"sar": sar, "optical": optical})[0]
+        restored: np.ndarray = session.run([OUTPUT_NAME], {"sar": sar, "optical": optical})[0]
+        return restored
 
     return run
 
@@ -350,9 +356,9 @@ def measure_float16(fp32: onnx.ModelProto, fp16: onnx.ModelProto, shapes: list[S
     return Float16Report(cases=cases, psnr_db=quality, tolerance=FP16_TOLERANCE, activations=ranges)
 
 
-def io_shapes(model: onnx.ModelProto) -> dict[str, list]:
+def io_shapes(model: onnx.ModelProto) -> dict[str, list[int | str]]:
     """Each graph input's and output's shape, symbolic dimensions by name."""
-    def dims(value: onnx.ValueInfoProto) -> list:
+    def dims(value: onnx.ValueInfoProto) -> list[int | str]:
         return [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
 
     return {value.name: dims(value) for value in [*model.graph.input, *model.graph.output]}

@@ -47,7 +47,7 @@ def set_metadata(model: onnx.ModelProto, metadata: EngineMetadata) -> None:
     onnx.helper.set_model_props(model, {**dict(kept), **metadata.to_props()})
 
 
-def read_metadata(path: str | os.PathLike) -> EngineMetadata:
+def read_metadata(path: str | os.PathLike[str]) -> EngineMetadata:
     """The engine metadata of an ONNX file (weights are not loaded)."""
     if not os.path.isfile(path):
         raise ModelError(f"{path}: ONNX file not found")

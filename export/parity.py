@@ -6,8 +6,9 @@ reproduced. The shapes vary batch, height and width, all multiples of the size m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ class ParityCase:
     mean_abs: float
     nonfinite: int  # inf or NaN values in the engine's output
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return asdict(self)
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any
 
 import onnx
 
@@ -27,8 +28,8 @@ from ibhfn.atomic import atomic_path, refuse_overwriting
 from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.errors import DependencyError, ModelError
 from ibhfn.export.onnx_metadata import read_metadata
-from ibhfn.hashing import file_sha256
 from ibhfn.export.trt_profiles import DEFAULT_BATCH, DEFAULT_TILE, TensorProfile, derive_profile
+from ibhfn.hashing import file_sha256
 from ibhfn.runtime.engine_sidecar import AMPERE, PlanSidecar, sidecar_path
 from ibhfn.runtime.tensorrt_backend import import_tensorrt
 
@@ -50,7 +51,7 @@ class BuildRequest:
 
 
 def check_build_request(
-    onnx_path: str | os.PathLike,
+    onnx_path: str | os.PathLike[str],
     *,
     precision: str | None = None,
     tile: int = DEFAULT_TILE,
@@ -86,7 +87,7 @@ def plan_sidecar(
     tensorrt_version: str,
     gpu_name: str,
     compute_capability: tuple[int, int],
-    tensors: list[dict],
+    tensors: list[dict[str, Any]],
     hardware_compat: bool = False,
     version_compatible: bool = False,
 ) -> PlanSidecar:
@@ -95,7 +96,7 @@ def plan_sidecar(
         metadata=request.metadata,
         tensorrt_version=tensorrt_version,
         gpu_name=gpu_name,
-        compute_capability=tuple(compute_capability),  # type: ignore[arg-type]
+        compute_capability=(compute_capability[0], compute_capability[1]),
         precision=request.precision,
         onnx_sha256=request.onnx_sha256,
         profiles=[{p.name: p.to_dict() for p in request.profiles}],
@@ -105,7 +106,7 @@ def plan_sidecar(
     )
 
 
-def sidecar_json(sidecar: PlanSidecar, **build_facts: object) -> dict:
+def sidecar_json(sidecar: PlanSidecar, **build_facts: object) -> dict[str, Any]:
     """The JSON `ibhfn.runtime.engine_sidecar.read_plan_sidecar` reads, plus how the plan was built."""
     return {
         "metadata": sidecar.metadata.to_props(),
@@ -126,21 +127,21 @@ def sidecar_json(sidecar: PlanSidecar, **build_facts: object) -> dict:
 
 def write_sidecar(plan: Path, sidecar: PlanSidecar, **build_facts: object) -> Path:
     """Write `<plan>.json` atomically; return its path."""
-    path = sidecar_path(plan)
+    path: Path = sidecar_path(plan)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(sidecar_json(sidecar, **build_facts), indent=2) + "\n")
     return path
 
 
 def build_engine(
-    onnx_path: str | os.PathLike | None,
-    out: str | os.PathLike,
+    onnx_path: str | os.PathLike[str] | None,
+    out: str | os.PathLike[str],
     *,
     precision: str | None = None,
     tile: int = DEFAULT_TILE,
     batch: tuple[int, int, int] = DEFAULT_BATCH,
     workspace_gb: float | None = None,
-    timing_cache: str | os.PathLike | None = None,
+    timing_cache: str | os.PathLike[str] | None = None,
     hardware_compat: bool = False,
     version_compatible: bool = False,
     on_export: Callable[[ExportReport], None] | None = None,
@@ -191,7 +192,7 @@ def build_engine(
         profile.set_shape(entry.name, entry.min, entry.opt, entry.max)
     config.add_optimization_profile(profile)
     cache_path = Path(timing_cache) if timing_cache is not None else None
-    cache = _attach_timing_cache(config, cache_path) if cache_path is not None else None
+    cache: Any = _attach_timing_cache(config, cache_path) if cache_path is not None else None
     if hardware_compat:
         config.hardware_compatibility_level = trt.HardwareCompatibilityLevel.AMPERE_PLUS
     if version_compatible:
@@ -204,7 +205,7 @@ def build_engine(
         tmp.write_bytes(bytes(plan))
     if cache_path is not None:
         with atomic_path(cache_path) as tmp:
-            tmp.write_bytes(bytes(cache.serialize()))  # type: ignore[union-attr]
+            tmp.write_bytes(bytes(cache.serialize()))
     sidecar = plan_sidecar(
         request,
         tensorrt_version=trt.__version__,
@@ -226,7 +227,8 @@ def _gpu() -> tuple[str, tuple[int, int]]:
     from ibhfn.runtime.cuda_memory import open_cuda_memory
 
     with open_cuda_memory() as cuda:
-        return cuda.gpu()
+        gpu: tuple[str, tuple[int, int]] = cuda.gpu()
+        return gpu
 
 
 def _check_compatibility_flags(
@@ -295,7 +297,7 @@ def _pin_precision(
                 layer.set_output_type(output, trt.float32)
 
 
-def _network_tensors(network: object) -> list[dict]:
+def _network_tensors(network: object) -> list[dict[str, Any]]:
     """Name, direction, type and (symbolic -1) shape of every network input and output."""
     tensors = []
     for mode, count, get in (

@@ -41,7 +41,7 @@ def parse_batch(text: str) -> tuple[int, int, int]:
         values = values * 3
     if len(values) != 3:
         raise ShapeError(f"batch {text!r} is not of the form min:opt:max, for example 1:4:8")
-    return check_batch(values)  # type: ignore[arg-type]
+    return check_batch((values[0], values[1], values[2]))
 
 
 def check_batch(batch: tuple[int, int, int]) -> tuple[int, int, int]:

@@ -6,8 +6,8 @@ import contextlib
 import functools
 import sys
 import warnings
-from collections.abc import Iterator
-from typing import Callable, TypeVar
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from ibhfn.errors import IbhfnError, InputError
 

@@ -6,7 +6,8 @@ an import traceback. Each script then runs its tool's `main()`.
 from __future__ import annotations
 
 import importlib
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from ibhfn.cli_errors import print_error
 from ibhfn.errors import DependencyError

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -222,7 +224,7 @@ def evaluate_checkpoint(
     stored = read_checkpoint(checkpoint)
     model = network_from(checkpoint, stored)
     preprocessing = stored["preprocessing"]
-    reader = SEN12MSCR(data, split, preprocessing=preprocessing, cloud_mask=cloud_mask, s1=s1, optical=optical,
+    reader = SEN12MSCR(Path(data), split, preprocessing=preprocessing, cloud_mask=cloud_mask, s1=s1, optical=optical,
                        scenes=scenes)
     report = evaluate(model, reader, samples=samples, batch_size=batch_size, device=device,
                       preprocessing=preprocessing, progress=progress)

@@ -13,7 +13,7 @@ import os
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -37,7 +37,7 @@ def save_checkpoint(
 ) -> Path:
     """Write `model` (built by `ibhfn.model.build`) with its config, preprocessing and `meta`; return the path."""
     get_preprocessing(preprocessing)
-    config = dict(model.config)
+    config = network_config(model)
     checkpoint = {
         "format": CHECKPOINT_FORMAT,
         "arch": config["arch"],
@@ -63,6 +63,11 @@ def load_tensors(path: Path, what: str, error: type[IbhfnError]) -> Any:
             KeyError, IndexError, TypeError, AttributeError, UnicodeDecodeError) as exc:
         # torch.load's unpickler raises any of these on files it cannot read (a text file: KeyError)
         raise error(f"{path}: not {what} ({load_failure(exc)})") from None
+
+
+def network_config(model: nn.Module) -> dict[str, Any]:
+    """The config a network of `ibhfn.model` was built from (its arch, preset and options), as a new dict."""
+    return dict(cast(dict[str, Any], model.config))
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -127,5 +132,5 @@ def _check_state_dict(path: str | os.PathLike, model: nn.Module, state_dict: dic
             shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
             problems.append(f"{len(names)} {label} ({shown})")
     if problems:
-        arch = model.config["arch"]
+        arch = network_config(model)["arch"]
         raise ModelError(f"{path}: weights do not match the {arch} network in its config: {'; '.join(problems)}")

@@ -154,7 +154,8 @@ def table(scores: list[dict[str, Any]], variants: tuple[Variant, ...] = VARIANTS
             runs = [s["sets"][set_name]["model"] for s in rows if s["variant"] == variant.name]
             if runs:
                 ssim = [r["ssim"] for r in runs]
-                ssim_text = f"{statistics.mean(ssim):.3f}" + (f" ± {statistics.stdev(ssim):.3f}" if len(ssim) > 1 else "")
+                spread = f" ± {statistics.stdev(ssim):.3f}" if len(ssim) > 1 else ""
+                ssim_text = f"{statistics.mean(ssim):.3f}{spread}"
                 lines.append(f"| {variant.name} | {variant.what} | {_mean_std([r['psnr'] for r in runs])} | "
                              f"{ssim_text} | {_mean_std([r['sam'] for r in runs])} |")
         lines.append("")

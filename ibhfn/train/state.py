@@ -13,7 +13,7 @@ import os
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -42,7 +42,8 @@ class TrainingState:
 
 def capture_rng() -> dict[str, Any]:
     """The global random states of torch (CPU and CUDA), numpy and Python."""
-    np_state = np.random.get_state()
+    # The legacy tuple of MT19937, numpy's global generator: ("MT19937", keys, pos, has_gauss, cached_gaussian)
+    np_state = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state(legacy=True))
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],

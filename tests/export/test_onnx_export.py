@@ -13,8 +13,8 @@ from ibhfn.errors import InputError, ModelError, ShapeError
 from ibhfn.export import onnx_export
 from ibhfn.export.deploy import fold
 from ibhfn.export.onnx_export import PARITY_TOLERANCE, check_exported_opset, export_onnx, report_path
-from ibhfn.export.onnx_opset import MIN_OPSET
 from ibhfn.export.onnx_metadata import read_metadata
+from ibhfn.export.onnx_opset import MIN_OPSET
 from ibhfn.export.parity import generated_inputs
 from ibhfn.hashing import file_sha256
 from ibhfn.preprocessing import PREPROCESSING

@@ -6,8 +6,8 @@ import pytest
 
 from ibhfn.errors import DependencyError, ModelError, ShapeError
 from ibhfn.export.trt_build import build_engine, check_build_request, plan_sidecar, write_sidecar
-from ibhfn.hashing import file_sha256
 from ibhfn.export.trt_profiles import derive_profile, parse_batch
+from ibhfn.hashing import file_sha256
 from ibhfn.runtime.engine_sidecar import check_plan_sidecar, read_plan_sidecar, sidecar_path
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
