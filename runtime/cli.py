@@ -26,6 +26,7 @@ from ibhfn.runtime.s2_offset import GIVEN, NOT_DECLARED
 from ibhfn.runtime.shard import COUNT_VARIABLE, parse_shard
 from ibhfn.runtime.stac_input import StacPlan, is_item_collection, read_item_collection
 from ibhfn.runtime.stac_item import INSTALL, ItemWriter, load_pystac, stac_available
+from ibhfn.runtime.termination import terminate_as_interrupt
 from ibhfn.runtime.workers import EngineSpec, run_batch_in_workers
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
@@ -256,6 +257,7 @@ def run(
 def main() -> None:
     """Entry point of `ibhfn-run`."""
     map_large_arrays()
+    terminate_as_interrupt()  # Slurm's and Kubernetes' stop cleans up as Ctrl-C does
     app()
 
 

@@ -41,10 +41,12 @@ from ibhfn.runtime.blend import BLEND_WINDOWS, blend_window
 from ibhfn.runtime.block_reader import BlockReader, PreparedBlock
 from ibhfn.runtime.consumer_thread import ConsumerThread
 from ibhfn.runtime.engine import Engine
+from ibhfn.runtime.leftovers import remove_stale_partials
 from ibhfn.output_folder import check_output_folder
 from ibhfn.runtime.output_check import OutputCheck
 from ibhfn.runtime.pairing import Pairing, ScenePair, scene_name
 from ibhfn.runtime.raster_source import MAX_PIXELS, SceneSource
+from ibhfn.runtime.remote import cog_reads
 from ibhfn.runtime.s2_offset import is_offset
 from ibhfn.runtime.scene_record import FileFacts, fingerprint, is_finished, record_path, write_record
 from ibhfn.runtime.tiling import Tile, TileBlock, TileGrid
@@ -332,8 +334,8 @@ def run_scene(
     software = versions()  # before any output: finding them cannot fail a scene after its GeoTIFF is written
     stop_hashing = threading.Event()
     hasher = ThreadPoolExecutor(1, thread_name_prefix="ibhfn-hash")
-    with SceneSource(s1, s2, engine.metadata, s2_offset=options.s2_offset,
-                     max_pixels=options.max_pixels) as source, hasher:
+    with cog_reads(s1, s2), SceneSource(s1, s2, engine.metadata, s2_offset=options.s2_offset,
+                                        max_pixels=options.max_pixels) as source, hasher:
         options = replace(options, s2_offset=source.s2_offset)  # the scene's own when the run was given none
         result = SceneResult(name or scene_name(Path(s2)), output, "done", warnings=list(source.warnings),
                              width=source.width, height=source.height, area_km2=source.area_km2,
@@ -534,6 +536,19 @@ def gate_path(output: Path) -> Path:
     return output.parent / GATE_FOLDER / output.name
 
 
+def scene_outputs(out_dir: Path, pair: ScenePair) -> list[Path]:
+    """Every file a run writes or replaces for `pair` in `out_dir`: its GeoTIFF, its record and its gate."""
+    output = output_path(out_dir, pair)
+    return [output, record_path(output), gate_path(output)]  # a run without the gate removes an earlier one
+
+
+def prepare_out_folder(pairing: Pairing, out_dir: Path, *, resume: bool) -> None:
+    """Stop at once where `out_dir` cannot take the batch; on `resume`, remove what killed runs left of its outputs."""
+    check_output_folder(out_dir, writable=not resume)
+    if resume:
+        remove_stale_partials(path for pair in pairing.pairs for path in scene_outputs(out_dir, pair))
+
+
 def run_batch(
     engine: Engine,
     pairing: Pairing,
@@ -546,7 +561,7 @@ def run_batch(
     """Restore every paired scene into `out_dir`; a scene that fails does not stop the others."""
     progress = progress or NoProgress()
     options.tile_for(engine)  # an engine that cannot take the tile fails the batch once, not per scene
-    check_output_folder(out_dir, writable=not resume)
+    prepare_out_folder(pairing, out_dir, resume=resume)
     restore = partial(run_pair, engine, out_dir=out_dir, options=options, resume=resume, progress=progress)
     return each_scene(pairing, restore, progress)
 

@@ -15,10 +15,9 @@ from ibhfn.errors import IbhfnError
 from ibhfn.runtime.engine import Engine
 from ibhfn.output_folder import check_output_folder
 from ibhfn.runtime.pairing import Pairing, ScenePair, refuse_overwriting_inputs
-from ibhfn.runtime.pipeline import (NoProgress, Progress, RunOptions, RunSummary, SceneResult, each_scene, gate_path,
-                                    output_path)
+from ibhfn.runtime.pipeline import (NoProgress, Progress, RunOptions, RunSummary, SceneResult, each_scene,
+                                    output_path, scene_outputs)
 from ibhfn.runtime.raster_source import MAX_PIXELS, SceneSource
-from ibhfn.runtime.scene_record import record_path
 
 CHECKED = "checked"  # a scene's status when its inputs passed every check
 
@@ -36,12 +35,6 @@ def check_batch(engine: Engine, pairing: Pairing, out_dir: Path, options: RunOpt
     return each_scene(pairing, lambda pair: check_pair(engine.metadata, pair, output_path(out_dir, pair),
                                                        s2_offset=options.s2_offset, max_pixels=options.max_pixels),
                       progress or NoProgress())
-
-
-def scene_outputs(out_dir: Path, pair: ScenePair) -> list[Path]:
-    """Every file a run writes or replaces for `pair` in `out_dir`: its GeoTIFF, its record and its gate."""
-    output = output_path(out_dir, pair)
-    return [output, record_path(output), gate_path(output)]  # a run without the gate removes an earlier one
 
 
 def check_outputs(pairing: Pairing, out_dir: Path) -> None:

@@ -31,10 +31,9 @@ from ibhfn.atomic import remove_partials
 from ibhfn.errors import IbhfnError
 from ibhfn.runtime.engine import Engine, available_cpus, open_engine
 from ibhfn.runtime.malloc import map_large_arrays
-from ibhfn.output_folder import check_output_folder
 from ibhfn.runtime.pairing import Pairing, ScenePair
 from ibhfn.runtime.pipeline import (GATE_FOLDER, NoProgress, Progress, RunOptions, RunSummary, SceneResult,
-                                    output_path, run_pair)
+                                    output_path, prepare_out_folder, run_pair)
 
 _POLL_SECONDS = 0.2
 
@@ -220,7 +219,7 @@ def run_batch_in_workers(
     """`run_batch` over `jobs` worker processes; an engine that cannot run the scenes stops the batch with its error."""
     if jobs < 1:
         raise IbhfnError(f"{jobs} jobs: give at least 1")
-    check_output_folder(out_dir, writable=not resume)
+    prepare_out_folder(pairing, out_dir, resume=resume)
     started = time.perf_counter()
     context = multiprocessing.get_context("spawn")
     work = _Work(engine.shared_by(jobs), Path(out_dir), options, resume)
