@@ -120,8 +120,12 @@ def held_out_samples(
     chosen = [int(i) for i in order if (dataset.triplets[i].scene, dataset.triplets[i].patch) not in exclude]
     held = []
     with open_engine(fp32, device="cpu") as engine:
-        for index in chosen[:count]:
-            sample = dataset[index]
+        for index in chosen:
+            if len(held) == count:
+                break
+            sample = dataset.read_or_skip(index)  # an unreadable patch: one warning, and the next one
+            if sample is None:
+                continue
             sar, optical, truth = crop(sample, tile)
             output = engine.infer(sar[None], optical[None])[0]
             held.append(HeldOutSample(f"{sample.scene}/p{sample.patch}", sar, optical, truth, sample.coverage, output))

@@ -24,7 +24,7 @@ from rich.table import Table
 from ibhfn.calibration.accuracy import Targets
 from ibhfn.calibration.calibrate import CalibrationResult, calibrate
 from ibhfn.calibration.quantize import METHODS
-from ibhfn.cli_errors import report_errors
+from ibhfn.cli_errors import one_line_warnings, report_errors
 from ibhfn.cli_options import (Command, OneOf, QuietOption, SeedOption, VersionOption, choices_metavar, new_app,
                                progress_bar)
 from ibhfn.errors import InputError, VerificationFailed
@@ -68,6 +68,7 @@ def check_targets(target_psnr: float, target_sam: float) -> Targets:
 
 @app.command(cls=Command)
 @report_errors
+@one_line_warnings
 def run(
     onnx: Annotated[Path, typer.Option("--onnx", help="FP32 ONNX from `ibhfn-export onnx`.")],
     data: Annotated[Path, typer.Option(help="SEN12MS-CR root (or a synthetic tree in its layout).")],

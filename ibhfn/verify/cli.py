@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ibhfn.cli_errors import report_errors
+from ibhfn.cli_errors import one_line_warnings, report_errors
 from ibhfn.cli_version import VersionOption
 from ibhfn.engine_metadata import PRECISIONS
 from ibhfn.errors import InputError, VerificationFailed
@@ -121,6 +121,7 @@ def _g(value: float) -> str:
 
 @app.command()
 @report_errors
+@one_line_warnings
 def verify(
     engine: Annotated[Path, typer.Option("--engine", "-e", help="Engine under test: .onnx (FP32, FP16 or INT8 QDQ) "
                                                                 "or .plan/.engine (TensorRT).")],

@@ -2,7 +2,8 @@
 
 The reader is built with the engine's own preprocessing (from its metadata), so the verifier
 never keeps a second copy of the constants. Patches are cropped at the top-left to what the
-engines take: a multiple of the size multiple, or the fixed tile of a static engine.
+engines take: a multiple of the size multiple, or the fixed tile of a static engine. A patch
+that cannot be read (a truncated download) is left out with one warning naming its file.
 """
 
 from __future__ import annotations
@@ -89,9 +90,11 @@ def select_dataset(root: Path, split: str, count: int | None, preprocessing: Pre
 
 
 def dataset_samples(dataset, selection: DatasetSelection, engines: tuple[Engine, ...]) -> Iterator[VerifySample]:
-    """The selected patches, cropped to what the engines take."""
+    """The selected patches, cropped to what the engines take; an unreadable one is skipped with a warning."""
     for index in selection.indices:
-        item = dataset[index]
+        item = dataset.read_or_skip(index)
+        if item is None:
+            continue
         sample_id = sample_name(item)
         height, width = crop_size(*item.optical.shape[1:], engines, sample_id)
         crop = np.s_[:, :height, :width]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -9,6 +10,7 @@ from typer.testing import CliRunner
 
 from ibhfn.calibration import calibrate as calibrate_module
 from ibhfn.calibration.cli import app
+from ibhfn.data import SEN12MSCR
 from ibhfn.export.onnx_metadata import read_metadata
 
 
@@ -92,3 +94,22 @@ def test_a_target_no_model_can_meet_is_refused_up_front(fp32_onnx, tree, tmp_pat
 def test_negative_seed_is_a_one_line_error(fp32_onnx, tree, tmp_path):
     assert_one_line_error(invoke(fp32_onnx, tree, tmp_path / "m.onnx", "--seed", "-1"), "--seed must be 0 or more")
     assert not any(tmp_path.iterdir())
+
+
+def test_truncated_patches_are_skipped_with_one_warning_each(fp32_onnx, tree, tmp_path):
+    copy = tmp_path / "tree"
+    shutil.copytree(tree, copy)
+    train_scene = SEN12MSCR(copy, "train").triplets[0]
+    val_scene = SEN12MSCR(copy, "val").triplets[0]
+    victims = (train_scene.s1, val_scene.s2_cloudy)  # one calibration candidate, one held-out candidate
+    for victim in victims:  # a broken download: the first half of the file
+        victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    result = invoke(fp32_onnx, copy, tmp_path / "m.onnx", "--samples", "16", "--holdout", "8")
+    assert result.exit_code == 0, result.output
+    for victim in victims:
+        lines = [line for line in result.stderr.splitlines() if str(victim) in line]
+        assert len(lines) == 1 and lines[0].startswith(f"warning: {victim}: cannot be read"), result.stderr
+    assert "Traceback" not in result.output
+    chosen = json.loads((tmp_path / "m.onnx.calibration.json").read_text())["patches"]
+    assert len(chosen) == 15 and (train_scene.scene, train_scene.patch) not in {(p["scene"], p["patch"]) for p in chosen}
+    assert json.loads((tmp_path / "m.onnx.report.json").read_text())["accuracy"]["samples"] == 7

@@ -123,6 +123,24 @@ def test_scene_mode_through_the_tiled_runtime(fp32_onnx, checkpoint, scene_folde
     assert all(s["coverage"] is not None for s in document["samples"])
 
 
+def truncate_one_patch(root, into):
+    """A copy of the tree at `into` with one val patch's cloudy S2 cut to half its bytes (a broken download)."""
+    shutil.copytree(root, into)
+    victim = sorted(into.glob("*_s2_cloudy/*/*.tif"))[0]
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    return victim
+
+
+def test_a_truncated_patch_is_skipped_with_one_warning_naming_it(fp32_onnx, data_root, tmp_path):
+    victim = truncate_one_patch(data_root, tmp_path / "tree")
+    result = verify("--engine", fp32_onnx, "--reference", fp32_onnx, "--data", tmp_path / "tree", "--quiet")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if str(victim) in line]
+    assert len(warnings) == 1 and warnings[0].startswith(f"warning: {victim}: cannot be read"), result.stderr
+    assert warnings[0].endswith("sample skipped") and "Traceback" not in result.output
+    assert "PASS" in result.stdout
+
+
 def test_an_engine_verified_against_itself_is_warned_of(fp32_onnx, data_root):
     result = verify("--engine", fp32_onnx, "--reference", fp32_onnx, "--data", data_root, "--samples", 1, "--quiet")
     assert result.exit_code == 0, result.output
@@ -172,3 +190,4 @@ def test_bad_inputs_give_one_line_and_exit_2(case, fp32_onnx, checkpoint, data_r
     assert result.stderr.startswith(expected), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
     assert not (tmp_path / "report").exists()
+
