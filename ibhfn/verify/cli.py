@@ -22,6 +22,7 @@ from ibhfn.runtime.engine import DEVICES
 from ibhfn.runtime.pipeline import RunOptions
 from ibhfn.verify.engine_pair import open_engine_pair
 from ibhfn.verify.report import write_report
+from ibhfn.verify.report_figures import require_matplotlib
 from ibhfn.verify.runner import DEFAULT_BATCH, WORST_COUNT, Verification, verify_dataset, verify_scenes
 from ibhfn.verify.scenes import DEFAULT_WINDOW
 from ibhfn.verify.thresholds import CHECK_LABELS, Thresholds, thresholds_for
@@ -160,6 +161,8 @@ def verify(
         raise InputError("--samples applies to --data; scene mode compares every scene in --scenes")
     if window < 1:
         raise InputError(f"--window must be at least 1, got {window}")
+    if report is not None:
+        require_matplotlib()  # before the comparison, not after it
     console = Console(stderr=True)
     if engine.resolve() == reference.resolve():
         console.print(f"warning: {engine} is both the engine and the reference: the comparison cannot fail",

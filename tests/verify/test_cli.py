@@ -6,6 +6,8 @@ import base64
 import io
 import json
 import shutil
+import subprocess
+import sys
 from html.parser import HTMLParser
 
 import jsonschema
@@ -191,3 +193,23 @@ def test_bad_inputs_give_one_line_and_exit_2(case, fp32_onnx, checkpoint, data_r
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
     assert not (tmp_path / "report").exists()
 
+
+def test_report_without_matplotlib_stops_before_any_work(fp32_onnx, data_root, tmp_path):
+    """A lean install: matplotlib cannot be imported (a None entry in sys.modules makes the import fail)."""
+    code = ("import sys; sys.modules['matplotlib'] = None; from ibhfn.verify.cli import main; "
+            "sys.argv[0] = 'ibhfn-verify'; main()")
+    done = subprocess.run([sys.executable, "-c", code, "--engine", str(fp32_onnx), "--reference", str(fp32_onnx),
+                           "--data", str(tmp_path / "no such tree"), "--report", str(tmp_path / "report")],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2, done.stderr
+    # the missing tree would be the next error: the check came first, and nothing was written
+    assert done.stderr.strip() == "error: the HTML report needs matplotlib: pip install 'ibhfn[verify]'"
+    assert not (tmp_path / "report").exists()
+
+
+def test_run_table_shows_engine_reference_and_data_as_fields(passing_run):
+    page = (passing_run[1] / "verify_report.html").read_text()
+    run_table = page.split("<h2>Run</h2>")[1].split("<h2>")[0]
+    assert '<th class="text">engine</th>' in run_table and '<th class="text">backend</th>' in run_table
+    assert '<th class="text">split</th><td class="text">val</td>' in run_table
+    assert "{&quot;" not in run_table and '{"' not in run_table  # no raw JSON
