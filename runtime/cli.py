@@ -22,6 +22,7 @@ from ibhfn.runtime.pairing import Pairing, pair_folder, read_manifest, shard, si
 from ibhfn.runtime.pipeline import RunOptions, RunSummary, SceneResult, run_batch
 from ibhfn.runtime.preflight import CHECKED, check_batch, check_outputs
 from ibhfn.runtime.raster_source import ANY_FORMAT_OPTION, MAX_PIXELS_OPTION, geotiffs_only
+from ibhfn.runtime.run_lock import out_folder_lock
 from ibhfn.runtime.s2_offset import GIVEN, NOT_DECLARED
 from ibhfn.runtime.shard import COUNT_VARIABLE, parse_shard
 from ibhfn.runtime.stac_input import StacPlan, is_item_collection, read_item_collection
@@ -235,13 +236,13 @@ def run(
                 reporter.say(f"warning: {warning}")
             summary = check_batch(loaded, pairing, out_dir, options, progress=reporter)
     elif jobs == 1:
-        with spec.open() as loaded:
+        with out_folder_lock(out_dir, shard_of), spec.open() as loaded:
             for warning in loaded.warnings:
                 reporter.say(f"warning: {warning}")
             with reporter.bars:
                 summary = run_batch(loaded, pairing, out_dir, options, resume=resume, progress=progress)
     else:
-        with reporter.bars:
+        with out_folder_lock(out_dir, shard_of), reporter.bars:
             summary = run_batch_in_workers(spec, pairing, out_dir, options, jobs=jobs, resume=resume,
                                            progress=progress)
         for warning in summary.engine_warnings:

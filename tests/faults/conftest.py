@@ -7,11 +7,15 @@ import resource
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from ibhfn.data.synthetic import write_scene
+
+RUN_SIZE = 512  # px: two_scenes' side, 9 tiles of the bundled model
 LIMIT = 1 << 20  # bytes: what OUT (tmpfs) or each file (file size limit) may hold
 RUN = "import sys; sys.argv[0] = 'ibhfn-run'; from ibhfn.runtime.cli import main; main()"
 
@@ -43,6 +47,39 @@ def measured(code: str, *args: object, memory: int) -> tuple[subprocess.Complete
         child = subprocess.run([sys.executable, "-c", HIGH_WATER + code, *map(str, args)], capture_output=True,
                                text=True, preexec_fn=limit, env=env, timeout=300)
         return child, int(high_water.read_text()) * 1024  # VmHWM is in kB
+
+
+@pytest.fixture(scope="module")
+def two_scenes(tmp_path_factory) -> Path:
+    """IN with scenes a and b of RUN_SIZE px: a few seconds each through the bundled model on a CPU."""
+    folder = tmp_path_factory.mktemp("scenes") / "in"
+    for name, seed in (("a", 1), ("b", 2)):
+        write_scene(folder, name, height=RUN_SIZE, width=RUN_SIZE, seed=seed)
+    for extra in (*folder.glob("*_target.tif"), *folder.glob("*_cloudmask.tif")):
+        extra.unlink()
+    return folder
+
+
+def partials(out: Path) -> list[Path]:
+    """Temporary files anywhere under OUT."""
+    return sorted(out.rglob("*.partial-*"))
+
+
+def run_mid_scene(scenes: Path, out: Path, *args: object) -> subprocess.Popen:
+    """ibhfn-run over `scenes` into `out` (with `args`) in a child process, once it writes its first scene."""
+    process = subprocess.Popen([sys.executable, "-c", RUN, *map(str, args), scenes, out], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not partials(out) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert process.poll() is None, f"the run ended before it wrote a scene: {process.communicate()}"
+    return process
+
+
+def finished(process: subprocess.Popen) -> subprocess.CompletedProcess:
+    """What a child process said and its exit code, once it ends."""
+    stdout, stderr = process.communicate(timeout=300)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def assert_refused(result: subprocess.CompletedProcess, *lines: str) -> None:
