@@ -30,13 +30,35 @@ class AbsDiffHistogram:
         """Count a (C, H, W) array of absolute differences (NaN must already be mapped to inf)."""
         n_bands, n_bins = self.band_counts.shape
         flat = abs_diff.reshape(n_bands, -1)
-        bins = np.searchsorted(self.edges, flat, side="left")
-        offsets = np.arange(n_bands)[:, None] * n_bins
-        self.band_counts += np.bincount((bins + offsets).ravel(), minlength=n_bands * n_bins).reshape(
-            n_bands, n_bins
-        )
+        bins = self.bin_of(flat)
+        bins += np.arange(n_bands)[:, None] * n_bins
+        self.band_counts += np.bincount(bins.ravel(), minlength=n_bands * n_bins).reshape(n_bands, n_bins)
         if flat.shape[1]:
             self.band_max = np.maximum(self.band_max, flat.max(axis=1))
+
+    def merge(self, other: AbsDiffHistogram) -> None:
+        """Add the counts of a histogram with the same bands."""
+        self.band_counts += other.band_counts
+        self.band_max = np.maximum(self.band_max, other.band_max)
+
+    def bin_of(self, values: np.ndarray) -> np.ndarray:
+        """The bin of each value, as `np.searchsorted(edges, values)`: from its logarithm, then set exact.
+
+        The logarithm lands within one bin of the right one; one comparison with each neighbouring
+        edge corrects a value that rounding put across an edge.
+        """
+        last = len(self.edges) - 1  # the bin of inf
+        with np.errstate(divide="ignore"):  # log10(0) = -inf: bin 0
+            guess = np.log10(values)
+        guess -= np.log10(LOWEST_EDGE)
+        guess *= BINS_PER_DECADE
+        np.ceil(guess, out=guess)
+        np.clip(guess, -1, last - 1, out=guess)
+        bins = guess.astype(np.intp)
+        bins += 1
+        bins -= (bins > 0) & (values <= self.edges[bins - 1])
+        bins += (bins < last) & (values > self.edges[bins])
+        return bins
 
     @property
     def counts(self) -> np.ndarray:

@@ -26,6 +26,7 @@ from ibhfn.bands import S2_BANDS, TRUE_COLOUR
 from ibhfn.errors import InputError, ShapeError
 from ibhfn.metrics import MetricSet
 from ibhfn.verify.histogram import AbsDiffHistogram
+from ibhfn.verify.similarity import scene_ssim
 
 # Cloud-cover buckets, [low, high), the last one including 1.0.
 COVERAGE_BUCKETS: tuple[tuple[float, float], ...] = ((0.0, 0.1), (0.1, 0.5), (0.5, 0.9), (0.9, 1.0))
@@ -136,10 +137,10 @@ class SampleComparison:
         reference = np.asarray(reference_out, dtype=np.float64)
         diff = abs_difference(engine, reference)
         non_finite = (~np.isfinite(engine)).reshape(len(engine), -1).sum(axis=1)
+        band_ssim, truth_ssim = scene_ssim(engine_out, reference_out, truth)
         with np.errstate(invalid="ignore", over="ignore"):  # an engine's inf/NaN give NaN scores
-            band_ssim = metrics.ssim(engine, reference, per_band=True)
             sam = metrics.sam(engine, reference)
-            quality, band_deltas = (None, None) if truth is None else _quality(engine, reference, truth)
+            quality, band_deltas = (None, None) if truth is None else _quality(engine, reference, truth, truth_ssim)
         bands = tuple(
             _difference(diff[b], reference[b], float(band_ssim[b]), int(non_finite[b]))
             for b in range(len(engine))
@@ -220,8 +221,10 @@ class ParityAccumulator:
             engine_out, reference_out, sample_id=sample_id, truth=truth, coverage=coverage
         )
         diff = abs_difference(engine_out, reference_out)
+        counted = AbsDiffHistogram(len(self.band_names))
+        counted.add(diff)
         for key in (None, sample.bucket):
-            self._histograms.setdefault(key, AbsDiffHistogram(len(self.band_names))).add(diff)
+            self._histograms.setdefault(key, AbsDiffHistogram(len(self.band_names))).merge(counted)
         if sample.comparison.difference.rms > self._worst_rms:
             self._worst_rms = sample.comparison.difference.rms
             self._worst = _worst_sample(sample.sample_id, diff, engine_out, reference_out, cloudy, truth)
@@ -303,11 +306,11 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 
 def _quality(
-    engine: np.ndarray, reference: np.ndarray, truth: np.ndarray
+    engine: np.ndarray, reference: np.ndarray, truth: np.ndarray, band_ssim: tuple[np.ndarray, np.ndarray]
 ) -> tuple[Quality, tuple[BandDelta, ...]]:
-    """Score engine and reference against ground truth, overall and per band."""
-    engine_set, engine_bands = _scores(engine, truth)
-    reference_set, reference_bands = _scores(reference, truth)
+    """Score engine and reference against ground truth, overall and per band (their band SSIM given)."""
+    engine_set, engine_bands = _scores(engine, truth, band_ssim[0])
+    reference_set, reference_bands = _scores(reference, truth, band_ssim[1])
     deltas = tuple(
         BandDelta(psnr=float(rp - ep), ssim=float(rs - es), mae=float(em - rm))
         for (em, ep, es), (rm, rp, rs) in zip(engine_bands, reference_bands)
@@ -315,15 +318,16 @@ def _quality(
     return Quality(engine_set, reference_set), deltas
 
 
-def _scores(out: np.ndarray, truth: np.ndarray) -> tuple[MetricSet, list[tuple[float, float, float]]]:
+def _scores(
+    out: np.ndarray, truth: np.ndarray, band_ssim: np.ndarray
+) -> tuple[MetricSet, list[tuple[float, float, float]]]:
     """One image against truth: its MetricSet and (MAE, PSNR, SSIM) per band.
 
     Every band has the same number of pixels, so the overall MAE and SSIM are the band means and
-    the overall MSE the mean of the band MSEs: SSIM is filtered once, not twice.
+    the overall MSE the mean of the band MSEs.
     """
     band_mae = metrics.mae(out, truth, per_band=True)
     band_rmse = metrics.rmse(out, truth, per_band=True)
-    band_ssim = metrics.ssim(out, truth, per_band=True)
     rmse = math.sqrt(float(np.mean(np.square(band_rmse))))
     overall = MetricSet(
         mae=float(band_mae.mean()),

@@ -40,3 +40,26 @@ def test_exact_zeros_and_infinities_have_their_own_bins():
 
 def test_empty_histogram_has_no_percentile():
     assert np.isnan(AbsDiffHistogram(13).percentile(99.0))
+
+
+def test_bins_from_the_logarithm_are_those_of_a_search_even_on_and_next_to_edges():
+    histogram = AbsDiffHistogram(1)
+    edges = histogram.edges
+    rng = np.random.default_rng(0)
+    values = np.concatenate([
+        np.abs(rng.standard_normal(100_000)) * 10.0 ** rng.uniform(-12, 2, 100_000),
+        edges, np.nextafter(edges[:-1], np.inf), np.nextafter(edges[1:], 0), [0.0, np.inf, 5e-324],
+    ])
+    np.testing.assert_array_equal(histogram.bin_of(values), np.searchsorted(edges, values, side="left"))
+
+
+def test_merge_adds_counts_and_keeps_the_largest_value():
+    a, b, both = AbsDiffHistogram(2), AbsDiffHistogram(2), AbsDiffHistogram(2)
+    first, second = np.full((2, 3, 3), 1e-3), np.full((2, 3, 3), 0.5)
+    a.add(first)
+    b.add(second)
+    both.add(first)
+    both.add(second)
+    a.merge(b)
+    np.testing.assert_array_equal(a.band_counts, both.band_counts)
+    np.testing.assert_array_equal(a.band_max, [0.5, 0.5])
