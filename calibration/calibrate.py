@@ -2,6 +2,10 @@
 
     result = calibrate("model.onnx", "SEN12MSCR/", "model.int8.onnx", samples=512, method="percentile")
 
+`form="tensorrt"` (the default) writes INT8 activations with zero point 0, what TensorRT builds;
+`form="cpu"` writes UINT8 activations with zero points, which ONNX Runtime fuses into integer
+convolutions on the CPU (`ibhfn.calibration.quantize.FORMS`).
+
 Steps: read the FP32 model's metadata (its preprocessing builds the data reader); choose the
 stratified calibration set; prepare the model and calibrate its ranges once; hold out val
 patches and run FP32 on them; quantize with the precision-sensitive nodes in float and measure;
@@ -27,7 +31,7 @@ import onnxruntime
 
 from ibhfn.atomic import atomic_path, check_writable, refuse_overwriting
 from ibhfn.calibration.accuracy import AccuracyReport, HeldOutSample, Targets, held_out_samples, measure
-from ibhfn.calibration.quantize import Quantizer, calibration_method, default_float_nodes, prepare
+from ibhfn.calibration.quantize import Quantizer, calibration_method, default_float_nodes, prepare, quantization_form
 from ibhfn.calibration.reader import Progress, SelectionReader
 from ibhfn.calibration.selection import CalibrationSelection, check_split, select_patches
 from ibhfn.calibration.sensitivity import SensitivityResult, exclude_until_met, layer_groups
@@ -79,6 +83,7 @@ def calibrate(
     holdout: int = 32,
     targets: Targets = Targets(),
     progress: Progress | None = None,
+    form: str = "tensorrt",
 ) -> CalibrationResult:
     """Calibrate and quantize an FP32 ONNX to QDQ INT8, measure it, and write it if it meets `targets`."""
     started = time.perf_counter()
@@ -88,6 +93,7 @@ def calibrate(
         refuse_overwriting(output, onnx_path)
     check_split(split)
     calibration_method(method)
+    quant_form = quantization_form(form)
     source = read_metadata(onnx_path)
     if source.precision != "fp32":
         raise ModelError(f"{onnx_path}: is a {source.precision} model; calibrate the FP32 export")
@@ -109,14 +115,15 @@ def calibrate(
     settings = {
         "method": method, "samples": str(len(selection.patches)), "seed": str(seed), "split": split,
         "tile": str(tile), "source_sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
-        "quantizer": f"onnxruntime {onnxruntime.__version__} quantize_static QDQ, symmetric INT8, per-channel weights",
+        "quantizer": f"onnxruntime {onnxruntime.__version__} quantize_static QDQ, {quant_form.description}",
     }
+    settings["form"] = quant_form.name
 
     with tempfile.TemporaryDirectory(prefix="ibhfn-calibrate-") as work:
         work = Path(work)
         model = prepare(onnx_path, work / "prepared.onnx")
         quantizer = Quantizer(work / "prepared.onnx", SelectionReader(dataset, selection, tile, progress), method,
-                              work / "ranges.json")
+                              work / "ranges.json", quant_form)
         defaults = default_float_nodes(model)
         trial = _trial(quantizer, work / "trial.onnx", source, held)
         accuracy, sensitivity, float_nodes = trial(defaults), None, tuple(defaults)

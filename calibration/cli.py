@@ -2,7 +2,7 @@
 
     ibhfn-calibrate --onnx model.onnx --data SEN12MSCR/ --out model.int8.onnx [--samples 512]
         [--method percentile|entropy|minmax] [--tile 256] [--seed 0] [--holdout 32]
-        [--target-psnr 0.3 --target-sam 0.2]
+        [--target-psnr 0.3 --target-sam 0.2] [--form tensorrt|cpu]
 
 This module parses arguments, shows a progress bar over the calibration patches and prints a
 summary table; the work is `ibhfn.calibration.calibrate.calibrate`. Exit 0 when the INT8 model
@@ -83,6 +83,10 @@ def run(
     holdout: Annotated[int, typer.Option(help="Held-out val patches the INT8 model is measured on.")] = 32,
     target_psnr: Annotated[float, typer.Option(help="Most PSNR (dB) INT8 may lose against FP32 on truth.")] = 0.3,
     target_sam: Annotated[float, typer.Option(help="Most SAM (degrees) INT8 may add against FP32.")] = 0.2,
+    form: Annotated[str, typer.Option(
+        help="tensorrt: INT8 activations with zero point 0, as TensorRT builds them; cpu: UINT8 activations with "
+             "zero points, which ONNX Runtime runs as integer convolutions on the CPU (not for TensorRT).")
+    ] = "tensorrt",
     quiet: QuietOption = False,
     version: VersionOption = False,
 ) -> None:
@@ -100,7 +104,7 @@ def run(
     try:
         result = calibrate(
             onnx, data, out, split=split, samples=samples, method=method, tile=tile, seed=seed, holdout=holdout,
-            targets=targets, progress=progress,
+            targets=targets, progress=progress, form=form,
         )
     finally:
         if bar.live.is_started:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -44,7 +45,7 @@ METHODS: dict[str, CalibrationMethod] = {
     "percentile": CalibrationMethod.Percentile,
     "minmax": CalibrationMethod.MinMax,
 }
-EXTRA_OPTIONS = {"ActivationSymmetric": True, "WeightSymmetric": True}  # zero point 0, as TensorRT requires
+
 CALIBRATOR_OPTIONS: dict[str, dict] = {
     "entropy": {"num_bins": 2048, "num_quantized_bins": 128},
     "percentile": {"num_bins": 2048, "percentile": 99.999},
@@ -54,12 +55,57 @@ CHUNK = 4  # patches whose intermediate outputs the calibrator holds at once
 OP_TYPES = sorted(set(QLinearOpsRegistry) | set(QDQRegistry))  # what quantize_static quantizes by default
 
 
+@dataclass(frozen=True)
+class QuantForm:
+    """How activations are stored: the form a deployment target runs as integer arithmetic.
+
+    Weights are symmetric per-channel INT8 in every form.
+    """
+
+    name: str
+    activation_type: QuantType
+    symmetric: bool  # activations with zero point 0
+
+    @property
+    def description(self) -> str:
+        """The form in words, for the model's metadata."""
+        if self.symmetric:
+            return "symmetric INT8, per-channel weights"
+        return "UINT8 activations with zero points, symmetric per-channel INT8 weights"
+
+    @property
+    def extra_options(self) -> dict[str, bool]:
+        """quantize_static's options for this form."""
+        return {"ActivationSymmetric": self.symmetric, "WeightSymmetric": True}
+
+    def calibrator_options(self, method: str) -> dict:
+        """create_calibrator's options: the method's bins, and asymmetric ranges where activations are."""
+        return {**CALIBRATOR_OPTIONS[method], **({} if self.symmetric else {"symmetric": False})}
+
+
+FORMS: dict[str, QuantForm] = {
+    # INT8 activations, zero point 0: what TensorRT builds
+    "tensorrt": QuantForm("tensorrt", QuantType.QInt8, symmetric=True),
+    # UINT8 activations with a zero point, INT8 weights: ONNX Runtime's integer convolutions on x86
+    # (VNNI) and ARM; a Relu after a convolution becomes the zero point and disappears
+    "cpu": QuantForm("cpu", QuantType.QUInt8, symmetric=False),
+}
+
+
 def calibration_method(name: str) -> CalibrationMethod:
     """ORT's calibration method for 'entropy', 'percentile' or 'minmax'."""
     try:
         return METHODS[name]
     except KeyError:
         raise InputError(f"unknown calibration method {name!r}; choose one of {', '.join(METHODS)}") from None
+
+
+def quantization_form(name: str) -> QuantForm:
+    """The form 'tensorrt' or 'cpu'."""
+    try:
+        return FORMS[name]
+    except KeyError:
+        raise InputError(f"unknown INT8 form {name!r}; choose one of {', '.join(FORMS)}") from None
 
 
 def prepare(fp32: str | os.PathLike, out: str | os.PathLike) -> onnx.ModelProto:
@@ -85,12 +131,14 @@ def default_float_nodes(model: onnx.ModelProto) -> list[str]:
 class Quantizer:
     """Quantizes one prepared model with fixed settings; calibrates on first use, then reuses the ranges."""
 
-    def __init__(self, prepared: Path, reader: SelectionReader, method: str, cache: Path) -> None:
+    def __init__(self, prepared: Path, reader: SelectionReader, method: str, cache: Path,
+                 form: QuantForm = FORMS["tensorrt"]) -> None:
         self.prepared = Path(prepared)
         self.reader = reader
         self.name = method
         self.method = calibration_method(method)
         self.cache = Path(cache)
+        self.form = form
 
     def calibrate(self) -> None:
         """Feed the calibration set through the model once, CHUNK patches at a time; save the ranges to the cache."""
@@ -100,7 +148,7 @@ class Quantizer:
                 OP_TYPES,
                 augmented_model_path=os.path.join(work, "augmented.onnx"),
                 calibrate_method=METHODS[self.name],
-                extra_options=CALIBRATOR_OPTIONS[self.name],
+                extra_options=self.form.calibrator_options(self.name),
             )
             for chunk in self.reader.chunks(CHUNK):
                 calibrator.collect_data(chunk)
@@ -117,11 +165,11 @@ class Quantizer:
                 None,  # the ranges come from the cache
                 quant_format=QuantFormat.QDQ,
                 per_channel=True,
-                activation_type=QuantType.QInt8,
+                activation_type=self.form.activation_type,
                 weight_type=QuantType.QInt8,
                 nodes_to_exclude=list(exclude),
                 calibrate_method=self.method,
-                extra_options=dict(EXTRA_OPTIONS),
+                extra_options=self.form.extra_options,
                 calibration_cache_path=self.cache,
             )
         model = onnx.load(os.fspath(out))

@@ -153,3 +153,42 @@ def test_chunks_hand_out_each_patch_once_at_most_size_at_a_time(tree):
     assert sizes == [3, 3, 1]
     reader.rewind()
     assert len(list(iter(reader.get_next, None))) == 7
+
+
+@pytest.fixture(scope="module")
+def cpu_form(fp32_onnx, tree, tmp_path_factory):
+    return calibrate(fp32_onnx, tree, tmp_path_factory.mktemp("cpu") / "model.int8.onnx",
+                     **{**SETTINGS, "method": "percentile"}, form="cpu")
+
+
+def test_cpu_form_has_uint8_activations_int8_weights_and_no_relu_left(cpu_form):
+    model = onnx.load(str(cpu_form.path))
+    initializers = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+    made_by = producers(model)
+    assert cpu_form.target_met and cpu_form.metadata.extra["calibration.form"] == "cpu"
+    quantized = [n for n in model.graph.node if n.op_type == "Conv" and n.name not in set(cpu_form.float_nodes)]
+    assert len(quantized) > 20
+    for conv in quantized:
+        activation, weight = (made_by[name] for name in conv.input[:2])
+        assert initializers[activation.input[2]].dtype == np.uint8, conv.name
+        assert initializers[weight.input[2]].dtype == np.int8 and not initializers[weight.input[2]].any()
+    assert "Relu" not in {n.op_type for n in model.graph.node}  # each became a zero point
+
+
+def test_onnx_runtime_fuses_the_cpu_form_into_integer_convolutions(cpu_form, calibrated, tmp_path):
+    """The TensorRT form leaves float Conv between Q/DQ pairs on the CPU; the CPU form leaves none but its float nodes."""
+    def optimized_ops(path, name):
+        options = ort.SessionOptions()
+        options.optimized_model_filepath = str(tmp_path / name)
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return [n.op_type for n in onnx.load(str(tmp_path / name)).graph.node]
+
+    cpu, symmetric = optimized_ops(cpu_form.path, "cpu.onnx"), optimized_ops(calibrated.path, "trt.onnx")
+    float_convs = sum(op == "Conv" for op in onnx_ops(cpu_form.path, set(cpu_form.float_nodes)))
+    assert cpu.count("QLinearConv") > 20 and cpu.count("Conv") <= float_convs
+    assert symmetric.count("Conv") > float_convs  # Conv -> Relu islands stay float in the symmetric form
+
+
+def onnx_ops(path, names: set[str]) -> list[str]:
+    return [n.op_type for n in onnx.load(str(path)).graph.node if n.name in names]
