@@ -48,7 +48,8 @@ from ibhfn.runtime.pairing import Pairing, ScenePair, scene_name
 from ibhfn.runtime.raster_source import MAX_PIXELS, SceneSource
 from ibhfn.runtime.remote import cog_reads
 from ibhfn.runtime.s2_offset import is_offset
-from ibhfn.runtime.scene_record import FileFacts, fingerprint, is_finished, record_path, write_record
+from ibhfn.runtime.scene_record import (FileFacts, fingerprint, is_finished, record_path, write_record,
+                                        written_facts)
 from ibhfn.runtime.tiling import Tile, TileBlock, TileGrid
 from ibhfn.runtime.writer import (BLOCK, COMPRESSIONS, GATE_DTYPE, OUTPUT_DTYPES, SceneWriter, encode, encode_gate,
                                   reflectance_scaling)
@@ -381,7 +382,7 @@ def run_scene(
             "output": {"width": result.width, "height": result.height, "dtype": options.output_dtype,
                        "bands": list(engine.metadata.s2_bands)},
             **({"gate": {"path": gate_path(output).relative_to(output.parent).as_posix(),
-                         "size_bytes": gate_path(output).stat().st_size}} if engine.gate else {}),
+                         **written_facts(gate_path(output))}} if engine.gate else {}),
             "tiles": {"total": runs, "run": result.tiles, "empty": result.empty_tiles},
             "timings": result.timings,
             "warnings": result.warnings,

@@ -3,7 +3,9 @@
 `<output>.json` (for `scene.tif`, `scene.tif.json`) holds the inputs with their sizes and
 hashes, the engine, the options, tile counts and timings. Its `fingerprint` (input and engine
 hashes, the options that change the output) is what `--resume` compares: a scene is finished when
-its output exists with the recorded size and the record's fingerprint matches the new run's.
+its output exists with the recorded size and SHA-256, opens as a GeoTIFF of the recorded size, bands
+and type, and the record's fingerprint matches the new run's: an output damaged since (its size
+unchanged) is computed again.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+import rasterio
+from rasterio.errors import RasterioError
 
 from ibhfn.atomic import atomic_path, write_temporary
 from ibhfn.errors import InputError
@@ -50,16 +55,38 @@ def fingerprint(s1: FileFacts, s2: FileFacts, engine_sha256: str, settings: dict
 
 def write_record(output: Path, record: dict) -> None:
     """Write the record of `output` atomically, its format tag and the output's size included."""
-    measured = {"path": str(output.resolve()), "size_bytes": output.stat().st_size}
+    measured = {"path": str(output.resolve()), **written_facts(output)}
     full = {"format": RECORD_FORMAT, **record, "output": {**record.get("output", {}), **measured}}
     with atomic_path(record_path(output)) as tmp:
         write_temporary(tmp, json.dumps(full, indent=2, sort_keys=True, default=str))
 
 
-def is_finished(output: Path, expected: dict) -> bool:
-    """Whether `output` and its record exist, agree in size, and the record has fingerprint `expected`.
+def written_facts(path: Path) -> dict:
+    """What the record keeps of a file a run wrote, to know it again: its size and SHA-256."""
+    return {"size_bytes": path.stat().st_size, "sha256": file_sha256(path)}
 
-    A gate the record lists (`gate`: its path from `output`'s folder, and size) must exist with that size too.
+
+def _same_content(path: Path, facts: dict) -> bool:
+    """Whether `path` still has the SHA-256 in `facts` (a record from before it was kept: yes)."""
+    return "sha256" not in facts or file_sha256(path) == facts["sha256"]
+
+
+def _opens_as(path: Path, facts: dict) -> bool:
+    """Whether `path` opens as a GeoTIFF of the width, height, bands and type in `facts`."""
+    try:
+        with rasterio.open(path) as dataset:
+            return (dataset.driver, dataset.width, dataset.height, dataset.count, dataset.dtypes[0]) == (
+                "GTiff", facts["width"], facts["height"], len(facts["bands"]), facts["dtype"])
+    except RasterioError:
+        return False
+
+
+def is_finished(output: Path, expected: dict) -> bool:
+    """Whether `output` and its record exist, the record has fingerprint `expected` and the output is unchanged.
+
+    Unchanged: the recorded size and SHA-256 (records from before it was kept: the size), and it opens as
+    a GeoTIFF of the recorded shape and type. A gate the record lists (`gate`: its path from `output`'s
+    folder, size and SHA-256) must be unchanged too.
     """
     path = record_path(output)
     if not output.is_file() or not path.is_file():
@@ -72,6 +99,9 @@ def is_finished(output: Path, expected: dict) -> bool:
             and record["fingerprint"] == json.loads(json.dumps(expected, default=str))
             and record["output"]["size_bytes"] == output.stat().st_size
             and (gate is None or (output.parent / gate["path"]).stat().st_size == gate["size_bytes"])
+            and _opens_as(output, record["output"])
+            and _same_content(output, record["output"])
+            and (gate is None or _same_content(output.parent / gate["path"], gate))
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):  # any damage: the scene is run again
         return False

@@ -274,8 +274,9 @@ def test_the_gate_is_written_beside_the_output_and_leaves_it_alone(tmp_path, eng
             assert (gate_file.scales, gate_file.offsets) == ((1.0,), (0.0,))  # percent, not DN
         assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["gate", "scene.tif", "scene.tif.json"]
         record = json.loads(record_path(tmp_path / "out" / "scene.tif").read_text())
-        assert record["gate"] == {"path": "gate/scene.tif",
-                                  "size_bytes": (tmp_path / "out" / "gate" / "scene.tif").stat().st_size}
+        gate_file = tmp_path / "out" / "gate" / "scene.tif"
+        assert record["gate"] == {"path": "gate/scene.tif", "size_bytes": gate_file.stat().st_size,
+                                  "sha256": hashlib.sha256(gate_file.read_bytes()).hexdigest()}
         assert record["fingerprint"]["settings"]["gate"] is True
         assert run_scene(gated, s1, s2, tmp_path / "out" / "scene.tif", options, resume=True).status == "skipped"
         (tmp_path / "out" / "gate" / "scene.tif").unlink()
