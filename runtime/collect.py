@@ -21,6 +21,7 @@ from ibhfn.errors import InputError
 from ibhfn.runtime.pairing import Pairing, ScenePair
 from ibhfn.runtime.pipeline import output_path
 from ibhfn.runtime.raster_source import area_km2
+from ibhfn.runtime.remote import is_remote, shown
 from ibhfn.runtime.scene_record import RECORD_FORMAT, record_path
 
 SUMMARY_NAME = "collect.json"  # cannot clash with a scene's files, which end in .tif and .tif.json
@@ -145,8 +146,7 @@ def collect_scene(pair: ScenePair, out_dir: Path) -> CollectedScene:
 
 def _resolved(path: Path | str) -> str:
     """A planned input as a record names it: a local file's resolved path, a remote one's URL as given."""
-    text = str(path)
-    return text if "://" in text or text.startswith("/vsi") else os.path.realpath(text)
+    return shown(path) if is_remote(path) else os.path.realpath(path)
 
 
 def write_summary(collection: Collection, out_dir: Path) -> Path:

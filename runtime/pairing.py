@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ibhfn.errors import InputError
+from ibhfn.runtime.remote import input_path, is_remote
 
 _SCENE_FILE = re.compile(r"^(?P<name>.+)_(?P<sensor>s[12])\.tiff?$", re.IGNORECASE)
 RASTER_SUFFIXES = (".tif", ".tiff")
@@ -61,7 +62,12 @@ def scene_name(s2: Path) -> str:
 
 
 def not_a_file(path: Path) -> str | None:
-    """Why `path` cannot be read as an input (missing, a link to nothing or in a loop, a pipe, a folder), or None."""
+    """Why `path` cannot be read as an input (missing, a link to nothing or in a loop, a pipe, a folder), or None.
+
+    A remote input (a URL, a /vsi path) is judged when it is opened.
+    """
+    if is_remote(path):
+        return None
     try:
         mode = os.stat(path).st_mode
     except OSError as exc:
@@ -150,7 +156,7 @@ def read_manifest(manifest: Path) -> Pairing:
     names: set[str] = set()
     for line, row in rows:
         cells = {column: (row.get(column) or "").strip() for column in ("s1", "s2", "name")}
-        s1, s2 = (manifest.parent / cells[column] for column in ("s1", "s2"))
+        s1, s2 = (input_path(cells[column], manifest.parent) for column in ("s1", "s2"))
         name = cells["name"] or scene_name(s2)
         empty = [column for column in ("s1", "s2") if not cells[column]]
         missing = [(p, reason) for p in (s1, s2) if (reason := not_a_file(p)) is not None]
@@ -182,7 +188,7 @@ def plain_name(name: str) -> bool:
 
 def single_pair(s1: Path, s2: Path) -> Pairing:
     """One scene given as its two files; a missing file becomes a problem."""
-    s1, s2 = Path(s1), Path(s2)
+    s1, s2 = input_path(str(s1)), input_path(str(s2))
     name = scene_name(s2)
     problems = [PairingProblem(p, reason, name) for p in (s1, s2) if (reason := not_a_file(p)) is not None]
     pairs = [] if problems else [ScenePair(name, s1, s2)]

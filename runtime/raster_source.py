@@ -30,6 +30,7 @@ from ibhfn.errors import InputError
 from ibhfn.runtime.nodata import valid_pixels
 from ibhfn.runtime.pairing import Pairing, PairingProblem, not_a_file
 from ibhfn.runtime.radiometry import sample_window, unit_warnings
+from ibhfn.runtime.remote import is_remote, open_remote, read_failure, shown
 from ibhfn.runtime.s2_offset import scene_offset
 
 S2_DTYPES = ("uint16", "int16", "uint32", "int32", "float32", "float64")
@@ -51,7 +52,9 @@ def error_reason(exc: BaseException) -> str:
 
 
 def open_raster(path: Path) -> rasterio.DatasetReader:
-    """Open a raster for reading, or raise InputError naming the file."""
+    """Open a raster for reading, or raise InputError naming the file (a remote one's URL and HTTP status)."""
+    if is_remote(path):
+        return open_remote(Path(path))
     reason = not_a_file(Path(path))
     if reason is not None:
         raise InputError(f"{path}: {reason}")
@@ -339,8 +342,8 @@ class SceneSource:
             try:
                 arrays.append(dataset.read(window=window, out_dtype="float32"))
             except RasterioError as exc:
-                raise InputError(f"{path}: cannot read rows {row}..{row + height}, columns {col}..{col + width} "
-                                 f"({error_reason(exc)})") from None
+                raise InputError(f"{shown(path)}: cannot read rows {row}..{row + height}, columns {col}..{col + width} "
+                                 f"({read_failure(path, exc) if is_remote(path) else error_reason(exc)})") from None
         return arrays[0], arrays[1]
 
     def close(self) -> None:

@@ -9,16 +9,21 @@ its ETag, size and Last-Modified, not its bytes; a failure names the URL and the
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+import secrets
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
+
+import rasterio
+from rasterio.errors import RasterioError
 
 from ibhfn.errors import InputError
 
-URL_SCHEMES = ("http://", "https://")
+_URL = re.compile(r"^(https?):/+", re.IGNORECASE)  # a Path folds "https://" into "https:/": both are URLs
 CURL = "/vsicurl/"
 VIRTUAL_PREFIXES = (CURL, "/vsis3/", "/vsigs/", "/vsiaz/", "/vsiadls/", "/vsioss/", "/vsiswift/", "/vsiwebhdfs/")
 HEAD_TIMEOUT_S = 30
@@ -34,7 +39,6 @@ COG_READ_OPTIONS: Mapping[str, object] = {
     "GDAL_HTTP_MAX_RETRY": 4,
     "GDAL_HTTP_RETRY_DELAY": 0.5,
     "GDAL_HTTP_TIMEOUT": 60,
-    "GDAL_HTTP_MULTIRANGE": "YES",
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
 }
 _STATUS = re.compile(r"HTTP (?:response )?(?:code|status)[: =]*(\d{3})", re.IGNORECASE)
@@ -43,12 +47,12 @@ _STATUS = re.compile(r"HTTP (?:response )?(?:code|status)[: =]*(\d{3})", re.IGNO
 def is_remote(path: str | Path) -> bool:
     """Whether `path` names a remote input (a URL or a GDAL virtual file system path), not a local file."""
     text = str(path)
-    return text.startswith(URL_SCHEMES) or text.startswith(VIRTUAL_PREFIXES)
+    return bool(_URL.match(text)) or text.startswith(VIRTUAL_PREFIXES)
 
 
 def gdal_path(text: str) -> str:
     """The path GDAL reads for an input as a user writes it: a URL goes through /vsicurl/, anything else as it is."""
-    return CURL + text if text.startswith(URL_SCHEMES) else text
+    return CURL + text if _URL.match(text) else text
 
 
 def input_path(text: str, base: Path | None = None) -> Path:
@@ -61,12 +65,9 @@ def input_path(text: str, base: Path | None = None) -> Path:
 def url_of(path: str | Path) -> str | None:
     """The http(s) URL a /vsicurl/ path reads (its `//` restored), or None for other paths."""
     text = str(path)
-    if text.startswith(URL_SCHEMES):
-        return text
-    if not text.startswith(CURL):
-        return None
-    rest = text[len(CURL):]
-    return re.sub(r"^(https?):/+", r"\1://", rest)
+    if text.startswith(CURL):
+        text = text[len(CURL):]
+    return _URL.sub(r"\1://", text) if _URL.match(text) else None
 
 
 def shown(path: str | Path) -> str:
@@ -80,14 +81,26 @@ def http_status(message: str) -> int | None:
     return int(match[1]) if match else None
 
 
+def read_failure(path: str | Path, exc: BaseException) -> str:
+    """Why a block read of a remote input failed, on one line: the HTTP status its server now answers, else GDAL's."""
+    messages, seen = [], exc
+    while seen is not None and len(messages) < 8:  # rasterio's "see previous exception" chain
+        messages.append(" ".join(str(seen).split()))
+        seen = seen.__cause__ or seen.__context__
+    detail = messages[-1] or type(exc).__name__
+    url = url_of(path)
+    problem = http_problem(url) if url else ""
+    return detail if not problem or problem.startswith("HTTP 2") else f"{problem}; {detail}"
+
+
 def remote_facts(path: str | Path) -> tuple[int, str]:
     """(size in bytes, a sha256 of its ETag, size and Last-Modified) of a remote input, from one HEAD request.
 
     What `--resume` compares: a changed object gets a new ETag or Last-Modified, and nothing is downloaded.
     """
     url = url_of(path)
-    if url is None:
-        raise InputError(f"{path}: only http(s) inputs can be checked without a download; give it as an https:// URL")
+    if url is None:  # /vsis3/ and the like: no unsigned HEAD; a new identity every run, so --resume recomputes it
+        return -1, "unidentified-" + secrets.token_hex(16)
     request = urllib.request.Request(url, method="HEAD")
     try:
         with urllib.request.urlopen(request, timeout=HEAD_TIMEOUT_S) as response:
@@ -95,8 +108,52 @@ def remote_facts(path: str | Path) -> tuple[int, str]:
     except urllib.error.HTTPError as exc:
         raise InputError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise InputError(f"{url}: cannot be reached ({reason})") from None
+        raise InputError(f"{url}: cannot be reached ({_reason(exc)})") from None
     size = int(headers.get("Content-Length") or -1)
     identity = "\n".join([url, headers.get("ETag") or "", str(size), headers.get("Last-Modified") or ""])
     return size, hashlib.sha256(identity.encode()).hexdigest()
+
+
+def http_problem(url: str) -> str:
+    """What a HEAD request says of `url`: "HTTP <status> <reason>", or why it cannot be reached."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=HEAD_TIMEOUT_S) as response:
+            return f"HTTP {response.status}, yet GDAL cannot read it as a raster"
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code} {exc.reason}"
+    except (urllib.error.URLError, OSError) as exc:
+        return f"cannot be reached ({_reason(exc)})"
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a server could not be reached, in words ("Connection refused"), without the errno."""
+    reason = getattr(exc, "reason", exc)
+    return getattr(reason, "strerror", None) or str(reason)
+
+
+def open_remote(path: Path) -> rasterio.DatasetReader:
+    """Open a remote raster with the COG read options, or raise InputError naming its URL and the HTTP status."""
+    try:
+        with rasterio.Env(**COG_READ_OPTIONS):
+            url = url_of(path)
+            return rasterio.open(CURL + url if url else str(path))  # GDAL's own form, "//" and all
+    except RasterioError as exc:
+        url = url_of(path)
+        message = " ".join(str(exc).split())
+        if url is None:
+            raise InputError(f"{path}: cannot be opened ({message})") from None
+        problem = http_problem(url)  # GDAL's message may not carry the status: ask the server once more
+        status = http_status(message)
+        if problem.startswith("HTTP 2"):
+            problem = f"HTTP {status}" if status else f"{problem} ({message})"
+        raise InputError(f"{url}: {problem}") from None
+
+
+@contextlib.contextmanager
+def cog_reads(*paths: Path) -> Iterator[None]:
+    """GDAL's COG read options for the block reads of a scene, where any of its `paths` is remote."""
+    if any(is_remote(path) for path in paths):
+        with rasterio.Env(**COG_READ_OPTIONS):
+            yield
+    else:
+        yield

@@ -21,6 +21,7 @@ from rasterio.errors import RasterioError
 from ibhfn.atomic import atomic_path, write_temporary
 from ibhfn.errors import InputError
 from ibhfn.hashing import file_sha256
+from ibhfn.runtime.remote import is_remote, remote_facts, shown
 
 RECORD_FORMAT = "ibhfn-scene/2"  # 2: tiles spread evenly, so scenes recorded as /1 are recomputed
 
@@ -35,7 +36,12 @@ class FileFacts:
 
     @classmethod
     def of(cls, path: Path, stop: threading.Event | None = None) -> "FileFacts":
-        """Measure and hash `path` (`stop` ends the hashing early); InputError if it cannot be read."""
+        """Measure and hash `path` (`stop` ends the hashing early); InputError if it cannot be read.
+
+        A remote input is named by its URL and identified by its ETag, size and Last-Modified (`remote.remote_facts`).
+        """
+        if is_remote(path):
+            return cls(shown(path), *remote_facts(path))
         path = Path(path)
         try:
             return cls(str(path.resolve()), path.stat().st_size, file_sha256(path, stop=stop))
