@@ -6,9 +6,12 @@ batch over the end-to-end time of `ibhfn.runtime.run_scene` over the scene, meas
 SCENE_ROUNDS rounds), and the process's peak RSS. ONNX Runtime FP32 and PyTorch eager FP32 are
 also timed call for call in turn, in one process, for their ratio. Two tables time the choices of
 `--compress` and (on the CPU) `--streams` in turn on the same scene, and one `--jobs` over a
-folder of copies of it (the batch's wall time against its tiles through the engine alone). The
-last gives the runtime's peak RSS on a small, a large and a wide scene (ibhfn-run in a fresh
+folder of copies of it (the batch's wall time against its tiles through the engine alone).
+`ibhfn-calibrate` is timed at several calibration-set sizes (its peak RSS should not grow with
+them), and `ibhfn-verify --scenes` against `ibhfn-run` on the scene (`verify_speed`). The last
+table gives the runtime's peak RSS on a small, a large and a wide scene (ibhfn-run in a fresh
 process each), which should be the same within 20 %: memory follows the block, not the scene.
+`--tables` picks some of them.
 
 TensorRT rows appear where TensorRT and a GPU are present; everything else runs on any machine.
 Medians of repeated runs, all measured in this one run.
@@ -26,14 +29,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
+from calibration_runs import calibration_tree, measure_calibration, print_calibration
+from child_peak import run_child
 from rich.console import Console
 from rich.table import Table
+from verify_speed import measure_verify, print_verify
 
 from ibhfn.bundled import BUNDLED_CHECKPOINT
 from ibhfn.calibration.calibrate import calibrate
@@ -56,6 +62,7 @@ BATCHES = (1, 2, 4, 8)  # the default; a GPU wants larger (--batches)
 SCENE_ROUNDS = 5  # this machine's speed moves by up to 15 % within a minute: medians of 3 rounds wandered
 BATCH_ROUNDS = 2  # rounds of the --jobs table, each a whole folder of scenes per choice
 Infer = Callable[[np.ndarray, np.ndarray], np.ndarray]
+TABLES = ("backends", "calibration", "verify", "memory")
 
 
 @dataclass
@@ -251,26 +258,9 @@ def own_peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-PEAK_MARKER = "PEAK_RSS_MB="
-RUN_AND_REPORT_PEAK = f"""
-import sys
-from ibhfn.runtime.cli import main
-try:
-    main()
-finally:
-    hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
-    print("{PEAK_MARKER}" + str(int(hwm.split()[1]) / 1024), file=sys.stderr)
-"""  # ibhfn-run, then its own peak RSS in MB (Linux only: the memory table needs VmHWM)
-
-
 def peak_rss_of_run(engine: Path, scene_dir: Path, out: Path) -> float:
     """Peak RSS in MB of `ibhfn-run` over one scene folder, in a fresh process."""
-    command = [sys.executable, "-c", RUN_AND_REPORT_PEAK, "--engine", str(engine), "-q", str(scene_dir), str(out)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode:
-        raise SystemExit(f"ibhfn-run failed on {scene_dir}:\n{done.stderr}")
-    report = next(line for line in done.stderr.splitlines() if line.startswith(PEAK_MARKER))
-    return float(report[len(PEAK_MARKER):])
+    return run_child("ibhfn.runtime.cli", "--engine", str(engine), "-q", str(scene_dir), str(out)).peak_rss_mb
 
 
 def machine() -> str:
@@ -285,7 +275,7 @@ def build_models(checkpoint: Path, models: Path, work: Path, console: Console) -
     Models already in `models` are reused, so a machine without the export tools (a GPU host with
     only the runtime) can be handed the ones built elsewhere.
     """
-    onnx = {precision: models / f"model_{precision}.onnx" for precision in ("fp32", "fp16", "int8")}
+    onnx = {precision: models / f"model_{precision}.onnx" for precision in ("fp32", "fp16", "int8", "int8_cpu")}
     checkpoint_sha256 = file_sha256(checkpoint)
     for path in onnx.values():
         if path.is_file() and read_metadata(path).checkpoint_sha256 != checkpoint_sha256:
@@ -294,12 +284,16 @@ def build_models(checkpoint: Path, models: Path, work: Path, console: Console) -
     for precision in ("fp32", "fp16"):
         if not onnx[precision].is_file():
             export_onnx(checkpoint, onnx[precision], precision=precision)
-    if not onnx["int8"].is_file():
-        console.print("calibrating INT8 on a generated SEN12MS-CR tree ...")
-        tree = write_tree(work / "tree", seed=1, scenes_per_split=(4, 2, 0), patches_per_scene=4)
-        calibrated = calibrate(onnx["fp32"], tree, onnx["int8"], samples=32)
+    for name, form in (("int8", "tensorrt"), ("int8_cpu", "cpu")):
+        if onnx[name].is_file():
+            continue
+        console.print(f"calibrating INT8 ({form} form) on a generated SEN12MS-CR tree ...")
+        tree = work / "tree"
+        if not tree.is_dir():
+            write_tree(tree, seed=1, scenes_per_split=(4, 2, 0), patches_per_scene=4)
+        calibrated = calibrate(onnx["fp32"], tree, onnx[name], samples=32, form=form)
         if calibrated.path is None:
-            raise SystemExit(f"INT8 calibration missed its targets; see {calibrated.report_path}")
+            raise SystemExit(f"INT8 calibration ({form} form) missed its targets; see {calibrated.report_path}")
     return onnx
 
 
@@ -347,6 +341,10 @@ def main() -> None:
     parser.add_argument("--models", type=Path, default=None,
                         help="folder of model_fp32/fp16/int8.onnx to reuse, built there when missing "
                              "(default: a temporary folder)")
+    parser.add_argument("--calibration", type=int, nargs="+", default=[32, 128, 512],
+                        help="calibration-set sizes to time ibhfn-calibrate with (0: no calibration table)")
+    parser.add_argument("--tables", nargs="+", choices=TABLES, default=list(TABLES),
+                        help="which tables to measure (default: all)")
     parser.add_argument("--measure", nargs=6, metavar=("BACKEND", "PRECISION", "MODEL", "S1", "S2", "OUT"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -363,50 +361,76 @@ def main() -> None:
         onnx = build_models(args.checkpoint, models, work, console)
         console.print(f"generating a {args.scene} x {args.scene} scene ...")
         scene = write_scene(work / "scene", "bench", height=args.scene, width=args.scene, seed=3)
-        specs = [("PyTorch eager", "fp32", args.checkpoint)]
-        specs += [("ONNX Runtime", precision, onnx[precision]) for precision in ("fp32", "fp16", "int8")]
-        plans = tensorrt_engines(onnx, work, console, max(batches))
-        specs += [("TensorRT", precision, plan) for precision, plan in plans.items()]
-        rows = []
-        for spec in specs:
-            console.print(f"measuring {spec[0]} {spec[1]} ...")
-            rows.append(run_backend_process(spec, (scene.s1, scene.s2), work / "out", args.repeats, batches))
-        print_rows(console, rows)
-        with open_engine(onnx["fp32"], device="auto") as engine:
-            console.print(f"timing {engine.backend} fp32 and PyTorch eager fp32 (CPU) in turn ...")
-            ratio = speedup_in_turn(engine.infer, torch_infer(args.checkpoint), args.repeats, batches)
-        console.print(f"ONNX Runtime fp32 / PyTorch eager fp32, call for call in one process: {ratio:.2f} x")
-        fp32 = next(row for row in rows if row.backend.startswith("ONNX Runtime") and row.precision == "fp32")
-        scene_files = (scene.s1, scene.s2)
-        with open_engine(onnx["fp32"], device="auto") as engine:
-            console.print(f"timing the pipeline ({engine.backend} fp32) with each output compression in turn ...")
-            compressions = {compress: (engine, RunOptions(batch_size=fp32.best_batch, compress=compress))
-                            for compress in COMPRESSIONS}
-            print_variants(console, "ibhfn-run --compress", "compression",
-                           compare_in_turn(compressions, scene_files, work / "out"))
-            if "CUDA" not in engine.backend:
-                with open_engine(onnx["fp32"], device="cpu", streams=2) as streamed:
-                    console.print("timing the pipeline with one and two ONNX Runtime streams in turn ...")
-                    streams = {"1 (default)": (engine, RunOptions(batch_size=fp32.best_batch)),
-                               "2": (streamed, RunOptions(batch_size=fp32.best_batch))}
-                    print_variants(console, "ibhfn-run --streams", "streams",
-                                   compare_in_turn(streams, scene_files, work / "out"))
-            folder = copies_of(scene_files, work / "copies", args.copies)
-            console.print(f"timing the pipeline over {args.copies} copies of the scene with --jobs "
-                          f"{', '.join(map(str, args.jobs))} in turn ...")
-            spec = EngineSpec(onnx["fp32"], device="auto")
-            print_jobs(console, compare_jobs(engine, spec, folder, tuple(args.jobs), fp32.best_batch, work / "out"))
-        if not args.large:
-            return
-        console.print(f"generating a {args.large} x {args.large} scene ...")
-        large = write_scene(work / "large", "large", height=args.large, width=args.large, seed=4)
-        memory = {(args.scene, args.scene): peak_rss_of_run(onnx["fp32"], scene.s1.parent, work / "rss_small"),
-                  (args.large, args.large): peak_rss_of_run(onnx["fp32"], large.s1.parent, work / "rss_large")}
-        if args.wide:
-            console.print(f"generating a {args.scene} x {args.wide} scene ...")
-            wide = write_scene(work / "wide", "wide", height=args.scene, width=args.wide, seed=5)
-            memory[args.scene, args.wide] = peak_rss_of_run(onnx["fp32"], wide.s1.parent, work / "rss_wide")
-        print_memory(console, memory)
+        tables = set(args.tables)
+        if "backends" in tables:
+            backend_tables(args, onnx, scene, work, console)
+        counts = tuple(count for count in args.calibration if count > 0)
+        if "calibration" in tables and counts:
+            console.print(f"calibrating with {', '.join(map(str, counts))} patches, each in a fresh process ...")
+            tree = calibration_tree(work / "calibration_tree", max(counts))
+            print_calibration(console, measure_calibration(onnx["fp32"], tree, counts, work / "calibration"))
+        if "verify" in tables:
+            console.print("timing ibhfn-run and ibhfn-verify --scenes (INT8 against FP32) on the scene ...")
+            figures = measure_verify(onnx["int8"], onnx["fp32"], scene.s1.parent, work)
+            print_verify(console, ("int8", "fp32"), figures)
+        if "memory" in tables and args.large:
+            memory_table(args, onnx, scene, work, console)
+
+
+def backend_tables(args: argparse.Namespace, onnx: dict[str, Path], scene, work: Path, console: Console) -> None:
+    """The backend table, ONNX Runtime against PyTorch, and the --compress, --streams and --jobs tables."""
+    batches = tuple(args.batches)
+    specs = [("PyTorch eager", "fp32", args.checkpoint)]
+    specs += [("ONNX Runtime", precision, onnx[precision]) for precision in ("fp32", "fp16", "int8")]
+    specs.append(("ONNX Runtime", "int8 (cpu form)", onnx["int8_cpu"]))
+    plans = tensorrt_engines(onnx, work, console, max(batches))
+    specs += [("TensorRT", precision, plan) for precision, plan in plans.items()]
+    rows = []
+    for spec in specs:
+        console.print(f"measuring {spec[0]} {spec[1]} ...")
+        rows.append(run_backend_process(spec, (scene.s1, scene.s2), work / "out", args.repeats, batches))
+    print_rows(console, rows)
+    with open_engine(onnx["fp32"], device="auto") as engine:
+        console.print(f"timing {engine.backend} fp32 and PyTorch eager fp32 (CPU) in turn ...")
+        ratio = speedup_in_turn(engine.infer, torch_infer(args.checkpoint), args.repeats, batches)
+    console.print(f"ONNX Runtime fp32 / PyTorch eager fp32, call for call in one process: {ratio:.2f} x")
+    with open_engine(onnx["fp32"], device="cpu") as fp32_engine, open_engine(onnx["int8_cpu"], device="cpu") as int8:
+        console.print("timing ONNX Runtime int8 (cpu form) and fp32 on the CPU in turn ...")
+        ratio = speedup_in_turn(int8.infer, fp32_engine.infer, args.repeats, batches)
+    console.print(f"ONNX Runtime int8 (cpu form) / fp32 on the CPU, call for call in one process: {ratio:.2f} x")
+    fp32 = next(row for row in rows if row.backend.startswith("ONNX Runtime") and row.precision == "fp32")
+    scene_files = (scene.s1, scene.s2)
+    with open_engine(onnx["fp32"], device="auto") as engine:
+        console.print(f"timing the pipeline ({engine.backend} fp32) with each output compression in turn ...")
+        compressions = {compress: (engine, RunOptions(batch_size=fp32.best_batch, compress=compress))
+                        for compress in COMPRESSIONS}
+        print_variants(console, "ibhfn-run --compress", "compression",
+                       compare_in_turn(compressions, scene_files, work / "out"))
+        if "CUDA" not in engine.backend:
+            with open_engine(onnx["fp32"], device="cpu", streams=2) as streamed:
+                console.print("timing the pipeline with one and two ONNX Runtime streams in turn ...")
+                streams = {"1 (default)": (engine, RunOptions(batch_size=fp32.best_batch)),
+                           "2": (streamed, RunOptions(batch_size=fp32.best_batch))}
+                print_variants(console, "ibhfn-run --streams", "streams",
+                               compare_in_turn(streams, scene_files, work / "out"))
+        folder = copies_of(scene_files, work / "copies", args.copies)
+        console.print(f"timing the pipeline over {args.copies} copies of the scene with --jobs "
+                      f"{', '.join(map(str, args.jobs))} in turn ...")
+        spec = EngineSpec(onnx["fp32"], device="auto")
+        print_jobs(console, compare_jobs(engine, spec, folder, tuple(args.jobs), fp32.best_batch, work / "out"))
+
+
+def memory_table(args: argparse.Namespace, onnx: dict[str, Path], scene, work: Path, console: Console) -> None:
+    """ibhfn-run's peak RSS on the scene, a large one and a wide one, each in a fresh process."""
+    console.print(f"generating a {args.large} x {args.large} scene ...")
+    large = write_scene(work / "large", "large", height=args.large, width=args.large, seed=4)
+    memory = {(args.scene, args.scene): peak_rss_of_run(onnx["fp32"], scene.s1.parent, work / "rss_small"),
+              (args.large, args.large): peak_rss_of_run(onnx["fp32"], large.s1.parent, work / "rss_large")}
+    if args.wide:
+        console.print(f"generating a {args.scene} x {args.wide} scene ...")
+        wide = write_scene(work / "wide", "wide", height=args.scene, width=args.wide, seed=5)
+        memory[args.scene, args.wide] = peak_rss_of_run(onnx["fp32"], wide.s1.parent, work / "rss_wide")
+    print_memory(console, memory)
 
 
 def print_rows(console: Console, rows: list[Row]) -> None:

@@ -23,10 +23,18 @@ from rich.table import Table
 
 from ibhfn.calibration.accuracy import Targets
 from ibhfn.calibration.calibrate import CalibrationResult, calibrate
-from ibhfn.calibration.quantize import METHODS
+from ibhfn.calibration.quantize import FORMS, METHODS
 from ibhfn.cli_errors import one_line_warnings, report_errors
-from ibhfn.cli_options import (Command, OneOf, QuietOption, SeedOption, VersionOption, choices_metavar, new_app,
-                               progress_bar)
+from ibhfn.cli_options import (
+    Command,
+    OneOf,
+    QuietOption,
+    SeedOption,
+    VersionOption,
+    choices_metavar,
+    new_app,
+    progress_bar,
+)
 from ibhfn.errors import InputError, VerificationFailed
 
 app = new_app(help=__doc__.split("\n")[0])
@@ -84,6 +92,7 @@ def run(
     target_psnr: Annotated[float, typer.Option(help="Most PSNR (dB) INT8 may lose against FP32 on truth.")] = 0.3,
     target_sam: Annotated[float, typer.Option(help="Most SAM (degrees) INT8 may add against FP32.")] = 0.2,
     form: Annotated[str, typer.Option(
+        metavar=choices_metavar(tuple(FORMS)), callback=OneOf(tuple(FORMS), "INT8 form"),
         help="tensorrt: INT8 activations with zero point 0, as TensorRT builds them; cpu: UINT8 activations with "
              "zero points, which ONNX Runtime runs as integer convolutions on the CPU (not for TensorRT).")
     ] = "tensorrt",

@@ -15,8 +15,9 @@ import logging
 import sys
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, TextIO
+from typing import TextIO
 
 import onnxruntime.quantization
 

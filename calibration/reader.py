@@ -10,7 +10,7 @@ naming its file.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from onnxruntime.quantization import CalibrationDataReader

@@ -11,8 +11,8 @@ quantized: a model with nothing in INT8 would meet any target and mean nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import onnx
 

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def bench_output() -> str:
-    """What `bench/run.py` prints for a 256 px scene, a 512 px 'large' scene and one timed call."""
-    done = subprocess.run([sys.executable, str(BENCH), "--repeats", "1", "--scene", "256", "--large", "512"],
+    """What `bench/run.py` prints for a 256 px scene, 512 px 'large' and 256 x 1024 'wide' ones, one timed call."""
+    done = subprocess.run([sys.executable, str(BENCH), "--repeats", "1", "--scene", "256", "--large", "512",
+                           "--wide", "1024", "--calibration", "4", "8"],
                           capture_output=True, text=True, timeout=900, check=False,
                           env={**os.environ, "COLUMNS": "200"})  # rich would wrap the table at 80
     assert done.returncode == 0, done.stderr[-2000:]
@@ -35,13 +36,38 @@ def test_every_cpu_backend_has_a_row(bench_output):
         assert any(backend in line and precision in line for line in bench_output.splitlines()), backend
 
 
-def test_memory_table_compares_the_two_scene_sizes(bench_output):
-    rows = [line.split("│") for line in bench_output.splitlines() if line.startswith("│")]
-    peaks = [float(cells[2]) for cells in rows if cells[1].strip() in ("256 x 256", "512 x 512")]
-    ratio = float(bench_output.split("large / small:")[1].split()[0])
+def test_memory_table_compares_the_scene_sizes(bench_output):
+    rows = variant_rows(bench_output, "ibhfn-run peak RSS")
+    assert set(rows) == {"256 x 256", "512 x 512", "256 x 1024"}, rows
+    peaks = {size: float(cells[0]) for size, cells in rows.items()}
     # each figure is ibhfn-run's own peak (a runtime with ONNX Runtime: hundreds of MB, not the parent's GBs)
-    assert len(peaks) == 2 and all(100 < peak < 2000 for peak in peaks), peaks
-    assert abs(ratio - peaks[1] / peaks[0]) < 0.01
+    assert all(100 < peak < 2000 for peak in peaks.values()), peaks
+    for size, cells in rows.items():
+        assert abs(float(cells[1]) - peaks[size] / peaks["256 x 256"]) < 0.01
+
+
+def test_calibration_is_timed_at_each_set_size_in_its_own_process(bench_output):
+    rows = variant_rows(bench_output, "ibhfn-calibrate (percentile")
+    assert set(rows) == {"4", "8"}, rows
+    for seconds, peak, ratio, delta_psnr, delta_sam, *_ in rows.values():
+        assert float(seconds) > 0 and 100 < float(peak) < 4000 and 0.5 < float(ratio) < 2
+        assert abs(float(delta_psnr)) < 1 and abs(float(delta_sam)) < 1
+    assert float(rows["4"][2]) == 1.0
+
+
+def test_verification_is_timed_against_both_runs(bench_output):
+    rows = variant_rows(bench_output, "ibhfn-verify --scenes int8 against fp32")
+    assert set(rows) == {"ibhfn-run int8", "ibhfn-run fp32", "ibhfn-verify --scenes"}, rows
+    seconds = {name: float(cells[0]) for name, cells in rows.items()}
+    ratio = float(bench_output.split("verify / ibhfn-run int8:")[1].split()[0])
+    assert abs(ratio - seconds["ibhfn-verify --scenes"] / seconds["ibhfn-run int8"]) < 0.01
+    assert seconds["ibhfn-verify --scenes"] > 0 and ratio > 0
+
+
+def test_int8_cpu_form_has_a_row_and_is_timed_against_fp32_in_turn(bench_output):
+    assert any("int8 (cpu form)" in line for line in bench_output.splitlines())
+    ratio = float(bench_output.split("int8 (cpu form) / fp32 on the CPU, call for call in one process:")[1].split()[0])
+    assert 0.2 < ratio < 20, ratio
 
 
 def test_onnx_runtime_and_pytorch_are_compared_call_for_call(bench_output):
@@ -53,6 +79,7 @@ def test_models_exported_from_another_checkpoint_are_not_reused(tmp_path, monkey
     spec = importlib.util.spec_from_file_location("bench_run", BENCH)
     bench = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "bench_run", bench)  # dataclasses look their module up there
+    monkeypatch.syspath_prepend(str(BENCH.parent))  # its sibling modules, as `python bench/run.py` finds them
     spec.loader.exec_module(bench)
     model = onnx.load(BUNDLED_ONNX)
     for prop in model.metadata_props:

@@ -188,3 +188,7 @@ def verify(
 def main() -> None:
     """Entry point of the `ibhfn-verify` console script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -28,7 +28,7 @@ class EnginePair:
     engine: Engine
     reference: Engine
 
-    def __enter__(self) -> "EnginePair":
+    def __enter__(self) -> EnginePair:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Sequence
 
 import numpy as np
 
@@ -130,7 +130,7 @@ class SampleComparison:
         sample_id: str,
         truth: np.ndarray | None = None,
         coverage: float | None = None,
-    ) -> "SampleComparison":
+    ) -> SampleComparison:
         """Compare one sample's engine and reference outputs, (C, H, W), and score both on truth."""
         _check_sample(engine_out, reference_out, truth, sample_id, coverage)
         engine = np.asarray(engine_out, dtype=np.float64)

@@ -8,9 +8,9 @@ that cannot be read (a truncated download) is left out with one warning naming i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 

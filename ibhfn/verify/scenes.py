@@ -1,7 +1,7 @@
 """Scene mode: engine and reference each restore whole scenes through the tiled runtime, then compared.
 
-Both run `ibhfn.runtime.pipeline.run_scene` with the same options into float32 reflectance
-GeoTIFFs in a temporary folder, so tiling, blending and the output encoding are verified along
+Both run `ibhfn.runtime.pipeline.run_scene` with the same options into uncompressed float32
+reflectance GeoTIFFs in a temporary folder, so tiling, blending and the output encoding are verified along
 with the engine. The two outputs are then compared window by window (bounded memory at any scene
 size); each window is one sample `<scene>@<row>,<col>`. Pixels the reference leaves empty
 (nodata) are set to 0 in every array, so they count as agreement, not as error.
@@ -14,13 +14,12 @@ above `CLOUD_THRESHOLD` counting as cloud) for the coverage of each window.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
-import rasterio
 from rasterio.windows import Window
 
 from ibhfn.errors import InputError
@@ -78,7 +77,8 @@ def restore_scene(
     progress: Progress | None = None,
 ) -> RestoredScene:
     """Run engine and reference over one scene into float32 reflectance GeoTIFFs under `work_dir`."""
-    float_options = dataclasses.replace(options, output_dtype="float32", cog=False)
+    # uncompressed: lossless compression of a temporary file would only cost time
+    float_options = dataclasses.replace(options, output_dtype="float32", cog=False, compress="none")
     outputs, warnings = {}, []
     for role, runner in (("engine", engine), ("reference", reference)):
         outputs[role] = Path(work_dir) / role / f"{pair.name}.tif"

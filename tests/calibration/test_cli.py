@@ -111,5 +111,12 @@ def test_truncated_patches_are_skipped_with_one_warning_each(fp32_onnx, tree, tm
         assert len(lines) == 1 and lines[0].startswith(f"warning: {victim}: cannot be read"), result.stderr
     assert "Traceback" not in result.output
     chosen = json.loads((tmp_path / "m.onnx.calibration.json").read_text())["patches"]
-    assert len(chosen) == 15 and (train_scene.scene, train_scene.patch) not in {(p["scene"], p["patch"]) for p in chosen}
+    assert len(chosen) == 15
+    assert (train_scene.scene, train_scene.patch) not in {(p["scene"], p["patch"]) for p in chosen}
     assert json.loads((tmp_path / "m.onnx.report.json").read_text())["accuracy"]["samples"] == 7
+
+
+def test_an_unknown_form_is_a_one_line_error(fp32_onnx, tree, tmp_path, no_work):
+    assert_one_line_error(invoke(fp32_onnx, tree, tmp_path / "m.onnx", "--form", "gpu"),
+                          "unknown INT8 form 'gpu'; choose one of tensorrt, cpu")
+    assert not any(tmp_path.iterdir())

@@ -176,7 +176,7 @@ def test_cpu_form_has_uint8_activations_int8_weights_and_no_relu_left(cpu_form):
 
 
 def test_onnx_runtime_fuses_the_cpu_form_into_integer_convolutions(cpu_form, calibrated, tmp_path):
-    """The TensorRT form leaves float Conv between Q/DQ pairs on the CPU; the CPU form leaves none but its float nodes."""
+    """The symmetric form leaves float Conv between Q/DQ pairs on the CPU; the CPU form only its float nodes."""
     def optimized_ops(path, name):
         options = ort.SessionOptions()
         options.optimized_model_filepath = str(tmp_path / name)

@@ -21,7 +21,7 @@ from ibhfn.verify.report import load_schema
 from .conftest import write_tiny_checkpoint
 
 
-def verify(*args) -> "object":
+def verify(*args) -> object:
     """Run ibhfn-verify with these arguments; return click's Result."""
     return CliRunner().invoke(app, [str(a) for a in args])
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from ibhfn.verify.report import SCHEMA, load_schema, write_report
-from ibhfn.versions import versions
 from ibhfn.verify.thresholds import judge, thresholds_for
+from ibhfn.versions import versions
 
 
 class _References(HTMLParser):
