@@ -63,13 +63,16 @@ def reflectance_scaling(dtype: str, s2_offset: int) -> tuple[float, float] | Non
 
 def encode(restored: np.ndarray, valid: np.ndarray, preprocessing: Preprocessing, dtype: str, *,
            s2_offset: int = 0) -> np.ndarray:
-    """Network-scale rows to uint16 DN (reflectance x 10000 - `s2_offset`) or float32 reflectance, nodata off `valid`.
+    """Network-scale rows to uint16 DN (reflectance x 10000 - `s2_offset`, at least 1) or float32 reflectance.
+
+    Nodata (0 or NaN) off `valid`.
 
     The result is a new array, written while `restored`'s buffer takes the next block; `restored`
     (float32) may be overwritten on the way.
     """
     if dtype == "uint16":
         values = preprocessing.to_dn(restored, offset=s2_offset, in_place=True)
+        np.maximum(values, 1, out=values)  # 0 is nodata: a valid pixel as dark or darker is 1 DN
     else:
         values = preprocessing.reflectance(restored)
     if not valid.all():

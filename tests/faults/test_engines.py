@@ -201,3 +201,19 @@ def test_an_engine_that_fails_while_running_fails_its_scene_in_one_line(tmp_path
     assert "1 scenes: 0 done, 0 skipped, 1 failed" in result.stdout
     assert "[E:onnxruntime" not in result.stderr  # ONNX Runtime's own log of the failure
     assert files_under(out) == []
+
+
+def dark_engine(path):
+    """Every band a little below zero reflectance: dark water, a deep shadow."""
+    return write_engine(path, [helper.make_node("Mul", ["optical", "zero"], ["black"]),
+                               helper.make_node("Sub", ["black", "little"], ["restored"])],
+                        initializers=[constant("zero", 0.0), constant("little", 1e-3)])
+
+
+def test_valid_pixels_darker_than_zero_are_written_1_not_nodata(scenes, tmp_path):
+    result = ibhfn_run("--engine", dark_engine(tmp_path / "dark.onnx"), scenes, tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    with rasterio.open(tmp_path / "out" / "a.tif") as restored:
+        assert restored.nodata == 0
+        assert (restored.read() == 1).all()  # every band of every pixel: valid, and as dark as uint16 DN go
+        assert (restored.read_masks() == 255).all()
