@@ -265,7 +265,7 @@ def _add_prediction(accumulator: BlendAccumulator, grid: TileGrid, options: RunO
     """Add one tile's prediction, cropped to the scene, with its blend weight; `origin`: the panel's first column."""
     height = min(grid.tile, grid.height - tile.row)
     width = min(grid.tile, grid.width - tile.col)
-    window = blend_window(grid.tile, options.overlap, options.blend, scene_edges=grid.scene_edges(tile))
+    window = blend_window(grid.tile, grid.overlap, options.blend, scene_edges=grid.scene_edges(tile))
     accumulator.add(replace(tile, col=tile.col - origin), prediction[:, :height, :width], window[:height, :width])
 
 
@@ -351,7 +351,8 @@ def run_scene(
             if resume and record_path(output).is_file() and is_finished(output, expected()):
                 result.status = "skipped"
             else:
-                grid = TileGrid(source.height, source.width, tile, options.overlap)
+                tile = scene_tile(engine, tile, source.height, source.width)
+                grid = TileGrid(source.height, source.width, tile, min(options.overlap, tile - 1))
                 blocks = scene_blocks(grid, options)
                 runs = sum(len(block.tiles) for block in blocks)  # a tile on a panel's edge runs in both panels
                 progress.scene_started(result.name, runs)
@@ -383,13 +384,29 @@ def run_scene(
                        "bands": list(engine.metadata.s2_bands)},
             **({"gate": {"path": gate_path(output).relative_to(output.parent).as_posix(),
                          **written_facts(gate_path(output))}} if engine.gate else {}),
-            "tiles": {"total": runs, "run": result.tiles, "empty": result.empty_tiles},
+            "tiles": {"size": grid.tile, "total": runs, "run": result.tiles, "empty": result.empty_tiles},
             "timings": result.timings,
             "warnings": result.warnings,
         })
         if not engine.gate:
             gate_path(output).unlink(missing_ok=True)  # an earlier run's gate does not belong to this output
     return result
+
+
+def scene_tile(engine: Engine, tile: int, height: int, width: int) -> int:
+    """`tile`, or for a scene smaller than it, the scene's longer side rounded up to the engine's size multiple.
+
+    A scene is never padded up to a tile far larger than itself; an engine of one tile size keeps it.
+    """
+    multiple = engine.metadata.size_multiple
+    fitted = -(-max(height, width) // multiple) * multiple
+    if fitted >= tile:
+        return tile
+    try:
+        engine.check_tile(fitted)
+    except IbhfnError:
+        return tile
+    return fitted
 
 
 def _measure_inputs(s1: Path, s2: Path, timings: dict[str, float], stop: threading.Event) -> dict[str, FileFacts]:

@@ -217,3 +217,24 @@ def test_valid_pixels_darker_than_zero_are_written_1_not_nodata(scenes, tmp_path
         assert restored.nodata == 0
         assert (restored.read() == 1).all()  # every band of every pixel: valid, and as dark as uint16 DN go
         assert (restored.read_masks() == 255).all()
+
+
+def tile_height_engine(path):
+    """Every band the tile's height in DN (x 1e-4 network units at a divisor of 10000): which tile the run used."""
+    nodes = [helper.make_node("Shape", ["optical"], ["height"], start=2, end=3),
+             helper.make_node("Cast", ["height"], ["rows"], to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["rows", "per_dn"], ["level"]),
+             helper.make_node("Mul", ["optical", "zero"], ["black"]),
+             helper.make_node("Add", ["black", "level"], ["restored"])]
+    return write_engine(path, nodes, initializers=[constant("per_dn", [1e-4]), constant("zero", 0.0)])
+
+
+def test_a_tile_larger_than_the_scene_is_cut_to_the_scene_not_the_scene_padded(tmp_path):
+    write_scene(tmp_path / "in", "a", height=90, width=70)
+    engine = tile_height_engine(tmp_path / "height.onnx")
+    result = ibhfn_run("--engine", engine, "--tile", 512, tmp_path / "in", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    with rasterio.open(tmp_path / "out" / "a.tif") as restored:
+        assert (restored.read() == 92).all()  # 90 rounded up to the size multiple 4, not 512
+    record = json.loads((tmp_path / "out" / "a.tif.json").read_text())
+    assert record["tiles"]["size"] == 92 and record["options"]["tile_size"] == 512
