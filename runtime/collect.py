@@ -12,6 +12,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import rasterio
 from rasterio.errors import RasterioError
@@ -57,13 +58,13 @@ class Collection:
         """Whether every planned scene has a complete output."""
         return self.count(COMPLETE) == len(self.scenes)
 
-    def figures(self) -> dict:
+    def figures(self) -> dict[str, Any]:
         """Tiles, scene seconds and area summed over complete scenes; throughput per task and over the run's span."""
         done = [scene for scene in self.scenes if scene.status == COMPLETE]
         tiles = sum(scene.tiles for scene in done)
         seconds = sum(scene.seconds for scene in done)
         areas = [scene.area_km2 for scene in done]
-        area = None if any(a is None for a in areas) else sum(areas)
+        area = None if any(a is None for a in areas) else sum(a for a in areas if a is not None)
         starts = [scene.finished_at - scene.seconds for scene in done if scene.finished_at is not None]
         ends = [scene.finished_at for scene in done if scene.finished_at is not None]
         span = max(ends) - min(starts) if ends else 0.0
@@ -77,7 +78,7 @@ class Collection:
             "km2_per_second": area / span if area is not None and span else None,
         }
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """The JSON summary written to OUT/collect.json."""
         return {
             "format": SUMMARY_FORMAT,

@@ -15,8 +15,8 @@ import re
 import secrets
 import urllib.error
 import urllib.request
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Iterator, Mapping
 
 import rasterio
 from rasterio.errors import RasterioError
@@ -83,7 +83,8 @@ def http_status(message: str) -> int | None:
 
 def read_failure(path: str | Path, exc: BaseException) -> str:
     """Why a block read of a remote input failed, on one line: the HTTP status its server now answers, else GDAL's."""
-    messages, seen = [], exc
+    messages: list[str] = []
+    seen: BaseException | None = exc
     while seen is not None and len(messages) < 8:  # rasterio's "see previous exception" chain
         messages.append(" ".join(str(seen).split()))
         seen = seen.__cause__ or seen.__context__

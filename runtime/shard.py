@@ -10,7 +10,7 @@ same split from the scene names (`pairing.shard`), so no coordinator is needed.
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 from ibhfn.errors import InputError
 
@@ -43,7 +43,7 @@ def parse_shard(value: str | None, count: int | None = None,
 
 
 def from_scheduler(environ: Mapping[str, str], count: int | None = None) -> tuple[int, int]:
-    """(index, count) of this task in a Slurm job array or a Kubernetes Indexed Job; InputError in one line if neither."""
+    """(index, count) of this task in a Slurm job array or a Kubernetes Indexed Job; InputError if neither."""
     slurm, kubernetes = environ.get(SLURM_ID), environ.get(KUBERNETES_INDEX)
     if slurm is not None and kubernetes is not None:
         raise InputError(f"--shard auto: both {SLURM_ID} and {KUBERNETES_INDEX} are set; unset the one that is "

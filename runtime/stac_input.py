@@ -15,6 +15,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ibhfn.errors import InputError
 from ibhfn.runtime.pairing import Pairing, PairingProblem, ScenePair, not_a_file, plain_name
@@ -93,7 +94,7 @@ def _read_item(item: object, number: int, collection: Path, pair_by: str | None)
     if not isinstance(item, dict) or item.get("type") != "Feature" or not isinstance(item.get("id"), str):
         raise _ItemProblem(f"#{number}", f"feature {number} is not a STAC Item (a Feature with an id)")
     item_id = item["id"]
-    properties = item.get("properties") if isinstance(item.get("properties"), dict) else {}
+    properties: dict[str, Any] = item["properties"] if isinstance(item.get("properties"), dict) else {}
     suffix = _SUFFIX.match(item_id)
     platform = _PLATFORM.match(str(properties.get("platform") or properties.get("constellation") or ""))
     sensor = suffix["sensor"].lower() if suffix else f"s{platform['number']}" if platform else None
@@ -123,9 +124,9 @@ def _read_item(item: object, number: int, collection: Path, pair_by: str | None)
     return scene, sensor, asset, source
 
 
-def _data_href(item: dict, item_id: str, scene: str) -> str:
+def _data_href(item: dict[str, Any], item_id: str, scene: str) -> str:
     """The href of the Item's GeoTIFF to read: asset `data`, else its one GeoTIFF asset with the role `data`."""
-    assets = item.get("assets") if isinstance(item.get("assets"), dict) else {}
+    assets: dict[str, Any] = item["assets"] if isinstance(item.get("assets"), dict) else {}
     chosen = assets.get("data")
     if not isinstance(chosen, dict):
         candidates = [asset for asset in assets.values() if isinstance(asset, dict)
@@ -136,14 +137,14 @@ def _data_href(item: dict, item_id: str, scene: str) -> str:
         raise _ItemProblem(scene, f"Item {item_id!r} has no GeoTIFF to read (assets: {listed}); give it an asset "
                                   "'data', or one GeoTIFF asset with the role 'data', holding the scene's bands in one "
                                   "file")
-    return chosen["href"]
+    return str(chosen["href"])
 
 
-def _base(item: dict, collection: Path) -> Path:
+def _base(item: dict[str, Any], collection: Path) -> Path:
     """The folder an Item's relative hrefs start from: its own self link's, else the collection file's."""
     for link in item.get("links") or []:
         if isinstance(link, dict) and link.get("rel") == "self" and isinstance(link.get("href"), str):
-            href = link["href"]
+            href = str(link["href"])
             if not is_remote(href):
                 return (collection.parent / href).parent
     return collection.parent

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any
 
 import rasterio
 from rasterio.errors import RasterioError
@@ -54,7 +55,7 @@ class InputItem:
     datetime: str | None = None
 
 
-def load_pystac():
+def load_pystac() -> Any:
     """pystac, or DependencyError in one line saying how to install it."""
     try:
         import pystac
@@ -78,7 +79,7 @@ def item_path(output: Path) -> Path:
     return output.with_name(output.stem + ITEM_SUFFIX)
 
 
-def build_item(output: Path, inputs: list[InputItem] = ()) -> "pystac.Item":
+def build_item(output: Path, inputs: Sequence[InputItem] = ()) -> pystac.Item:
     """The STAC Item of a restored scene, from its GeoTIFF and record (InputError if either cannot be read)."""
     pystac = load_pystac()
     from pystac.extensions.eo import Band, EOExtension
@@ -125,22 +126,23 @@ def build_item(output: Path, inputs: list[InputItem] = ()) -> "pystac.Item":
         for scale, offset in grid["scaling"]]
     for link in _input_links(record, inputs, output.parent, pystac):
         item.add_link(link)
-    return item
+    return item  # type: ignore[no-any-return]  # pystac is imported lazily, as Any
 
 
 PROCESSING_SCHEMA = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
 
 
-def _read_record(output: Path) -> dict:
+def _read_record(output: Path) -> dict[str, Any]:
     """The scene record of `output`, or InputError naming it."""
     path = record_path(output)
     try:
-        return json.loads(path.read_text())
+        record: dict[str, Any] = json.loads(path.read_text())
+        return record
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: cannot read the scene record to describe {output.name} ({exc})") from None
 
 
-def _grid(dataset: rasterio.DatasetReader) -> dict:
+def _grid(dataset: rasterio.DatasetReader) -> dict[str, Any]:
     """What the Item says of an output's grid and bands, read from its header."""
     crs = dataset.crs
     left, bottom, right, top = dataset.bounds
@@ -170,7 +172,7 @@ def _grid(dataset: rasterio.DatasetReader) -> dict:
     }
 
 
-def _processing(record: dict, created: datetime) -> dict:
+def _processing(record: dict[str, Any], created: datetime) -> dict[str, Any]:
     """The processing extension's fields: what made the output, with which versions, from which engine."""
     engine = record.get("engine", {})
     software = {name: version for name, version in record.get("versions", {}).items()
@@ -191,7 +193,7 @@ def _processing(record: dict, created: datetime) -> dict:
     }
 
 
-def _input_links(record: dict, inputs: list[InputItem], folder: Path, pystac) -> list:
+def _input_links(record: dict[str, Any], inputs: Sequence[InputItem], folder: Path, pystac: Any) -> list[Any]:
     """`derived_from` links to a scene's inputs: their STAC Items where known, else the input files."""
     links = [pystac.Link("derived_from", source.href, media_type=pystac.MediaType.JSON,
                          title=f"{source.sensor.upper()} Item {source.item_id}") for source in inputs]
@@ -214,7 +216,7 @@ def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def write_item(output: Path, inputs: list[InputItem] = ()) -> Path:
+def write_item(output: Path, inputs: Sequence[InputItem] = ()) -> Path:
     """Write the STAC Item of `output` beside it, atomically; return its path."""
     item = build_item(output, inputs)
     path = item_path(Path(output))
@@ -229,7 +231,7 @@ class ItemWriter:
     An Item that cannot be written fails its scene with the one-line reason.
     """
 
-    def __init__(self, progress: "Progress", sources: Callable[[str], list[InputItem]]) -> None:
+    def __init__(self, progress: Progress, sources: Callable[[str], list[InputItem]]) -> None:
         self._progress = progress
         self._sources = sources
 
@@ -239,7 +241,7 @@ class ItemWriter:
     def tiles_done(self, name: str, count: int) -> None:
         self._progress.tiles_done(name, count)
 
-    def scene_finished(self, result: "SceneResult") -> None:
+    def scene_finished(self, result: SceneResult) -> None:
         wanted = result.status == "done" or (result.status == "skipped" and not item_path(result.output).is_file())
         if wanted:
             try:

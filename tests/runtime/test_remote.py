@@ -188,7 +188,8 @@ def test_http_failures_are_one_line_naming_the_url_and_status(tmp_path, server, 
     result = invoke("--engine", onnx_engine_path, "-q", manifest(tmp_path / "scenes.csv", rows), out)
     assert result.exit_code == 2
     errors = {line.split(": ", 2)[1]: line for line in result.stderr.splitlines()}
-    assert errors[f"http://127.0.0.1:{port}/away_s2.tif"].endswith("away_s2.tif: cannot be reached (Connection refused)")
+    away = errors[f"http://127.0.0.1:{port}/away_s2.tif"]
+    assert away.endswith("away_s2.tif: cannot be reached (Connection refused)")
     broken = errors[server.url("broken_s2.tif")]
     assert broken.startswith(f"error: {server.url('broken_s2.tif')}: cannot read rows ")
     assert "(HTTP 503 Service Unavailable; " in broken

@@ -21,7 +21,7 @@ CORE = "https://schemas.stacspec.org/v1.1.0/item-spec/json-schema/"
 BUNDLED = {
     **{CORE + path.name: path for path in (SCHEMAS / "stac-spec-v1.1.0").glob("*.json")},
     **{f"https://geojson.org/schema/{path.name}": path for path in (SCHEMAS / "geojson").glob("*.json")},
-    **{f"https://stac-extensions.github.io/{path.stem.rsplit('-', 1)[0]}/{path.stem.rsplit('-', 1)[1]}/schema.json": path
+    **{"https://stac-extensions.github.io/{}/{}/schema.json".format(*path.stem.rsplit("-", 1)): path
        for path in (SCHEMAS / "extensions").glob("*.json")},
     "https://proj.org/schemas/v0.7/projjson.schema.json": SCHEMAS / "projjson.schema.json",
 }

@@ -1,0 +1,52 @@
+"""`ibhfn-deploy`: a checkpoint to a verified deployment bundle in one command (the work is `export.bundle.deploy`).
+
+    ibhfn-deploy --checkpoint best.pt --precision fp16 --data SEN12MS-CR/ bundle/
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ibhfn.cli_errors import one_line_warnings, report_errors
+from ibhfn.cli_options import VersionOption
+from ibhfn.errors import VerificationFailed
+from ibhfn.export.bundle import DEPLOY_PRECISIONS
+
+app = typer.Typer(add_completion=False, no_args_is_help=True)
+
+
+@app.command()
+@report_errors
+@one_line_warnings
+def deploy_command(
+    out: Annotated[Path, typer.Argument(
+        metavar="OUT", help="Bundle folder to write (new, or empty).", show_default=False)],
+    precision: Annotated[str, typer.Option(help=f"Engine precision: {' or '.join(DEPLOY_PRECISIONS)}.")],
+    data: Annotated[Path, typer.Option(help="SEN12MS-CR root (or a synthetic tree): INT8 calibrates on its train "
+                                            "split; the engine is verified on its val split.")],
+    checkpoint: Annotated[Optional[Path], typer.Option(help="Checkpoint (default: the bundled model).")] = None,
+    samples: Annotated[int, typer.Option(min=1, help="Val patches the engine is verified on.")] = 32,
+    calibration_samples: Annotated[int, typer.Option(min=1, help="Train patches INT8 is calibrated on.")] = 128,
+    tile: Annotated[int, typer.Option(min=1, help="Tile side in px for calibration and the TensorRT profile.")] = 256,
+    device: Annotated[str, typer.Option(help="ONNX Runtime device for verification: auto, cpu or cuda.")] = "auto",
+    version: VersionOption = False,
+) -> None:
+    """Export, calibrate (INT8), build a TensorRT plan where TensorRT exists, verify, and write one bundle."""
+    from ibhfn.export.bundle import deploy
+
+    bundle = deploy(checkpoint, precision, data, out, samples=samples, calibration_samples=calibration_samples,
+                    tile=tile, device=device)
+    typer.echo(f"[I] {bundle.plan_note}")
+    typer.echo(f"[I] {bundle.engine.name} vs model.onnx: {bundle.verdict}")
+    typer.echo(f"[I] wrote {bundle.folder}: {bundle.engine.name}, model.onnx, verify/, MODEL_CARD.md, bundle.json "
+               f"in {bundle.seconds:.1f} s")
+    if not bundle.passed:
+        raise VerificationFailed(f"{bundle.engine}: {bundle.verdict}")
+
+
+def main() -> None:
+    """Entry point of `ibhfn-deploy`."""
+    app()
