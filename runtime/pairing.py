@@ -165,7 +165,8 @@ def read_manifest(manifest: Path) -> Pairing:
                 manifest, f"line {line} has no {' and no '.join(empty)} file", name))
         elif not plain_name(name):
             pairing.problems.append(PairingProblem(
-                manifest, f"line {line} names its scene {name!r}: a scene name is a file name, without folders", name))
+                manifest, f"line {line} names its scene {name!r}: a scene name is a file name on one line, without "
+                          "folders, newlines or other control characters", name))
         elif missing:
             pairing.problems.extend(
                 PairingProblem(p, f"listed on line {line} of {manifest.name} but "
@@ -182,8 +183,8 @@ def read_manifest(manifest: Path) -> Pairing:
 
 
 def plain_name(name: str) -> bool:
-    """Whether a scene name makes an output file inside OUT (not a path that leaves it)."""
-    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name
+    """Whether a scene name makes an output file inside OUT (not a path that leaves it) named on one line."""
+    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name and name.isprintable()
 
 
 def single_pair(s1: Path, s2: Path) -> Pairing:

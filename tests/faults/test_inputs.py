@@ -256,3 +256,15 @@ def test_a_zip_bomb_for_metadata_is_refused_in_bounded_memory(tmp_path, declared
                                "product again")
     assert not out.exists() or os.listdir(out) == []
     assert 20 * 2**20 < peak < PEAK, f"{peak / 2**20:.0f} MiB"  # measured, and bounded
+
+
+def test_a_manifest_name_with_a_newline_is_refused_in_one_line(tmp_path):
+    scene = write_scene(tmp_path / "in", "a", height=64, width=64)
+    manifest = tmp_path / "scenes.csv"
+    manifest.write_text(f's1,s2,name\n{scene.s1},{scene.s2},"a\nerror: forged"\n')  # the record ends on line 3
+    out = tmp_path / "out"
+    result = tool(RUN, manifest, out)
+    assert_refused(result, f"{manifest}: line 3 names its scene 'a\\nerror: forged': a scene name is a file name on "
+                           "one line, without folders, newlines or other control characters")
+    assert len(result.stderr.splitlines()) == 1  # the forged line never reaches the terminal as a line
+    assert not out.exists() or not any(out.iterdir())

@@ -89,7 +89,8 @@ def test_a_scene_name_that_would_leave_out_is_refused(tmp_path, name):
     pairing = read_manifest(manifest)
     assert pairing.pairs == []
     assert [str(problem) for problem in pairing.problems] == [
-        f"{manifest}: line 2 names its scene {name!r}: a scene name is a file name, without folders"]
+        f"{manifest}: line 2 names its scene {name!r}: a scene name is a file name on one line, without folders, "
+        "newlines or other control characters"]
 
 
 def test_an_empty_cell_is_named_with_its_line(tmp_path):
