@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from ibhfn.cli_errors import report_errors
+from ibhfn.cli_errors import one_line_warnings, report_errors
 from ibhfn.cli_version import VersionOption
 from ibhfn.errors import InputError
 from ibhfn.runtime.collect import collect, write_summary
@@ -130,6 +130,7 @@ def check_line(summary: RunSummary) -> str:
 
 @app.command()
 @report_errors
+@one_line_warnings
 def run(
     paths: Annotated[list[Path], typer.Argument(
         help="IN OUT: IN is a folder of <name>_s1.tif + <name>_s2.tif pairs or a manifest CSV "

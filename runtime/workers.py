@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ibhfn.atomic import remove_partials
+from ibhfn.cli_errors import one_line_warnings
 from ibhfn.errors import IbhfnError
 from ibhfn.runtime.engine import Engine, available_cpus, open_engine
 from ibhfn.runtime.malloc import map_large_arrays
@@ -137,6 +138,7 @@ def _work(work: _Work, connection: Connection) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # from here a SIGTERM has nothing to clean up
 
 
+@one_line_warnings
 def _restore_scenes(work: _Work, channel: _Channel) -> None:
     """Open the engine, restore the scenes the caller hands out, report everything back."""
     try:

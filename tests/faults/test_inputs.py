@@ -268,3 +268,22 @@ def test_a_manifest_name_with_a_newline_is_refused_in_one_line(tmp_path):
                            "one line, without folders, newlines or other control characters")
     assert len(result.stderr.splitlines()) == 1  # the forged line never reaches the terminal as a line
     assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_python_warnings_are_one_line_each_without_source_lines(tmp_path, jobs):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("x", "y"):  # GeoTIFFs without georeferencing: rasterio warns as it opens and writes them
+        with rasterio.open(folder / f"{name}_s2.tif", "w", driver="GTiff", width=64, height=64, count=13,
+                           dtype="uint16") as dataset:
+            dataset.write(rng.integers(500, 3000, (13, 64, 64)).astype(np.uint16))
+        with rasterio.open(folder / f"{name}_s1.tif", "w", driver="GTiff", width=64, height=64, count=2,
+                           dtype="float32") as dataset:
+            dataset.write(np.stack([np.full((64, 64), -12.0, np.float32), np.full((64, 64), -19.0, np.float32)]))
+    result = tool(RUN, "--jobs", jobs, folder, tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert "warning: Dataset has no geotransform, gcps, or rpcs. The identity matrix will be returned." in lines
+    assert all(line.startswith(("warning: ", "error: ")) for line in lines), result.stderr  # no source lines
