@@ -47,8 +47,22 @@ MAX_PIXELS_OPTION = "--max-pixels"
 
 
 def error_reason(exc: BaseException) -> str:
-    """An exception's message on one line (GDAL's span several), or its type where it has none."""
-    return " ".join(str(exc).split()) or type(exc).__name__
+    """An exception's message on one line (GDAL's span several), or its type where it has none.
+
+    rasterio's "Read failed. See previous exception for details." gives way to the GDAL errors it
+    chains (the block that failed and why: "ZIPDecode:Decoding error at scanline 0"), each said once.
+    """
+    text = " ".join(str(exc).split())
+    if "See previous exception" not in text:
+        return text or type(exc).__name__
+    messages: list[str] = []
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and len(messages) < 8:
+        message = " ".join(str(cause).split()).rstrip(".")
+        if message and not any(message in kept for kept in messages):
+            messages.append(message)
+        cause = cause.__cause__ or cause.__context__
+    return "; ".join(messages) or text
 
 
 def open_raster(path: Path) -> rasterio.DatasetReader:

@@ -287,3 +287,20 @@ def test_python_warnings_are_one_line_each_without_source_lines(tmp_path, jobs):
     lines = result.stderr.splitlines()
     assert "warning: Dataset has no geotransform, gcps, or rpcs. The identity matrix will be returned." in lines
     assert all(line.startswith(("warning: ", "error: ")) for line in lines), result.stderr  # no source lines
+
+
+def test_a_damaged_compressed_block_names_gdal_s_reason_not_see_previous_exception(tmp_path):
+    scene = write_scene(tmp_path / "src", "a", height=512, width=512)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    copy_raster(scene.s2, folder / "a_s2.tif", driver="GTiff", tiled=True, compress="deflate")
+    shutil.copy(scene.s1, folder / "a_s1.tif")
+    size = (folder / "a_s2.tif").stat().st_size
+    with open(folder / "a_s2.tif", "r+b") as handle:  # the header and block offsets intact, the blocks garbage
+        handle.seek(size // 2)
+        handle.write(np.random.default_rng(0).integers(0, 256, size // 4, np.uint8).tobytes())
+    result = tool(RUN, folder, tmp_path / "out")
+    (line,) = error_lines(result)
+    assert line.startswith(f"error: {folder / 'a_s2.tif'}: cannot read rows ") and "See previous" not in line
+    assert "ZIPDecode" in line or "TIFFReadEncodedTile" in line, line
+    assert result.returncode == 2 and "Traceback" not in result.stderr
