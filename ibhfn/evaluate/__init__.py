@@ -1,7 +1,8 @@
 """Evaluation: a network over a SEN12MS-CR split, as the literature reports it, beside "output = cloudy input".
 
 Modules: `evaluation` (`evaluate(model, reader) -> EvaluationReport`, per ROI-season and per
-cloud-coverage bucket; `evaluate_checkpoint(path, root, split)`, what `ibhfn-eval` runs), `table`
+cloud-coverage bucket; `evaluate_checkpoint(path, root, split)`, what `ibhfn-eval` runs, for a checkpoint or
+an engine: `engine_network`), `table`
 (the text table), `cli` (`ibhfn-eval`).
 
     report = evaluate(load_checkpoint("run/best.pt"), SEN12MSCR(root, "test"))

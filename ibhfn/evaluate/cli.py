@@ -1,4 +1,4 @@
-"""`ibhfn-eval`: score a checkpoint (IB-HFN or DSen2-CR) on a SEN12MS-CR split; print the table, write JSON.
+"""`ibhfn-eval`: score a checkpoint (IB-HFN or DSen2-CR) or an engine on a SEN12MS-CR split; print the table, write JSON.
 
 This module only parses arguments and reports; the work is `ibhfn.evaluate.evaluation.evaluate_checkpoint`.
 """
@@ -41,7 +41,9 @@ EVAL_SPLITS = (*SPLITS, "all")
 @one_line_warnings
 def run(
     data: Annotated[Path, typer.Option(help="SEN12MS-CR root.")],
-    checkpoint: Annotated[Path, typer.Option(help="An ibhfn or dsen2cr checkpoint (best.pt of ibhfn-train).")],
+    checkpoint: Annotated[Path, typer.Option(
+        "--checkpoint", "--engine", help="An ibhfn or dsen2cr checkpoint (best.pt of ibhfn-train), or an engine "
+                                         "(.onnx of ibhfn-export or ibhfn-calibrate, .plan), scored alike.")],
     split: Annotated[str, typer.Option(
         metavar=choices_metavar(EVAL_SPLITS), callback=OneOf(EVAL_SPLITS, "split"),
         help="Split to score (all: every split).")] = "test",

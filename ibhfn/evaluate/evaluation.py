@@ -21,8 +21,8 @@ from torch import nn
 
 from ibhfn.data import COVERAGE_BUCKETS, SEN12MSCR, Sample, coverage_bucket
 from ibhfn.errors import InputError, ShapeError
+from ibhfn.evaluate.engine_network import is_engine, opened_network
 from ibhfn.metrics import MetricSet, compute_metrics
-from ibhfn.model.checkpoint import network_from, read_checkpoint
 from ibhfn.preprocessing import get_preprocessing
 
 IDENTITY = "cloudy input"  # the name of the identity baseline in reports
@@ -219,16 +219,17 @@ def evaluate_checkpoint(
     device: str | torch.device = "cpu",
     progress: Callable[[int, int], None] | None = None,
 ) -> EvaluationReport:
-    """Score the network of a checkpoint (read once, with its preprocessing) on a split of a SEN12MS-CR folder;
-    the report's `source` names both and how S1 and the input were read."""
-    stored = read_checkpoint(checkpoint)
-    model = network_from(checkpoint, stored)
-    preprocessing = stored["preprocessing"]
-    reader = SEN12MSCR(Path(data), split, preprocessing=preprocessing, cloud_mask=cloud_mask, s1=s1, optical=optical,
-                       scenes=scenes)
-    report = evaluate(model, reader, samples=samples, batch_size=batch_size, device=device,
-                      preprocessing=preprocessing, progress=progress)
-    report.source = {"data": str(data), "checkpoint": str(checkpoint), "s1": s1, "input": optical}
+    """Score the network of a checkpoint (read once, with its preprocessing), or an engine file (.onnx, .plan: with
+    the preprocessing its metadata holds), on a split of a SEN12MS-CR folder; the report's `source` names both
+    and how S1 and the input were read."""
+    with opened_network(checkpoint, str(device)) as (model, preprocessing):
+        reader = SEN12MSCR(Path(data), split, preprocessing=preprocessing, cloud_mask=cloud_mask, s1=s1,
+                           optical=optical, scenes=scenes)
+        report = evaluate(model, reader, samples=samples, batch_size=batch_size,
+                          device="cpu" if is_engine(checkpoint) else device, preprocessing=preprocessing,
+                          progress=progress)
+    report.source = {"data": str(data), "engine" if is_engine(checkpoint) else "checkpoint": str(checkpoint),
+                     "s1": s1, "input": optical}
     return report
 
 
