@@ -27,6 +27,7 @@ _URL = re.compile(r"^(https?):/+", re.IGNORECASE)  # a Path folds "https://" int
 CURL = "/vsicurl/"
 VIRTUAL_PREFIXES = (CURL, "/vsis3/", "/vsigs/", "/vsiaz/", "/vsiadls/", "/vsioss/", "/vsiswift/", "/vsiwebhdfs/")
 HEAD_TIMEOUT_S = 30
+MAX_DOCUMENT_BYTES = 64 * 2**20  # a remote ItemCollection larger than this is refused, not read into memory
 # GDAL configuration for reading COGs over HTTP: no listing of the folder on open, a bounded chunk cache,
 # retries on 429/5xx, and no sidecar probing beyond what is asked.
 COG_READ_OPTIONS: Mapping[str, object] = {
@@ -124,6 +125,26 @@ def http_problem(url: str) -> str:
         return f"HTTP {exc.code} {exc.reason}"
     except (urllib.error.URLError, OSError) as exc:
         return f"cannot be reached ({_reason(exc)})"
+
+
+def fetch_text(path: str | Path) -> str:
+    """The text of a small remote document (a STAC ItemCollection), or InputError naming its URL and HTTP status."""
+    url = url_of(path)
+    if url is None:
+        raise InputError(f"{path}: only an http(s) document can be fetched; download it and give the file")
+    try:
+        with urllib.request.urlopen(url, timeout=HEAD_TIMEOUT_S) as response:
+            data = response.read(MAX_DOCUMENT_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        raise InputError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise InputError(f"{url}: cannot be reached ({_reason(exc)})") from None
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise InputError(f"{url}: more than {MAX_DOCUMENT_BYTES // 2**20} MiB; split the ItemCollection")
+    try:
+        return str(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"{url}: not UTF-8 text; give a STAC ItemCollection (JSON)") from None
 
 
 def _reason(exc: BaseException) -> str:

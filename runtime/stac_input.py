@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 
 from ibhfn.errors import InputError
 from ibhfn.runtime.pairing import Pairing, PairingProblem, ScenePair, not_a_file, plain_name
-from ibhfn.runtime.remote import input_path, is_remote
+from ibhfn.runtime.remote import fetch_text, input_path, is_remote, shown, url_of
 from ibhfn.runtime.stac_item import InputItem
 
 SCENE_PROPERTY = "ibhfn:scene"
@@ -47,18 +48,18 @@ def is_item_collection(path: Path) -> bool:
 
 def read_item_collection(path: Path, pair_by: str | None = None) -> StacPlan:
     """Pair the S1 and S2 Items of the ItemCollection at `path`; each Item that cannot be run is a problem."""
-    path = Path(path)
+    path = input_path(str(path))
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(fetch_text(path) if is_remote(path) else path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read the ItemCollection ({getattr(exc, 'strerror', None) or exc})") from None
     except ValueError as exc:
-        raise InputError(f"{path}: not JSON ({exc}); give a STAC ItemCollection") from None
+        raise InputError(f"{shown(path)}: not JSON ({exc}); give a STAC ItemCollection") from None
     features = document.get("features") if isinstance(document, dict) else None
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection" or not isinstance(features, list):
-        raise InputError(f"{path}: not a STAC ItemCollection (a GeoJSON FeatureCollection of Items)")
+        raise InputError(f"{shown(path)}: not a STAC ItemCollection (a GeoJSON FeatureCollection of Items)")
     if not features:
-        raise InputError(f"{path}: the ItemCollection holds no Items")
+        raise InputError(f"{shown(path)}: the ItemCollection holds no Items")
     found: dict[str, dict[str, list[tuple[Path, InputItem]]]] = defaultdict(lambda: {"s1": [], "s2": []})
     problems: list[PairingProblem] = []
     for number, item in enumerate(features, 1):
@@ -111,15 +112,14 @@ def _read_item(item: object, number: int, collection: Path, pair_by: str | None)
     if not plain_name(scene):
         raise _ItemProblem(scene, f"Item {item_id!r} names its scene {scene!r}: a scene name is a file name, "
                                   "without folders")
-    href = _data_href(item, item_id, scene)
-    base = _base(item, collection)
-    asset = input_path(href, base)
+    asset = _resolve(_data_href(item, item_id, scene), item, collection)
     if not is_remote(asset) and (reason := not_a_file(asset)) is not None:
         raise _ItemProblem(scene, f"Item {item_id!r}: its data asset {asset} " + (
             "does not exist" if reason == "no such file" else reason))
     self_href = next((link.get("href") for link in item.get("links") or [] if isinstance(link, dict)
                       and link.get("rel") == "self" and isinstance(link.get("href"), str)), None)
-    source = InputItem(sensor, self_href or f"{collection.resolve()}#{item_id}", item_id,
+    where = shown(collection) if is_remote(collection) else collection.resolve()
+    source = InputItem(sensor, self_href or f"{where}#{item_id}", item_id,
                        properties.get("datetime") if isinstance(properties.get("datetime"), str) else None)
     return scene, sensor, asset, source
 
@@ -140,11 +140,17 @@ def _data_href(item: dict[str, Any], item_id: str, scene: str) -> str:
     return str(chosen["href"])
 
 
-def _base(item: dict[str, Any], collection: Path) -> Path:
-    """The folder an Item's relative hrefs start from: its own self link's, else the collection file's."""
-    for link in item.get("links") or []:
-        if isinstance(link, dict) and link.get("rel") == "self" and isinstance(link.get("href"), str):
-            href = str(link["href"])
-            if not is_remote(href):
-                return (collection.parent / href).parent
-    return collection.parent
+def _resolve(href: str, item: dict[str, Any], collection: Path) -> Path:
+    """An asset href as a path to read: as it is when absolute, else from the Item's self link or the collection's
+    place (a folder, or a URL where the collection was fetched)."""
+    if is_remote(href) or Path(href).is_absolute():
+        return Path(input_path(href))
+    base = next((str(link["href"]) for link in item.get("links") or [] if isinstance(link, dict)
+                 and link.get("rel") == "self" and isinstance(link.get("href"), str)), None)
+    if base is None:
+        base = url_of(collection) or str(collection)
+    elif not is_remote(base) and not is_remote(collection):
+        base = str(collection.parent / base)
+    if is_remote(base):
+        return Path(input_path(urllib.parse.urljoin(url_of(base) or base, href)))
+    return Path(base).parent / href

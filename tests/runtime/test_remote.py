@@ -218,3 +218,26 @@ def test_single_pair_and_stac_items_take_urls(tmp_path, server, onnx_engine_path
     assert (tmp_path / "stac" / "u.tif").read_bytes() == (tmp_path / "single" / "u.tif").read_bytes()
     collected = invoke("--collect", tmp_path / "items.json", tmp_path / "stac")
     assert collected.exit_code == 0, collected.output
+
+
+def test_an_item_collection_fetched_over_http_reads_its_relative_hrefs_there(tmp_path, server, onnx_engine_path,
+                                                                              make_scene):
+    for path in make_scene(tmp_path / "plain", "v", height=64, width=64):
+        (server.folder / "cogs").mkdir(exist_ok=True)
+        as_cog(path, server.folder / "cogs" / path.name)
+    items = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": f"v_{sensor}", "properties": {"datetime": "2024-01-01T00:00:00Z"}, "links": [],
+         "assets": {"data": {"href": f"cogs/v_{sensor}.tif", "type": "image/tiff; application=geotiff",
+                             "roles": ["data"]}}} for sensor in ("s1", "s2")]}
+    (server.folder / "items.json").write_text(json.dumps(items))
+    out = tmp_path / "out"
+    result = invoke("--engine", onnx_engine_path, server.url("items.json"), out)
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "v.tif.json").read_text())
+    assert record["inputs"]["s2"]["path"] == server.url("cogs/v_s2.tif")
+    links = json.loads((out / "v.stac.json").read_text())["links"]
+    assert {link["href"] for link in links} == {f"{server.url('items.json')}#v_{sensor}" for sensor in ("s1", "s2")}
+    assert invoke("--collect", server.url("items.json"), out).exit_code == 0
+    missing = invoke("--engine", onnx_engine_path, server.url("nothing.json"), tmp_path / "out2")
+    assert missing.exit_code == 2 and missing.stderr == f"error: {server.url('nothing.json')}: HTTP 404 Not Found\n"
+    assert not (tmp_path / "out2").exists()
