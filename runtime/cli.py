@@ -22,7 +22,6 @@ from ibhfn.runtime.pairing import Pairing, pair_folder, read_manifest, shard, si
 from ibhfn.runtime.pipeline import RunOptions, RunSummary, SceneResult, run_batch
 from ibhfn.runtime.preflight import CHECKED, check_batch, check_outputs
 from ibhfn.runtime.raster_source import ANY_FORMAT_OPTION, MAX_PIXELS_OPTION, geotiffs_only
-from ibhfn.runtime.run_lock import out_folder_lock
 from ibhfn.runtime.s2_offset import GIVEN, NOT_DECLARED
 from ibhfn.runtime.shard import COUNT_VARIABLE, parse_shard
 from ibhfn.runtime.stac_input import StacPlan, is_item_collection, read_item_collection
@@ -217,8 +216,8 @@ def run(
                 typer.echo(f"error: {scene.name}: {scene.reason}", err=True)
         typer.echo(collected.line())
         raise typer.Exit(0 if collected.complete else EXIT_FAILED)
-    check_outputs(pairing, out_dir)  # every shard's outputs against every input, before any work
     if shard_of is not None:
+        check_outputs(pairing, out_dir)  # every shard's outputs against every input (the batch checks its own)
         pairing = shard(pairing, *shard_of)
     if not allow_any_format:
         pairing = geotiffs_only(pairing)
@@ -237,15 +236,16 @@ def run(
                 reporter.say(f"warning: {warning}")
             summary = check_batch(loaded, pairing, out_dir, options, progress=reporter)
     elif jobs == 1:
-        with out_folder_lock(out_dir, shard_of), spec.open() as loaded:
+        with spec.open() as loaded:
             for warning in loaded.warnings:
                 reporter.say(f"warning: {warning}")
             with reporter.bars:
-                summary = run_batch(loaded, pairing, out_dir, options, resume=resume, progress=progress)
+                summary = run_batch(loaded, pairing, out_dir, options, resume=resume, progress=progress,
+                                    shard=shard_of)
     else:
-        with out_folder_lock(out_dir, shard_of), reporter.bars:
+        with reporter.bars:
             summary = run_batch_in_workers(spec, pairing, out_dir, options, jobs=jobs, resume=resume,
-                                           progress=progress)
+                                           progress=progress, shard=shard_of)
         for warning in summary.engine_warnings:
             reporter.say(f"warning: {warning}")
     if not quiet and check:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import warnings
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -157,7 +158,9 @@ class OnnxRuntimeEngine(Engine):
     @staticmethod
     def _load(path: Path, options: ort.SessionOptions, providers: list[str]) -> ort.InferenceSession:
         try:
-            return ort.InferenceSession(str(path), options, providers=providers)
+            with warnings.catch_warnings():  # a provider that did not start is said once, as the engine's warning
+                warnings.filterwarnings("ignore", message="Specified provider", category=UserWarning)
+                return ort.InferenceSession(str(path), options, providers=providers)
         except _ORT_ERRORS as exc:
             raise ModelError(f"{path}: ONNX Runtime cannot load it ({_first_line(exc)})") from None
 

@@ -42,9 +42,10 @@ from ibhfn.runtime.block_reader import BlockReader, PreparedBlock
 from ibhfn.runtime.consumer_thread import ConsumerThread
 from ibhfn.runtime.engine import Engine
 from ibhfn.runtime.leftovers import remove_stale_partials
+from ibhfn.runtime.run_lock import out_folder_lock
 from ibhfn.output_folder import check_output_folder
 from ibhfn.runtime.output_check import OutputCheck
-from ibhfn.runtime.pairing import Pairing, ScenePair, scene_name
+from ibhfn.runtime.pairing import Pairing, ScenePair, refuse_overwriting_inputs, scene_name
 from ibhfn.runtime.raster_source import MAX_PIXELS, SceneSource
 from ibhfn.runtime.remote import cog_reads
 from ibhfn.runtime.s2_offset import is_offset
@@ -560,11 +561,25 @@ def scene_outputs(out_dir: Path, pair: ScenePair) -> list[Path]:
     return [output, record_path(output), gate_path(output)]  # a run without the gate removes an earlier one
 
 
-def prepare_out_folder(pairing: Pairing, out_dir: Path, *, resume: bool) -> None:
-    """Stop at once where `out_dir` cannot take the batch; on `resume`, remove what killed runs left of its outputs."""
+def check_outputs(pairing: Pairing, out_dir: Path) -> None:
+    """Stop a batch before any work, with one line, where a scene would write over an input of the batch."""
+    refuse_overwriting_inputs(pairing, partial(scene_outputs, out_dir))
+
+
+@contextmanager
+def held_out_folder(pairing: Pairing, out_dir: Path, *, resume: bool,
+                    shard: tuple[int, int] | None = None) -> Iterator[None]:
+    """`out_dir` held for the batch (or its `shard` of a split: `run_lock`), once it can take it.
+
+    Stops at once where `out_dir` cannot take the batch, a scene would write over an input of it or
+    another run holds it; on `resume`, removes what killed runs left of its outputs.
+    """
     check_output_folder(out_dir, writable=not resume)
-    if resume:
-        remove_stale_partials(path for pair in pairing.pairs for path in scene_outputs(out_dir, pair))
+    check_outputs(pairing, out_dir)
+    with out_folder_lock(out_dir, shard):
+        if resume:
+            remove_stale_partials(path for pair in pairing.pairs for path in scene_outputs(out_dir, pair))
+        yield
 
 
 def run_batch(
@@ -575,13 +590,17 @@ def run_batch(
     *,
     resume: bool = False,
     progress: Progress | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> RunSummary:
-    """Restore every paired scene into `out_dir`; a scene that fails does not stop the others."""
+    """Restore every paired scene into `out_dir`; a scene that fails does not stop the others.
+
+    `shard` (i, n) says the batch is shard i of a split, whose shards may run into `out_dir` at once.
+    """
     progress = progress or NoProgress()
     options.tile_for(engine)  # an engine that cannot take the tile fails the batch once, not per scene
-    prepare_out_folder(pairing, out_dir, resume=resume)
     restore = partial(run_pair, engine, out_dir=out_dir, options=options, resume=resume, progress=progress)
-    return each_scene(pairing, restore, progress)
+    with held_out_folder(pairing, out_dir, resume=resume, shard=shard):
+        return each_scene(pairing, restore, progress)
 
 
 def each_scene(pairing: Pairing, scene: Callable[[ScenePair], SceneResult], progress: Progress) -> RunSummary:

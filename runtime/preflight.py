@@ -7,16 +7,15 @@ scenes in seconds before a long run.
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.errors import IbhfnError
 from ibhfn.runtime.engine import Engine
 from ibhfn.output_folder import check_output_folder
-from ibhfn.runtime.pairing import Pairing, ScenePair, refuse_overwriting_inputs
-from ibhfn.runtime.pipeline import (NoProgress, Progress, RunOptions, RunSummary, SceneResult, each_scene,
-                                    output_path, scene_outputs)
+from ibhfn.runtime.pairing import Pairing, ScenePair
+from ibhfn.runtime.pipeline import (NoProgress, Progress, RunOptions, RunSummary, SceneResult, check_outputs,
+                                    each_scene, output_path)
 from ibhfn.runtime.raster_source import MAX_PIXELS, SceneSource
 
 CHECKED = "checked"  # a scene's status when its inputs passed every check
@@ -35,11 +34,6 @@ def check_batch(engine: Engine, pairing: Pairing, out_dir: Path, options: RunOpt
     return each_scene(pairing, lambda pair: check_pair(engine.metadata, pair, output_path(out_dir, pair),
                                                        s2_offset=options.s2_offset, max_pixels=options.max_pixels),
                       progress or NoProgress())
-
-
-def check_outputs(pairing: Pairing, out_dir: Path) -> None:
-    """Stop a batch before any work, with one line, where a scene would write over an input of the batch."""
-    refuse_overwriting_inputs(pairing, partial(scene_outputs, out_dir))
 
 
 def check_pair(metadata: EngineMetadata, pair: ScenePair, output: Path, *,

@@ -34,7 +34,7 @@ from ibhfn.runtime.engine import Engine, available_cpus, open_engine
 from ibhfn.runtime.malloc import map_large_arrays
 from ibhfn.runtime.pairing import Pairing, ScenePair
 from ibhfn.runtime.pipeline import (GATE_FOLDER, NoProgress, Progress, RunOptions, RunSummary, SceneResult,
-                                    output_path, prepare_out_folder, run_pair)
+                                    held_out_folder, output_path, run_pair)
 
 _POLL_SECONDS = 0.2
 
@@ -217,32 +217,33 @@ def run_batch_in_workers(
     jobs: int,
     resume: bool = False,
     progress: Progress | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> RunSummary:
     """`run_batch` over `jobs` worker processes; an engine that cannot run the scenes stops the batch with its error."""
     if jobs < 1:
         raise IbhfnError(f"{jobs} jobs: give at least 1")
-    prepare_out_folder(pairing, out_dir, resume=resume)
-    started = time.perf_counter()
-    context = multiprocessing.get_context("spawn")
-    work = _Work(engine.shared_by(jobs), Path(out_dir), options, resume)
-    batch = _Batch(list(pairing.pairs), progress or NoProgress())
-    workers: dict[Connection, BaseProcess] = {}
-    try:
-        with _sigint_ignored():
-            for index in range(min(jobs, len(pairing.pairs))):
-                ours, theirs = context.Pipe()
-                worker = context.Process(target=_work, args=(work, theirs), name=f"ibhfn-worker-{index}")
-                workers[ours] = worker
-                worker.start()
-                theirs.close()
-        _serve(workers, batch)
-    except BaseException:
-        _end(workers, Path(out_dir), stop=True)
-        raise
-    _end(workers, Path(out_dir), stop=False)
-    batch.fail_the_lost(out_dir)
-    return RunSummary([batch.results[pair.name] for pair in pairing.pairs],
-                      [str(problem) for problem in pairing.problems], time.perf_counter() - started, batch.warnings)
+    with held_out_folder(pairing, out_dir, resume=resume, shard=shard):
+        started = time.perf_counter()
+        context = multiprocessing.get_context("spawn")
+        work = _Work(engine.shared_by(jobs), Path(out_dir), options, resume)
+        batch = _Batch(list(pairing.pairs), progress or NoProgress())
+        workers: dict[Connection, BaseProcess] = {}
+        try:
+            with _sigint_ignored():
+                for index in range(min(jobs, len(pairing.pairs))):
+                    ours, theirs = context.Pipe()
+                    worker = context.Process(target=_work, args=(work, theirs), name=f"ibhfn-worker-{index}")
+                    workers[ours] = worker
+                    worker.start()
+                    theirs.close()
+            _serve(workers, batch)
+        except BaseException:
+            _end(workers, Path(out_dir), stop=True)
+            raise
+        _end(workers, Path(out_dir), stop=False)
+        batch.fail_the_lost(out_dir)
+        return RunSummary([batch.results[pair.name] for pair in pairing.pairs],
+                          [str(problem) for problem in pairing.problems], time.perf_counter() - started, batch.warnings)
 
 
 def _serve(workers: dict[Connection, BaseProcess], batch: _Batch) -> None:

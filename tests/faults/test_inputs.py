@@ -17,7 +17,13 @@ import pytest
 import rasterio
 from rasterio.shutil import copy as copy_raster
 
+from ibhfn.bundled import BUNDLED_ONNX
 from ibhfn.data.synthetic import write_scene
+from ibhfn.errors import InputError
+from ibhfn.runtime.engine import open_engine
+from ibhfn.runtime.pairing import pair_folder
+from ibhfn.runtime.pipeline import run_batch
+from ibhfn.runtime.workers import EngineSpec, run_batch_in_workers
 
 from .conftest import RUN, assert_refused, error_lines, measured, tool, tree
 
@@ -44,6 +50,23 @@ def test_out_equal_to_in_never_writes_one_scene_over_another_s_input(tmp_path, m
     target = folder / "x_s2.tif"
     assert_refused(result, f"{target}: scene 'x_s2' would write this over {target}, an input of scene 'x'; "
                            "choose another OUT")
+    assert contents(tmp_path) == before and tree(tmp_path) == files
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_library_callers_of_a_batch_get_the_same_refusal(tmp_path, jobs):
+    folder = tmp_path / "d"
+    write_scene(folder, "x", height=64, width=64)
+    write_scene(folder, "x_s2", height=64, width=64, seed=1)
+    before, files = contents(tmp_path), tree(tmp_path)
+    target = folder / "x_s2.tif"
+    with pytest.raises(InputError, match=rf"^{target}: scene 'x_s2' would write this over {target}, an input of "
+                                         "scene 'x'; choose another OUT$"):
+        if jobs == 1:
+            with open_engine(BUNDLED_ONNX, device="cpu") as engine:
+                run_batch(engine, pair_folder(folder), folder)
+        else:
+            run_batch_in_workers(EngineSpec(BUNDLED_ONNX, "cpu"), pair_folder(folder), folder, jobs=jobs)
     assert contents(tmp_path) == before and tree(tmp_path) == files
 
 
