@@ -60,6 +60,7 @@ DEFAULT_TILE = 256
 WIDE_SCENE = 16384  # px: a scene wider than this is restored in column panels of PANEL_WIDTH
 PANEL_WIDTH = 4096  # px: what a tile row hands on to the next spans a panel, ~10 kB a column with 13 bands
 GDAL_CACHE_BYTES = 128 * 2**20  # holds a tile row of a striped 10980 px scene; GDAL takes 5 % of RAM
+PANEL_CACHE_BYTES = 32 * 2**20  # in panels: a panel's tile row (no cache holds a full-width row of a wide scene)
 OUTPUT_SUFFIX = ".tif"
 GATE_FOLDER = "gate"  # beside the restored scenes, with an engine opened for the gate
 GATE_DESCRIPTION = "clear-sky gate G (%)"
@@ -487,7 +488,7 @@ def _write_scene(
         files.append((gate_path(output), 1, GATE_DTYPE, (GATE_DESCRIPTION,), None))
     tags = _provenance_tags(engine, source, options)
     with ExitStack() as stack:
-        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES))
+        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES if len(windows) == 1 else PANEL_CACHE_BYTES))
         writers = [
             stack.enter_context(SceneWriter(stack.enter_context(atomic_path(path)), source.profile, bands=count,
                                             dtype=dtype, descriptions=names, cog=options.cog,
