@@ -42,8 +42,12 @@ def report_errors(func: F) -> F:
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                   file: object = None, line: str | None = None) -> None:
-    """Print a Python warning as one `warning: <message>` line on stderr, without its source line."""
-    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
+    """Print a Python warning as one `warning: <message>` line on stderr, without its source line.
+
+    The line goes out in one write, so that processes sharing stderr (`ibhfn-run --jobs`) never mix lines.
+    """
+    sys.stderr.write(f"warning: {' '.join(str(message).split())}\n")
+    sys.stderr.flush()
 
 
 def one_line_warnings(func: F) -> F:
