@@ -62,7 +62,7 @@ BATCHES = (1, 2, 4, 8)  # the default; a GPU wants larger (--batches)
 SCENE_ROUNDS = 5  # this machine's speed moves by up to 15 % within a minute: medians of 3 rounds wandered
 BATCH_ROUNDS = 2  # rounds of the --jobs table, each a whole folder of scenes per choice
 Infer = Callable[[np.ndarray, np.ndarray], np.ndarray]
-TABLES = ("backends", "calibration", "verify", "memory")
+TABLES = ("backends", "calibration", "verify", "int8", "memory")
 
 
 @dataclass
@@ -373,6 +373,8 @@ def main() -> None:
             console.print("timing ibhfn-run and ibhfn-verify --scenes (INT8 against FP32) on the scene ...")
             figures = measure_verify(onnx["int8"], onnx["fp32"], scene.s1.parent, work)
             print_verify(console, ("int8", "fp32"), figures)
+        if "int8" in tables:
+            int8_in_turn(args, onnx, console)
         if "memory" in tables and args.large:
             memory_table(args, onnx, scene, work, console)
 
@@ -394,10 +396,6 @@ def backend_tables(args: argparse.Namespace, onnx: dict[str, Path], scene, work:
         console.print(f"timing {engine.backend} fp32 and PyTorch eager fp32 (CPU) in turn ...")
         ratio = speedup_in_turn(engine.infer, torch_infer(args.checkpoint), args.repeats, batches)
     console.print(f"ONNX Runtime fp32 / PyTorch eager fp32, call for call in one process: {ratio:.2f} x")
-    with open_engine(onnx["fp32"], device="cpu") as fp32_engine, open_engine(onnx["int8_cpu"], device="cpu") as int8:
-        console.print("timing ONNX Runtime int8 (cpu form) and fp32 on the CPU in turn ...")
-        ratio = speedup_in_turn(int8.infer, fp32_engine.infer, args.repeats, batches)
-    console.print(f"ONNX Runtime int8 (cpu form) / fp32 on the CPU, call for call in one process: {ratio:.2f} x")
     fp32 = next(row for row in rows if row.backend.startswith("ONNX Runtime") and row.precision == "fp32")
     scene_files = (scene.s1, scene.s2)
     with open_engine(onnx["fp32"], device="auto") as engine:
@@ -418,6 +416,17 @@ def backend_tables(args: argparse.Namespace, onnx: dict[str, Path], scene, work:
                       f"{', '.join(map(str, args.jobs))} in turn ...")
         spec = EngineSpec(onnx["fp32"], device="auto")
         print_jobs(console, compare_jobs(engine, spec, folder, tuple(args.jobs), fp32.best_batch, work / "out"))
+
+
+def int8_in_turn(args: argparse.Namespace, onnx: dict[str, Path], console: Console) -> None:
+    """Both INT8 forms against FP32 on the CPU, call for call in turn in one process."""
+    batches = tuple(args.batches)
+    with open_engine(onnx["fp32"], device="cpu") as fp32:
+        for name, label in (("int8", "int8 (tensorrt form)"), ("int8_cpu", "int8 (cpu form)")):
+            with open_engine(onnx[name], device="cpu") as int8:
+                console.print(f"timing ONNX Runtime {label} and fp32 on the CPU in turn ...")
+                ratio = speedup_in_turn(int8.infer, fp32.infer, args.repeats, batches)
+            console.print(f"ONNX Runtime {label} / fp32 on the CPU, call for call in one process: {ratio:.2f} x")
 
 
 def memory_table(args: argparse.Namespace, onnx: dict[str, Path], scene, work: Path, console: Console) -> None:

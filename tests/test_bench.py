@@ -66,8 +66,10 @@ def test_verification_is_timed_against_both_runs(bench_output):
 
 def test_int8_cpu_form_has_a_row_and_is_timed_against_fp32_in_turn(bench_output):
     assert any("int8 (cpu form)" in line for line in bench_output.splitlines())
-    ratio = float(bench_output.split("int8 (cpu form) / fp32 on the CPU, call for call in one process:")[1].split()[0])
-    assert 0.2 < ratio < 20, ratio
+    for form in ("tensorrt", "cpu"):
+        line = f"int8 ({form} form) / fp32 on the CPU, call for call in one process:"
+        ratio = float(bench_output.split(line)[1].split()[0])
+        assert 0.2 < ratio < 20, ratio
 
 
 def test_onnx_runtime_and_pytorch_are_compared_call_for_call(bench_output):
