@@ -25,17 +25,17 @@ class Sums:
     weight: np.ndarray
 
     @classmethod
-    def zeros(cls, bands: int, rows: int, cols: int) -> "Sums":
+    def zeros(cls, bands: int, rows: int, cols: int) -> Sums:
         """Sums of nothing yet."""
         return cls(np.zeros((bands, rows, cols), np.float32), np.zeros((rows, cols), np.float32))
 
-    def add(self, other: "Sums", row: int, col: int) -> None:
+    def add(self, other: Sums, row: int, col: int) -> None:
         """Add `other` with its top-left at (row, col) of these sums."""
         rows, cols = other.weight.shape
         self.values[:, row:row + rows, col:col + cols] += other.values
         self.weight[row:row + rows, col:col + cols] += other.weight
 
-    def part(self, rows: slice, cols: slice) -> "Sums":
+    def part(self, rows: slice, cols: slice) -> Sums:
         """A view of some rows and columns."""
         return Sums(self.values[:, rows, cols], self.weight[rows, cols])
 
@@ -84,7 +84,8 @@ class BlendAccumulator:
 
     def add(self, tile: Tile, values: np.ndarray, weight: np.ndarray) -> None:
         """Add a (bands, h, w) prediction with its (h, w) weight at the tile's scene position."""
-        block = self._block
+        block, sums = self._block, self._sums
+        assert block is not None and sums is not None, "add() before open()"
         top, left = tile.row - block.row, tile.col - block.col
         height, width = weight.shape
         if top < 0 or left < 0 or top + height > block.height or left + width > block.width:
@@ -92,7 +93,7 @@ class BlendAccumulator:
         if self._weighted.shape[1] < height or self._weighted.shape[2] < width:
             self._weighted = np.empty((self._bands, height, width), np.float32)
         weighted = np.multiply(values, weight, out=self._weighted[:, :height, :width])
-        self._sums.add(Sums(weighted, weight), top, left)
+        sums.add(Sums(weighted, weight), top, left)
 
     def close(self) -> np.ndarray:
         """Finish the open block: its finished (bands, finished_rows, finished_cols) part, normalised.
@@ -100,6 +101,7 @@ class BlendAccumulator:
         The result lives in a buffer the next block reuses: use it before opening the next.
         """
         block, sums = self._block, self._sums
+        assert block is not None and sums is not None, "close() before open()"
         rows, cols = block.finished_rows, block.finished_cols
         self._below.add(sums.part(slice(rows, None), slice(None, cols)), 0, block.col)
         left = sums.part(slice(None), slice(cols, None))

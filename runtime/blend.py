@@ -32,7 +32,8 @@ def _hann_profile(tile: int, overlap: int) -> np.ndarray:
 
 def _gaussian_profile(tile: int) -> np.ndarray:
     offset = np.arange(tile) - (tile - 1) / 2.0
-    return np.exp(-0.5 * (offset / (tile / 8.0)) ** 2)
+    profile: np.ndarray = np.exp(-0.5 * (offset / (tile / 8.0)) ** 2)
+    return profile
 
 
 def _profile(tile: int, overlap: int, kind: str, first_on_edge: bool, last_on_edge: bool) -> np.ndarray:

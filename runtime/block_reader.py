@@ -10,10 +10,10 @@ runs (GDAL handles are not safe to share between threads).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -50,10 +50,12 @@ class PreparedBlock:
         Nodata pixels get the band means of the tile's own valid pixels, so the block width never
         changes what the network sees.
         """
+        assert self.sar is not None and self.optical is not None, "inputs() after drop_inputs()"
         top, left = tile.row - self.block.row, tile.col - self.block.col
         window = (slice(top, top + size), slice(left, left + size))
         valid = pad_to_tile(self.valid, size)[window]
-        return self.sar[(slice(None), *window)], fill_invalid(self.optical[(slice(None), *window)], valid)
+        bands_window = (slice(None), *window)
+        return self.sar[bands_window], fill_invalid(self.optical[bands_window], valid)
 
     def drop_inputs(self) -> None:
         """Free the network inputs once every tile has been copied into a batch; the mask stays for writing."""
@@ -103,7 +105,7 @@ class BlockReader:
                     s2_offset=s2_offset),
             self._reading, depth=depth, name="ibhfn-preprocessor")
 
-    def __enter__(self) -> "BlockReader":
+    def __enter__(self) -> BlockReader:
         with ExitStack() as stages:  # if the second thread cannot start, the first is stopped here
             stages.enter_context(self._reading)
             stages.enter_context(self._preparing)  # stopped first, while the reading thread still feeds it

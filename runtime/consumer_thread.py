@@ -12,13 +12,18 @@ mistakes a cut-off stream for a whole one.
 from __future__ import annotations
 
 import queue
-from typing import Callable, Generic, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 from ibhfn.runtime.stage_thread import StageThread
 
 Item = TypeVar("Item")
 
-_END = object()
+class _End:
+    """The last item in the queue: there are no more."""
+
+
+_END = _End()
 _POLL_SECONDS = 0.1
 
 
@@ -31,12 +36,12 @@ class ConsumerThread(Generic[Item]):
 
     def __init__(self, consume: Callable[[Iterator[Item]], None], *, depth: int, name: str) -> None:
         self._consume = consume
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._queue: queue.Queue[Item | _End] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._took_all = False
         self._thread = StageThread(self._run, name)
 
-    def __enter__(self) -> "ConsumerThread[Item]":
+    def __enter__(self) -> ConsumerThread[Item]:
         self._thread.start()
         return self
 
@@ -59,7 +64,7 @@ class ConsumerThread(Generic[Item]):
         """Hand one item to the consumer, waiting while the queue is full; raise the consumer's error."""
         self._hand(item)
 
-    def _hand(self, item: object) -> None:
+    def _hand(self, item: Item | _End) -> None:
         while True:
             if self._thread.ended:  # it stores its error before it ends, so this order is safe
                 if self._error is not None:
@@ -79,7 +84,7 @@ class ConsumerThread(Generic[Item]):
                 item = self._queue.get(timeout=_POLL_SECONDS)
             except queue.Empty:
                 continue
-            if item is _END:
+            if isinstance(item, _End):
                 self._took_all = True
                 return
             yield item

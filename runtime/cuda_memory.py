@@ -13,6 +13,7 @@ import ctypes
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,7 @@ class CudaMemory(ABC):
 
     name: str
 
-    def __enter__(self) -> "CudaMemory":
+    def __enter__(self) -> CudaMemory:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -108,7 +109,7 @@ class CudaPython(CudaMemory):
         self._streams: list[object] = []
         self._events: list[object] = []
 
-    def _call(self, result: tuple) -> object:
+    def _call(self, result: tuple[Any, ...]) -> Any:
         error, *values = result
         if error != self._rt.cudaError_t.cudaSuccess:
             _, name = self._rt.cudaGetErrorName(error)
@@ -124,13 +125,13 @@ class CudaPython(CudaMemory):
     def host_empty(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         dtype = np.dtype(dtype)
         nbytes = int(np.prod(shape)) * dtype.itemsize
-        address = self._call(self._rt.cudaMallocHost(nbytes))
+        address: int = self._call(self._rt.cudaMallocHost(nbytes))
         self._host.append(address)
         buffer = (ctypes.c_byte * nbytes).from_address(address)
-        return np.frombuffer(buffer, dtype=dtype).reshape(shape)
+        return np.frombuffer(memoryview(buffer), dtype=dtype).reshape(shape)
 
     def device_empty(self, nbytes: int) -> int:
-        address = self._call(self._rt.cudaMalloc(nbytes))
+        address: int = self._call(self._rt.cudaMalloc(nbytes))
         self._device.append(address)
         return address
 
@@ -140,7 +141,7 @@ class CudaPython(CudaMemory):
         return stream
 
     def stream_handle(self, stream: object) -> int:
-        return self._native_handle(stream)
+        return int(self._native_handle(stream))
 
     def copy_to_device(self, device: int, host: np.ndarray, stream: object) -> None:
         kind = self._rt.cudaMemcpyKind.cudaMemcpyHostToDevice
@@ -188,7 +189,7 @@ class PyCuda(CudaMemory):
             self._device_handle = driver.Device(0)
             self._context = self._device_handle.retain_primary_context()
             self._context.push()
-        self._owned: list[object] = []
+        self._owned: list[Any] = []  # pycuda's buffers, allocations and streams (pycuda ships no types)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -203,7 +204,7 @@ class PyCuda(CudaMemory):
 
     def host_empty(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         with self._errors():
-            array = self._driver.pagelocked_empty(shape, dtype)
+            array: np.ndarray = self._driver.pagelocked_empty(shape, dtype)
         self._owned.append(array.base)
         return array
 
@@ -219,8 +220,8 @@ class PyCuda(CudaMemory):
         self._owned.append(stream)
         return stream
 
-    def stream_handle(self, stream: object) -> int:
-        return stream.handle  # type: ignore[attr-defined]
+    def stream_handle(self, stream: Any) -> int:
+        return int(stream.handle)
 
     def copy_to_device(self, device: int, host: np.ndarray, stream: object) -> None:
         with self._errors():
@@ -234,13 +235,13 @@ class PyCuda(CudaMemory):
         with self._errors():
             return self._driver.Event()
 
-    def record(self, event: object, stream: object) -> None:
+    def record(self, event: Any, stream: object) -> None:
         with self._errors():
-            event.record(stream)  # type: ignore[attr-defined]
+            event.record(stream)
 
-    def wait(self, event: object) -> None:
+    def wait(self, event: Any) -> None:
         with self._errors():
-            event.synchronize()  # type: ignore[attr-defined]
+            event.synchronize()
 
     def close(self) -> None:
         if self._context is None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -57,13 +57,13 @@ class Engine(ABC):
         self.fixed_batch = fixed_batch
         self.warnings: list[str] = []  # what the user should know about how it runs, said once
 
-    def __enter__(self) -> "Engine":
+    def __enter__(self) -> Engine:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a hook, not abstract: a backend that holds nothing keeps this no-op
         """Release the backend's resources."""
 
     @cached_property
@@ -216,13 +216,13 @@ def open_engine(path: Path | None = None, *, device: str = "auto", threads: int 
     if backend == "tensorrt":
         if device == "cpu":
             raise ModelError(f"{path}: a TensorRT engine runs on an NVIDIA GPU; use an .onnx engine on the CPU")
-        from ibhfn.runtime.tensorrt_backend import TensorRTEngine
+        from .tensorrt_backend import TensorRTEngine  # relative, so mypy sees the class
 
         engine = TensorRTEngine(path, gate=gate)
         if streams > 1:
             engine.warnings.append(f"{path}: streams are for ONNX Runtime on the CPU; TensorRT overlaps batches itself")
         return engine
-    from ibhfn.runtime.onnxruntime_backend import OnnxRuntimeEngine
+    from .onnxruntime_backend import OnnxRuntimeEngine  # relative, so mypy sees the class
 
     return OnnxRuntimeEngine(path, device=device, threads=threads, streams=streams, gate=gate)
 

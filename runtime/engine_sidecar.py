@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.errors import ModelError
@@ -32,8 +34,8 @@ class PlanSidecar:
     compute_capability: tuple[int, int]
     precision: str
     onnx_sha256: str = ""
-    profiles: list = field(default_factory=list)
-    tensors: list | dict = field(default_factory=list)
+    profiles: list[dict[str, Any]] = field(default_factory=list)  # one {input name: its shapes} per profile
+    tensors: list[Any] | dict[str, Any] = field(default_factory=list)  # as export recorded them
     hardware_compat: bool = False
     version_compatible: bool = False
 
@@ -46,7 +48,12 @@ def sidecar_path(plan: Path) -> Path:
 def parse_compute_capability(value: object, source: str = "sidecar") -> tuple[int, int]:
     """Read a compute capability written as "8.7" or [8, 7]; `source` names the file in errors."""
     try:
-        parts = value.split(".") if isinstance(value, str) else list(value)  # type: ignore[arg-type]
+        if isinstance(value, str):
+            parts: list[Any] = value.split(".")
+        elif isinstance(value, Iterable):
+            parts = list(value)
+        else:
+            raise TypeError(value)
         major, minor = (int(part) for part in parts)
     except (TypeError, ValueError):
         raise ModelError(f"{source}: compute capability {value!r} is not of the form 8.7") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 LOGGERS = ("rasterio._env", "rasterio._err")  # where rasterio logs what GDAL signals
 FAILURE = "GDAL signalled an error"  # how rasterio logs a CE_Failure (at INFO), its message the last argument
@@ -24,7 +24,7 @@ class _Watcher(logging.Filter):
         failure = str(record.msg).startswith(FAILURE)
         if failure or record.levelno >= logging.ERROR:
             message = str(record.args[-1]) if failure and isinstance(record.args, tuple) else record.getMessage()
-            for failures in self.watches.get(record.thread, ()):
+            for failures in self.watches.get(record.thread, ()) if record.thread is not None else ():
                 failures.append(message)
         return record.levelno >= self.levels[record.name][1]
 

@@ -16,7 +16,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO
 from xml.etree import ElementTree
 
 from ibhfn.bands import S2_BANDS
@@ -95,9 +95,10 @@ def _read_member(path: Path, member: str) -> bytes:
         raise InputError(f"{path}: cannot read {member} ({exc}); fetch the product again") from None
 
 
-def _read_bounded(path: Path, member: str, file: BinaryIO, declared: int) -> bytes:
+def _read_bounded(path: Path, member: str, file: IO[bytes], declared: int) -> bytes:
     """All of `file` in chunks, or InputError once it declares or holds more than METADATA_LIMIT bytes."""
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while size <= METADATA_LIMIT and declared <= METADATA_LIMIT:
         chunk = file.read(READ_CHUNK)
         if not chunk:
@@ -167,14 +168,17 @@ def _offset(path: Path, metadata: _Metadata) -> int:
         raise InputError(f"{path}: RADIO_ADD_OFFSET differs between bands or is missing for some in {METADATA} "
                          f"({listed}); one offset for all 13 bands is all ibhfn-run applies")
     (offset,) = values
+    assert offset is not None  # refused above
     if not is_offset(offset):
         raise InputError(f"{path}: RADIO_ADD_OFFSET {offset:g} in {METADATA} is not a Sentinel-2 offset "
                          "(a whole number of DN between -9999 and 0)")
     return int(offset)
 
 
-def _number(text: str) -> float | None:
-    """`text` as a number, or None when it is not one."""
+def _number(text: str | None) -> float | None:
+    """`text` as a number, or None when it is missing or not one."""
+    if text is None:
+        return None
     try:
         return float(text)
     except ValueError:

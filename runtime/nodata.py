@@ -15,7 +15,8 @@ import numpy as np
 def valid_pixels(dn: np.ndarray, nodata: float | None) -> np.ndarray:
     """(H, W) bool: True where the (bands, H, W) S2 values hold data."""
     fill = 0.0 if nodata is None or np.isnan(nodata) else nodata
-    return ~np.all(dn == fill, axis=0) & np.all(np.isfinite(dn), axis=0)
+    valid: np.ndarray = ~np.all(dn == fill, axis=0) & np.all(np.isfinite(dn), axis=0)
+    return valid
 
 
 def fill_invalid(optical: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -13,9 +13,9 @@ import io
 import re
 import warnings
 from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import onnxruntime as ort
@@ -23,7 +23,9 @@ from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 from ibhfn.engine_metadata import GATE_OUTPUT_NAME, INPUT_NAMES, OUTPUT_NAME, EngineMetadata
 from ibhfn.errors import DependencyError, ModelError
-from ibhfn.runtime.engine import BROKEN_ENGINE, Batch, Engine, available_cpus, check_declared_shapes, no_gate_error
+
+# relative, so that mypy, which checks this folder as `runtime`, sees the Engine class
+from .engine import BROKEN_ENGINE, Batch, Engine, available_cpus, check_declared_shapes, no_gate_error
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -174,7 +176,7 @@ class OnnxRuntimeEngine(Engine):
         if self._pool is None:
             yield from super().infer_batches(batches)
             return
-        running: deque[Future] = deque()
+        running: deque[Future[np.ndarray]] = deque()
         try:
             for index, (sar, optical) in enumerate(batches):
                 self._check_batch(sar, optical)
@@ -188,7 +190,7 @@ class OnnxRuntimeEngine(Engine):
             wait(running)
 
     @staticmethod
-    def _next_result(running: deque[Future]) -> np.ndarray:
+    def _next_result(running: deque[Future[np.ndarray]]) -> np.ndarray:
         result = running[0].result()  # still in `running` while waited for, so an interrupt waits for it too
         running.popleft()
         return result
@@ -212,4 +214,5 @@ class OnnxRuntimeEngine(Engine):
             self.check_output(name, output.shape, optical.shape)
         if self.gate:
             return np.concatenate(outputs, axis=1, dtype=np.float32)
-        return outputs[0].astype(np.float32, copy=False)
+        restored: np.ndarray = outputs[0].astype(np.float32, copy=False)
+        return restored

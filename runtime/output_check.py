@@ -51,7 +51,8 @@ class OutputCheck:
         if self.bad > BROKEN_SHARE * self.pixels:
             raise self._error("the first ")
         np.nan_to_num(restored, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-        return valid & finite
+        written: np.ndarray = valid & finite
+        return written
 
     def finish(self) -> None:
         """Raise the scene's error when its bad pixels exceed BROKEN_SHARE of its valid ones."""

@@ -15,9 +15,9 @@ import os
 import re
 import stat
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from ibhfn.errors import InputError
 from ibhfn.runtime.remote import input_path, is_remote

@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -27,7 +28,7 @@ from functools import partial
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import rasterio
@@ -35,6 +36,7 @@ import rasterio
 import ibhfn
 from ibhfn.atomic import atomic_path, refuse_overwriting
 from ibhfn.errors import IbhfnError, InputError
+from ibhfn.output_folder import check_output_folder
 from ibhfn.preprocessing import S2_BASELINE_04_OFFSET, S2_DN_MAX, Preprocessing
 from ibhfn.runtime.accumulator import BlendAccumulator
 from ibhfn.runtime.blend import BLEND_WINDOWS, blend_window
@@ -42,18 +44,24 @@ from ibhfn.runtime.block_reader import BlockReader, PreparedBlock
 from ibhfn.runtime.consumer_thread import ConsumerThread
 from ibhfn.runtime.engine import Engine
 from ibhfn.runtime.leftovers import remove_stale_partials
-from ibhfn.runtime.run_lock import out_folder_lock
-from ibhfn.output_folder import check_output_folder
 from ibhfn.runtime.output_check import OutputCheck
 from ibhfn.runtime.pairing import Pairing, ScenePair, refuse_overwriting_inputs, scene_name
 from ibhfn.runtime.raster_source import MAX_PIXELS, SceneSource
 from ibhfn.runtime.remote import cog_reads
+from ibhfn.runtime.run_lock import out_folder_lock
 from ibhfn.runtime.s2_offset import is_offset
-from ibhfn.runtime.scene_record import (FileFacts, fingerprint, is_finished, record_path, write_record,
-                                        written_facts)
+from ibhfn.runtime.scene_record import FileFacts, fingerprint, is_finished, record_path, write_record, written_facts
 from ibhfn.runtime.tiling import Tile, TileBlock, TileGrid
-from ibhfn.runtime.writer import (BLOCK, COMPRESSIONS, GATE_DTYPE, OUTPUT_DTYPES, SceneWriter, encode, encode_gate,
-                                  reflectance_scaling)
+from ibhfn.runtime.writer import (
+    BLOCK,
+    COMPRESSIONS,
+    GATE_DTYPE,
+    OUTPUT_DTYPES,
+    SceneWriter,
+    encode,
+    encode_gate,
+    reflectance_scaling,
+)
 from ibhfn.versions import versions
 
 DEFAULT_TILE = 256
@@ -108,7 +116,7 @@ class RunOptions:
             raise IbhfnError(f"overlap {self.overlap} px must be smaller than the {tile} px tile")
         return tile
 
-    def output_settings(self, engine: Engine) -> dict:
+    def output_settings(self, engine: Engine) -> dict[str, Any]:
         """The options that change the output's content (batch size, prefetch and block width do not)."""
         return {
             "tile_size": self.tile_for(engine),
@@ -229,7 +237,7 @@ class _BatchInputs:
         self._optical = np.empty((batch, optical_bands, tile, tile), np.float32)
         self.count = 0
 
-    def emptied(self) -> "_BatchInputs":
+    def emptied(self) -> _BatchInputs:
         """This batch, with nothing in it, to be filled again."""
         self.count = 0
         return self
@@ -345,9 +353,11 @@ def run_scene(
                              s2_offset=source.s2_offset, s2_offset_from=source.s2_offset_origin)
         hashing = hasher.submit(_measure_inputs, Path(s1), Path(s2), result.timings, stop_hashing)
 
-        def expected() -> dict:
+        def expected() -> dict[str, Any]:
             inputs = hashing.result()
-            return fingerprint(inputs["s1"], inputs["s2"], engine.sha256, options.output_settings(engine))
+            settings = options.output_settings(engine)
+            expected_record: dict[str, Any] = fingerprint(inputs["s1"], inputs["s2"], engine.sha256, settings)
+            return expected_record
 
         try:
             if resume and record_path(output).is_file() and is_finished(output, expected()):
@@ -400,7 +410,7 @@ def scene_tile(engine: Engine, tile: int, height: int, width: int) -> int:
 
     A scene is never padded up to a tile far larger than itself; an engine of one tile size keeps it.
     """
-    multiple = engine.metadata.size_multiple
+    multiple: int = engine.metadata.size_multiple
     fitted = -(-max(height, width) // multiple) * multiple
     if fitted >= tile:
         return tile
@@ -453,9 +463,10 @@ def _write_scene(
                     panel, accumulator = block.panel, None  # the last panel's sums go first
                     origin, width = windows[panel]
                     accumulator = BlendAccumulator(bands + engine.gate, width, largest)  # the gate: one more band
+                assert accumulator is not None  # the first block opens a panel
                 accumulator.open(replace(block, col=block.col - origin))
                 for _, tile, prediction in tiles:
-                    if tile is not None:
+                    if tile is not None and prediction is not None:  # both None: a block with no tile to restore
                         with _timed(timings, "blend"):
                             _add_prediction(accumulator, grid, options, tile, prediction, origin)
                 with _timed(timings, "blend"):
@@ -538,9 +549,10 @@ class RunSummary:
     def km2_per_second(self) -> float | None:
         """Ground area restored per second, when every scene has a projected CRS."""
         done = [result for result in self.results if result.status == "done"]
-        if any(result.area_km2 is None for result in done) or not self.seconds:
+        areas = [result.area_km2 for result in done if result.area_km2 is not None]
+        if len(areas) < len(done) or not self.seconds:
             return None
-        return sum(result.area_km2 for result in done) / self.seconds
+        return sum(areas) / self.seconds
 
 
 def output_path(out_dir: Path, pair: ScenePair) -> Path:

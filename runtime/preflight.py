@@ -11,11 +11,19 @@ from pathlib import Path
 
 from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.errors import IbhfnError
-from ibhfn.runtime.engine import Engine
 from ibhfn.output_folder import check_output_folder
+from ibhfn.runtime.engine import Engine
 from ibhfn.runtime.pairing import Pairing, ScenePair
-from ibhfn.runtime.pipeline import (NoProgress, Progress, RunOptions, RunSummary, SceneResult, check_outputs,
-                                    each_scene, output_path)
+from ibhfn.runtime.pipeline import (
+    NoProgress,
+    Progress,
+    RunOptions,
+    RunSummary,
+    SceneResult,
+    check_outputs,
+    each_scene,
+    output_path,
+)
 from ibhfn.runtime.raster_source import MAX_PIXELS, SceneSource
 
 CHECKED = "checked"  # a scene's status when its inputs passed every check

@@ -9,14 +9,19 @@ consumer's iteration in `ProducerStopped`, never in a normal end.
 from __future__ import annotations
 
 import queue
-from typing import Callable, Generic, Iterable, Iterator, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Generic, TypeVar
 
 from ibhfn.runtime.stage_thread import StageThread
 
 In = TypeVar("In")
 Out = TypeVar("Out")
 
-_END = object()
+class _End:
+    """The last item in the queue: there are no more."""
+
+
+_END = _End()
 _POLL_SECONDS = 0.1
 
 
@@ -29,17 +34,17 @@ class ProducerThread(Generic[In, Out]):
 
     def __init__(self, produce: Callable[[In], Out], items: Iterable[In], *, depth: int, name: str) -> None:
         self._produce, self._items = produce, items
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._queue: queue.Queue[Out | BaseException | _End] = queue.Queue(maxsize=depth)
         self._thread = StageThread(self._run, name)
 
-    def __enter__(self) -> "ProducerThread[In, Out]":
+    def __enter__(self) -> ProducerThread[In, Out]:
         self._thread.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._thread.stop_and_wait()
 
-    def _put(self, item: object) -> bool:
+    def _put(self, item: Out | BaseException | _End) -> bool:
         while not self._thread.stop.is_set():
             try:
                 self._queue.put(item, timeout=_POLL_SECONDS)
@@ -66,7 +71,7 @@ class ProducerThread(Generic[In, Out]):
                 if self._thread.ended and self._queue.empty():  # what it put before ending is in the queue
                     raise ProducerStopped(f"{self._thread.name} stopped before its last item") from None
                 continue
-            if item is _END:
+            if isinstance(item, _End):
                 return
             if isinstance(item, BaseException):
                 raise item

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -100,7 +101,7 @@ def _driver(path: Path) -> str | None:
     """The GDAL driver that opens `path`, or None where none does."""
     try:
         with open_raster(path) as dataset:
-            return dataset.driver
+            return str(dataset.driver)
     except InputError:
         return None
 
@@ -111,7 +112,7 @@ def area_km2(dataset: rasterio.DatasetReader) -> float | None:
     if crs is None or not crs.is_projected:
         return None
     metres = crs.linear_units_factor[1]
-    return abs(dataset.transform.determinant) * metres**2 * dataset.width * dataset.height / 1e6
+    return float(abs(dataset.transform.determinant) * metres**2 * dataset.width * dataset.height / 1e6)
 
 
 def footprint(dataset: rasterio.DatasetReader) -> tuple[float, float, float, float]:
@@ -140,14 +141,14 @@ def s1_overlap(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader) -> Overla
 
 def same_grid(dataset: rasterio.DatasetReader, reference: rasterio.DatasetReader) -> bool:
     """Whether `dataset` lies on `reference`'s grid (CRS, size, and transform within a millionth of a pixel)."""
-    return (
+    return bool(
         dataset.crs == reference.crs
         and dataset.shape == reference.shape
         and dataset.transform.almost_equals(reference.transform, precision=1e-6 * abs(reference.transform.a))
     )
 
 
-def _s1_resampling(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader, s1_bounds: tuple) -> Resampling:
+def _s1_resampling(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader, s1_bounds: tuple[float, ...]) -> Resampling:
     """How S1 is brought onto S2's grid: average where S1 is finer, else bilinear."""
     s1_pixel = (s1_bounds[2] - s1_bounds[0]) / s1.width
     return Resampling.average if s1_pixel < 0.75 * abs(s2.transform.a) else Resampling.bilinear
@@ -158,7 +159,8 @@ def has_backscatter(s1: np.ndarray, nodata: float | None) -> np.ndarray:
     empty = np.all(s1 == 0, axis=0)  # SNAP's nodata, and no dB scene's value in both bands
     if nodata is not None and not np.isnan(nodata):
         empty |= np.any(s1 == nodata, axis=0)
-    return np.isfinite(s1).all(axis=0) & ~empty
+    backscatter: np.ndarray = np.isfinite(s1).all(axis=0) & ~empty
+    return backscatter
 
 
 def backscatter_share(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader) -> float:
@@ -181,8 +183,8 @@ def backscatter_share(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader) ->
                      min(STRIP, window.row_off + window.height - row))
               for row in range(window.row_off, window.row_off + window.height, STRIP)
               for col in range(window.col_off, window.col_off + window.width, STRIP_WIDTH)]
-    return sum(int(has_backscatter(s1.read(window=strip), s1.nodata).sum()) for strip in strips) / (
-        window.width * window.height)
+    with_backscatter = sum(int(has_backscatter(s1.read(window=strip), s1.nodata).sum()) for strip in strips)
+    return float(with_backscatter / (window.width * window.height))
 
 
 def _window_over(dataset: rasterio.DatasetReader, bounds: tuple[float, float, float, float]) -> Window | None:
@@ -314,8 +316,10 @@ class SceneSource:
 
     def _check_units(self) -> list[str]:
         s1_db, s2_dn = self.read_window(*sample_window(self.height, self.width))
-        return unit_warnings(self.s1_path, s1_db, self.s2_path, s2_dn, valid_pixels(s2_dn, self.s2_nodata),
-                             s2_offset=self.s2_offset, s2_offset_origin=self.s2_offset_origin)
+        valid = valid_pixels(s2_dn, self.s2_nodata)
+        warnings: list[str] = unit_warnings(self.s1_path, s1_db, self.s2_path, s2_dn, valid, s2_offset=self.s2_offset,
+                                            s2_offset_origin=self.s2_offset_origin)
+        return warnings
 
     @property
     def warped(self) -> bool:
@@ -324,24 +328,25 @@ class SceneSource:
 
     @property
     def height(self) -> int:
-        return self._s2.height
+        return int(self._s2.height)
 
     @property
     def width(self) -> int:
-        return self._s2.width
+        return int(self._s2.width)
 
     @property
-    def profile(self) -> dict:
+    def profile(self) -> dict[str, Any]:
         """S2's profile: the georeferencing the output inherits."""
         return dict(self._s2.profile)
 
     @property
     def s2_nodata(self) -> float | None:
-        return self._s2.nodata
+        nodata = self._s2.nodata
+        return None if nodata is None else float(nodata)
 
     @property
     def s2_descriptions(self) -> tuple[str | None, ...]:
-        return self._s2.descriptions
+        return tuple(self._s2.descriptions)
 
     @property
     def area_km2(self) -> float | None:
@@ -367,7 +372,7 @@ class SceneSource:
         self._s1.close()
         self._s2.close()
 
-    def __enter__(self) -> "SceneSource":
+    def __enter__(self) -> SceneSource:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ibhfn.errors import InputError
 from ibhfn.output_folder import output_folder_problem

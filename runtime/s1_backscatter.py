@@ -127,10 +127,11 @@ def _band_indexes(path: Path, count: int, names: tuple[str | None, ...], order: 
                              "Calibration, Output sigma0 band) before terrain correction")
     described = described_order(names, S1_BANDS)
     given = tuple(name.upper() for name in order) if order else None
+    option = f"--bands {','.join(order or ())}"
     if given is not None and sorted(given) != sorted(S1_BANDS):
-        raise InputError(f"--bands {','.join(order)}: give VV and VH once each, in the file's order")
+        raise InputError(f"{option}: give VV and VH once each, in the file's order")
     if given is not None and described is not None and given != described:
-        raise InputError(f"--bands {','.join(order)}: {path} names its bands {', '.join(described)}")
+        raise InputError(f"{option}: {path} names its bands {', '.join(described)}")
     named = given or described
     if named is None:
         raise InputError(f"{path}: does not name its bands (no band descriptions, no SNAP header): give --bands VH,VV "

@@ -14,6 +14,7 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import rasterio
 from rasterio.errors import RasterioError
@@ -35,7 +36,7 @@ class FileFacts:
     sha256: str
 
     @classmethod
-    def of(cls, path: Path, stop: threading.Event | None = None) -> "FileFacts":
+    def of(cls, path: Path, stop: threading.Event | None = None) -> FileFacts:
         """Measure and hash `path` (`stop` ends the hashing early); InputError if it cannot be read.
 
         A remote input is named by its URL and identified by its ETag, size and Last-Modified (`remote.remote_facts`).
@@ -54,12 +55,12 @@ def record_path(output: Path) -> Path:
     return output.with_name(output.name + ".json")
 
 
-def fingerprint(s1: FileFacts, s2: FileFacts, engine_sha256: str, settings: dict) -> dict:
+def fingerprint(s1: FileFacts, s2: FileFacts, engine_sha256: str, settings: dict[str, Any]) -> dict[str, Any]:
     """What decides the output's content: the inputs, the engine and the output settings."""
     return {"s1_sha256": s1.sha256, "s2_sha256": s2.sha256, "engine_sha256": engine_sha256, "settings": settings}
 
 
-def write_record(output: Path, record: dict) -> None:
+def write_record(output: Path, record: dict[str, Any]) -> None:
     """Write the record of `output` atomically, its format tag and the output's size included."""
     measured = {"path": str(output.resolve()), **written_facts(output)}
     full = {"format": RECORD_FORMAT, **record, "output": {**record.get("output", {}), **measured}}
@@ -67,17 +68,17 @@ def write_record(output: Path, record: dict) -> None:
         write_temporary(tmp, json.dumps(full, indent=2, sort_keys=True, default=str))
 
 
-def written_facts(path: Path) -> dict:
+def written_facts(path: Path) -> dict[str, Any]:
     """What the record keeps of a file a run wrote, to know it again: its size and SHA-256."""
     return {"size_bytes": path.stat().st_size, "sha256": file_sha256(path)}
 
 
-def _same_content(path: Path, facts: dict) -> bool:
+def _same_content(path: Path, facts: dict[str, Any]) -> bool:
     """Whether `path` still has the SHA-256 in `facts` (a record from before it was kept: yes)."""
     return "sha256" not in facts or file_sha256(path) == facts["sha256"]
 
 
-def _opens_as(path: Path, facts: dict) -> bool:
+def _opens_as(path: Path, facts: dict[str, Any]) -> bool:
     """Whether `path` opens as a GeoTIFF of the width, height, bands and type in `facts`."""
     try:
         with rasterio.open(path) as dataset:
@@ -87,7 +88,7 @@ def _opens_as(path: Path, facts: dict) -> bool:
         return False
 
 
-def is_finished(output: Path, expected: dict) -> bool:
+def is_finished(output: Path, expected: dict[str, Any]) -> bool:
     """Whether `output` and its record exist, the record has fingerprint `expected` and the output is unchanged.
 
     Unchanged: the recorded size and SHA-256 (records from before it was kept: the size), and it opens as

@@ -79,6 +79,8 @@ def _tiff_tag(path: Path, tag: int) -> bytes | None:
 
 def _number(text: str | None) -> float | None:
     """`text` as a number, or None."""
+    if text is None:
+        return None
     try:
         return float(text)
     except (TypeError, ValueError):

@@ -11,7 +11,7 @@ and is raised then.
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 LAUNCH_SECONDS = 1.0  # a thread whose start was interrupted and that has not run by then never will
 

@@ -8,18 +8,22 @@ so the slots never race for the context's activation memory. TensorRT is importe
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
 from ibhfn.engine_metadata import GATE_OUTPUT_NAME, INPUT_NAMES, OUTPUT_NAME
 from ibhfn.errors import DependencyError, ModelError, ShapeError
 from ibhfn.runtime.cuda_memory import CudaMemory, open_cuda_memory
-from ibhfn.runtime.engine import Batch, Engine, check_declared_shapes, no_gate_error, tensor_channels
 from ibhfn.runtime.engine_sidecar import REBUILD_HINT, check_plan_sidecar, read_plan_sidecar
+
+# relative, so that mypy, which checks this folder as `runtime`, sees the Engine class
+from .engine import Batch, Engine, check_declared_shapes, no_gate_error, tensor_channels
 
 TENSORRT_HINT = (
     "TensorRT is not installed: on Jetson it comes with JetPack (TensorRT 10.3 in JetPack 6); "
@@ -31,13 +35,12 @@ TENSOR_NAMES = (*INPUT_NAMES, OUTPUT_NAME)
 def import_tensorrt() -> ModuleType:
     """Import the tensorrt module, or raise DependencyError saying how to install it."""
     try:
-        import tensorrt
+        return importlib.import_module("tensorrt")
     except ImportError:
         raise DependencyError(TENSORRT_HINT) from None
-    return tensorrt
 
 
-def _create_runtime(trt: ModuleType, logger: object) -> object:
+def _create_runtime(trt: ModuleType, logger: object) -> Any:
     """A TensorRT runtime, or DependencyError when TensorRT cannot start on this machine's GPU."""
     try:
         return trt.Runtime(logger)
@@ -105,11 +108,14 @@ class TensorRTEngine(Engine):
 
     def _tensor_dtypes(self, trt: ModuleType, path: Path) -> dict[str, np.dtype]:
         """The numpy type of each I/O tensor (the gate too, where the plan has it), after checking the tensors."""
-        numpy_types = {trt.DataType.FLOAT: np.dtype(np.float32), trt.DataType.HALF: np.dtype(np.float16)}
+        numpy_types: dict[Any, np.dtype] = {
+            trt.DataType.FLOAT: np.dtype(np.float32),
+            trt.DataType.HALF: np.dtype(np.float16),
+        }
         names = {self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)}
         if not set(TENSOR_NAMES) <= names:
             raise ModelError(f"{path}: expected tensors {', '.join(TENSOR_NAMES)}, found {', '.join(sorted(names))}")
-        dtypes = {}
+        dtypes: dict[str, np.dtype] = {}
         for name in TENSOR_NAMES + ((GATE_OUTPUT_NAME,) if GATE_OUTPUT_NAME in names else ()):
             trt_type = self._engine.get_tensor_dtype(name)
             if trt_type not in numpy_types:

@@ -108,7 +108,8 @@ class TileGrid:
         )
 
     def panels(self, panel_width: int, align: int) -> list[tuple[int, int]]:
-        """Scene columns [start, end) of panels at most `panel_width` wide (at least `align`), cut on multiples of it."""
+        """Scene columns [start, end) of panels at most `panel_width` wide (at least `align`), cut on multiples of
+        it."""
         if self.width <= panel_width:
             return [(0, self.width)]
         step = max(align, panel_width // align * align)

@@ -21,11 +21,12 @@ import multiprocessing
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import cast
 
 from ibhfn.atomic import remove_partials
 from ibhfn.cli_errors import one_line_warnings
@@ -33,8 +34,17 @@ from ibhfn.errors import IbhfnError
 from ibhfn.runtime.engine import Engine, available_cpus, open_engine
 from ibhfn.runtime.malloc import map_large_arrays
 from ibhfn.runtime.pairing import Pairing, ScenePair
-from ibhfn.runtime.pipeline import (GATE_FOLDER, NoProgress, Progress, RunOptions, RunSummary, SceneResult,
-                                    held_out_folder, output_path, run_pair)
+from ibhfn.runtime.pipeline import (
+    GATE_FOLDER,
+    NoProgress,
+    Progress,
+    RunOptions,
+    RunSummary,
+    SceneResult,
+    held_out_folder,
+    output_path,
+    run_pair,
+)
 
 _POLL_SECONDS = 0.2
 
@@ -53,7 +63,7 @@ class EngineSpec:
         """Load the engine these settings describe."""
         return open_engine(self.path, device=self.device, threads=self.threads, streams=self.streams, gate=self.gate)
 
-    def shared_by(self, jobs: int) -> "EngineSpec":
+    def shared_by(self, jobs: int) -> EngineSpec:
         """These settings for one of `jobs` workers: with no thread count given, the CPUs shared among them."""
         if self.threads is not None:
             return self
@@ -250,7 +260,8 @@ def _serve(workers: dict[Connection, BaseProcess], batch: _Batch) -> None:
     """Answer the workers until every one has ended."""
     open_pipes = list(workers)
     while open_pipes:
-        for connection in wait(open_pipes):
+        for ready in wait(open_pipes):
+            connection = cast(Connection, ready)  # wait() returns what it was given; typeshed widens it
             try:
                 batch.answer(connection)
             except (EOFError, OSError):  # the worker has ended
@@ -277,7 +288,8 @@ def _end(workers: dict[Connection, BaseProcess], out_dir: Path, *, stop: bool) -
             interrupted = exc
             _signal(processes, BaseProcess.kill)
     for process in processes:
-        if process.exitcode is not None and process.exitcode < 0:  # ended by a signal it did not handle
+        # ended by a signal it did not handle (a started process, so it has a pid)
+        if process.exitcode is not None and process.exitcode < 0 and process.pid is not None:
             remove_partials(out_dir, process.pid)
             remove_partials(out_dir / GATE_FOLDER, process.pid)
     if interrupted is not None:

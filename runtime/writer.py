@@ -11,8 +11,9 @@ keeps S2's CRS, transform, size and band descriptions. GDAL's COG driver can onl
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -82,7 +83,7 @@ def encode(restored: np.ndarray, valid: np.ndarray, preprocessing: Preprocessing
 
 def encode_gate(gate: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """The (1, h, w) clear-sky gate G in [0, 1] as uint8 percent (100: the input kept), GATE_NODATA outside `valid`."""
-    percent = np.rint(np.clip(gate, 0.0, 1.0) * 100.0).astype(np.uint8)
+    percent: np.ndarray = np.rint(np.clip(gate, 0.0, 1.0) * 100.0).astype(np.uint8)
     percent[:, ~valid] = GATE_NODATA
     return percent
 
@@ -108,7 +109,7 @@ class SceneWriter:
     def __init__(
         self,
         path: Path,
-        profile: dict,
+        profile: dict[str, Any],
         *,
         bands: int,
         dtype: str,
@@ -146,7 +147,7 @@ class SceneWriter:
         self._strip_rows = 0  # the height of every piece of the strip being written
         self._closed = False
 
-    def _open(self, profile: dict, bands: int, dtype: str, compress: str) -> rasterio.io.DatasetWriter:
+    def _open(self, profile: dict[str, Any], bands: int, dtype: str, compress: str) -> rasterio.io.DatasetWriter:
         """Create the tiled GeoTIFF on the input's grid."""
         return rasterio.open(
             self._strips_path,
@@ -249,7 +250,7 @@ class SceneWriter:
         if self._cog:
             self._strips_path.unlink(missing_ok=True)
 
-    def __enter__(self) -> "SceneWriter":
+    def __enter__(self) -> SceneWriter:
         return self
 
     def __exit__(self, exc_type: object, *exc_info: object) -> None:

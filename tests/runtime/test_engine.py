@@ -170,7 +170,8 @@ def test_streams_on_cuda_are_one_session_and_a_warning(onnx_engine_path):
 
 @pytest.mark.skipif(HAS_CUDA_PROVIDER, reason="CUDA provider present: it would start")
 def test_a_cuda_provider_that_does_not_start_is_a_warning_on_auto(onnx_engine_path, monkeypatch):
-    """A CUDA provider listed but unable to start (here: one ONNX Runtime does not have) falls back to the CPU, said once."""
+    """A CUDA provider listed but unable to start (here: one ONNX Runtime does not have) falls back to the CPU, said
+    once."""
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
     with open_engine(onnx_engine_path, device="auto") as engine:
         assert engine.backend == "onnxruntime (CPUExecutionProvider)" and not engine.fixed_batch

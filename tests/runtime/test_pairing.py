@@ -4,8 +4,15 @@ from pathlib import Path
 import pytest
 
 from ibhfn.errors import InputError
-from ibhfn.runtime.pairing import (Pairing, ScenePair, pair_folder, read_manifest, refuse_overwriting_inputs, shard,
-                                   single_pair)
+from ibhfn.runtime.pairing import (
+    Pairing,
+    ScenePair,
+    pair_folder,
+    read_manifest,
+    refuse_overwriting_inputs,
+    shard,
+    single_pair,
+)
 
 
 def touch(folder: Path, *names: str) -> None:

@@ -180,8 +180,8 @@ def test_backscatter_is_counted_where_every_band_holds_some(tmp_path, geotiff, s
     s1 = geotiff(tmp_path / "a_s1.tif", values, nodata=nodata)
     with SceneSource(s1, s2, standin_metadata) as source:
         share = "50.0%" if one_band == "none" else "75.0%"
-        assert source.warnings == [f"{s1}: holds backscatter in about {share} of where it covers a_s2.tif (the rest is NaN, "
-                                   "or 0 or its nodata); there the network sees no S1 signal"]
+        assert source.warnings == [f"{s1}: holds backscatter in about {share} of where it covers a_s2.tif (the rest "
+                                   "is NaN, or 0 or its nodata); there the network sees no S1 signal"]
     values[:, 15:] = fill
     s1 = geotiff(tmp_path / "a_s1.tif", values, nodata=nodata)
     with pytest.raises(InputError, match=rf"^{s1}: holds no backscatter over a_s2.tif"):

@@ -12,7 +12,8 @@ def test_file_facts_name_size_and_hash(tmp_path):
     path = tmp_path / "a_s2.tif"
     path.write_bytes(b"scene")
     facts = FileFacts.of(path)
-    assert (facts.path, facts.size_bytes, facts.sha256) == (str(path.resolve()), 5, hashlib.sha256(b"scene").hexdigest())
+    expected = (str(path.resolve()), 5, hashlib.sha256(b"scene").hexdigest())
+    assert (facts.path, facts.size_bytes, facts.sha256) == expected
 
 
 def test_a_file_that_cannot_be_read_is_a_one_line_input_error(tmp_path):

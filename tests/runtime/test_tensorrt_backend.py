@@ -22,7 +22,8 @@ needs_tensorrt = pytest.mark.skipif(not HAS_TENSORRT, reason="TensorRT not insta
 def test_plan_without_tensorrt_says_how_to_install_it(tmp_path):
     plan = tmp_path / "model.plan"
     plan.write_bytes(b"plan")
-    with pytest.raises(DependencyError, match=r"TensorRT is not installed: on Jetson it comes with JetPack .*pypi.nvidia.com"):
+    hint = r"TensorRT is not installed: on Jetson it comes with JetPack .*pypi.nvidia.com"
+    with pytest.raises(DependencyError, match=hint):
         open_engine(plan)
 
 
