@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from ibhfn.data import SEN12MSCR
 from ibhfn.errors import InputError
 from ibhfn.preprocessing import Preprocessing
 from ibhfn.runtime.engine import open_engine
-from ibhfn.verify.parity import ParityAccumulator, ParitySummary
+from ibhfn.verify.parity import ParityAccumulator, ParitySummary, Quality
 
 
 @dataclass(frozen=True)
@@ -50,14 +51,22 @@ class AccuracyReport:
     summary: ParitySummary
 
     @property
+    def quality(self) -> Quality:
+        """Both models against ground truth: every held-out sample has it."""
+        quality = self.summary.overall.quality
+        if quality is None:
+            raise ValueError("the held-out samples carry no ground truth")
+        return quality
+
+    @property
     def delta_psnr(self) -> float:
         """PSNR the INT8 model loses against ground truth, dB (positive = worse)."""
-        return self.summary.overall.quality.delta_psnr
+        return float(self.quality.delta_psnr)
 
     @property
     def delta_sam(self) -> float:
         """Spectral angle the INT8 model adds against ground truth, degrees."""
-        return self.summary.overall.quality.delta_sam
+        return float(self.quality.delta_sam)
 
     @property
     def added_error(self) -> float:
@@ -68,10 +77,10 @@ class AccuracyReport:
         """Within both targets."""
         return self.delta_psnr <= targets.delta_psnr and self.delta_sam <= targets.delta_sam
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: overall figures, then one entry per band."""
         overall = self.summary.overall
-        difference, quality = overall.difference, overall.quality
+        difference, quality = overall.difference, self.quality
         return {
             "samples": self.summary.n_samples,
             "int8_vs_fp32": {
@@ -98,7 +107,7 @@ class AccuracyReport:
                     "delta_ssim": delta.ssim,
                     "delta_mae": delta.mae,
                 }
-                for name, band, delta in zip(self.summary.band_names, overall.bands, overall.band_deltas)
+                for name, band, delta in zip(self.summary.band_names, overall.bands, overall.band_deltas or ())
             },
         }
 
@@ -118,7 +127,7 @@ def held_out_samples(
     dataset = SEN12MSCR(root, "val", preprocessing=preprocessing)
     order = np.random.default_rng([seed, 1]).permutation(len(dataset))
     chosen = [int(i) for i in order if (dataset.triplets[i].scene, dataset.triplets[i].patch) not in exclude]
-    held = []
+    held: list[HeldOutSample] = []
     with open_engine(fp32, device="cpu") as engine:
         for index in chosen:
             if len(held) == count:

@@ -25,6 +25,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import onnx
 import onnxruntime
@@ -34,7 +35,7 @@ from ibhfn.calibration.accuracy import AccuracyReport, HeldOutSample, Targets, h
 from ibhfn.calibration.quantize import Quantizer, calibration_method, default_float_nodes, prepare, quantization_form
 from ibhfn.calibration.reader import Progress, SelectionReader
 from ibhfn.calibration.selection import CalibrationSelection, check_split, select_patches
-from ibhfn.calibration.sensitivity import SensitivityResult, exclude_until_met, layer_groups
+from ibhfn.calibration.sensitivity import SensitivityResult, Trial, exclude_until_met, layer_groups
 from ibhfn.data import SEN12MSCR
 from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.errors import InputError, ModelError, ShapeError
@@ -64,16 +65,16 @@ class CalibrationResult:
         return self.metadata.float32_nodes
 
 
-def sidecar(out: str | os.PathLike, suffix: str) -> Path:
+def sidecar(out: str | os.PathLike[str], suffix: str) -> Path:
     """A file beside `out`: its name plus `suffix` (model.int8.onnx.report.json)."""
     out = Path(out)
     return out.with_name(out.name + suffix)
 
 
 def calibrate(
-    onnx_path: str | os.PathLike,
-    data_root: str | os.PathLike,
-    out: str | os.PathLike,
+    onnx_path: str | os.PathLike[str],
+    data_root: str | os.PathLike[str],
+    out: str | os.PathLike[str],
     *,
     split: str = "train",
     samples: int = 512,
@@ -119,8 +120,8 @@ def calibrate(
     }
     settings["form"] = quant_form.name
 
-    with tempfile.TemporaryDirectory(prefix="ibhfn-calibrate-") as work:
-        work = Path(work)
+    with tempfile.TemporaryDirectory(prefix="ibhfn-calibrate-") as work_dir:
+        work = Path(work_dir)
         model = prepare(onnx_path, work / "prepared.onnx")
         quantizer = Quantizer(work / "prepared.onnx", SelectionReader(dataset, selection, tile, progress), method,
                               work / "ranges.json", quant_form)
@@ -159,7 +160,7 @@ def calibrate(
     return result
 
 
-def _trial(quantizer: Quantizer, path: Path, source: EngineMetadata, held: list[HeldOutSample]):
+def _trial(quantizer: Quantizer, path: Path, source: EngineMetadata, held: list[HeldOutSample]) -> Trial:
     """Quantize with given nodes in float to `path` and measure it on the held-out samples."""
 
     def run(exclude: Sequence[str]) -> AccuracyReport:
@@ -183,7 +184,7 @@ def stamp(path: Path, metadata: EngineMetadata) -> None:
     onnx.save(model, os.fspath(path))
 
 
-def report_dict(result: CalibrationResult, source: Path) -> dict:
+def report_dict(result: CalibrationResult, source: Path) -> dict[str, Any]:
     """The JSON report: settings, selection strata, accuracy, float nodes and the sensitivity pass."""
     return {
         "format": "ibhfn-calibration-report/1",

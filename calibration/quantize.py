@@ -28,6 +28,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import onnx
 from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -46,7 +47,7 @@ METHODS: dict[str, CalibrationMethod] = {
     "minmax": CalibrationMethod.MinMax,
 }
 
-CALIBRATOR_OPTIONS: dict[str, dict] = {
+CALIBRATOR_OPTIONS: dict[str, dict[str, Any]] = {
     "entropy": {"num_bins": 2048, "num_quantized_bins": 128},
     "percentile": {"num_bins": 2048, "percentile": 99.999},
     "minmax": {},
@@ -78,7 +79,7 @@ class QuantForm:
         """quantize_static's options for this form."""
         return {"ActivationSymmetric": self.symmetric, "WeightSymmetric": True}
 
-    def calibrator_options(self, method: str) -> dict:
+    def calibrator_options(self, method: str) -> dict[str, Any]:
         """create_calibrator's options: the method's bins, and asymmetric ranges where activations are."""
         return {**CALIBRATOR_OPTIONS[method], **({} if self.symmetric else {"symmetric": False})}
 
@@ -108,7 +109,7 @@ def quantization_form(name: str) -> QuantForm:
         raise InputError(f"unknown INT8 form {name!r}; choose one of {', '.join(FORMS)}") from None
 
 
-def prepare(fp32: str | os.PathLike, out: str | os.PathLike) -> onnx.ModelProto:
+def prepare(fp32: str | os.PathLike[str], out: str | os.PathLike[str]) -> onnx.ModelProto:
     """Write the model prepared for quantization to `out` and return it."""
     with hidden_quantizer_messages():
         quant_pre_process(os.fspath(fp32), os.fspath(out), skip_symbolic_shape=True)
@@ -154,7 +155,7 @@ class Quantizer:
                 calibrator.collect_data(chunk)
             save_tensors_data(calibrator.compute_data(), self.cache)
 
-    def write(self, out: str | os.PathLike, exclude: Sequence[str]) -> None:
+    def write(self, out: str | os.PathLike[str], exclude: Sequence[str]) -> None:
         """Write the QDQ model to `out` with the nodes `exclude` left in float (calibrating first if needed)."""
         if not self.cache.is_file():
             self.calibrate()

@@ -17,7 +17,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import onnxruntime.quantization
 
@@ -47,7 +47,7 @@ class MutedThreads:
     def flush(self) -> None:
         self.stream.flush()
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self.stream, name)
 
 
@@ -62,7 +62,7 @@ def muted_stdout() -> Iterator[None]:
     with _lock:
         if _stand_in is None:
             _stand_in = MutedThreads(sys.stdout)
-            sys.stdout = _stand_in  # type: ignore[assignment]
+            sys.stdout = _stand_in
         stand_in = _stand_in
         stand_in.muted[threading.get_ident()] += 1
     try:

@@ -34,7 +34,7 @@ def crop(sample: Sample, tile: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     )
 
 
-class SelectionReader(CalibrationDataReader):
+class SelectionReader(CalibrationDataReader):  # type: ignore[misc]
     """Feeds the chosen patches to the quantizer, one batch of one each; `rewind` starts over."""
 
     def __init__(

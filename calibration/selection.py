@@ -14,6 +14,7 @@ import json
 import os
 from collections import Counter
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +64,7 @@ class CalibrationSelection:
         """The (scene, patch) pairs chosen, to keep them out of the held-out samples."""
         return frozenset((p.scene, p.patch) for p in self.patches)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
             "format": "ibhfn-calibration-set/1",
@@ -75,7 +76,7 @@ class CalibrationSelection:
             "patches": [asdict(p) for p in self.patches],
         }
 
-    def write(self, path: str | os.PathLike) -> None:
+    def write(self, path: str | os.PathLike[str]) -> None:
         """Save the list as JSON, atomically."""
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import onnx
 
@@ -34,7 +35,7 @@ class GroupSensitivity:
     delta_psnr: float
     delta_sam: float
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (node names counted, not listed)."""
         return {
             "group": self.group,
@@ -55,7 +56,7 @@ class SensitivityResult:
     accuracy: AccuracyReport
     target_met: bool
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
             "ranking": [g.to_dict() for g in self.ranking],
@@ -85,7 +86,7 @@ def _weight_group(node: onnx.NodeProto, initializers: set[str]) -> str | None:
     """The module a node's named weights belong to, if it has any."""
     for name in node.input:
         if name in initializers and name.startswith(WEIGHT_PREFIX):
-            return name[len(WEIGHT_PREFIX):].split(".")[0]
+            return str(name[len(WEIGHT_PREFIX):].split(".")[0])
     return None
 
 
