@@ -140,7 +140,8 @@ class SampleComparison:
         band_ssim, truth_ssim = scene_ssim(engine_out, reference_out, truth)
         with np.errstate(invalid="ignore", over="ignore"):  # an engine's inf/NaN give NaN scores
             sam = metrics.sam(engine, reference)
-            quality, band_deltas = (None, None) if truth is None else _quality(engine, reference, truth, truth_ssim)
+            quality, band_deltas = (None, None) if truth is None or truth_ssim is None else _quality(
+                engine, reference, truth, truth_ssim)
         bands = tuple(
             _difference(diff[b], reference[b], float(band_ssim[b]), int(non_finite[b]))
             for b in range(len(engine))
@@ -233,7 +234,7 @@ class ParityAccumulator:
 
     def summary(self) -> ParitySummary:
         """Aggregate the samples added so far."""
-        if not self._samples:
+        if not self._samples or self._worst is None:
             raise InputError("no samples were compared: the data selection is empty")
         buckets = []
         for label in (*COVERAGE_LABELS, UNKNOWN_COVERAGE):
@@ -326,8 +327,8 @@ def _scores(
     Every band has the same number of pixels, so the overall MAE and SSIM are the band means and
     the overall MSE the mean of the band MSEs.
     """
-    band_mae = metrics.mae(out, truth, per_band=True)
-    band_rmse = metrics.rmse(out, truth, per_band=True)
+    band_mae = np.asarray(metrics.mae(out, truth, per_band=True))
+    band_rmse = np.asarray(metrics.rmse(out, truth, per_band=True))
     rmse = math.sqrt(float(np.mean(np.square(band_rmse))))
     overall = MetricSet(
         mae=float(band_mae.mean()),
@@ -336,25 +337,26 @@ def _scores(
         ssim=float(band_ssim.mean()),
         sam=metrics.sam(out, truth),
     )
-    band_psnr = metrics.psnr_from_rmse(band_rmse)
+    band_psnr = np.asarray(metrics.psnr_from_rmse(band_rmse))
     return overall, [(float(m), float(p), float(s)) for m, p, s in zip(band_mae, band_psnr, band_ssim)]
 
 
 def _aggregate(comparisons: list[Comparison], histogram: AbsDiffHistogram) -> Comparison:
     """Average per-sample comparisons; percentiles come from the histogram of the same samples."""
     n_bands = len(comparisons[0].bands)
-    with_truth = [c for c in comparisons if c.quality is not None]
-    quality = band_deltas = None
-    if with_truth:
+    qualities = [c.quality for c in comparisons if c.quality is not None]
+    deltas = [c.band_deltas for c in comparisons if c.band_deltas is not None]  # the same samples
+    quality, band_deltas = None, None
+    if qualities:
         quality = Quality(
-            engine=_mean_metric_set([c.quality.engine for c in with_truth]),
-            reference=_mean_metric_set([c.quality.reference for c in with_truth]),
+            engine=_mean_metric_set([q.engine for q in qualities]),
+            reference=_mean_metric_set([q.reference for q in qualities]),
         )
         band_deltas = tuple(
             BandDelta(
-                psnr=_mean([c.band_deltas[b].psnr for c in with_truth]),
-                ssim=_mean([c.band_deltas[b].ssim for c in with_truth]),
-                mae=_mean([c.band_deltas[b].mae for c in with_truth]),
+                psnr=_mean([d[b].psnr for d in deltas]),
+                ssim=_mean([d[b].ssim for d in deltas]),
+                mae=_mean([d[b].mae for d in deltas]),
             )
             for b in range(n_bands)
         )
@@ -402,9 +404,7 @@ def _worst_sample(sample_id, diff, engine_out, reference_out, cloudy, truth) -> 
     """Keep what the report shows of a sample, shrunk to at most QUICKLOOK_MAX_SIDE on a side."""
     step = max(1, math.ceil(max(diff.shape[1:]) / QUICKLOOK_MAX_SIDE))
 
-    def rgb(array: np.ndarray | None) -> np.ndarray | None:
-        if array is None:
-            return None
+    def rgb(array: np.ndarray) -> np.ndarray:
         return np.array(np.asarray(array)[list(TRUE_COLOUR), ::step, ::step], dtype=np.float32)
 
     return WorstSample(
@@ -412,8 +412,8 @@ def _worst_sample(sample_id, diff, engine_out, reference_out, cloudy, truth) -> 
         abs_error=_block_max(diff.max(axis=0), step).astype(np.float32),
         engine_rgb=rgb(engine_out),
         reference_rgb=rgb(reference_out),
-        cloudy_rgb=rgb(cloudy),
-        truth_rgb=rgb(truth),
+        cloudy_rgb=None if cloudy is None else rgb(cloudy),
+        truth_rgb=None if truth is None else rgb(truth),
     )
 
 
