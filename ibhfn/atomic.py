@@ -9,8 +9,8 @@ import re
 import secrets
 import shutil
 import stat
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ibhfn.errors import InputError
 
@@ -39,7 +39,7 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         if exc.errno in NO_ROOM:
-            raise no_room(final_path(Path(exc.filename)) if exc.filename else final, exc.strerror) from None
+            raise no_room(final_path(Path(exc.filename)) if exc.filename else final, exc.strerror or str(exc)) from None
         raise
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -75,7 +75,7 @@ def write_temporary(tmp: Path, data: bytes | str) -> None:
         tmp.write_bytes(data) if isinstance(data, bytes) else tmp.write_text(data)
     except OSError as exc:
         if exc.errno in NO_ROOM:
-            raise no_room(final_path(tmp), exc.strerror) from None
+            raise no_room(final_path(tmp), exc.strerror or str(exc)) from None
         raise
 
 

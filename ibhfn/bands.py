@@ -19,8 +19,9 @@ def described_order(descriptions: tuple[str | None, ...], expected: tuple[str, .
     Names are read as GDAL's Sentinel-2 driver, SNAP and users write them: "B8A", "B08", "b8";
     "VV", "Sigma0_VH_db". A file that describes its bands otherwise (or not at all) gives None.
     """
-    names = tuple(_band_name(text or "", expected) for text in descriptions)
-    return names if None not in names and sorted(names) == sorted(expected) else None
+    names = [_band_name(text or "", expected) for text in descriptions]
+    known = [name for name in names if name is not None]
+    return tuple(known) if len(known) == len(names) and sorted(known) == sorted(expected) else None
 
 
 def description_words(text: str | None) -> list[str]:

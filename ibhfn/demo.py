@@ -109,14 +109,15 @@ def write_quicklook(panels: dict[str, Path], out: Path) -> None:
 
 def cloudy_input_quality(s2: Path, target: Path, window: int) -> tuple[float, float]:
     """PSNR and SAM of the cloudy input against the truth, per window as ibhfn-verify scores scenes."""
-    scores = []
+    scores: list[tuple[float, float]] = []
     with rasterio.open(s2) as cloudy, rasterio.open(target) as truth:
         for row in range(0, cloudy.height, window):
             for col in range(0, cloudy.width, window):
                 box = Window(col, row, min(window, cloudy.width - col), min(window, cloudy.height - row))
                 c, t = cloudy.read(window=box) / S2_DN_MAX, truth.read(window=box) / S2_DN_MAX
-                scores.append((psnr(c, t), sam(c, t)))
-    return tuple(float(v) for v in np.mean(scores, axis=0))
+                scores.append((float(psnr(c, t)), sam(c, t)))
+    mean_psnr, mean_sam = (float(v) for v in np.mean(scores, axis=0))
+    return mean_psnr, mean_sam
 
 
 def run_demo(paths: DemoPaths, size: int) -> None:

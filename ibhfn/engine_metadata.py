@@ -61,7 +61,7 @@ class EngineMetadata:
         return {PREFIX + k: v for k, v in props.items()}
 
     @classmethod
-    def from_props(cls, props: dict[str, str], source: str = "engine") -> "EngineMetadata":
+    def from_props(cls, props: dict[str, str], source: str = "engine") -> EngineMetadata:
         """Parse `to_props` output; `source` names the file in error messages."""
         p = {k[len(PREFIX):]: v for k, v in props.items() if k.startswith(PREFIX)}
         if not p:

@@ -20,6 +20,8 @@ structural, spectral and contrastive terms ramped in, while the KL weight is ann
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import asdict, dataclass
 
 import torch
@@ -193,5 +195,5 @@ def joint_loss(
     if output.gate_logit is not None and cloud_mask is not None:
         terms["gate"] = gate_loss(output.gate_logit, cloud_mask)
     weight_of = weights.to_dict()
-    total = sum(weight_of[name] * value for name, value in terms.items())
+    total = functools.reduce(operator.add, (weight_of[name] * value for name, value in terms.items()))
     return LossResult(total=total, terms=terms, weights=weights)

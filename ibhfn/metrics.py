@@ -50,11 +50,11 @@ class MetricSet:
 
 def compute_metrics(pred: np.ndarray, target: np.ndarray) -> MetricSet:
     """Score `pred` against `target`, (C, H, W) or (N, C, H, W), with all five metrics."""
-    return MetricSet(
-        mae=mae(pred, target),
-        rmse=rmse(pred, target),
-        psnr=psnr(pred, target),
-        ssim=ssim(pred, target),
+    return MetricSet(  # without per_band each metric is one float
+        mae=float(mae(pred, target)),
+        rmse=float(rmse(pred, target)),
+        psnr=float(psnr(pred, target)),
+        ssim=float(ssim(pred, target)),
         sam=sam(pred, target),
     )
 
@@ -78,7 +78,7 @@ def psnr(
     pred: np.ndarray, target: np.ndarray, *, mask: np.ndarray | None = None, per_band: bool = False
 ) -> float | np.ndarray:
     """Peak signal-to-noise ratio in dB (data range 1) per image, averaged over images."""
-    return _average(psnr_from_rmse(_image_rmse(pred, target, mask, per_band)))
+    return _average(np.asarray(psnr_from_rmse(_image_rmse(pred, target, mask, per_band))))
 
 
 def psnr_from_rmse(value: float | np.ndarray) -> float | np.ndarray:
@@ -124,7 +124,7 @@ def sam(pred: np.ndarray, target: np.ndarray, *, mask: np.ndarray | None = None)
     cosine[(norm_p == 0) & (norm_t == 0)] = 1.0
     cosine[(norm_p == 0) != (norm_t == 0)] = 0.0
     angle = np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
-    return _average(_image_means(angle[:, None], _as_mask(mask, p.shape), per_band=False))
+    return float(_average(_image_means(angle[:, None], _as_mask(mask, p.shape), per_band=False)))
 
 
 def _gaussian_taps() -> np.ndarray:

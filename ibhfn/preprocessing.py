@@ -8,7 +8,9 @@ Methods follow the SEN12MS-CR anchors (UnCRtainTS 'default', DSen2-CR 'resnet').
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -91,13 +93,13 @@ class Preprocessing:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Preprocessing":
+    def from_dict(cls, data: dict) -> Preprocessing:
         """Rebuild from `to_dict` output (for example read from an engine's metadata)."""
         try:
             return cls(
                 method=str(data["method"]),
-                s1_db_min=tuple(float(v) for v in data["s1_db_min"]),
-                s1_db_max=tuple(float(v) for v in data["s1_db_max"]),
+                s1_db_min=_two_numbers(data["s1_db_min"]),
+                s1_db_max=_two_numbers(data["s1_db_max"]),
                 s1_scale=float(data["s1_scale"]),
                 s2_dn_max=float(data["s2_dn_max"]),
                 s2_divisor=float(data["s2_divisor"]),
@@ -112,6 +114,12 @@ PREPROCESSING: dict[str, Preprocessing] = {
     # DSen2-CR 'resnet': VV in [-25, 0], VH in [-32.5, 0], each -> [0, 2]; S2 / 2000.
     "resnet": Preprocessing("resnet", (-25.0, -32.5), (0.0, 0.0), 2.0, S2_DN_MAX, 2000.0),
 }
+
+
+def _two_numbers(values: Iterable[Any]) -> tuple[float, float]:
+    """A (VV, VH) pair read from JSON; ValueError unless it holds two numbers."""
+    vv, vh = (float(value) for value in values)
+    return vv, vh
 
 
 def get_preprocessing(method: str) -> Preprocessing:

@@ -10,13 +10,12 @@ from ibhfn import metrics
 from ibhfn.losses import (
     TERMS,
     LossSchedule,
-    contrastive_sharpness,
     changed_mask,
+    contrastive_sharpness,
     gate_loss,
     joint_loss,
     spectral_angle,
     ssim,
-    ssim_loss,
 )
 from ibhfn.model import IBHFNOutput, build_model
 
@@ -78,7 +77,8 @@ def test_contrastive_term_prefers_sharp_detail_to_blur(images):
     target, cloudy = images
     blurred = torch.nn.functional.avg_pool2d(target, 3, stride=1, padding=1)
     assert float(contrastive_sharpness(target, target, cloudy)) == 0.0
-    assert float(contrastive_sharpness(blurred, target, cloudy)) > float(contrastive_sharpness(target * 0.99, target, cloudy))
+    sharp = float(contrastive_sharpness(target * 0.99, target, cloudy))
+    assert float(contrastive_sharpness(blurred, target, cloudy)) > sharp
 
 
 def test_changed_mask_marks_where_the_input_is_not_yet_the_target():
@@ -101,7 +101,8 @@ def test_gate_loss_rewards_the_right_gate():
 
 def test_dsen2cr_output_has_no_kl_or_gate_term(images):
     target, cloudy = images
-    result = joint_loss(IBHFNOutput(image=cloudy), target, cloudy, LossSchedule().weights(0), cloud_mask=torch.zeros(2, 24, 24))
+    result = joint_loss(IBHFNOutput(image=cloudy), target, cloudy, LossSchedule().weights(0),
+                        cloud_mask=torch.zeros(2, 24, 24))
     assert set(result.terms) == {"l1", "ssim", "sam", "contrastive"}
 
 

@@ -50,12 +50,17 @@ class ClearPatches(SkipsCorrupt):
         clear = self.preprocessing.optical(s2)
         return Sample(sar=self.preprocessing.sar(s1.copy()), optical=clear, target=clear.copy(), cloud_mask=None,
                       scene=scene_of(path), roi_season=scene_of(path).split("/")[0],
-                      patch=int(_NAME.match(path.name)["patch"]), bounds=bounds, crs=crs)
+                      patch=int(_name_parts(path)["patch"]), bounds=bounds, crs=crs)
 
 
 def scene_of(path: Path) -> str:
     """'ROIs2017/146' from 's2_ROIs2017_146_ImgNo_0_2018-01-06_patch_17.tif'."""
+    match = _name_parts(path)
+    return f"{match['roi']}/{match['number']}"
+
+
+def _name_parts(path: Path) -> re.Match[str]:
     match = _NAME.match(path.name)
     if match is None:
         raise InputError(f"{path}: not a SEN12MS-CR-TS patch name")
-    return f"{match['roi']}/{match['number']}"
+    return match

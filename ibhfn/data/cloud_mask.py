@@ -8,7 +8,7 @@ classifier (it ships its own model); it is imported only when asked for.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy import ndimage

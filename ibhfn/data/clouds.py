@@ -45,7 +45,7 @@ SHADOW_DISTANCE = (10.0, 90.0)  # px from a cloud to its shadow: low to high clo
 @functools.cache
 def real_cloud_shapes() -> np.ndarray:
     """The partly cloudy real probability maps, float32 (N, 101, 100) in [0, 1]."""
-    with resources.files("ibhfn.data").joinpath("resources", "real_cloud_probability.npz").open("rb") as handle:
+    with (resources.files("ibhfn.data") / "resources" / "real_cloud_probability.npz").open("rb") as handle:
         maps = np.load(handle)["cloud_probability"].astype(np.float32) / 255.0
     cover = (maps > 0.5).mean(axis=(1, 2))
     return maps[(cover > 0.15) & (cover < 0.85)]
@@ -103,7 +103,7 @@ class CloudField:
     haze: float = 0.0  # peak opacity of the residual haze kept in the clear image
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, cloudiness: float | None = None) -> "CloudField":
+    def draw(cls, rng: np.random.Generator, cloudiness: float | None = None) -> CloudField:
         """A random acquisition; `cloudiness` in [0, 1] fixes the amount of cloud."""
         angle = rng.uniform(0, 2 * np.pi)
         distance = rng.uniform(*SHADOW_DISTANCE)

@@ -23,9 +23,10 @@ and "n/a" in its JSON, never 0.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 from scipy.stats import wasserstein_distance
@@ -81,10 +82,7 @@ class FolderStatistics:
 
     def cover_histogram(self) -> np.ndarray | None:
         """The fraction of cloudy patches in each of COVER_BINS equal bins of cover over [0, 1]."""
-        if self.cloud_cover is None:
-            return None
-        counts, _ = np.histogram(self.cloud_cover, bins=COVER_BINS, range=(0.0, 1.0))
-        return counts / max(len(self.cloud_cover), 1)
+        return None if self.cloud_cover is None else _cover_histogram(self.cloud_cover)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: every statistic by band name (null where the folder lacks it)."""
@@ -92,7 +90,7 @@ class FolderStatistics:
         if self.cloud_cover is not None:
             cover = {"patches": self.cloudy_patches, "mean": float(self.cloud_cover.mean()),
                      "bin_edges": np.linspace(0.0, 1.0, COVER_BINS + 1).round(6).tolist(),
-                     "histogram": _listed(self.cover_histogram())}
+                     "histogram": _listed(_cover_histogram(self.cloud_cover))}
         spectra = None
         if self.cloud_spectra is not None:
             spectra = {"rule": CLOUD_RULE, **{kind: None if spectrum is None else spectrum.to_dict()
@@ -240,9 +238,16 @@ def _pixels(image: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarr
     return rows[rng.choice(len(rows), count, replace=False)]
 
 
+def _cover_histogram(cover: np.ndarray) -> np.ndarray:
+    counts, _ = np.histogram(cover, bins=COVER_BINS, range=(0.0, 1.0))
+    fractions: np.ndarray = counts / max(len(cover), 1)
+    return fractions
+
+
 def _correlation(rows: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.corrcoef(rows.astype(np.float64), rowvar=False)
+        correlation = np.asarray(np.corrcoef(rows.astype(np.float64), rowvar=False))
+    return correlation
 
 
 def _cloud_statistics(
@@ -341,9 +346,14 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _listed(array: np.ndarray) -> list:
+def _listed(array: np.ndarray) -> list[Any] | float | None:
     """An array as nested lists, NaN and infinities as None (strict JSON has neither)."""
-    return np.where(np.isfinite(array), array, None).tolist() if array.ndim else _finite(array)
+    if not array.ndim:
+        return _finite(float(array))
+    values = array.astype(object)
+    values[~np.isfinite(array)] = None
+    listed: list[Any] = values.tolist()
+    return listed
 
 
 def _by_band(values: np.ndarray, bands: tuple[str, ...]) -> dict[str, Any]:
@@ -357,7 +367,7 @@ def _or_na(value: Any, to_json: Any) -> Any:
 def format_comparison(a: FolderStatistics, b: FolderStatistics, comparison: Comparison,
                       names: tuple[str, str] = ("a", "b")) -> str:
     """An aligned text table: each distance beside both sides' key number ("n/a" where a side lacks it)."""
-    rows: list[tuple[str, str, str, str]] = [("part (key number)", "distance", *names)]
+    rows: list[tuple[str, ...]] = [("part (key number)", "distance", *names)]  # four columns each
     for index, band in enumerate(S2_BANDS):
         rows.append((f"S2 {band} quantile MAD (median)", _cell(comparison.s2_quantiles, index),
                      *(_cell(s.s2_quantiles, MEDIAN, index) for s in (a, b))))

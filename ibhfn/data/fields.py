@@ -50,7 +50,8 @@ def value_noise(seed: int, rows: np.ndarray, cols: np.ndarray, cell: float) -> n
 
 def fractal(seed: int, rows: np.ndarray, cols: np.ndarray, cell: float, octaves: int = 4) -> np.ndarray:
     """Fractal value noise scaled to mean 0 and about unit standard deviation, as float32."""
-    total, weight, norm = 0.0, 1.0, 0.0
+    total = np.zeros(np.broadcast_shapes(rows.shape, cols.shape))
+    weight, norm = 1.0, 0.0
     for octave in range(octaves):
         total = total + weight * value_noise(seed * 131 + octave, rows, cols, cell / 2**octave)
         norm += weight

@@ -83,7 +83,7 @@ class Landscape:
     scale: float = 1.0  # multiplies every field's feature size
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, season: str = "summer") -> "Landscape":
+    def draw(cls, rng: np.random.Generator, season: str = "summer") -> Landscape:
         """A landscape with random seed and class proportions."""
         if season not in SEASONS:
             raise ValueError(f"unknown season {season!r}; choose one of {', '.join(SEASONS)}")

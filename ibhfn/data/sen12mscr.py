@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import rasterio
@@ -232,7 +232,8 @@ class SEN12MSCR(SkipsCorrupt):
 
     def read(self, triplet: Triplet) -> Sample:
         """Read and preprocess the files of a triplet this reader needs (see `s1` and `optical`)."""
-        arrays, georef = {}, None
+        arrays: dict[str, np.ndarray] = {}
+        georef: tuple[tuple[float, float, float, float], str] | None = None
         for kind, path in zip(KINDS, (triplet.s1, triplet.s2, triplet.s2_cloudy)):
             if kind in self.needed:
                 arrays[kind], where = read_patch(path, _BANDS[kind])
@@ -245,6 +246,7 @@ class SEN12MSCR(SkipsCorrupt):
                 np.asarray(CONSTANT_S1_DB, np.float32)[:, None, None], (2, *shapes["s2"])).copy()
         if self.optical == "clear":
             arrays["s2_cloudy"] = arrays["s2"]
+        assert georef is not None  # S2 is always read
         bounds, crs = georef
         return Sample(
             sar=self.preprocessing.sar(arrays["s1"]),
@@ -267,6 +269,7 @@ def read_patch(path: Path, bands: int) -> tuple[np.ndarray, tuple[tuple[float, f
                 raise CorruptSampleError(path, f"has {dataset.count} bands; expected {bands}")
             array = dataset.read(out_dtype="float32")
             crs = dataset.crs.to_string() if dataset.crs else ""
-            return array, (tuple(float(v) for v in dataset.bounds), crs)
+            left, bottom, right, top = (float(v) for v in dataset.bounds)
+            return array, ((left, bottom, right, top), crs)
     except RasterioError as exc:
         raise CorruptSampleError(path, f"cannot be read ({' '.join(str(exc).split())})") from None

@@ -18,7 +18,7 @@ ROI_SEASONS = ("ROIs1158_spring", "ROIs1868_summer", "ROIs1970_fall", "ROIs2017_
 
 @functools.cache
 def _splits() -> dict[str, tuple[str, ...]]:
-    text = resources.files("ibhfn.data").joinpath("resources", "sen12mscr_splits.json").read_text()
+    text = (resources.files("ibhfn.data") / "resources" / "sen12mscr_splits.json").read_text()
     return {name: tuple(scenes) for name, scenes in json.loads(text)["splits"].items()}
 
 

@@ -21,17 +21,17 @@ from __future__ import annotations
 import contextlib
 import os
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import rasterio
-from rasterio.io import DatasetWriter
 from affine import Affine
 from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.errors import CRSError, RasterioError
+from rasterio.io import DatasetWriter
 from rasterio.warp import transform, transform_bounds
 from rasterio.windows import Window
 
@@ -141,7 +141,8 @@ def _striped_profile(count: int, dtype: str, height: int, width: int, crs: str, 
 
 def _write_array(path: Path, array: np.ndarray, crs: str, grid: Affine, rows_per_strip: int) -> None:
     with _gdal_errors(str(path)), atomic_path(path) as tmp:
-        profile = _striped_profile(array.shape[0], str(array.dtype), *array.shape[1:], crs, grid, rows_per_strip)
+        count, height, width = array.shape
+        profile = _striped_profile(count, str(array.dtype), height, width, crs, grid, rows_per_strip)
         with rasterio.open(tmp, "w", **profile) as dataset:
             dataset.write(array)
 
@@ -226,7 +227,8 @@ def _s1_grid(s2: _Grid, s1_crs: str | None, s1_resolution: float | None) -> _Gri
     s1 = _Grid(crs, Affine(size, 0, left - margin, 0, -size, top + margin), height, width)
     cols, rows = np.array([0.5, width - 0.5, 0.5, width - 0.5]), np.array([0.5, 0.5, height - 0.5, height - 0.5])
     try:
-        transform(crs, s2.crs, *(s1.transform @ (cols, rows)))  # what `_s1_on_own_grid` will map, at its corners
+        # what `_s1_on_own_grid` will map, at its corners; affine's stub types @ for one point, it maps arrays too
+        transform(crs, s2.crs, *(s1.transform @ (cols, rows)))  # type: ignore[operator]
     except CPLE_BaseError as exc:
         raise InputError(
             f"S1 grid in {crs} at resolution {size:g} reaches where {s2.crs} is undefined ({exc}); "

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ibhfn.data.mixture import Mixture
 from ibhfn.data.sen12mscr import CONSTANT_S1_DB, SEN12MSCR, Sample
 from ibhfn.errors import InputError, ShapeError
 
@@ -22,7 +23,7 @@ from ibhfn.errors import InputError, ShapeError
 class TorchSEN12MSCR(Dataset):
     """Samples as dicts of float32 tensors: sar, optical, target, cloud_mask and has_mask."""
 
-    def __init__(self, reader: SEN12MSCR, crop: int | None = None, seed: int = 0, clear_input: float = 0.0,
+    def __init__(self, reader: SEN12MSCR | Mixture, crop: int | None = None, seed: int = 0, clear_input: float = 0.0,
                  s1_dropout: float = 0.0) -> None:
         self.reader = reader
         self.crop = crop

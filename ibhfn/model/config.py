@@ -8,7 +8,8 @@ config rebuild the same network.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from ibhfn.errors import ModelError
 

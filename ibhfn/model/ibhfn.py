@@ -22,6 +22,7 @@ bottleneck of its own into the decoder's skip of that resolution (SAR at full re
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, cast, overload
 
 import torch
 from torch import Tensor, nn
@@ -102,6 +103,7 @@ class IBHFN(nn.Module):
         self.dirac_skip = _dirac_conv(len(S2_BANDS)) if config.gate or config.residual else None
         if config.residual:  # R starts close to S: training begins near the identity, not from noise
             nn.init.normal_(self.decoder.head.weight, std=1e-3)
+            assert self.decoder.head.bias is not None
             nn.init.zeros_(self.decoder.head.bias)
 
     @property
@@ -123,16 +125,27 @@ class IBHFN(nn.Module):
                 latents.append(z)
                 mus.append(mu)
                 logvars.append(logvar)
-        mu, logvar = _joined(mus), _joined(logvars)
         image, gate_logit, reconstruction = self._restore(latents, optical)
         return IBHFNOutput(
             image=image,
             gate=None if gate_logit is None else torch.sigmoid(gate_logit),
             gate_logit=gate_logit,
-            mu=mu,
-            logvar=logvar,
+            mu=_joined(mus),
+            logvar=_joined(logvars),
             reconstruction=reconstruction,
         )
+
+    @overload
+    def forward_deterministic(self, sar: Tensor, optical: Tensor, return_gate: Literal[False] = False) -> Tensor: ...
+
+    @overload
+    def forward_deterministic(self, sar: Tensor, optical: Tensor, return_gate: Literal[True]) -> tuple[Tensor, Tensor]:
+        ...
+
+    @overload
+    def forward_deterministic(
+        self, sar: Tensor, optical: Tensor, return_gate: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]: ...
 
     def forward_deterministic(
         self, sar: Tensor, optical: Tensor, return_gate: bool = False
@@ -156,8 +169,9 @@ class IBHFN(nn.Module):
         coarsest: list[SpatialBottleneck | None] = [self.vib]
         if not self.arch_config.sar_skips:
             return coarsest
-        finer = list(self.skip_vibs) if self.skip_vibs is not None else [None] * (len(self.arch_config.widths) - 1)
-        return finer + coarsest
+        if self.skip_vibs is None:
+            return [None] * (len(self.arch_config.widths) - 1) + coarsest
+        return cast(list[SpatialBottleneck | None], list(self.skip_vibs)) + coarsest  # a ModuleList of them
 
     def _restore(self, latents: list[Tensor], optical: Tensor) -> tuple[Tensor, Tensor | None, Tensor]:
         """Fuse the SAR latents (coarsest last) with the optical stream; return (Y, gate logit or None, R)."""
@@ -174,6 +188,7 @@ class IBHFN(nn.Module):
             return reconstruction, None, reconstruction
         gate_logit = self.gate(fused)
         gate = torch.sigmoid(gate_logit)
+        assert skip is not None  # a gate comes with the Dirac skip
         return gate * skip + (1.0 - gate) * reconstruction, gate_logit, reconstruction
 
 
@@ -181,6 +196,7 @@ def _dirac_conv(channels: int) -> nn.Conv2d:
     """A 3x3 conv that starts as the identity."""
     conv = nn.Conv2d(channels, channels, kernel_size=3, padding=1)
     nn.init.dirac_(conv.weight)
+    assert conv.bias is not None
     nn.init.zeros_(conv.bias)
     return conv
 

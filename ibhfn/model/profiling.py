@@ -31,7 +31,7 @@ def profile(model: nn.Module, size: int = 256) -> ModelProfile:
         if isinstance(module, nn.Conv2d):
             kernel = module.weight[0].numel()  # in_channels / groups * kh * kw
             macs += output.numel() * kernel
-        else:
+        elif isinstance(module, nn.Linear):
             macs += output.numel() * module.in_features
 
     layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-
 INITIAL_LOGVAR = -4.0  # training starts with little noise on z; the KL term then sets how much SAR passes
 
 
@@ -22,6 +21,7 @@ class SpatialBottleneck(nn.Module):
         super().__init__()
         self.mu_head = nn.Conv2d(channels, channels, kernel_size=1)
         self.logvar_head = nn.Conv2d(channels, channels, kernel_size=1)
+        assert self.logvar_head.bias is not None
         nn.init.constant_(self.logvar_head.bias, INITIAL_LOGVAR)
         self.logvar_limit = logvar_limit
 

@@ -215,8 +215,9 @@ class Trainer:
 
     def _epoch_indices(self, epoch: int) -> list[int]:
         """This process's share of the shuffled train split for `epoch` (a fixed function of seed and epoch)."""
-        sampler = DistributedSampler(
-            range(len(self.train_reader)), num_replicas=self.context.world_size, rank=self.context.rank,
+        sampler: DistributedSampler[int] = DistributedSampler(
+            range(len(self.train_reader)),  # type: ignore[arg-type]  # torch's stub wants a Dataset; it takes len() only
+            num_replicas=self.context.world_size, rank=self.context.rank,
             shuffle=True, seed=self.config.seed, drop_last=True,
         )
         sampler.set_epoch(epoch)

@@ -56,7 +56,8 @@ def test_a_folder_without_patches_is_refused_in_one_line(tmp_path: Path):
 
 def test_the_real_cloud_free_patches_read_as_one_scene_of_thirty():
     if not REAL_CLEAR.is_dir():
-        pytest.skip(f"the real SEN12MS-CR-TS cloud-free patches are not at {REAL_CLEAR} (../shared beside the checkout)")
+        pytest.skip(f"the real SEN12MS-CR-TS cloud-free patches are not at {REAL_CLEAR} "
+                    "(../shared beside the checkout)")
     reader = ClearPatches(REAL_CLEAR)
     assert len(reader) == 30 and reader.scenes == ["ROIs2017/146"]
     sample = reader[0]

@@ -32,5 +32,5 @@ def test_shadows_are_the_thick_clouds_moved_along_the_sun_direction():
     assert shaded.mean() > 0.001
     ground = np.broadcast_to(SPECTRA[LandCover.BARE_SOIL][:, None, None], (13, 300, 300)).copy()
     cloudy, _ = field.cover(ground, ROWS, COLS)
-    np.testing.assert_allclose(cloudy[:, shaded], ground[:, shaded] * (1 - SHADOW_DARKENING[:, None] * here.shadow[shaded]),
-                               rtol=1e-5)
+    darkening = 1 - SHADOW_DARKENING[:, None] * here.shadow[shaded]
+    np.testing.assert_allclose(cloudy[:, shaded], ground[:, shaded] * darkening, rtol=1e-5)

@@ -12,7 +12,13 @@ from typer.testing import CliRunner
 
 from ibhfn.data.cli import app
 from ibhfn.data.distribution import (
-    CLOUD_KINDS, FolderStatistics, _Sample, _window_cv, compare, folder_statistics, patch_files,
+    CLOUD_KINDS,
+    FolderStatistics,
+    _Sample,
+    _window_cv,
+    compare,
+    folder_statistics,
+    patch_files,
 )
 from ibhfn.data.synthetic import write_tree
 from ibhfn.errors import InputError

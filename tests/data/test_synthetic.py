@@ -99,9 +99,15 @@ def test_clouds_brighten_and_flatten_where_the_mask_says():
     assert thick.mean() > 0.05 and free.mean() > 0.05
     assert cloudy[B2][thick].mean() > clear[B2][thick].mean() + 2000  # bright
     visible_nir = slice(0, 9)  # B1..B8A: a thick cloud's spectrum is nearly flat there (within ~10 % of its level)
-    spread = lambda a: (a[visible_nir][:, thick].std(axis=0) / a[visible_nir][:, thick].mean(axis=0)).mean()
+
+    def spread(a):
+        return (a[visible_nir][:, thick].std(axis=0) / a[visible_nir][:, thick].mean(axis=0)).mean()
+
     assert spread(cloudy) < 0.25 * spread(clear)
-    contrast = lambda a, m: np.mean([a[b][m].std() / a[b][m].mean() for b in (B2, B4, B8)])
+
+    def contrast(a, m):
+        return np.mean([a[b][m].std() / a[b][m].mean() for b in (B2, B4, B8)])
+
     assert contrast(cloudy, thick) < 0.5 * contrast(clear, thick)
     assert np.all(cloudy[:, free] <= clear[:, free] + 1)  # outside clouds at most shadowed
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
-import torch
 
 from ibhfn.data.synthetic import write_tree
 from ibhfn.losses import LossSchedule
