@@ -54,7 +54,7 @@ def print_verify(console: Console, names: tuple[str, str], figures: VerifyFigure
         table.add_column(column, justify="left" if column == "command" else "right")
     for label, run in ((f"ibhfn-run {names[0]}", figures.engine_run), (f"ibhfn-run {names[1]}", figures.reference_run),
                        ("ibhfn-verify --scenes", figures.verify)):
-        table.add_row(label, f"{run.seconds:.1f}", f"{run.peak_rss_mb:.0f}")
+        table.add_row(label, f"{run.seconds:.2f}", f"{run.peak_rss_mb:.0f}")
     table.caption = (f"verify / ibhfn-run {names[0]}: {figures.ratio:.2f} x "
                      f"(both runs, the floor: {figures.floor:.2f} x)")
     console.print(table)

@@ -60,7 +60,7 @@ def test_verification_is_timed_against_both_runs(bench_output):
     assert set(rows) == {"ibhfn-run int8", "ibhfn-run fp32", "ibhfn-verify --scenes"}, rows
     seconds = {name: float(cells[0]) for name, cells in rows.items()}
     ratio = float(bench_output.split("verify / ibhfn-run int8:")[1].split()[0])
-    assert abs(ratio - seconds["ibhfn-verify --scenes"] / seconds["ibhfn-run int8"]) < 0.01
+    assert ratio == pytest.approx(seconds["ibhfn-verify --scenes"] / seconds["ibhfn-run int8"], rel=0.01)
     assert seconds["ibhfn-verify --scenes"] > 0 and ratio > 0
 
 

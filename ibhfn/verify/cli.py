@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from ibhfn.cli_errors import one_line_warnings, report_errors
 from ibhfn.cli_version import VersionOption
@@ -61,7 +61,7 @@ class RichProgress:
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=console, disable=not show, transient=True,
         )
-        self._task = None
+        self._task: TaskID | None = None
 
     def start(self, description: str, total: int) -> None:
         if self._task is not None:
@@ -174,7 +174,7 @@ def verify(
             if data is not None:
                 result = verify_dataset(pair, data, split=split, count=samples, thresholds=limits,
                                         batch_size=batch, worst_count=worst, progress=progress)
-            else:
+            elif scenes is not None:  # one of the two, checked above
                 options = RunOptions(tile_size=tile, overlap=overlap, batch_size=batch, s2_offset=s2_offset)
                 result = verify_scenes(pair, scenes, thresholds=limits, options=options, window=window,
                                        worst_count=worst, progress=progress)

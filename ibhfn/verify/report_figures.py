@@ -188,7 +188,7 @@ def _stretch_limits(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return low[:, None, None], np.maximum(high, low + 1e-6)[:, None, None]
 
 
-def _stretch(rgb: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+def _stretch(rgb: np.ndarray, low: np.ndarray | float, high: np.ndarray | float) -> np.ndarray:
     """(3, H, W) reflectance stretched to an (H, W, 3) image in [0, 1]."""
     return np.nan_to_num(np.clip((rgb - low) / (high - low), 0.0, 1.0), nan=0.0).transpose(1, 2, 0)
 

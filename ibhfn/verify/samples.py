@@ -96,7 +96,7 @@ def dataset_samples(dataset, selection: DatasetSelection, engines: tuple[Engine,
         if item is None:
             continue
         sample_id = sample_name(item)
-        height, width = crop_size(*item.optical.shape[1:], engines, sample_id)
+        height, width = crop_size(item.optical.shape[1], item.optical.shape[2], engines, sample_id)
         crop = np.s_[:, :height, :width]
         yield VerifySample(
             sample_id=sample_id,

@@ -117,8 +117,8 @@ def scene_windows(
                     engine=_blank(engine.read(window=window), empty),
                     reference=_blank(reference_out, empty),
                     cloudy=_read_s2(cloudy, window, preprocessing, empty, scene.cloudy_offset.dn),
-                    truth=None if target is None else _read_s2(target, window, preprocessing, empty,
-                                                               scene.target_offset.dn),
+                    truth=None if target is None or scene.target_offset is None else _read_s2(
+                        target, window, preprocessing, empty, scene.target_offset.dn),
                     coverage=coverage,
                 )
 
