@@ -21,7 +21,7 @@ from torch import nn
 from ibhfn.atomic import atomic_path
 from ibhfn.bundled import BUNDLED_CHECKPOINT, bundled_file
 from ibhfn.errors import IbhfnError, ModelError
-from ibhfn.model.registry import build
+from ibhfn.model.registry import Network, build
 from ibhfn.preprocessing import get_preprocessing
 
 CHECKPOINT_FORMAT = "ibhfn-checkpoint/1"
@@ -93,12 +93,12 @@ def load_failure(exc: Exception) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:120] or type(exc).__name__
 
 
-def load_checkpoint(path: str | os.PathLike, *, arch: str | None = None) -> nn.Module:
+def load_checkpoint(path: str | os.PathLike, *, arch: str | None = None) -> Network:
     """Rebuild the network a checkpoint holds, with its weights, in eval mode on the CPU."""
     return network_from(path, read_checkpoint(path), arch=arch)
 
 
-def network_from(path: str | os.PathLike, checkpoint: dict[str, Any], *, arch: str | None = None) -> nn.Module:
+def network_from(path: str | os.PathLike, checkpoint: dict[str, Any], *, arch: str | None = None) -> Network:
     """The network of a checkpoint dictionary `read_checkpoint(path)` returned, in eval mode on the CPU."""
     if arch is not None and checkpoint["arch"] != arch:
         raise ModelError(f"{path}: checkpoint holds a {checkpoint['arch']!r} network, expected {arch!r}")
@@ -111,7 +111,7 @@ def network_from(path: str | os.PathLike, checkpoint: dict[str, Any], *, arch: s
     return model.eval()
 
 
-def load_pretrained() -> nn.Module:
+def load_pretrained() -> Network:
     """The bundled IB-HFN edge network, trained on synthetic clouds, in eval mode."""
     return load_checkpoint(bundled_file(BUNDLED_CHECKPOINT))
 
