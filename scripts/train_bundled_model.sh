@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The one recorded command that makes the bundled model (`make bundled-model`): a synthetic
 # SEN12MS-CR tree from the generator fitted to real data, plus the real cloudy / clear pairs of two
-# scenes of ../shared (no S1: read with the constant-S1 convention); IB-HFN edge and the DSen2-CR
+# scenes of ../shared (no S1: read with the constant-S1 convention) and the real cloud-free patches
+# of the SEN12MS-CR-TS scene (pass-through samples); a share of all samples gets the constant S1, so
+# the networks learn to restore from optics alone where SAR says nothing; IB-HFN edge (with its SAR
+# skips) and the DSen2-CR
 # small baseline trained on that mix with the same budget on the CPU, side by side, one torch
 # thread each; both scored on the synthetic test split and on the real scenes they never saw; the
 # IB-HFN checkpoint copied into ibhfn/pretrained/ with its FP32 ONNX. Deterministic by the seeds
@@ -16,11 +19,17 @@ SHARED=${SHARED:-../shared/data}
 DATA="$OUT/data"
 PRETRAINED=${PRETRAINED:-ibhfn/pretrained/ibhfn_edge_synthetic}
 PAIRS="$SHARED/sen12mscr_real_pairs"
+CLEAR="$SHARED/sen12mscr_ts_real/cloud_free_patches"
+CLEAR_INPUT=${CLEAR_INPUT:-0.15}
+CLEAR_REPEAT=${CLEAR_REPEAT:-2}
+S1_DROPOUT=${S1_DROPOUT:-0.25}
 # Split by scene: these two are trained on, every other real scene stays unseen for the scores.
 TRAIN_SCENES=${TRAIN_SCENES:-"ROIs1970_fall/136 ROIs1868_summer/135"}
 UNSEEN_SCENES=${UNSEEN_SCENES:-"ROIs1158_spring/26 ROIs1868_summer/100 ROIs1868_summer/101 ROIs2017_winter/102"}
 
-[ -d "$PAIRS" ] || { echo "$PAIRS: the real pairs are needed (../shared beside the checkout, or SHARED=...)" >&2; exit 2; }
+for folder in "$PAIRS" "$CLEAR"; do
+    [ -d "$folder" ] || { echo "$folder: the real data are needed (../shared beside the checkout, or SHARED=...)" >&2; exit 2; }
+done
 trap 'kill $(jobs -p) 2>/dev/null || true' EXIT INT TERM
 
 if [ ! -d "$DATA" ]; then
@@ -41,13 +50,15 @@ evaluate() {  # evaluate ARCH NAME ibhfn-eval-options...: JSON and table of one 
 }
 
 train() {
-    local arch=$1
+    local arch=$1 network=()
+    [ "$arch" = ibhfn ] && network=(--sar-skips)
     rm -rf "$OUT/$arch"
     # shellcheck disable=SC2046
     "$BIN/ibhfn-train" --data "$DATA" --arch "$arch" --out "$OUT/$arch" --epochs 1000 \
         --max-steps "$STEPS" --batch-size 8 --crop 64 --lr 1e-3 --warmup-steps 50 \
-        --l1-warmup-steps 100 --ramp-steps 200 --kl-warmup-steps 400 --clear-input 0.15 \
+        --l1-warmup-steps 100 --ramp-steps 200 --kl-warmup-steps 400 --clear-input "$CLEAR_INPUT" \
         --real-pairs "$PAIRS" $(scene_options real-scene "$TRAIN_SCENES") --real-repeat 4 \
+        --real-clear "$CLEAR" --real-clear-repeat "$CLEAR_REPEAT" --s1-dropout "$S1_DROPOUT" "${network[@]}" \
         --val-samples 8 --seed 0 --threads "$THREADS" --device cpu --quiet > "$OUT/$arch.train.txt"
     evaluate "$arch" synthetic_test --data "$DATA" --split test
     # shellcheck disable=SC2046

@@ -62,7 +62,9 @@ def test_the_bundled_checkpoint_deploys_to_a_verified_fp16_bundle(tmp_path, tree
 @pytest.mark.slow
 def test_int8_is_calibrated_on_the_tree_then_verified(tmp_path, tree):
     out = tmp_path / "int8"
-    result = deploy("--precision", "int8", "--data", tree, "--samples", 4, "--calibration-samples", 8,
+    # 8 verify patches, not 4: the first 4 of this tree are near-clear, restored at 46 dB, where a
+    # 0.001 RMS INT8 difference already costs 0.5 dB of PSNR against truth
+    result = deploy("--precision", "int8", "--data", tree, "--samples", 8, "--calibration-samples", 8,
                     "--tile", PATCH, out)
     assert result.exit_code == 0, result.output
     assert (out / "model.int8.onnx").is_file() and (out / "model.int8.onnx.calibration.json").is_file()
