@@ -20,8 +20,8 @@ DATA="$OUT/data"
 PRETRAINED=${PRETRAINED:-ibhfn/pretrained/ibhfn_edge_synthetic}
 PAIRS="$SHARED/sen12mscr_real_pairs"
 CLEAR="$SHARED/sen12mscr_ts_real/cloud_free_patches"
-CLEAR_INPUT=${CLEAR_INPUT:-0.15}
-CLEAR_REPEAT=${CLEAR_REPEAT:-2}
+CLEAR_INPUT=${CLEAR_INPUT:-0.1}
+CLEAR_REPEAT=${CLEAR_REPEAT:-1}
 S1_DROPOUT=${S1_DROPOUT:-0.25}
 # Split by scene: these two are trained on, every other real scene stays unseen for the scores.
 TRAIN_SCENES=${TRAIN_SCENES:-"ROIs1970_fall/136 ROIs1868_summer/135"}
