@@ -254,21 +254,24 @@ def _network_flags(trt: ModuleType) -> tuple[int, bool]:
     return 1 << int(kinds.EXPLICIT_BATCH), False  # TensorRT 8.x: the ONNX parser requires explicit batch
 
 
-def _attach_timing_cache(config: object, path: Path) -> object:
-    """Attach the timing cache stored at `path`, or a new one if there is none or TensorRT rejects it; return it."""
+def _attach_timing_cache(config: Any, path: Path) -> Any:
+    """Attach the timing cache stored at `path`, or a new one if there is none or TensorRT rejects it; return it.
+
+    TensorRT's objects here (and in the helpers below) are typed Any: TensorRT ships no type information.
+    """
     # TensorRT rejects a cache written by another TensorRT release or GPU: start afresh, overwrite the file after.
-    cache = config.create_timing_cache(path.read_bytes() if path.is_file() else b"")  # type: ignore[attr-defined]
-    if cache is None or not config.set_timing_cache(cache, False):  # type: ignore[attr-defined]
-        cache = config.create_timing_cache(b"")  # type: ignore[attr-defined]
-        config.set_timing_cache(cache, False)  # type: ignore[attr-defined]
+    cache = config.create_timing_cache(path.read_bytes() if path.is_file() else b"")
+    if cache is None or not config.set_timing_cache(cache, False):
+        cache = config.create_timing_cache(b"")
+        config.set_timing_cache(cache, False)
     return cache
 
 
-def _parser_errors(parser: object) -> str:
+def _parser_errors(parser: Any) -> str:
     """Every ONNX parser error on one line, each with the node it concerns."""
     messages = []
-    for index in range(parser.num_errors):  # type: ignore[attr-defined]
-        error = parser.get_error(index)  # type: ignore[attr-defined]
+    for index in range(parser.num_errors):
+        error = parser.get_error(index)
         if error.node() < 0:  # an error about the whole model, not one node
             messages.append(error.desc())
             continue
@@ -280,29 +283,29 @@ def _parser_errors(parser: object) -> str:
 
 
 def _pin_precision(
-    trt: ModuleType, network: object, config: object, precision: str, float32_nodes: tuple[str, ...]
+    trt: ModuleType, network: Any, config: Any, precision: str, float32_nodes: tuple[str, ...]
 ) -> None:
     """TensorRT 8.x: allow FP16 (and INT8) kernels, and keep the ONNX's FP32 islands in FP32."""
     if precision == "fp32":
         return
-    config.set_flag(trt.BuilderFlag.FP16)  # type: ignore[attr-defined]
+    config.set_flag(trt.BuilderFlag.FP16)
     if precision == "int8":
-        config.set_flag(trt.BuilderFlag.INT8)  # type: ignore[attr-defined]
-    config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)  # type: ignore[attr-defined]
-    for index in range(network.num_layers):  # type: ignore[attr-defined]
-        layer = network.get_layer(index)  # type: ignore[attr-defined]
+        config.set_flag(trt.BuilderFlag.INT8)
+    config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
+    for index in range(network.num_layers):
+        layer = network.get_layer(index)
         if any(layer.name == node or layer.name.startswith(f"{node}_") for node in float32_nodes):
             layer.precision = trt.float32
             for output in range(layer.num_outputs):
                 layer.set_output_type(output, trt.float32)
 
 
-def _network_tensors(network: object) -> list[dict[str, Any]]:
+def _network_tensors(network: Any) -> list[dict[str, Any]]:
     """Name, direction, type and (symbolic -1) shape of every network input and output."""
     tensors = []
     for mode, count, get in (
-        ("input", network.num_inputs, network.get_input),  # type: ignore[attr-defined]
-        ("output", network.num_outputs, network.get_output),  # type: ignore[attr-defined]
+        ("input", network.num_inputs, network.get_input),
+        ("output", network.num_outputs, network.get_output),
     ):
         for index in range(count):
             tensor = get(index)

@@ -81,7 +81,7 @@ def item_path(output: Path) -> Path:
 
 def build_item(output: Path, inputs: Sequence[InputItem] = ()) -> pystac.Item:
     """The STAC Item of a restored scene, from its GeoTIFF and record (InputError if either cannot be read)."""
-    pystac = load_pystac()
+    stac = load_pystac()
     from pystac.extensions.eo import Band, EOExtension
     from pystac.extensions.projection import ProjectionExtension
     from pystac.extensions.raster import RasterBand, RasterExtension
@@ -95,22 +95,22 @@ def build_item(output: Path, inputs: Sequence[InputItem] = ()) -> pystac.Item:
         raise InputError(f"{output}: cannot read it to describe it in a STAC Item ({exc})") from None
     created = datetime.fromtimestamp(record_path(output).stat().st_mtime, timezone.utc)
     acquired = next((source.datetime for source in inputs if source.sensor == "s2" and source.datetime), None)
-    item = pystac.Item(
+    item: pystac.Item = stac.Item(
         id=record.get("scene", output.stem), geometry=grid["geometry"], bbox=grid["bbox"],
         datetime=datetime.fromisoformat(acquired.replace("Z", "+00:00")) if acquired else created,
         properties={"created": _rfc3339(created)},
     )
     item.properties.update(_processing(record, created))
     item.stac_extensions.append(PROCESSING_SCHEMA)
-    media = pystac.MediaType.COG if record.get("options", {}).get("cog") else pystac.MediaType.GEOTIFF
-    asset = pystac.Asset(f"./{output.name}", title="cloud-free Sentinel-2 (IB-HFN)", media_type=media,
-                         roles=["data"])
+    media = stac.MediaType.COG if record.get("options", {}).get("cog") else stac.MediaType.GEOTIFF
+    asset = stac.Asset(f"./{output.name}", title="cloud-free Sentinel-2 (IB-HFN)", media_type=media,
+                       roles=["data"])
     item.add_asset("restored", asset)
-    item.add_asset("record", pystac.Asset(f"./{record_path(output).name}", title="ibhfn scene record",
-                                          media_type=pystac.MediaType.JSON, roles=["metadata"]))
+    item.add_asset("record", stac.Asset(f"./{record_path(output).name}", title="ibhfn scene record",
+                                        media_type=stac.MediaType.JSON, roles=["metadata"]))
     if (gate := record.get("gate")) is not None:
-        item.add_asset("gate", pystac.Asset(f"./{gate['path']}", title="clear-sky gate G (%)", media_type=media,
-                                            roles=["data"]))
+        item.add_asset("gate", stac.Asset(f"./{gate['path']}", title="clear-sky gate G (%)", media_type=media,
+                                          roles=["data"]))
     projection = ProjectionExtension.ext(item, add_if_missing=True)
     projection.code, projection.shape = grid["code"], grid["shape"]
     projection.transform, projection.bbox = grid["transform"], grid["proj_bbox"]
@@ -124,9 +124,9 @@ def build_item(output: Path, inputs: Sequence[InputItem] = ()) -> pystac.Item:
         RasterBand.create(nodata=grid["nodata"], data_type=grid["dtype"], spatial_resolution=grid["resolution"],
                           scale=scale, offset=offset, unit=None if scale is None else "1")
         for scale, offset in grid["scaling"]]
-    for link in _input_links(record, inputs, output.parent, pystac):
+    for link in _input_links(record, inputs, output.parent, stac):
         item.add_link(link)
-    return item  # type: ignore[no-any-return]  # pystac is imported lazily, as Any
+    return item
 
 
 PROCESSING_SCHEMA = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
