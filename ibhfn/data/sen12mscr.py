@@ -89,10 +89,11 @@ def patch_paths(root: str | Path, scene: str, patch: int) -> tuple[Path, Path, P
     """The S1, S2 and S2-cloudy paths of patch `patch` of `scene` ('ROIs1158_spring/106')."""
     roi_season, number = scene.split("/")
     folder = Path(root)
-    return tuple(  # type: ignore[return-value]
+    s1, s2, s2_cloudy = (
         folder / f"{roi_season}_{kind}" / f"{kind}_{number}" / f"{roi_season}_{kind}_{number}_p{patch}.tif"
         for kind in KINDS
     )
+    return s1, s2, s2_cloudy
 
 
 def _patches_on_disk(root: Path) -> dict[str, set[tuple[str, int]]]:

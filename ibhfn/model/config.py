@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ibhfn.errors import ModelError
 
-C = TypeVar("C")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+C = TypeVar("C", bound="DataclassInstance")  # a preset: a dataclass of one architecture's options
 
 
 def resolve_config(arch: str, presets: Mapping[str, C], data: Mapping[str, Any]) -> C:
@@ -23,14 +26,14 @@ def resolve_config(arch: str, presets: Mapping[str, C], data: Mapping[str, Any])
     if preset not in presets:
         raise ModelError(f"unknown {arch} preset {preset!r}; choose one of {', '.join(presets)}")
     base = presets[preset]
-    fields = {f.name: f for f in dataclasses.fields(base)}  # type: ignore[arg-type]
+    fields = {f.name: f for f in dataclasses.fields(base)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ModelError(
             f"unknown {arch} option(s) {', '.join(unknown)}; valid: {', '.join(n for n in fields if n != 'preset')}"
         )
     values = {name: tuple(v) if isinstance(v, list) else v for name, v in data.items()}
-    return dataclasses.replace(base, **values)  # type: ignore[type-var]
+    return dataclasses.replace(base, **values)
 
 
 def config_dict(arch: str, config: Any) -> dict[str, Any]:
