@@ -44,6 +44,8 @@ VARIANTS = (
             schedule={"l1_warmup_steps": 0, "ramp_steps": 0, "kl_warmup_steps": 0}),
     Variant("residual-decoder", "decoder predicts a correction of the input, not the image (not a part: a test)",
             model={"residual": True}),
+    Variant("sar-skips", "every SAR level through its own bottleneck into the decoder (the fix; not a part)",
+            model={"sar_skips": True}),
     Variant("dsen2cr", "DSen2-CR small baseline", arch="dsen2cr"),
 )
 
@@ -82,6 +84,7 @@ class Budget:
     lr: float = 1e-3
     warmup_steps: int = 50
     clear_input: float = 0.0
+    s1_dropout: float = 0.0  # share of samples given the constant S1 of pairs without SAR
 
 
 def run_one(variant: Variant, seed: int, data: Path, out: Path, budget: Budget,
@@ -102,7 +105,8 @@ def run_one(variant: Variant, seed: int, data: Path, out: Path, budget: Budget,
     schedule = replace(LossSchedule(l1_warmup_steps=100, ramp_steps=200, kl_warmup_steps=400), **variant.schedule)
     config = TrainConfig(out=out, data=data, arch=variant.arch, model_overrides=dict(variant.model), epochs=10_000,
                          max_steps=budget.steps, batch_size=budget.batch_size, crop=budget.crop, lr=budget.lr,
-                         warmup_steps=budget.warmup_steps, clear_input=budget.clear_input, seed=seed,
+                         warmup_steps=budget.warmup_steps, clear_input=budget.clear_input,
+                         s1_dropout=budget.s1_dropout, seed=seed,
                          val_samples=8, loss_schedule=schedule, device="cpu")
     result = train(config)
     model = load_checkpoint(result.best_checkpoint or result.last_checkpoint)
@@ -172,12 +176,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=Budget.batch_size)
     parser.add_argument("--crop", type=int, default=Budget.crop)
     parser.add_argument("--clear-input", type=float, default=Budget.clear_input)
+    parser.add_argument("--s1-dropout", type=float, default=Budget.s1_dropout)
     parser.add_argument("--variants", nargs="+", choices=[v.name for v in VARIANTS], default=None)
     parser.add_argument("--shared", type=Path, default=Path("../shared"), help="the real data folder's parent")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args(argv)
     variants = VARIANTS if args.variants is None else tuple(v for v in VARIANTS if v.name in args.variants)
-    budget = Budget(steps=args.steps, batch_size=args.batch_size, crop=args.crop, clear_input=args.clear_input)
+    budget = Budget(steps=args.steps, batch_size=args.batch_size, crop=args.crop, clear_input=args.clear_input,
+                    s1_dropout=args.s1_dropout)
     scores = run_ablation(args.data, args.out, seeds=args.seeds, budget=budget,
                           eval_sets=default_eval_sets(args.data, args.shared), variants=variants, jobs=args.jobs)
     text = table(scores, variants)

@@ -50,3 +50,11 @@ def test_the_command_line_writes_the_table(tree: Path, tmp_path: Path, capsys):
           "--crop", "32", "--variants", "no-gate", "--shared", str(tmp_path / "none"), "--jobs", "1"])
     written = (tmp_path / "a" / "ablation.md").read_text()
     assert "| no-gate | no gate and no Dirac skip (Y = R) |" in written and written in capsys.readouterr().out
+
+
+def test_the_fix_variant_trains_sar_skips_with_s1_dropout(tree: Path, tmp_path: Path):
+    main(["--data", str(tree), "--out", str(tmp_path / "a"), "--seeds", "0", "--steps", "1", "--batch-size", "2",
+          "--crop", "32", "--variants", "sar-skips", "--s1-dropout", "0.25", "--shared", str(tmp_path / "none"),
+          "--jobs", "1"])
+    config = json.loads((tmp_path / "a" / "sar-skips-seed0" / "config.json").read_text())
+    assert config["model_overrides"] == {"sar_skips": True} and config["s1_dropout"] == 0.25
