@@ -196,7 +196,8 @@ def export_onnx(
                 f"{out}: ONNX differs from PyTorch by {worst:.3g} (max abs) > {PARITY_TOLERANCE:g}; nothing written"
             )
 
-        final, float16, float32_nodes = simplified, None, ()
+        final, float16 = simplified, None
+        float32_nodes: tuple[str, ...] = ()
         if precision == "fp16":
             float32_nodes = tuple(float32_node_names(simplified))
             final = convert_to_float16(simplified, list(float32_nodes))

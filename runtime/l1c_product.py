@@ -154,11 +154,12 @@ def _offset(path: Path, metadata: _Metadata) -> int:
     if metadata.quantification is not None and _number(metadata.quantification) != S2_DN_MAX:
         raise InputError(f"{path}: QUANTIFICATION_VALUE is {metadata.quantification}, not {S2_DN_MAX:.0f}: the DN "
                          "are not the reflectance x 10000 the network was trained on")
-    if metadata.baseline is not None and baseline_number(metadata.baseline) is None:
+    baseline = None if metadata.baseline is None else baseline_number(metadata.baseline)
+    if metadata.baseline is not None and baseline is None:
         raise InputError(f"{path}: PROCESSING_BASELINE {metadata.baseline!r} in {METADATA} is not a baseline "
                          "such as 05.09")
     if not metadata.offsets:
-        if metadata.baseline is not None and baseline_number(metadata.baseline) >= FIRST_OFFSET_BASELINE:
+        if baseline is not None and baseline >= FIRST_OFFSET_BASELINE:
             raise InputError(f"{path}: processing baseline {metadata.baseline} but no RADIO_ADD_OFFSET in "
                              f"{METADATA}")
         return 0

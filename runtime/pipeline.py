@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -191,7 +191,7 @@ def _predictions(engine: Engine, blocks: Iterable[PreparedBlock], tile: int, bat
     A block without tiles to run (all nodata) comes once, with None for tile and prediction.
     """
     sent: deque[tuple[list[tuple[PreparedBlock, Tile | None]], _BatchInputs]] = deque()  # per batch sent, in order
-    unsent: list[tuple[PreparedBlock, None]] = []  # blocks without tiles after the last batch
+    unsent: list[tuple[PreparedBlock, Tile | None]] = []  # blocks without tiles after the last batch
     returned: list[_BatchInputs] = []  # batches whose results are back: their arrays are filled again
     bands = len(engine.metadata.s1_bands), len(engine.metadata.s2_bands)
 
@@ -202,7 +202,8 @@ def _predictions(engine: Engine, blocks: Iterable[PreparedBlock], tile: int, bat
         group: list[tuple[PreparedBlock, Tile | None]] = []
         inputs = empty_batch()
         for prepared in blocks:
-            for one in prepared.tiles or [None]:
+            tiles: Sequence[Tile | None] = prepared.tiles or (None,)  # a block with none still passes through
+            for one in tiles:
                 group.append((prepared, one))
                 if one is not None and inputs.add(*prepared.inputs(one, tile)) == batch:
                     sent.append((group, inputs))

@@ -99,7 +99,8 @@ class _Channel:
         """Ask the caller for a scene; None when none is left."""
         self.send("ready")
         with self._caller_gone():
-            return self._connection.recv()
+            scene: ScenePair | None = self._connection.recv()
+        return scene
 
     @staticmethod
     @contextlib.contextmanager
