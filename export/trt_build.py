@@ -72,6 +72,11 @@ def check_build_request(
             f"{path}: is an {metadata.precision} ONNX and precision lives in the ONNX; export it with "
             f"`ibhfn-export onnx --precision {precision}` or build with --precision {metadata.precision}"
         )
+    if metadata.extra.get("calibration.form") == "cpu":
+        raise ModelError(
+            f"{path}: is the CPU form of INT8 (UINT8 activations with zero points), which TensorRT cannot build; "
+            "calibrate the FP32 export again with `ibhfn-calibrate --form tensorrt`"
+        )
     model = onnx.load(os.fspath(path), load_external_data=False)
     static = {
         value.name: tuple(d.dim_value if d.HasField("dim_value") else -1 for d in value.type.tensor_type.shape.dim)

@@ -1,12 +1,15 @@
 """The guards of `build_engine` that run before TensorRT is imported: tested here, where TensorRT is absent."""
 
+import dataclasses
 import importlib.util
 import shutil
 
+import onnx
 import pytest
 
 from ibhfn.errors import DependencyError, InputError, ModelError
-from ibhfn.export.trt_build import build_engine
+from ibhfn.export.onnx_metadata import read_metadata, set_metadata
+from ibhfn.export.trt_build import build_engine, check_build_request
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 
@@ -46,3 +49,22 @@ def test_without_tensorrt_no_onnx_is_exported_for_a_plan_that_cannot_be_built(tm
     with pytest.raises(DependencyError, match="TensorRT is not installed"):
         build_engine(None, tmp_path / "m.plan", precision="fp16", on_export=exported.append)
     assert exported == [] and list(tmp_path.iterdir()) == []
+
+
+def test_an_int8_onnx_of_the_cpu_form_is_refused_naming_the_tensorrt_form(fp32_export, tmp_path):
+    """`ibhfn-calibrate --form cpu` writes UINT8 activations with zero points, which TensorRT does not build."""
+    model = onnx.load(fp32_export.path)
+    metadata = read_metadata(fp32_export.path)
+    cpu_form = dataclasses.replace(metadata, precision="int8", extra={**metadata.extra, "calibration.form": "cpu"})
+    set_metadata(model, cpu_form)
+    onnx_path = tmp_path / "m.int8.onnx"
+    onnx.save(model, onnx_path)
+    with pytest.raises(ModelError) as refused:
+        build_engine(onnx_path, tmp_path / "m.plan")
+    message = str(refused.value)
+    assert message.startswith(f"{onnx_path}: ") and "`ibhfn-calibrate --form tensorrt`" in message
+    assert "\n" not in message and sorted(path.name for path in tmp_path.iterdir()) == ["m.int8.onnx"]
+    tensorrt_form = dataclasses.replace(cpu_form, extra={**metadata.extra, "calibration.form": "tensorrt"})
+    set_metadata(model, tensorrt_form)
+    onnx.save(model, onnx_path)
+    assert check_build_request(onnx_path).precision == "int8"  # the symmetric form passes this guard
