@@ -11,6 +11,8 @@ folder of copies of it (the batch's wall time against its tiles through the engi
 them), and `ibhfn-verify --scenes` against `ibhfn-run` on the scene (`verify_speed`). The last
 table gives the runtime's peak RSS on a small, a large and a wide scene (ibhfn-run in a fresh
 process each), which should be the same within 20 %: memory follows the block, not the scene.
+The host table times the scene with an engine that costs nothing (`null_engine`) against reading
+and writing it alone (`host_pipeline`).
 `--tables` picks some of them.
 
 TensorRT rows appear where TensorRT and a GPU are present; everything else runs on any machine.
@@ -37,6 +39,7 @@ import numpy as np
 import torch
 from calibration_runs import calibration_tree, measure_calibration, print_calibration
 from child_peak import run_child
+from host_pipeline import measure_host, print_host
 from rich.console import Console
 from rich.table import Table
 from verify_speed import measure_verify, print_verify
@@ -62,7 +65,7 @@ BATCHES = (1, 2, 4, 8)  # the default; a GPU wants larger (--batches)
 SCENE_ROUNDS = 5  # this machine's speed moves by up to 15 % within a minute: medians of 3 rounds wandered
 BATCH_ROUNDS = 2  # rounds of the --jobs table, each a whole folder of scenes per choice
 Infer = Callable[[np.ndarray, np.ndarray], np.ndarray]
-TABLES = ("backends", "calibration", "verify", "int8", "memory")
+TABLES = ("backends", "calibration", "verify", "int8", "memory", "host")
 
 
 @dataclass
@@ -358,10 +361,10 @@ def main() -> None:
         work = Path(tmp)
         models = args.models or work
         models.mkdir(parents=True, exist_ok=True)
-        onnx = build_models(args.checkpoint, models, work, console)
+        tables = set(args.tables)
+        onnx = build_models(args.checkpoint, models, work, console) if tables - {"host"} else {}  # host: none
         console.print(f"generating a {args.scene} x {args.scene} scene ...")
         scene = write_scene(work / "scene", "bench", height=args.scene, width=args.scene, seed=3)
-        tables = set(args.tables)
         if "backends" in tables:
             backend_tables(args, onnx, scene, work, console)
         counts = tuple(count for count in args.calibration if count > 0)
@@ -377,6 +380,10 @@ def main() -> None:
             int8_in_turn(args, onnx, console)
         if "memory" in tables and args.large:
             memory_table(args, onnx, scene, work, console)
+        if "host" in tables:
+            console.print("timing the scene with the null engine and the I/O-only pass in turn ...")
+            host_options = RunOptions(batch_size=max(batches))
+            print_host(console, measure_host((scene.s1, scene.s2), work / "host", host_options), host_options)
 
 
 def backend_tables(args: argparse.Namespace, onnx: dict[str, Path], scene, work: Path, console: Console) -> None:
