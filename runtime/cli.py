@@ -241,11 +241,11 @@ def run(
                 reporter.say(f"warning: {warning}")
             with reporter.bars:
                 summary = run_batch(loaded, pairing, out_dir, options, resume=resume, progress=progress,
-                                    shard=shard_of)
+                                    shard=shard_of, any_format=True)  # formats checked above, problems said
     else:
         with reporter.bars:
             summary = run_batch_in_workers(spec, pairing, out_dir, options, jobs=jobs, resume=resume,
-                                           progress=progress, shard=shard_of)
+                                           progress=progress, shard=shard_of, any_format=True)
         for warning in summary.engine_warnings:
             reporter.say(f"warning: {warning}")
     if not quiet and check:

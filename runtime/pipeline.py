@@ -46,7 +46,7 @@ from ibhfn.runtime.engine import Engine
 from ibhfn.runtime.leftovers import remove_stale_partials
 from ibhfn.runtime.output_check import OutputCheck
 from ibhfn.runtime.pairing import Pairing, ScenePair, refuse_overwriting_inputs, scene_name
-from ibhfn.runtime.raster_source import MAX_PIXELS, SceneSource
+from ibhfn.runtime.raster_source import MAX_PIXELS, SceneSource, geotiffs_only
 from ibhfn.runtime.remote import cog_reads
 from ibhfn.runtime.run_lock import out_folder_lock
 from ibhfn.runtime.s2_offset import is_offset
@@ -605,11 +605,14 @@ def run_batch(
     resume: bool = False,
     progress: Progress | None = None,
     shard: tuple[int, int] | None = None,
+    any_format: bool = False,
 ) -> RunSummary:
     """Restore every paired scene into `out_dir`; a scene that fails does not stop the others.
 
     `shard` (i, n) says the batch is shard i of a split, whose shards may run into `out_dir` at once.
+    A scene whose S1 or S2 is no GeoTIFF becomes one of the batch's problems unless `any_format`.
     """
+    pairing = pairing if any_format else geotiffs_only(pairing)
     progress = progress or NoProgress()
     options.tile_for(engine)  # an engine that cannot take the tile fails the batch once, not per scene
     restore = partial(run_pair, engine, out_dir=out_dir, options=options, resume=resume, progress=progress)

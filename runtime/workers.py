@@ -45,6 +45,7 @@ from ibhfn.runtime.pipeline import (
     output_path,
     run_pair,
 )
+from ibhfn.runtime.raster_source import geotiffs_only
 
 _POLL_SECONDS = 0.2
 
@@ -229,10 +230,12 @@ def run_batch_in_workers(
     resume: bool = False,
     progress: Progress | None = None,
     shard: tuple[int, int] | None = None,
+    any_format: bool = False,
 ) -> RunSummary:
     """`run_batch` over `jobs` worker processes; an engine that cannot run the scenes stops the batch with its error."""
     if jobs < 1:
         raise IbhfnError(f"{jobs} jobs: give at least 1")
+    pairing = pairing if any_format else geotiffs_only(pairing)
     with held_out_folder(pairing, out_dir, resume=resume, shard=shard):
         started = time.perf_counter()
         context = multiprocessing.get_context("spawn")

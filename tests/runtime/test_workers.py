@@ -10,11 +10,12 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import rasterio
+import rasterio.shutil
 
 from ibhfn.atomic import PARTIAL
 from ibhfn.errors import ModelError, ShapeError
 from ibhfn.runtime.engine import available_cpus, open_engine
-from ibhfn.runtime.pairing import pair_folder
+from ibhfn.runtime.pairing import Pairing, ScenePair, pair_folder
 from ibhfn.runtime.pipeline import RunOptions, run_batch
 from ibhfn.runtime.workers import EngineSpec, run_batch_in_workers
 
@@ -169,3 +170,21 @@ def test_ctrl_c_stops_every_worker_and_leaves_no_partial_output(tmp_path, make_s
     assert run.returncode == 130 and "Traceback" not in stderr, stderr
     assert partial_files(out) == []
     assert all((out / f"{path.name}.json").is_file() for path in out.glob("*.tif"))  # whole scenes only
+
+
+def test_library_callers_get_the_geotiff_only_check_unless_any_format(tmp_path, folder, onnx_engine_path):
+    """run_batch and run_batch_in_workers keep a batch to GeoTIFFs themselves, as ibhfn-run does before them."""
+    rasterio.shutil.copy(folder / "c_s2.tif", tmp_path / "v_s2.tif", driver="VRT")
+    pairing = Pairing([ScenePair("c", folder / "c_s1.tif", folder / "c_s2.tif"),
+                       ScenePair("v", folder / "c_s1.tif", tmp_path / "v_s2.tif")])
+    with open_engine(onnx_engine_path, device="cpu", threads=1) as engine:
+        one = run_batch(engine, pairing, tmp_path / "one", OPTIONS)
+        anyway = run_batch(engine, pairing, tmp_path / "any", OPTIONS, any_format=True)
+    many = run_batch_in_workers(EngineSpec(onnx_engine_path, "cpu", threads=1), pairing, tmp_path / "many", OPTIONS,
+                                jobs=2)
+    for summary, out in ((one, "one"), (many, "many")):
+        assert [result.name for result in summary.results] == ["c"] and summary.failed == 1
+        assert summary.problems == [f"{tmp_path / 'v_s2.tif'}: a VRT file, not a GeoTIFF; convert it (gdal_translate "
+                                    "-of GTiff) or pass --allow-any-format to read it as it is"]
+        assert not (tmp_path / out / "v.tif").exists()
+    assert [result.name for result in anyway.results] == ["c", "v"] and anyway.count("done") == 2
