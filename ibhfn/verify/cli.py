@@ -12,13 +12,26 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import TaskID
 
 from ibhfn.cli_errors import one_line_warnings, report_errors
+from ibhfn.cli_options import (
+    AtLeast,
+    Command,
+    EngineDeviceOption,
+    OneOf,
+    OverlapOption,
+    QuietOption,
+    S2OffsetOption,
+    SceneTileOption,
+    ThreadsOption,
+    choices_metavar,
+    new_app,
+    progress_bar,
+)
 from ibhfn.cli_version import VersionOption
 from ibhfn.engine_metadata import PRECISIONS
 from ibhfn.errors import InputError, VerificationFailed
-from ibhfn.runtime.engine import DEVICES
 from ibhfn.runtime.pipeline import RunOptions
 from ibhfn.verify.engine_pair import open_engine_pair
 from ibhfn.verify.report import write_report
@@ -27,7 +40,7 @@ from ibhfn.verify.runner import DEFAULT_BATCH, WORST_COUNT, Verification, verify
 from ibhfn.verify.scenes import DEFAULT_WINDOW
 from ibhfn.verify.thresholds import CHECK_LABELS, Thresholds, thresholds_for
 
-app = typer.Typer(add_completion=False, no_args_is_help=True)
+app = new_app()
 
 
 def parse_thresholds(precision: str, specs: list[str]) -> Thresholds:
@@ -57,10 +70,7 @@ class RichProgress:
     """One bar per stage (samples, or a scene run by one network) on stderr."""
 
     def __init__(self, console: Console, show: bool) -> None:
-        self.bars = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, disable=not show, transient=True,
-        )
+        self.bars = progress_bar(console=console, quiet=not show)
         self._task: TaskID | None = None
 
     def start(self, description: str, total: int) -> None:
@@ -120,7 +130,7 @@ def _g(value: float) -> str:
     return f"{value:.4g}" if math.isfinite(value) else str(value)
 
 
-@app.command()
+@app.command(cls=Command)
 @report_errors
 @one_line_warnings
 def verify(
@@ -134,27 +144,28 @@ def verify(
         help="Patches to use, spread evenly over the split (default all).")] = None,
     scenes: Annotated[Optional[Path], typer.Option(help="Folder of <name>_s1.tif + <name>_s2.tif scenes "
                                                         "(scene mode, through the tiled runtime).")] = None,
-    precision: Annotated[Optional[str], typer.Option(help=f"Thresholds of {', '.join(PRECISIONS)} "
-                                                          "(default: the engine's precision).")] = None,
+    precision: Annotated[Optional[str], typer.Option(
+        metavar=choices_metavar(PRECISIONS), callback=OneOf(PRECISIONS, "precision"),
+        help="Thresholds of this precision (default: the engine's precision).")] = None,
     threshold: Annotated[Optional[list[str]], typer.Option(
         help="Override a limit, NAME=VALUE (none switches it off): max_abs, min_psnr, max_delta_psnr, "
              "max_delta_sam, allow_non_finite, strict_bands. Repeatable.")] = None,
     report: Annotated[Optional[Path], typer.Option(help="Folder for verify_report.json and .html.")] = None,
     batch: Annotated[int, typer.Option(help="Samples (or tiles) per engine call.")] = DEFAULT_BATCH,
-    tile: Annotated[Optional[int], typer.Option(help="Scene mode: tile size in px (default: the engine's, "
-                                                     "else 256).")] = None,
-    overlap: Annotated[int, typer.Option(help="Scene mode: pixels shared by neighbouring tiles.")] = 32,
+    tile: SceneTileOption = RunOptions.tile_size,
+    overlap: OverlapOption = RunOptions.overlap,
     window: Annotated[int, typer.Option(help="Scene mode: px on a side of each compared window.")] = DEFAULT_WINDOW,
-    s2_offset: Annotated[Optional[int], typer.Option(
-        help="Scene mode: S2's radiometric add-offset in DN, as for ibhfn-run (-1000 for products of processing "
-             "baseline 04.00 and later). Default: what each S2 file declares, else 0.")] = None,
-    worst: Annotated[int, typer.Option(min=0, help="Worst samples to list.")] = WORST_COUNT,
-    device: Annotated[str, typer.Option(help=f"One of {', '.join(DEVICES)}.")] = "auto",
-    threads: Annotated[Optional[int], typer.Option(min=1, help="ONNX Runtime intra-op threads.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the verdict.")] = False,
+    s2_offset: S2OffsetOption = RunOptions.s2_offset,
+    worst: Annotated[int, typer.Option(callback=AtLeast(0), help="Worst samples to list.")] = WORST_COUNT,
+    device: EngineDeviceOption = "auto",
+    threads: ThreadsOption = None,
+    quiet: QuietOption = False,
     version: VersionOption = False,
 ) -> None:
-    """Compare an engine's outputs with its reference's on the same inputs; pass or fail by thresholds."""
+    """Compare an engine's outputs with its reference's on the same inputs; pass or fail by thresholds.
+
+    --tile, --overlap, --window and --s2-offset apply to scene mode (--scenes); --quiet prints only the verdict.
+    """
     if (data is None) == (scenes is None):
         raise InputError("give either --data ROOT (sample mode) or --scenes IN (scene mode)")
     if scenes is not None and samples is not None:

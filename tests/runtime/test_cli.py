@@ -234,10 +234,10 @@ def test_gate_is_written_by_workers_too_and_needs_an_engine_that_has_it(tmp_path
     (("--tile", "-64"), "tile -64: give at least 1"),
     (("--batch", "0"), "batch 0: give at least 1"),
     (("--overlap", "-1"), "overlap -1: give at least 0"),
-    (("--threads", "0"), "greater than or equal to 1"),
+    (("--threads", "0"), "--threads must be at least 1, got 0"),
     (("--compress", "lzma"), "unknown compression 'lzma'; choose one of deflate, zstd, none"),
     (("--streams", "0"), "0 streams: give at least 1"),
-    (("--jobs", "0"), "greater than or equal to 1"),
+    (("--jobs", "0"), "--jobs must be at least 1, got 0"),
     (("--s2-offset", "1000"), "S2 offset 1000: give the product's RADIO_ADD_OFFSET in DN, between -9999 and 0"),
 ])
 def test_bad_options_exit_2(tmp_path, onnx_engine_path, make_scene, args, message):
