@@ -10,13 +10,26 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import TaskID
 
 from ibhfn.cli_errors import one_line_warnings, report_errors
-from ibhfn.cli_version import VersionOption
+from ibhfn.cli_options import (
+    AtLeast,
+    BlendOption,
+    Command,
+    CompressOption,
+    EngineDeviceOption,
+    OverlapOption,
+    QuietOption,
+    S2OffsetOption,
+    SceneTileOption,
+    ThreadsOption,
+    VersionOption,
+    new_app,
+    progress_bar,
+)
 from ibhfn.errors import InputError
 from ibhfn.runtime.collect import collect, write_summary
-from ibhfn.runtime.engine import DEVICES
 from ibhfn.runtime.malloc import map_large_arrays
 from ibhfn.runtime.pairing import Pairing, pair_folder, read_manifest, shard, single_pair
 from ibhfn.runtime.pipeline import RunOptions, RunSummary, SceneResult, run_batch
@@ -29,7 +42,7 @@ from ibhfn.runtime.stac_item import INSTALL, ItemWriter, load_pystac, stac_avail
 from ibhfn.runtime.termination import terminate_as_interrupt
 from ibhfn.runtime.workers import EngineSpec, run_batch_in_workers
 
-app = typer.Typer(add_completion=False, no_args_is_help=True)
+app = new_app()
 EXIT_FAILED = 2
 
 
@@ -37,10 +50,10 @@ def gather_scenes(paths: list[Path], s1: Path | None, s2: Path | None) -> tuple[
     """The scenes named on the command line and the output folder."""
     if s1 is not None or s2 is not None:
         if s1 is None or s2 is None or len(paths) != 1:
-            raise typer.BadParameter("--s1 and --s2 go together, with OUT as the only argument")
+            raise InputError("--s1 and --s2 go together, with OUT as the only argument")
         return single_pair(s1, s2), paths[0]
     if len(paths) != 2:
-        raise typer.BadParameter("give IN (a folder, a manifest CSV or a STAC ItemCollection) and OUT")
+        raise InputError("give IN (a folder, a manifest CSV or a STAC ItemCollection) and OUT")
     source, out_dir = paths
     if source.is_dir():
         return pair_folder(source), out_dir
@@ -75,10 +88,7 @@ class RichProgress:
 
     def __init__(self, console: Console, scenes: int, show_bars: bool) -> None:
         self.console = console
-        self.bars = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, disable=not show_bars, transient=True,
-        )
+        self.bars = progress_bar(console=console, quiet=not show_bars)
         self._overall = self.bars.add_task("scenes", total=scenes)
         self._scenes: dict[str, TaskID] = {}  # the bars of the scenes running, by name (several with --jobs)
 
@@ -127,12 +137,12 @@ def check_line(summary: RunSummary) -> str:
             f"{summary.failed} failed; nothing was run")
 
 
-@app.command()
+@app.command(cls=Command)
 @report_errors
 @one_line_warnings
 def run(
     paths: Annotated[list[Path], typer.Argument(
-        help="IN OUT: IN is a folder of <name>_s1.tif + <name>_s2.tif pairs or a manifest CSV "
+        metavar="IN OUT", help="IN OUT: IN is a folder of <name>_s1.tif + <name>_s2.tif pairs or a manifest CSV "
              "(columns s1,s2[,name]); OUT is the output folder. With --s1/--s2, only OUT.",
         show_default=False)],
     engine: Annotated[Optional[Path], typer.Option(
@@ -140,24 +150,17 @@ def run(
                                "Default: the bundled model on ONNX Runtime.")] = None,
     s1: Annotated[Optional[Path], typer.Option("--s1", help="Sentinel-1 GeoTIFF of a single scene.")] = None,
     s2: Annotated[Optional[Path], typer.Option("--s2", help="Cloudy Sentinel-2 GeoTIFF of a single scene.")] = None,
-    tile: Annotated[Optional[int], typer.Option(help="Tile size in px (default: the engine's, else 256).")] = None,
-    overlap: Annotated[int, typer.Option(help="Pixels shared by neighbouring tiles.")] = 32,
-    batch: Annotated[int, typer.Option(help="Tiles per engine call.")] = 4,
-    blend: Annotated[str, typer.Option(help="Blend window: hann or gaussian.")] = "hann",
+    tile: SceneTileOption = RunOptions.tile_size,
+    overlap: OverlapOption = RunOptions.overlap,
+    batch: Annotated[int, typer.Option(help="Tiles per engine call.")] = RunOptions.batch_size,
+    blend: BlendOption = RunOptions.blend,
     block_width: Annotated[int, typer.Option(
         help="Widest scene window read and blended at once, in px: bounds memory, never changes the output.")
     ] = RunOptions.block_width,
     float32: Annotated[bool, typer.Option("--float32", help="Write float32 reflectance instead of uint16 DN.")] = False,
     cog: Annotated[bool, typer.Option("--cog", help="Write Cloud-Optimised GeoTIFFs with overviews.")] = False,
-    compress: Annotated[str, typer.Option(
-        help="Output compression: deflate (read everywhere), zstd (a third of the CPU time; read by GDAL 2.3 "
-             "and later, so QGIS and rasterio, not every other reader) or none.")] = RunOptions.compress,
-    s2_offset: Annotated[Optional[int], typer.Option(
-        help="S2's radiometric add-offset in DN (RADIO_ADD_OFFSET): 0 for SEN12MS-CR and products before "
-             "processing baseline 04.00, -1000 since (25 January 2022). Default: what each S2 file declares (band "
-             "scale and offset, BOA_ADD_OFFSET, RADIO_ADD_OFFSET or PROCESSING_BASELINE metadata), else 0. "
-             "uint16 output keeps it.")
-    ] = RunOptions.s2_offset,
+    compress: CompressOption = RunOptions.compress,
+    s2_offset: S2OffsetOption = RunOptions.s2_offset,
     resume: Annotated[bool, typer.Option("--resume", help="Skip scenes whose output and record match.")] = False,
     shard_spec: Annotated[Optional[str], typer.Option(
         "--shard", help="i/n: run only worker i's share (0-based) of n, split by scene name; auto: i and n from "
@@ -169,16 +172,14 @@ def run(
         "--collect", help="After the shards: check that every scene of IN has a complete output in OUT, write "
                           "OUT/collect.json (scenes, failures, tiles/s, km2); exit 2 if any is missing. Runs nothing.")
     ] = False,
-    device: Annotated[str, typer.Option(help=f"One of {', '.join(DEVICES)} (ONNX Runtime).")] = "auto",
-    threads: Annotated[Optional[int], typer.Option(
-        min=1, help="ONNX Runtime intra-op threads per stream (default: its own, or the CPUs shared among the "
-                    "streams).")
-    ] = None,
+    device: EngineDeviceOption = "auto",
+    threads: ThreadsOption = None,
     streams: Annotated[int, typer.Option(
-        help="Batches ONNX Runtime runs at once on the CPU, each on a session of its own (with 2, scenes ran "
-             "8-11 % faster on a 2-core CPU, at a second session's memory).")] = 1,
+        help="Batches ONNX Runtime runs at once on the CPU, each on a session of its own (and its memory).")
+    ] = 1,
     jobs: Annotated[int, typer.Option(
-        min=1, help="Scenes restored at once, each by a worker process with an engine of its own: on a GPU host "
+        callback=AtLeast(1),
+        help="Scenes restored at once, each by a worker process with an engine of its own: on a GPU host "
                     "the host sets the pace, and 2-4 jobs share the GPU (each takes its own memory).")] = 1,
     gate: Annotated[bool, typer.Option(
         "--gate", help="Also write the network's clear-sky gate G as OUT/gate/<name>.tif (uint8 percent: 100 where "
@@ -192,7 +193,8 @@ def run(
                                 "which may read other files; --resume then compares only the file's own bytes.")
     ] = False,
     max_pixels: Annotated[int, typer.Option(
-        MAX_PIXELS_OPTION, min=1, help="Refuse an S1 or S2 of more pixels than this, as its header claims, before "
+        MAX_PIXELS_OPTION, callback=AtLeast(1),
+        help="Refuse an S1 or S2 of more pixels than this, as its header claims, before "
                                        "reading it (memory stays bounded either way; time and disk do not).")
     ] = RunOptions.max_pixels,
     stac: Annotated[Optional[bool], typer.Option(
@@ -201,7 +203,7 @@ def run(
     stac_pair_by: Annotated[Optional[str], typer.Option(
         "--stac-pair-by", help="With a STAC ItemCollection as IN: the Item property that pairs S1 with S2 (default: "
                                "ibhfn:scene, else the Item ids' <scene>_s1 / <scene>_s2).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
+    quiet: QuietOption = False,
     version: VersionOption = False,
 ) -> None:
     """Restore cloudy Sentinel-2 scenes; the exit code is 2 when any scene failed."""
