@@ -3,23 +3,20 @@
 The quantizer logs through the root logger (`logging.warning(...)`), through its own named
 loggers, and prints progress with `print()`. Inside `hidden_quantizer_messages()` the root logger
 keeps its level and handlers: a filter drops only the records whose source file lies in
-`onnxruntime.quantization`, and its named loggers are raised to ERROR. Standard output is replaced
-by a stand-in that drops what the calling thread prints while every other thread prints through;
-the stand-in is removed when the last such block ends.
+`onnxruntime.quantization`, and its named loggers are raised to ERROR. What the calling thread
+prints is captured and dropped while every other thread prints through (`captured_stdout`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import sys
-import threading
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
 
 import onnxruntime.quantization
+
+from ibhfn.runtime.thread_stdout import captured_stdout
 
 QUANTIZER_FOLDER = str(Path(onnxruntime.quantization.__file__).resolve().parent)
 QUANTIZER_LOGGER = "onnxruntime.quantization"  # parent of the quantizer's named loggers
@@ -30,49 +27,6 @@ class QuantizerRecords(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(Path(record.pathname).resolve()).startswith(QUANTIZER_FOLDER)
-
-
-class MutedThreads:
-    """A stand-in for sys.stdout that drops the writes of the muted threads and passes on every other."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.muted: Counter[int] = Counter()  # thread id -> blocks open in it
-
-    def write(self, text: str) -> int:
-        if self.muted[threading.get_ident()] > 0:
-            return len(text)
-        return self.stream.write(text)
-
-    def flush(self) -> None:
-        self.stream.flush()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.stream, name)
-
-
-_lock = threading.Lock()
-_stand_in: MutedThreads | None = None
-
-
-@contextlib.contextmanager
-def muted_stdout() -> Iterator[None]:
-    """Drop what this thread prints; other threads print as before."""
-    global _stand_in
-    with _lock:
-        if _stand_in is None:
-            _stand_in = MutedThreads(sys.stdout)
-            sys.stdout = _stand_in
-        stand_in = _stand_in
-        stand_in.muted[threading.get_ident()] += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            stand_in.muted[threading.get_ident()] -= 1
-            if not +stand_in.muted and sys.stdout is stand_in:
-                sys.stdout = stand_in.stream
-                _stand_in = None
 
 
 @contextlib.contextmanager
@@ -87,7 +41,7 @@ def hidden_quantizer_messages() -> Iterator[None]:
     root.addFilter(records)
     named.setLevel(logging.ERROR)
     try:
-        with muted_stdout():
+        with captured_stdout():  # dropped: this thread's prints only, other threads print on
             yield
     finally:
         named.setLevel(level)

@@ -296,16 +296,24 @@ def torch_to_onnx(deploy: DeployModel, *, opset: int, static_shape: Shape | None
     return proto
 
 
+# (category, message, module) of the warnings the exporter gives for what it handles itself
+EXPORTER_WARNINGS: tuple[tuple[type[Warning], str, str], ...] = (
+    (Warning, "", r"(torch\.onnx|torch\.export|torch\._export|onnxscript|onnx_ir)(\.|$)"),  # axis renames and kin
+    (FutureWarning, r"`isinstance\(treespec, LeafSpec\)` is deprecated", ""),  # torch's pytree, said from copyreg
+)
+
+
 @contextlib.contextmanager
 def quiet_exporter() -> Iterator[None]:
-    """Silence the exporter's warnings and log lines (torchvision ops, axis renames, opset conversion)."""
+    """Silence the exporter's own warnings and log lines (torchvision ops, axis renames, opset conversion), no other."""
     loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript")]  # onnxscript: version converter
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings():  # the filters as they were come back at the end of the block
+            for category, message, module in EXPORTER_WARNINGS:
+                warnings.filterwarnings("ignore", message, category, module)
             yield
     finally:
         for logger, level in zip(loggers, levels):

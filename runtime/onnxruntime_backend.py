@@ -8,8 +8,6 @@ stalling every parallel operator of a shared one (docs/benchmarks.md).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 import warnings
 from collections import deque
@@ -26,6 +24,7 @@ from ibhfn.errors import DependencyError, ModelError
 
 # relative, so that mypy, which checks this folder as `runtime`, sees the Engine class
 from .engine import BROKEN_ENGINE, Batch, Engine, available_cpus, check_declared_shapes, no_gate_error
+from .thread_stdout import captured_stdout
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -58,10 +57,10 @@ def _preload_cuda_libraries() -> str:
     torch was imported first. ONNX Runtime before 1.21 has no preload: its loader's paths apply.
     """
     preload = getattr(ort, "preload_dlls", None)
-    messages = io.StringIO()
-    if preload is not None:
-        with contextlib.redirect_stdout(messages):
-            preload()
+    if preload is None:
+        return ""
+    with captured_stdout() as messages:  # this thread's prints only: a progress display elsewhere prints on
+        preload()
     return " ".join(re.sub(r"\x1b\[[0-9;]*m", "", messages.getvalue()).split())  # without colour codes
 
 
