@@ -62,7 +62,7 @@ from ibhfn.runtime.writer import COMPRESSIONS
 
 TILE = 256
 BATCHES = (1, 2, 4, 8)  # the default; a GPU wants larger (--batches)
-SCENE_ROUNDS = 5  # this machine's speed moves by up to 15 % within a minute: medians of 3 rounds wandered
+SCENE_ROUNDS = 5  # a shared machine's speed drifts within a minute: medians of 3 rounds wandered
 BATCH_ROUNDS = 2  # rounds of the --jobs table, each a whole folder of scenes per choice
 Infer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 TABLES = ("backends", "calibration", "verify", "int8", "memory", "host")

@@ -42,7 +42,7 @@ class Sums:
     def normalise(self) -> np.ndarray:
         """Divide the sums by their weights, in place, and return them; 0 stays where nothing was added."""
         with np.errstate(invalid="ignore"):  # 0 / 0 where nothing was added, set back to 0 below
-            np.divide(self.values, self.weight, out=self.values)  # 2.5 x faster than with `where=`
+            np.divide(self.values, self.weight, out=self.values)  # faster than with `where=`, bit-identical
         if not self.weight.all():
             self.values[:, self.weight == 0] = 0.0
         return self.values

@@ -53,7 +53,7 @@ class Engine(ABC):
         self.tile_size = tile_size  # fixed by a static engine, else None
         self.max_batch = max_batch  # the largest batch the engine takes, None when unbounded
         # True on a GPU, where a call whose batch size differs from the last one costs a new plan
-        # (ONNX Runtime's cuDNN search took 0.4-0.6 s on an H200): callers pad partial batches.
+        # (ONNX Runtime's cuDNN search, docs/benchmarks.md): callers pad partial batches.
         self.fixed_batch = fixed_batch
         self.warnings: list[str] = []  # what the user should know about how it runs, said once
 

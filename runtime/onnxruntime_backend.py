@@ -1,9 +1,8 @@
 """The ONNX Runtime backend: the embedded default, on the CPU provider or CUDA when present.
 
 On the CPU it can run several batches at once (`streams`), each on a session of its own with
-fewer threads: on the 2-core CPU, two sessions of one thread restored a scene 8-11 % faster than
-one session of two, because the reader and writer threads then delay one batch rather than
-stalling every parallel operator of a shared one (docs/benchmarks.md).
+fewer threads, so that the reader and writer threads delay one batch rather than stalling every
+parallel operator of a shared session (measured in docs/benchmarks.md).
 """
 
 from __future__ import annotations
