@@ -16,10 +16,13 @@ import typer
 
 from ibhfn.cli_errors import report_errors
 from ibhfn.cli_options import Command, VersionOption, choices_metavar, new_app
+from ibhfn.console_scripts import Tool, import_tool_module
 from ibhfn.engine_metadata import PRECISIONS
 from ibhfn.errors import ShapeError
 from ibhfn.export.onnx_opset import DEFAULT_OPSET, MIN_OPSET
 from ibhfn.export.trt_profiles import DEFAULT_TILE, parse_batch
+
+EXPORTER = Tool("ibhfn.export.onnx_export", "export", ("torch", "onnx", "onnxscript"))
 
 if TYPE_CHECKING:  # the exporter imports torch; `trt --onnx` must run where torch is absent (a Jetson)
     from ibhfn.export.onnx_export import ExportReport
@@ -91,9 +94,8 @@ def onnx_command(
     ] = None,
 ) -> None:
     """Fold the network into its deploy form and write a checked ONNX with metadata and a report."""
-    from ibhfn.export.onnx_export import export_onnx
-
-    report = export_onnx(
+    onnx_export = import_tool_module("ibhfn-export onnx", EXPORTER)
+    report = onnx_export.export_onnx(
         checkpoint, out, opset=opset, static_shape=parse_static_shape(static_shape), precision=precision,
         with_gate=with_gate, arch=arch,
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from types import ModuleType
 from typing import NamedTuple
 
 from ibhfn.cli_errors import print_error
@@ -32,8 +33,13 @@ TOOLS = {
 def tool_main(name: str) -> Callable[[], None]:
     """The tool's `main`; DependencyError naming the extra when a module of that extra cannot be imported."""
     tool = TOOLS[name]
+    return import_tool_module(name, tool).main
+
+
+def import_tool_module(name: str, tool: Tool) -> ModuleType:
+    """`tool.module`, or DependencyError naming its extra when one of the modules only it installs is missing."""
     try:
-        return importlib.import_module(tool.module).main
+        return importlib.import_module(tool.module)
     except ImportError as exc:
         missing = (exc.name or "").partition(".")[0]
         if missing not in tool.needs:

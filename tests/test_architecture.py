@@ -19,7 +19,7 @@ def is_cli(module: str) -> bool:
     """A command-line module: cli, <name>_cli or __main__."""
     last = module.rsplit(".", 1)[-1]
     return last in CLI_MODULES or last.endswith("_cli")
-CLI_LAYER = ("ibhfn.cli_version", "ibhfn.cli_options")
+CLI_LAYER = ("ibhfn.cli_version", "ibhfn.cli_options", "ibhfn.console_scripts")
 
 
 def section() -> str:

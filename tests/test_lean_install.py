@@ -84,3 +84,12 @@ def test_the_extras_named_are_the_extras_pyproject_declares():
 def test_rich_is_declared_where_the_runtime_imports_it():
     dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert any(req.startswith("rich") for req in dependencies)
+
+
+def test_export_onnx_without_torch_names_the_export_extra_and_trt_help_still_runs(shim, tmp_path):
+    done = run_script("ibhfn-export", ["onnx", "--out", str(tmp_path / "m.onnx")], ["torch"], shim)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == ("error: ibhfn-export onnx needs the export extra, and torch is not installed: "
+                                   "pip install 'ibhfn[export]'")
+    assert not (tmp_path / "m.onnx").exists()
+    assert run_script("ibhfn-export", ["trt", "--help"], ["torch"], shim).returncode == 0
