@@ -72,12 +72,28 @@ def encode(restored: np.ndarray, valid: np.ndarray, preprocessing: Preprocessing
     (float32) may be overwritten on the way.
     """
     if dtype == "uint16":
-        values = preprocessing.to_dn(restored, offset=s2_offset, in_place=True)
-        np.maximum(values, 1, out=values)  # 0 is nodata: a valid pixel as dark or darker is 1 DN
+        values = _to_dn(restored, preprocessing, s2_offset)
     else:
         values = preprocessing.reflectance(restored)
     if not valid.all():
         values[:, ~valid] = output_nodata(dtype)
+    return values
+
+
+def _to_dn(restored: np.ndarray, preprocessing: Preprocessing, s2_offset: int) -> np.ndarray:
+    """`Preprocessing.to_dn` and a floor of 1 DN (0 is nodata) in three passes (four with an offset), the last a cast.
+
+    Clipping at max(0, 1 + offset) before taking the offset off gives what clipping at 0 and then
+    raising to 1 DN gives (offsets are 0 or negative), so the floor costs no pass of its own.
+    """
+    scaled = np.multiply(restored, np.float32(preprocessing.s2_divisor), out=restored)
+    np.rint(scaled, out=scaled)
+    values = np.empty(scaled.shape, np.uint16)
+    if s2_offset:
+        np.clip(scaled, max(0, 1 + s2_offset), 65535 + s2_offset, out=scaled)
+        np.subtract(scaled, np.float32(s2_offset), out=values, casting="unsafe")
+    else:
+        np.clip(scaled, 1, 65535, out=values, casting="unsafe")
     return values
 
 

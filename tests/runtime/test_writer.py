@@ -115,6 +115,19 @@ def test_encoding_keeps_the_products_offset_in_dn_and_nodata_at_zero():
     assert reflectance[0, 0, 0] == pytest.approx(0.1234)  # reflectance has no offset
 
 
+@pytest.mark.parametrize("offset", [0, -1000])
+def test_dn_encoding_is_to_dn_with_a_floor_of_one_dn_at_the_edges_of_the_range(offset):
+    """Its fused passes give what Preprocessing.to_dn and a floor of 1 DN give, halves and clipping included."""
+    preprocessing = PREPROCESSING["default"]
+    dn = np.array([-5, 0, 0.49, 0.5, 0.51, 1.5, 2.5, 999.5, 1000.5, 64534.6, 65534.5, 65535.4, 65535.6, 70000],
+                  np.float32)
+    restored = np.stack([dn, dn[::-1]])[:, None, :] / np.float32(preprocessing.s2_divisor)
+    expected = np.maximum(preprocessing.to_dn(restored.copy(), offset=offset), 1)
+    encoded = encode(restored.copy(), np.ones(restored.shape[1:], bool), preprocessing, "uint16", s2_offset=offset)
+    assert encoded.dtype == np.uint16 and encoded.min() >= 1
+    np.testing.assert_array_equal(encoded, expected)
+
+
 @pytest.mark.parametrize("cog", [False, True])
 def test_dn_output_declares_the_scale_and_offset_that_make_it_reflectance(tmp_path, cog):
     values = np.full((2, 530, 300), 2234, np.uint16)
