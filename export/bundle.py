@@ -88,7 +88,8 @@ def deploy(
         calibration = None
         if precision == "fp16":
             with warnings.catch_warnings():  # weights below FP16's range, rounded: the FP16-vs-FP32 parity judges
-                warnings.filterwarnings("ignore", message="the float32 number .* will be truncated")
+                warnings.filterwarnings("ignore", "the float32 number .* will be truncated", UserWarning,
+                                        r"onnxconverter_common\.float16$")
                 engine = export_onnx(checkpoint, work / "model.fp16.onnx", precision="fp16").path
         else:
             engine, calibration = _calibrate(work / REFERENCE, data, work / "model.int8.onnx", calibration_samples,
