@@ -23,9 +23,10 @@ from rich.table import Table
 
 from ibhfn.atomic import atomic_path
 from ibhfn.runtime.block_reader import read_block
-from ibhfn.runtime.pipeline import GDAL_CACHE_BYTES, RunOptions, run_scene, scene_blocks
+from ibhfn.runtime.pipeline import GDAL_CACHE_BYTES, run_scene, scene_blocks
 from ibhfn.runtime.producer_thread import ProducerThread
 from ibhfn.runtime.raster_source import SceneSource
+from ibhfn.runtime.run_options import RunOptions
 from ibhfn.runtime.tiling import TileGrid
 from ibhfn.runtime.writer import SceneWriter
 

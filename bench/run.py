@@ -53,10 +53,12 @@ from ibhfn.export.onnx_export import export_onnx
 from ibhfn.export.onnx_metadata import read_metadata
 from ibhfn.hashing import file_sha256
 from ibhfn.model import load_checkpoint
+from ibhfn.runtime.batch import run_batch
 from ibhfn.runtime.engine import Engine, open_engine
 from ibhfn.runtime.malloc import map_large_arrays
 from ibhfn.runtime.pairing import pair_folder
-from ibhfn.runtime.pipeline import RunOptions, SceneResult, run_batch, run_scene
+from ibhfn.runtime.pipeline import run_scene
+from ibhfn.runtime.run_options import RunOptions, SceneResult
 from ibhfn.runtime.workers import EngineSpec, run_batch_in_workers
 from ibhfn.runtime.writer import COMPRESSIONS
 

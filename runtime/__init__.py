@@ -17,7 +17,9 @@ Read in this order:
 - `writer`: the output GeoTIFF (or COG), and the gate's (`--gate`); `output_check`: whether the
   restored values are reflectance at all (a broken engine fails its scene); `scene_record`: the
   JSON record and `--resume`; `stac_item`: the STAC Item beside each output (pystac, optional).
-- `pipeline`: `run_scene` and `run_batch`, which put the above together; `workers`: the batch
+- `run_options`: what a run is asked (`RunOptions`) and answers (`SceneResult`, `Progress`);
+  `scene_paths`: where a scene's files go in OUT; `pipeline`: `run_scene`, which puts the above
+  together for one scene; `batch`: `run_batch`, many scenes into one OUT; `workers`: the batch
   spread over worker processes (`--jobs`); `cli`: `ibhfn-run` (`malloc`: how it keeps glibc
   from holding on to freed block arrays).
 - `l1c_product` and `s2_stack`: a Sentinel-2 Level-1C product (.SAFE or .zip) read and stacked

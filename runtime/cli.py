@@ -1,6 +1,6 @@
 """`ibhfn-run`: restore cloudy Sentinel-2 scenes with Sentinel-1, tiled, on ONNX Runtime or TensorRT.
 
-This module only parses arguments and reports; the work is `ibhfn.runtime.pipeline.run_batch`.
+This module only parses arguments and reports; the work is `ibhfn.runtime.batch.run_batch`.
 """
 
 from __future__ import annotations
@@ -29,12 +29,13 @@ from ibhfn.cli_options import (
     progress_bar,
 )
 from ibhfn.errors import InputError
+from ibhfn.runtime.batch import RunSummary, run_batch
 from ibhfn.runtime.collect import collect, write_summary
 from ibhfn.runtime.malloc import map_large_arrays
 from ibhfn.runtime.pairing import Pairing, pair_folder, read_manifest, shard, single_pair
-from ibhfn.runtime.pipeline import RunOptions, RunSummary, SceneResult, run_batch
 from ibhfn.runtime.preflight import CHECKED, check_batch, check_outputs
 from ibhfn.runtime.raster_source import ANY_FORMAT_OPTION, MAX_PIXELS_OPTION, geotiffs_only
+from ibhfn.runtime.run_options import RunOptions, SceneResult
 from ibhfn.runtime.s2_offset import GIVEN, NOT_DECLARED
 from ibhfn.runtime.shard import COUNT_VARIABLE, parse_shard
 from ibhfn.runtime.stac_input import StacPlan, is_item_collection, read_item_collection

@@ -20,9 +20,9 @@ from rasterio.errors import RasterioError
 from ibhfn.atomic import atomic_path, write_temporary
 from ibhfn.errors import InputError
 from ibhfn.runtime.pairing import Pairing, ScenePair
-from ibhfn.runtime.pipeline import output_path
 from ibhfn.runtime.raster_source import area_km2
 from ibhfn.runtime.remote import is_remote, shown
+from ibhfn.runtime.scene_paths import output_path
 from ibhfn.runtime.scene_record import RECORD_FORMAT, record_path
 
 SUMMARY_NAME = "collect.json"  # cannot clash with a scene's files, which end in .tif and .tif.json

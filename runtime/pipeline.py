@@ -1,4 +1,4 @@
-"""The main job: restore whole scenes, tile by tile, with bounded memory, and many scenes in a batch.
+"""The main job: restore a whole scene, tile by tile, with bounded memory (`batch`: many scenes).
 
 Per scene: open and check the inputs (`SceneSource`), cut the tile rows into blocks of bounded
 width (`TileGrid.blocks`), read them in one background thread and preprocess them in another
@@ -11,8 +11,7 @@ Every stage has a thread of its own so that on a many-core host, where the engin
 the host sets the pace, the scene takes about as long as its slowest stage. The inputs are hashed
 for that record in a thread of their own while the scene runs (first, when `--resume` has a
 record to compare with). Memory follows the block width, not the scene: GDAL's block cache is
-capped too. Over a batch, a scene that fails with an `IbhfnError` is recorded with its one-line
-message and the others still run.
+capped too.
 """
 
 from __future__ import annotations
@@ -20,15 +19,14 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field, replace
-from functools import partial
+from dataclasses import asdict, replace
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -36,27 +34,23 @@ import rasterio
 import ibhfn
 from ibhfn.atomic import atomic_path, refuse_overwriting
 from ibhfn.errors import IbhfnError, InputError
-from ibhfn.output_folder import check_output_folder
-from ibhfn.preprocessing import S2_BASELINE_04_OFFSET, S2_DN_MAX, Preprocessing
+from ibhfn.preprocessing import Preprocessing
 from ibhfn.runtime.accumulator import BlendAccumulator
-from ibhfn.runtime.blend import BLEND_WINDOWS, blend_window
+from ibhfn.runtime.blend import blend_window
 from ibhfn.runtime.block_reader import BlockReader, PreparedBlock
 from ibhfn.runtime.consumer_thread import ConsumerThread
 from ibhfn.runtime.engine import Engine
-from ibhfn.runtime.leftovers import remove_stale_partials
 from ibhfn.runtime.output_check import OutputCheck
-from ibhfn.runtime.pairing import Pairing, ScenePair, refuse_overwriting_inputs, scene_name
-from ibhfn.runtime.raster_source import MAX_PIXELS, SceneSource, geotiffs_only
+from ibhfn.runtime.pairing import scene_name
+from ibhfn.runtime.raster_source import SceneSource
 from ibhfn.runtime.remote import cog_reads
-from ibhfn.runtime.run_lock import out_folder_lock
-from ibhfn.runtime.s2_offset import is_offset
+from ibhfn.runtime.run_options import NoProgress, Progress, RunOptions, SceneResult
+from ibhfn.runtime.scene_paths import gate_path
 from ibhfn.runtime.scene_record import FileFacts, fingerprint, is_finished, record_path, write_record, written_facts
 from ibhfn.runtime.tiling import Tile, TileBlock, TileGrid
 from ibhfn.runtime.writer import (
     BLOCK,
-    COMPRESSIONS,
     GATE_DTYPE,
-    OUTPUT_DTYPES,
     SceneWriter,
     encode,
     encode_gate,
@@ -64,112 +58,11 @@ from ibhfn.runtime.writer import (
 )
 from ibhfn.versions import versions
 
-DEFAULT_TILE = 256
 WIDE_SCENE = 16384  # px: a scene wider than this is restored in column panels of PANEL_WIDTH
 PANEL_WIDTH = 4096  # px: what a tile row hands on to the next spans a panel, ~10 kB a column with 13 bands
 GDAL_CACHE_BYTES = 128 * 2**20  # holds a tile row of a striped 10980 px scene; GDAL takes 5 % of RAM
 PANEL_CACHE_BYTES = 32 * 2**20  # in panels: a panel's tile row (no cache holds a full-width row of a wide scene)
-OUTPUT_SUFFIX = ".tif"
-GATE_FOLDER = "gate"  # beside the restored scenes, with an engine opened for the gate
 GATE_DESCRIPTION = "clear-sky gate G (%)"
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How scenes are tiled, blended and written."""
-
-    tile_size: int | None = None  # None: the engine's fixed tile, else DEFAULT_TILE
-    overlap: int = 32  # pixels shared by neighbouring tiles
-    batch_size: int = 4  # tiles per engine call (capped by the engine's maximum)
-    blend: str = "hann"  # one of BLEND_WINDOWS
-    output_dtype: str = "uint16"  # uint16 DN (reflectance x 10000) or float32 reflectance
-    cog: bool = False  # Cloud-Optimised GeoTIFF with overviews
-    compress: str = "deflate"  # one of COMPRESSIONS
-    prefetch: int = 1  # blocks waiting after each reading stage (read, preprocessed), besides those in hand
-    block_width: int = 2048  # widest scene window read and blended at once: bounds memory, not output
-    s2_offset: int | None = None  # S2's add-offset in DN (Preprocessing.optical), None: each file's (s2_offset.py)
-    panel_width: int | None = None  # widest column panel restored top to bottom; None: PANEL_WIDTH past WIDE_SCENE
-    max_pixels: int = MAX_PIXELS  # larger inputs are refused before anything is read (--max-pixels)
-
-    def __post_init__(self) -> None:
-        if self.blend not in BLEND_WINDOWS:
-            raise IbhfnError(f"unknown blend window {self.blend!r}; choose one of {', '.join(BLEND_WINDOWS)}")
-        if self.output_dtype not in OUTPUT_DTYPES:
-            raise IbhfnError(f"unknown output type {self.output_dtype!r}; choose one of {', '.join(OUTPUT_DTYPES)}")
-        if self.compress not in COMPRESSIONS:
-            raise IbhfnError(f"unknown compression {self.compress!r}; choose one of {', '.join(COMPRESSIONS)}")
-        for name, value, least in (("tile", self.tile_size, 1), ("batch", self.batch_size, 1),
-                                   ("overlap", self.overlap, 0), ("block width", self.block_width, 1),
-                                   ("prefetch", self.prefetch, 1), ("panel width", self.panel_width, 1),
-                                   ("max pixels", self.max_pixels, 1)):
-            if value is not None and value < least:
-                raise IbhfnError(f"{name} {value}: give at least {least}")
-        if self.s2_offset is not None and not is_offset(self.s2_offset):
-            raise IbhfnError(f"S2 offset {self.s2_offset}: give the product's RADIO_ADD_OFFSET in DN, between "
-                             f"{1 - S2_DN_MAX:.0f} and 0 ({S2_BASELINE_04_OFFSET} since processing baseline 04.00)")
-
-    def tile_for(self, engine: Engine) -> int:
-        """The tile size to run `engine` with, checked against it."""
-        tile = self.tile_size or engine.tile_size or DEFAULT_TILE
-        engine.check_tile(tile)
-        if self.overlap >= tile:
-            raise IbhfnError(f"overlap {self.overlap} px must be smaller than the {tile} px tile")
-        return tile
-
-    def output_settings(self, engine: Engine) -> dict[str, Any]:
-        """The options that change the output's content (batch size, prefetch and block width do not)."""
-        return {
-            "tile_size": self.tile_for(engine),
-            "overlap": self.overlap,
-            "blend": self.blend,
-            "output_dtype": self.output_dtype,
-            "cog": self.cog,
-            "compress": self.compress,
-            **({"s2_offset": self.s2_offset} if self.s2_offset else {}),  # absent = 0: older records still match
-            **({"gate": True} if engine.gate else {}),
-        }
-
-
-@dataclass
-class SceneResult:
-    """What happened to one scene."""
-
-    name: str
-    output: Path
-    status: str  # "done", "skipped" (finished earlier, --resume) or "failed"
-    message: str = ""  # the one-line error when failed
-    warnings: list[str] = field(default_factory=list)
-    tiles: int = 0  # tiles run through the engine
-    empty_tiles: int = 0  # tiles skipped because all their pixels are nodata
-    width: int = 0
-    height: int = 0
-    area_km2: float | None = None
-    s2_offset: int = 0  # the add-offset S2 was read with
-    s2_offset_from: str = ""  # where it came from (SceneOffset.origin); "" before S2 was opened
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, "total" included
-
-
-class Progress(Protocol):
-    """Receives progress as scenes run (the CLI draws bars from it)."""
-
-    def scene_started(self, name: str, tiles: int) -> None: ...
-
-    def tiles_done(self, name: str, count: int) -> None: ...
-
-    def scene_finished(self, result: SceneResult) -> None: ...
-
-
-class NoProgress:
-    """Progress that goes nowhere."""
-
-    def scene_started(self, name: str, tiles: int) -> None:
-        """Ignore the start of a scene."""
-
-    def tiles_done(self, name: str, count: int) -> None:
-        """Ignore finished tiles."""
-
-    def scene_finished(self, result: SceneResult) -> None:
-        """Ignore the end of a scene."""
 
 
 @contextmanager
@@ -518,124 +411,3 @@ def _write_scene(
                 writer.close()  # with --cog, the copy to a COG
     if (warning := check.warning()) is not None:
         result.warnings.append(warning)
-
-
-@dataclass
-class RunSummary:
-    """The outcome of a batch: one result per scene, and the files that could not be paired."""
-
-    results: list[SceneResult]
-    problems: list[str]  # one line per input that never became a scene
-    seconds: float
-    engine_warnings: list[str] = field(default_factory=list)  # what the workers' engines said (--jobs)
-
-    def count(self, status: str) -> int:
-        """How many scenes ended with `status`."""
-        return sum(result.status == status for result in self.results)
-
-    @property
-    def failed(self) -> int:
-        """Scenes that failed, unpaired inputs included."""
-        return self.count("failed") + len(self.problems)
-
-    @property
-    def tiles(self) -> int:
-        return sum(result.tiles for result in self.results)
-
-    @property
-    def tiles_per_second(self) -> float:
-        return self.tiles / self.seconds if self.seconds else 0.0
-
-    @property
-    def km2_per_second(self) -> float | None:
-        """Ground area restored per second, when every scene has a projected CRS."""
-        done = [result for result in self.results if result.status == "done"]
-        areas = [result.area_km2 for result in done if result.area_km2 is not None]
-        if len(areas) < len(done) or not self.seconds:
-            return None
-        return sum(areas) / self.seconds
-
-
-def output_path(out_dir: Path, pair: ScenePair) -> Path:
-    """Where a scene's restored GeoTIFF goes: `<out_dir>/<name>.tif`."""
-    return Path(out_dir) / f"{pair.name}{OUTPUT_SUFFIX}"
-
-
-def gate_path(output: Path) -> Path:
-    """Where the gate of the scene restored into `output` goes: `gate/<name>.tif` beside it.
-
-    A folder of its own keeps `OUT/*.tif` to restored scenes, and no scene's name can clash with a gate's.
-    """
-    return output.parent / GATE_FOLDER / output.name
-
-
-def scene_outputs(out_dir: Path, pair: ScenePair) -> list[Path]:
-    """Every file a run writes or replaces for `pair` in `out_dir`: its GeoTIFF, its record and its gate."""
-    output = output_path(out_dir, pair)
-    return [output, record_path(output), gate_path(output)]  # a run without the gate removes an earlier one
-
-
-def check_outputs(pairing: Pairing, out_dir: Path) -> None:
-    """Stop a batch before any work, with one line, where a scene would write over an input of the batch."""
-    refuse_overwriting_inputs(pairing, partial(scene_outputs, out_dir))
-
-
-@contextmanager
-def held_out_folder(pairing: Pairing, out_dir: Path, *, resume: bool,
-                    shard: tuple[int, int] | None = None) -> Iterator[None]:
-    """`out_dir` held for the batch (or its `shard` of a split: `run_lock`), once it can take it.
-
-    Stops at once where `out_dir` cannot take the batch, a scene would write over an input of it or
-    another run holds it; on `resume`, removes what killed runs left of its outputs.
-    """
-    check_output_folder(out_dir, writable=not resume)
-    check_outputs(pairing, out_dir)
-    with out_folder_lock(out_dir, shard):
-        if resume:
-            remove_stale_partials(path for pair in pairing.pairs for path in scene_outputs(out_dir, pair))
-        yield
-
-
-def run_batch(
-    engine: Engine,
-    pairing: Pairing,
-    out_dir: Path,
-    options: RunOptions = RunOptions(),
-    *,
-    resume: bool = False,
-    progress: Progress | None = None,
-    shard: tuple[int, int] | None = None,
-    any_format: bool = False,
-) -> RunSummary:
-    """Restore every paired scene into `out_dir`; a scene that fails does not stop the others.
-
-    `shard` (i, n) says the batch is shard i of a split, whose shards may run into `out_dir` at once.
-    A scene whose S1 or S2 is no GeoTIFF becomes one of the batch's problems unless `any_format`.
-    """
-    pairing = pairing if any_format else geotiffs_only(pairing)
-    progress = progress or NoProgress()
-    options.tile_for(engine)  # an engine that cannot take the tile fails the batch once, not per scene
-    restore = partial(run_pair, engine, out_dir=out_dir, options=options, resume=resume, progress=progress)
-    with held_out_folder(pairing, out_dir, resume=resume, shard=shard):
-        return each_scene(pairing, restore, progress)
-
-
-def each_scene(pairing: Pairing, scene: Callable[[ScenePair], SceneResult], progress: Progress) -> RunSummary:
-    """`scene` over every paired scene in order, each result told to `progress`; the batch's summary."""
-    started = time.perf_counter()
-    results = []
-    for pair in pairing.pairs:
-        result = scene(pair)
-        progress.scene_finished(result)
-        results.append(result)
-    return RunSummary(results, [str(problem) for problem in pairing.problems], time.perf_counter() - started)
-
-
-def run_pair(engine: Engine, pair: ScenePair, out_dir: Path, options: RunOptions, *, resume: bool,
-             progress: Progress) -> SceneResult:
-    """Restore one scene of a batch; a scene that fails with an IbhfnError comes back failed, with its message."""
-    output = output_path(out_dir, pair)
-    try:
-        return run_scene(engine, pair.s1, pair.s2, output, options, name=pair.name, resume=resume, progress=progress)
-    except IbhfnError as exc:
-        return SceneResult(pair.name, output, "failed", message=str(exc))

@@ -12,19 +12,12 @@ from pathlib import Path
 from ibhfn.engine_metadata import EngineMetadata
 from ibhfn.errors import IbhfnError
 from ibhfn.output_folder import check_output_folder
+from ibhfn.runtime.batch import RunSummary, check_outputs, each_scene
 from ibhfn.runtime.engine import Engine
 from ibhfn.runtime.pairing import Pairing, ScenePair
-from ibhfn.runtime.pipeline import (
-    NoProgress,
-    Progress,
-    RunOptions,
-    RunSummary,
-    SceneResult,
-    check_outputs,
-    each_scene,
-    output_path,
-)
 from ibhfn.runtime.raster_source import MAX_PIXELS, SceneSource
+from ibhfn.runtime.run_options import NoProgress, Progress, RunOptions, SceneResult
+from ibhfn.runtime.scene_paths import output_path
 
 CHECKED = "checked"  # a scene's status when its inputs passed every check
 

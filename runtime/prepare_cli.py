@@ -17,8 +17,8 @@ from ibhfn.cli_errors import one_line_warnings, print_error, report_errors
 from ibhfn.cli_options import Command, CompressOption, OneOf, VersionOption, choices_metavar, new_app
 from ibhfn.errors import InputError
 from ibhfn.runtime.l1c_batch import PreparedProduct, prepare_products
-from ibhfn.runtime.pipeline import RunOptions
 from ibhfn.runtime.raster_source import FULL_COVER
+from ibhfn.runtime.run_options import RunOptions
 from ibhfn.runtime.s1_backscatter import UNITS, prepare_s1
 from ibhfn.runtime.s2_stack import RESAMPLINGS
 

@@ -29,7 +29,7 @@ from ibhfn.runtime.scene_record import record_path
 if TYPE_CHECKING:
     import pystac
 
-    from ibhfn.runtime.pipeline import Progress, SceneResult
+    from ibhfn.runtime.run_options import Progress, SceneResult
 
 ITEM_SUFFIX = ".stac.json"  # x.tif -> x.stac.json: never a scene's .tif or .tif.json
 INSTALL = "pip install 'ibhfn[stac]'"

@@ -31,21 +31,13 @@ from typing import cast
 from ibhfn.atomic import remove_partials
 from ibhfn.cli_errors import one_line_warnings
 from ibhfn.errors import IbhfnError
+from ibhfn.runtime.batch import RunSummary, held_out_folder, run_pair
 from ibhfn.runtime.engine import Engine, available_cpus, open_engine
 from ibhfn.runtime.malloc import map_large_arrays
 from ibhfn.runtime.pairing import Pairing, ScenePair
-from ibhfn.runtime.pipeline import (
-    GATE_FOLDER,
-    NoProgress,
-    Progress,
-    RunOptions,
-    RunSummary,
-    SceneResult,
-    held_out_folder,
-    output_path,
-    run_pair,
-)
 from ibhfn.runtime.raster_source import geotiffs_only
+from ibhfn.runtime.run_options import NoProgress, Progress, RunOptions, SceneResult
+from ibhfn.runtime.scene_paths import GATE_FOLDER, output_path
 
 _POLL_SECONDS = 0.2
 

@@ -10,7 +10,8 @@ import pytest
 import rasterio
 
 from ibhfn.data.synthetic import write_scene
-from ibhfn.runtime.pipeline import RunOptions, run_scene
+from ibhfn.runtime.pipeline import run_scene
+from ibhfn.runtime.run_options import RunOptions
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 

@@ -32,7 +32,7 @@ from ibhfn.cli_options import (
 from ibhfn.cli_version import VersionOption
 from ibhfn.engine_metadata import PRECISIONS
 from ibhfn.errors import InputError, VerificationFailed
-from ibhfn.runtime.pipeline import RunOptions
+from ibhfn.runtime.run_options import RunOptions
 from ibhfn.verify.engine_pair import open_engine_pair
 from ibhfn.verify.report import write_report
 from ibhfn.verify.report_figures import require_matplotlib

@@ -23,7 +23,7 @@ import numpy as np
 from ibhfn.errors import InputError
 from ibhfn.runtime.engine import Engine
 from ibhfn.runtime.pairing import pair_folder
-from ibhfn.runtime.pipeline import RunOptions, SceneResult
+from ibhfn.runtime.run_options import RunOptions, SceneResult
 from ibhfn.verify.engine_pair import EnginePair
 from ibhfn.verify.parity import ParityAccumulator, ParitySummary
 from ibhfn.verify.samples import VerifySample, dataset_samples, select_dataset

@@ -26,8 +26,9 @@ from ibhfn.errors import InputError
 from ibhfn.preprocessing import Preprocessing
 from ibhfn.runtime.engine import Engine
 from ibhfn.runtime.pairing import ScenePair
-from ibhfn.runtime.pipeline import Progress, RunOptions, run_scene
+from ibhfn.runtime.pipeline import run_scene
 from ibhfn.runtime.raster_source import open_raster
+from ibhfn.runtime.run_options import Progress, RunOptions
 from ibhfn.runtime.s2_offset import NOT_DECLARED, SceneOffset, scene_offset
 
 TARGET_SUFFIX = "_target.tif"

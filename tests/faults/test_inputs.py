@@ -6,7 +6,6 @@ import os
 import shutil
 import stat
 import struct
-import sys
 import zipfile
 import zlib
 from pathlib import Path
@@ -20,9 +19,9 @@ from rasterio.shutil import copy as copy_raster
 from ibhfn.bundled import BUNDLED_ONNX
 from ibhfn.data.synthetic import write_scene
 from ibhfn.errors import InputError
+from ibhfn.runtime.batch import run_batch
 from ibhfn.runtime.engine import open_engine
 from ibhfn.runtime.pairing import pair_folder
-from ibhfn.runtime.pipeline import run_batch
 from ibhfn.runtime.workers import EngineSpec, run_batch_in_workers
 
 from .conftest import RUN, assert_refused, error_lines, measured, tool, tree

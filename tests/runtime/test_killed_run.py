@@ -11,7 +11,8 @@ SLOW_RUN = """
 import sys, time
 from pathlib import Path
 from ibhfn.runtime.engine import open_engine
-from ibhfn.runtime.pipeline import RunOptions, run_scene
+from ibhfn.runtime.pipeline import run_scene
+from ibhfn.runtime.run_options import RunOptions
 
 engine_path, s1, s2, out = sys.argv[1:]
 with open_engine(Path(engine_path), device="cpu") as engine:

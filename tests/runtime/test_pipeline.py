@@ -16,7 +16,8 @@ from ibhfn.errors import IbhfnError, InputError, ShapeError
 from ibhfn.hashing import HashingStopped
 from ibhfn.runtime import pipeline as pipeline_module
 from ibhfn.runtime.engine import open_engine
-from ibhfn.runtime.pipeline import RunOptions, run_scene
+from ibhfn.runtime.pipeline import run_scene
+from ibhfn.runtime.run_options import RunOptions
 from ibhfn.runtime.s2_offset import DeclaredOffset, declared_offset
 from ibhfn.runtime.scene_record import record_path
 from ibhfn.runtime.tiling import TileGrid

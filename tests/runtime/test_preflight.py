@@ -3,8 +3,8 @@ import rasterio
 
 from ibhfn.runtime.engine import open_engine
 from ibhfn.runtime.pairing import pair_folder
-from ibhfn.runtime.pipeline import RunOptions
 from ibhfn.runtime.preflight import CHECKED, check_batch
+from ibhfn.runtime.run_options import RunOptions
 
 
 def test_each_scene_is_checked_as_a_run_opens_it_and_nothing_is_written(tmp_path, onnx_engine_path, make_scene):

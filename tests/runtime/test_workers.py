@@ -14,9 +14,10 @@ import rasterio.shutil
 
 from ibhfn.atomic import PARTIAL
 from ibhfn.errors import ModelError, ShapeError
+from ibhfn.runtime.batch import run_batch
 from ibhfn.runtime.engine import available_cpus, open_engine
 from ibhfn.runtime.pairing import Pairing, ScenePair, pair_folder
-from ibhfn.runtime.pipeline import RunOptions, run_batch
+from ibhfn.runtime.run_options import RunOptions
 from ibhfn.runtime.workers import EngineSpec, run_batch_in_workers
 
 OPTIONS = RunOptions(tile_size=64, overlap=16, batch_size=2)

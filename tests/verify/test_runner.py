@@ -11,7 +11,7 @@ import jsonschema
 import numpy as np
 import rasterio
 
-from ibhfn.runtime.pipeline import RunOptions
+from ibhfn.runtime.run_options import RunOptions
 from ibhfn.verify.engine_pair import open_engine_pair
 from ibhfn.verify.report import load_schema, write_report
 from ibhfn.verify.runner import compare_samples, verify_dataset, verify_scenes
