@@ -53,7 +53,7 @@ class RunSummary:
     def km2_per_second(self) -> float | None:
         """Ground area restored per second, when every scene has a projected CRS."""
         done = [result for result in self.results if result.status == "done"]
-        areas = [result.area_km2 for result in done if result.area_km2 is not None]
+        areas: list[float] = [result.area_km2 for result in done if result.area_km2 is not None]
         if len(areas) < len(done) or not self.seconds:
             return None
         return sum(areas) / self.seconds

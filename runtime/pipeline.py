@@ -323,7 +323,7 @@ def _measure_inputs(s1: Path, s2: Path, timings: dict[str, float], stop: threadi
 
 def _batch_size(engine: Engine, options: RunOptions, tiles: int) -> int:
     """Tiles per engine call: the option, capped by the engine's maximum and (unless fixed) the scene's tiles."""
-    batch = min(options.batch_size, engine.max_batch or options.batch_size)
+    batch: int = min(options.batch_size, engine.max_batch or options.batch_size)
     return batch if engine.fixed_batch else min(batch, tiles)  # a larger batch would only take memory
 
 

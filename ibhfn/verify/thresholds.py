@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from ibhfn.engine_metadata import PRECISIONS
 from ibhfn.errors import InputError
@@ -68,7 +69,8 @@ def thresholds_for(precision: str, **overrides: float | bool | None) -> Threshol
     unknown = sorted(set(overrides) - limits)
     if unknown:
         raise InputError(f"unknown threshold {unknown[0]!r}; choose from {', '.join(sorted(limits))}")
-    return dataclasses.replace(DEFAULT_THRESHOLDS[precision], **overrides)
+    limits_given: dict[str, Any] = overrides  # limits only (checked above), none of them `precision`
+    return dataclasses.replace(DEFAULT_THRESHOLDS[precision], **limits_given)
 
 
 @dataclass(frozen=True)
