@@ -13,8 +13,8 @@ def test_only_the_exporters_warnings_are_hidden_and_the_filters_come_back():
         with quiet_exporter():
             warnings.warn_explicit("axis renamed", UserWarning, "_onnx_program.py", 1,
                                    module="torch.onnx._internal.exporter._onnx_program")
-            warnings.warn("a caller's own warning", UserWarning)
-            warnings.warn("a caller's deprecation", DeprecationWarning)
+            warnings.warn("a caller's own warning", UserWarning, stacklevel=1)
+            warnings.warn("a caller's deprecation", DeprecationWarning, stacklevel=1)
     assert [str(w.message) for w in shown] == ["a caller's own warning", "a caller's deprecation"]
     assert warnings.filters == before
     assert [logging.getLogger(n).level for n in ("torch.onnx", "onnxscript", "")] == levels
@@ -26,5 +26,5 @@ def test_an_export_leaves_the_warning_filters_and_loggers_as_they_were(ibhfn_che
     assert warnings.filters == before and logging.getLogger().level == root_level
     with warnings.catch_warnings(record=True) as shown:
         warnings.simplefilter("always")
-        warnings.warn("after the export", UserWarning)
+        warnings.warn("after the export", UserWarning, stacklevel=1)
     assert [str(w.message) for w in shown] == ["after the export"]

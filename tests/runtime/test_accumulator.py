@@ -99,7 +99,9 @@ def test_a_tile_left_out_leaves_its_neighbours_blended_and_its_own_pixels_zero()
             if tile != skipped:
                 window = blend_window(48, 12, scene_edges=grid.scene_edges(tile))
                 accumulator.add(tile, image[:, tile.row:tile.row + 48, tile.col:tile.col + 48], window)
-        out[:, block.row:block.row + block.finished_rows, block.col:block.col + block.finished_cols] = accumulator.close()
+        rows = slice(block.row, block.row + block.finished_rows)
+        cols = slice(block.col, block.col + block.finished_cols)
+        out[:, rows, cols] = accumulator.close()
     own = np.zeros(image.shape[1:], bool)
     own[skipped.row:skipped.row + 48, skipped.col:skipped.col + 48] = True
     for top in grid.rows:

@@ -276,7 +276,8 @@ def test_input_that_is_neither_folder_nor_manifest(tmp_path, onnx_engine_path):
                                      "STAC ItemCollection (.json)")
 
 
-@pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="CUDA provider present: it would start")
+@pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(),
+                    reason="CUDA provider present: it would start")
 @pytest.mark.parametrize("check", [[], ["--check"]], ids=["run", "check"])
 def test_a_cuda_fallback_is_said_once_per_run(tmp_path, onnx_engine_path, make_scene, monkeypatch, check):
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
@@ -285,7 +286,8 @@ def test_a_cuda_fallback_is_said_once_per_run(tmp_path, onnx_engine_path, make_s
     result = invoke("-q", "--engine", onnx_engine_path, "--tile", 64, *check, tmp_path / "in", tmp_path / "out")
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
-    assert len(lines) == 1 and "CUDA provider is installed but did not start" in lines[0] and "running on the CPU" in lines[0]
+    assert len(lines) == 1
+    assert "CUDA provider is installed but did not start" in lines[0] and "running on the CPU" in lines[0]
 
 
 @pytest.mark.parametrize("cog", [False, True], ids=["geotiff", "cog"])
