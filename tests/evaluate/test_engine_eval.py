@@ -56,6 +56,9 @@ def test_a_deployed_bundles_engine_scores_what_its_verify_report_says(tree: Path
     verified = json.loads((bundle / "verify" / "verify_report.json").read_text())
     assert verified["n_samples"] == 6  # every val patch, as ibhfn-eval scores them
     scored = scores("--data", tree, "--split", "val", "--engine", bundle / "model.fp16.onnx", tmp_path / "eval.json")
-    engine = verified["overall"]["quality"]["engine"]
+    engine, model = verified["overall"]["quality"]["engine"], scored["overall"]["model"]
+    # ibhfn-eval clips the output to reflectance [0, 1], verify scores it raw: clipping can only move a
+    # value towards a truth in [0, 1], so eval's errors are at most verify's, and close to them
+    assert model["mae"] <= engine["mae"] and model["rmse"] <= engine["rmse"] and model["psnr"] >= engine["psnr"]
     for metric in ("mae", "rmse", "psnr", "ssim", "sam"):
-        assert scored["overall"]["model"][metric] == pytest.approx(engine[metric], rel=1e-3), metric
+        assert model[metric] == pytest.approx(engine[metric], rel=5e-3), metric
