@@ -22,11 +22,12 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/python -m ibhfn.demo
 
-test: setup
+test: lint
 	$(BIN)/python -m pytest -q
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 bench: setup

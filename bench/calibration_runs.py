@@ -44,12 +44,25 @@ def measure_calibration(fp32: Path, tree: Path, counts: tuple[int, ...], out: Pa
     figures = []
     for count in counts:
         model = out / f"calibrated_{count}.onnx"
-        run = run_child("ibhfn.calibration.cli", "--onnx", str(fp32), "--data", str(tree), "--out", str(model),
-                        "--samples", str(count), "--holdout", str(HOLDOUT), "--quiet")
+        run = run_child(
+            "ibhfn.calibration.cli",
+            "--onnx",
+            str(fp32),
+            "--data",
+            str(tree),
+            "--out",
+            str(model),
+            "--samples",
+            str(count),
+            "--holdout",
+            str(HOLDOUT),
+            "--quiet",
+        )
         report = json.loads(model.with_name(model.name + ".report.json").read_text())
         truth = report["accuracy"]["vs_truth"]
-        figures.append(CalibrationFigures(count, run.seconds, run.peak_rss_mb, truth["delta_psnr_db"],
-                                          truth["delta_sam_deg"]))
+        figures.append(
+            CalibrationFigures(count, run.seconds, run.peak_rss_mb, truth["delta_psnr_db"], truth["delta_sam_deg"])
+        )
     return figures
 
 
@@ -60,6 +73,12 @@ def print_calibration(console: Console, figures: list[CalibrationFigures]) -> No
         table.add_column(column, justify="right")
     first = figures[0].peak_rss_mb
     for row in figures:
-        table.add_row(str(row.patches), f"{row.seconds:.0f}", f"{row.peak_rss_mb:.0f}",
-                      f"{row.peak_rss_mb / first:.2f}", f"{row.delta_psnr_db:+.3f}", f"{row.delta_sam_deg:+.3f}")
+        table.add_row(
+            str(row.patches),
+            f"{row.seconds:.0f}",
+            f"{row.peak_rss_mb:.0f}",
+            f"{row.peak_rss_mb / first:.2f}",
+            f"{row.delta_psnr_db:+.3f}",
+            f"{row.delta_sam_deg:+.3f}",
+        )
     console.print(table)

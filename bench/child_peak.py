@@ -35,10 +35,11 @@ class ChildRun:
 def run_child(module: str, *args: str) -> ChildRun:
     """`python -m module args` in a fresh process; SystemExit with its stderr when it fails."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", RUN_AND_REPORT_PEAK, module, *args],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_AND_REPORT_PEAK, module, *args], capture_output=True, text=True, check=False
+    )
     seconds = time.perf_counter() - start
     if done.returncode:
         raise SystemExit(f"python -m {module} {' '.join(args)} failed:\n{done.stderr[-4000:]}")
     report = next(line for line in done.stderr.splitlines() if line.startswith(PEAK_MARKER))
-    return ChildRun(seconds, float(report[len(PEAK_MARKER):]), done.stdout)
+    return ChildRun(seconds, float(report[len(PEAK_MARKER) :]), done.stdout)

@@ -52,18 +52,28 @@ def io_only_seconds(engine: NullEngine, scene: tuple[Path, Path], output: Path, 
         tile = options.tile_for(engine)
         blocks = scene_blocks(TileGrid(source.height, source.width, tile, min(options.overlap, tile - 1)), options)
         bands = len(engine.metadata.s2_bands)
-        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), atomic_path(output) as path, \
-                SceneWriter(path, source.profile, bands=bands, dtype=options.output_dtype,
-                            descriptions=engine.metadata.s2_bands, compress=options.compress) as writer, \
-                ProducerThread(partial(read_block, source), blocks, depth=options.prefetch,
-                               name="ibhfn-block-reader") as reading:
+        with (
+            rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES),
+            atomic_path(output) as path,
+            SceneWriter(
+                path,
+                source.profile,
+                bands=bands,
+                dtype=options.output_dtype,
+                descriptions=engine.metadata.s2_bands,
+                compress=options.compress,
+            ) as writer,
+            ProducerThread(
+                partial(read_block, source), blocks, depth=options.prefetch, name="ibhfn-block-reader"
+            ) as reading,
+        ):
             panel = (0, source.width)
             for read in reading:
                 block = read.block
                 if block.panel != panel:
                     writer.begin_panel(*block.panel)
                     panel = block.panel
-                values = read.s2_dn[:, :block.finished_rows, block.kept_cols]
+                values = read.s2_dn[:, : block.finished_rows, block.kept_cols]
                 if options.output_dtype == "float32":
                     values = values * np.float32(1e-4)
                 if values.shape[2]:
@@ -86,14 +96,21 @@ def measure_host(scene: tuple[Path, Path], out: Path, options: RunOptions, round
                 ratios.append(result.timings["total"] / io)
                 for stage in STAGES:
                     stages[stage].append(result.timings.get(stage, 0.0))
-    return HostFigures(statistics.median(scenes), statistics.median(ios), statistics.median(ratios),
-                       {stage: statistics.median(times) for stage, times in stages.items()}, rounds)
+    return HostFigures(
+        statistics.median(scenes),
+        statistics.median(ios),
+        statistics.median(ratios),
+        {stage: statistics.median(times) for stage, times in stages.items()},
+        rounds,
+    )
 
 
 def print_host(console: Console, figures: HostFigures, options: RunOptions) -> None:
     """The host table: the null-engine scene against the I/O-only pass, and the scene's stages."""
-    table = Table(title=f"host pipeline: null engine against I/O only ({options.compress} {options.output_dtype}, "
-                        f"batch {options.batch_size}, medians of {figures.rounds} rounds)")
+    table = Table(
+        title=f"host pipeline: null engine against I/O only ({options.compress} {options.output_dtype}, "
+        f"batch {options.batch_size}, medians of {figures.rounds} rounds)"
+    )
     table.add_column("pass")
     table.add_column("scene s", justify="right")
     table.add_row("null engine (run_scene)", f"{figures.scene_seconds:.3f}")

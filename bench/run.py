@@ -87,8 +87,7 @@ class Row:
 def tiles(batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Generated network inputs for `batch` tiles."""
     rng = np.random.default_rng(seed)
-    return (rng.random((batch, 2, TILE, TILE), dtype=np.float32),
-            rng.random((batch, 13, TILE, TILE), dtype=np.float32))
+    return (rng.random((batch, 2, TILE, TILE), dtype=np.float32), rng.random((batch, 13, TILE, TILE), dtype=np.float32))
 
 
 def median_seconds(infer: Infer, batch: int, repeats: int) -> float:
@@ -143,8 +142,9 @@ def measure_scene(engine: Engine, row: Row, scene: tuple[Path, Path], out: Path)
     row.efficiency = figures.efficiency
 
 
-def efficiency_round(engine: Engine, scene: tuple[Path, Path], output: Path,
-                     options: RunOptions) -> tuple[float, SceneResult]:
+def efficiency_round(
+    engine: Engine, scene: tuple[Path, Path], output: Path, options: RunOptions
+) -> tuple[float, SceneResult]:
     """The scene through the pipeline, then its tiles through the engine alone: their ratio, and the scene's result.
 
     Timed in turn, round after round, so a machine that speeds up or slows down does not tilt the ratio.
@@ -153,19 +153,24 @@ def efficiency_round(engine: Engine, scene: tuple[Path, Path], output: Path,
     return pure_seconds(engine, options.batch_size, result.tiles) / result.timings["total"], result
 
 
-def compare_in_turn(variants: dict[str, tuple[Engine, RunOptions]], scene: tuple[Path, Path],
-                    out: Path) -> dict[str, SceneFigures]:
+def compare_in_turn(
+    variants: dict[str, tuple[Engine, RunOptions]], scene: tuple[Path, Path], out: Path
+) -> dict[str, SceneFigures]:
     """Each variant (engine and options) over the scene, SCENE_ROUNDS rounds with the variants in turn."""
     rounds: dict[str, list[tuple[float, SceneResult]]] = {name: [] for name in variants}
     outputs = {name: out / f"variant-{index}.tif" for index, name in enumerate(variants)}
     for _ in range(SCENE_ROUNDS):
         for name, (engine, options) in variants.items():
             rounds[name].append(efficiency_round(engine, scene, outputs[name], options))
-    return {name: SceneFigures(statistics.median(result.timings["total"] for _, result in done),
-                               statistics.median(ratio for ratio, _ in done),
-                               outputs[name].stat().st_size / 1e6,
-                               done[0][1].area_km2)
-            for name, done in rounds.items()}
+    return {
+        name: SceneFigures(
+            statistics.median(result.timings["total"] for _, result in done),
+            statistics.median(ratio for ratio, _ in done),
+            outputs[name].stat().st_size / 1e6,
+            done[0][1].area_km2,
+        )
+        for name, done in rounds.items()
+    }
 
 
 @dataclass
@@ -177,8 +182,9 @@ class BatchFigures:
     efficiency: float  # pure inference time of the batch's tiles (one engine, in this process) / wall time
 
 
-def compare_jobs(engine: Engine, spec: EngineSpec, folder: Path, jobs: tuple[int, ...], batch: int,
-                 out: Path) -> dict[int, BatchFigures]:
+def compare_jobs(
+    engine: Engine, spec: EngineSpec, folder: Path, jobs: tuple[int, ...], batch: int, out: Path
+) -> dict[int, BatchFigures]:
     """`run_batch` over the folder in one process and in worker processes, the choices in turn, round after round.
 
     Each round's reference is the batch's tiles through `engine` alone, timed right after it.
@@ -197,9 +203,14 @@ def compare_jobs(engine: Engine, spec: EngineSpec, folder: Path, jobs: tuple[int
             rounds[count].append((summary.seconds, pure_seconds(engine, batch, summary.tiles) / summary.seconds))
             for path in target.iterdir():
                 path.unlink()
-    return {count: BatchFigures(statistics.median(seconds for seconds, _ in done), len(pairing.pairs),
-                                statistics.median(ratio for _, ratio in done))
-            for count, done in rounds.items()}
+    return {
+        count: BatchFigures(
+            statistics.median(seconds for seconds, _ in done),
+            len(pairing.pairs),
+            statistics.median(ratio for _, ratio in done),
+        )
+        for count, done in rounds.items()
+    }
 
 
 def copies_of(scene: tuple[Path, Path], folder: Path, count: int) -> Path:
@@ -242,8 +253,9 @@ def tensorrt_engines(onnx: dict[str, Path], work: Path, console: Console, max_ba
     plans = {}
     for precision in ("fp16", "int8"):
         try:
-            plans[precision] = build_engine(onnx[precision], work / f"model_{precision}.plan", tile=TILE,
-                                            batch=(1, max_batch, max_batch))
+            plans[precision] = build_engine(
+                onnx[precision], work / f"model_{precision}.plan", tile=TILE, batch=(1, max_batch, max_batch)
+            )
         except DependencyError as exc:
             console.print(f"[dim]TensorRT rows left out: {exc}[/dim]")
             break
@@ -270,8 +282,10 @@ def peak_rss_of_run(engine: Path, scene_dir: Path, out: Path) -> float:
 
 def machine() -> str:
     """A one-line description of this machine."""
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, "
-            f"Python {platform.python_version()}, torch {torch.__version__}")
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, "
+        f"Python {platform.python_version()}, torch {torch.__version__}"
+    )
 
 
 def build_models(checkpoint: Path, models: Path, work: Path, console: Console) -> dict[str, Path]:
@@ -284,8 +298,10 @@ def build_models(checkpoint: Path, models: Path, work: Path, console: Console) -
     checkpoint_sha256 = file_sha256(checkpoint)
     for path in onnx.values():
         if path.is_file() and read_metadata(path).checkpoint_sha256 != checkpoint_sha256:
-            raise SystemExit(f"{path} was exported from another checkpoint than {checkpoint}; "
-                             f"remove it or choose another --models folder")
+            raise SystemExit(
+                f"{path} was exported from another checkpoint than {checkpoint}; "
+                f"remove it or choose another --models folder"
+            )
     for precision in ("fp32", "fp16"):
         if not onnx[precision].is_file():
             export_onnx(checkpoint, onnx[precision], precision=precision)
@@ -302,8 +318,9 @@ def build_models(checkpoint: Path, models: Path, work: Path, console: Console) -
     return onnx
 
 
-def measure_backend(backend: str, precision: str, model: str, s1: str, s2: str, out: str, repeats: int,
-                    batches: tuple[int, ...]) -> dict:
+def measure_backend(
+    backend: str, precision: str, model: str, s1: str, s2: str, out: str, repeats: int, batches: tuple[int, ...]
+) -> dict:
     """All figures of one backend, measured in this process (so its peak RSS is the backend's own)."""
     if backend == "PyTorch eager":
         row = measure_tiles(backend, precision, torch_infer(Path(model)), repeats, batches)
@@ -317,11 +334,22 @@ def measure_backend(backend: str, precision: str, model: str, s1: str, s2: str, 
     return asdict(row)
 
 
-def run_backend_process(spec: tuple[str, str, Path], scene: tuple[Path, Path], out: Path, repeats: int,
-                        batches: tuple[int, ...]) -> Row:
+def run_backend_process(
+    spec: tuple[str, str, Path], scene: tuple[Path, Path], out: Path, repeats: int, batches: tuple[int, ...]
+) -> Row:
     """`measure_backend` in a fresh Python process; its JSON row back."""
-    command = [sys.executable, __file__, "--measure", *map(str, spec), *map(str, scene), str(out),
-               "--repeats", str(repeats), "--batches", *map(str, batches)]
+    command = [
+        sys.executable,
+        __file__,
+        "--measure",
+        *map(str, spec),
+        *map(str, scene),
+        str(out),
+        "--repeats",
+        str(repeats),
+        "--batches",
+        *map(str, batches),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"benchmark of {spec[0]} {spec[1]} failed:\n{done.stderr}")
@@ -332,26 +360,42 @@ def main() -> None:
     """Run every benchmark and print the tables."""
     map_large_arrays()  # as ibhfn-run does
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, default=BUNDLED_CHECKPOINT,
-                        help="checkpoint to benchmark (default: the bundled model)")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=BUNDLED_CHECKPOINT,
+        help="checkpoint to benchmark (default: the bundled model)",
+    )
     parser.add_argument("--repeats", type=int, default=16, help="timed calls at batch 1 (fewer at larger batches)")
     parser.add_argument("--scene", type=int, default=2048, help="side of the scene for km2/s and efficiency")
-    parser.add_argument("--large", type=int, default=8192,
-                        help="side of the large scene for peak RSS (0: no memory table)")
-    parser.add_argument("--wide", type=int, default=32768,
-                        help="width of the wide scene for peak RSS, as tall as --scene (0: none)")
+    parser.add_argument(
+        "--large", type=int, default=8192, help="side of the large scene for peak RSS (0: no memory table)"
+    )
+    parser.add_argument(
+        "--wide", type=int, default=32768, help="width of the wide scene for peak RSS, as tall as --scene (0: none)"
+    )
     parser.add_argument("--batches", type=int, nargs="+", default=BATCHES, help="batch sizes to time")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="ibhfn-run --jobs choices to time")
     parser.add_argument("--copies", type=int, default=4, help="copies of the scene in the --jobs folder")
-    parser.add_argument("--models", type=Path, default=None,
-                        help="folder of model_fp32/fp16/int8.onnx to reuse, built there when missing "
-                             "(default: a temporary folder)")
-    parser.add_argument("--calibration", type=int, nargs="+", default=[32, 128, 512],
-                        help="calibration-set sizes to time ibhfn-calibrate with (0: no calibration table)")
-    parser.add_argument("--tables", nargs="+", choices=TABLES, default=list(TABLES),
-                        help="which tables to measure (default: all)")
-    parser.add_argument("--measure", nargs=6, metavar=("BACKEND", "PRECISION", "MODEL", "S1", "S2", "OUT"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--models",
+        type=Path,
+        default=None,
+        help="folder of model_fp32/fp16/int8.onnx to reuse, built there when missing (default: a temporary folder)",
+    )
+    parser.add_argument(
+        "--calibration",
+        type=int,
+        nargs="+",
+        default=[32, 128, 512],
+        help="calibration-set sizes to time ibhfn-calibrate with (0: no calibration table)",
+    )
+    parser.add_argument(
+        "--tables", nargs="+", choices=TABLES, default=list(TABLES), help="which tables to measure (default: all)"
+    )
+    parser.add_argument(
+        "--measure", nargs=6, metavar=("BACKEND", "PRECISION", "MODEL", "S1", "S2", "OUT"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     batches = tuple(args.batches)
     if args.measure:
@@ -409,20 +453,27 @@ def backend_tables(args: argparse.Namespace, onnx: dict[str, Path], scene, work:
     scene_files = (scene.s1, scene.s2)
     with open_engine(onnx["fp32"], device="auto") as engine:
         console.print(f"timing the pipeline ({engine.backend} fp32) with each output compression in turn ...")
-        compressions = {compress: (engine, RunOptions(batch_size=fp32.best_batch, compress=compress))
-                        for compress in COMPRESSIONS}
-        print_variants(console, "ibhfn-run --compress", "compression",
-                       compare_in_turn(compressions, scene_files, work / "out"))
+        compressions = {
+            compress: (engine, RunOptions(batch_size=fp32.best_batch, compress=compress)) for compress in COMPRESSIONS
+        }
+        print_variants(
+            console, "ibhfn-run --compress", "compression", compare_in_turn(compressions, scene_files, work / "out")
+        )
         if "CUDA" not in engine.backend:
             with open_engine(onnx["fp32"], device="cpu", streams=2) as streamed:
                 console.print("timing the pipeline with one and two ONNX Runtime streams in turn ...")
-                streams = {"1 (default)": (engine, RunOptions(batch_size=fp32.best_batch)),
-                           "2": (streamed, RunOptions(batch_size=fp32.best_batch))}
-                print_variants(console, "ibhfn-run --streams", "streams",
-                               compare_in_turn(streams, scene_files, work / "out"))
+                streams = {
+                    "1 (default)": (engine, RunOptions(batch_size=fp32.best_batch)),
+                    "2": (streamed, RunOptions(batch_size=fp32.best_batch)),
+                }
+                print_variants(
+                    console, "ibhfn-run --streams", "streams", compare_in_turn(streams, scene_files, work / "out")
+                )
         folder = copies_of(scene_files, work / "copies", args.copies)
-        console.print(f"timing the pipeline over {args.copies} copies of the scene with --jobs "
-                      f"{', '.join(map(str, args.jobs))} in turn ...")
+        console.print(
+            f"timing the pipeline over {args.copies} copies of the scene with --jobs "
+            f"{', '.join(map(str, args.jobs))} in turn ..."
+        )
         spec = EngineSpec(onnx["fp32"], device="auto")
         print_jobs(console, compare_jobs(engine, spec, folder, tuple(args.jobs), fp32.best_batch, work / "out"))
 
@@ -442,8 +493,10 @@ def memory_table(args: argparse.Namespace, onnx: dict[str, Path], scene, work: P
     """ibhfn-run's peak RSS on the scene, a large one and a wide one, each in a fresh process."""
     console.print(f"generating a {args.large} x {args.large} scene ...")
     large = write_scene(work / "large", "large", height=args.large, width=args.large, seed=4)
-    memory = {(args.scene, args.scene): peak_rss_of_run(onnx["fp32"], scene.s1.parent, work / "rss_small"),
-              (args.large, args.large): peak_rss_of_run(onnx["fp32"], large.s1.parent, work / "rss_large")}
+    memory = {
+        (args.scene, args.scene): peak_rss_of_run(onnx["fp32"], scene.s1.parent, work / "rss_small"),
+        (args.large, args.large): peak_rss_of_run(onnx["fp32"], large.s1.parent, work / "rss_large"),
+    }
     if args.wide:
         console.print(f"generating a {args.scene} x {args.wide} scene ...")
         wide = write_scene(work / "wide", "wide", height=args.scene, width=args.wide, seed=5)
@@ -454,12 +507,22 @@ def memory_table(args: argparse.Namespace, onnx: dict[str, Path], scene, work: P
 def print_rows(console: Console, rows: list[Row]) -> None:
     """The backend table."""
     table = Table(title=f"IB-HFN, {TILE} x {TILE} tiles (medians)")
-    for column in ("backend", "precision", "latency, batch 1 (ms)", "tiles/s (best batch)",
-                   "scene km2/s", "pipeline efficiency", "peak RSS (MB)"):
+    for column in (
+        "backend",
+        "precision",
+        "latency, batch 1 (ms)",
+        "tiles/s (best batch)",
+        "scene km2/s",
+        "pipeline efficiency",
+        "peak RSS (MB)",
+    ):
         table.add_column(column, justify="left" if column in ("backend", "precision") else "right")
     for row in rows:
         table.add_row(
-            row.backend, row.precision, f"{row.latency_ms:.1f}", f"{row.throughput:.2f} (b={row.best_batch})",
+            row.backend,
+            row.precision,
+            f"{row.latency_ms:.1f}",
+            f"{row.throughput:.2f} (b={row.best_batch})",
             "-" if row.km2_per_s is None else f"{row.km2_per_s:.3f}",
             "-" if row.efficiency is None else f"{row.efficiency:.2f}",
             f"{row.peak_rss_mb:.0f}",
@@ -483,8 +546,9 @@ def print_jobs(console: Console, figures: dict[int, BatchFigures]) -> None:
     for column in ("jobs", "batch s", "s per scene", "pipeline efficiency"):
         table.add_column(column, justify="left" if column == "jobs" else "right")
     for count, batch in figures.items():
-        table.add_row(str(count), f"{batch.seconds:.2f}", f"{batch.seconds / batch.scenes:.2f}",
-                      f"{batch.efficiency:.2f}")
+        table.add_row(
+            str(count), f"{batch.seconds:.2f}", f"{batch.seconds / batch.scenes:.2f}", f"{batch.efficiency:.2f}"
+        )
     table.caption = "efficiency: the batch's tiles through one engine alone / the batch's wall time"
     console.print(table)
 

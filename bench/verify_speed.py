@@ -42,8 +42,16 @@ def measure_verify(engine: Path, reference: Path, scene_dir: Path, work: Path) -
         out = work / f"verify-bench-{name}"
         runs.append(run_child("ibhfn.runtime.cli", "--engine", str(model), "-q", str(scene_dir), str(out)))
         shutil.rmtree(out)
-    verify = run_child("ibhfn.verify.cli", "--engine", str(engine), "--reference", str(reference),
-                       "--scenes", str(scene_dir), "--quiet")
+    verify = run_child(
+        "ibhfn.verify.cli",
+        "--engine",
+        str(engine),
+        "--reference",
+        str(reference),
+        "--scenes",
+        str(scene_dir),
+        "--quiet",
+    )
     return VerifyFigures(*runs, verify)
 
 
@@ -52,9 +60,13 @@ def print_verify(console: Console, names: tuple[str, str], figures: VerifyFigure
     table = Table(title=f"ibhfn-verify --scenes {names[0]} against {names[1]} (the scene above, fresh processes)")
     for column in ("command", "s", "peak RSS (MB)"):
         table.add_column(column, justify="left" if column == "command" else "right")
-    for label, run in ((f"ibhfn-run {names[0]}", figures.engine_run), (f"ibhfn-run {names[1]}", figures.reference_run),
-                       ("ibhfn-verify --scenes", figures.verify)):
+    for label, run in (
+        (f"ibhfn-run {names[0]}", figures.engine_run),
+        (f"ibhfn-run {names[1]}", figures.reference_run),
+        ("ibhfn-verify --scenes", figures.verify),
+    ):
         table.add_row(label, f"{run.seconds:.2f}", f"{run.peak_rss_mb:.0f}")
-    table.caption = (f"verify / ibhfn-run {names[0]}: {figures.ratio:.2f} x "
-                     f"(both runs, the floor: {figures.floor:.2f} x)")
+    table.caption = (
+        f"verify / ibhfn-run {names[0]}: {figures.ratio:.2f} x (both runs, the floor: {figures.floor:.2f} x)"
+    )
     console.print(table)

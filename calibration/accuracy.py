@@ -118,8 +118,14 @@ def _finite(value: float) -> float | str:
 
 
 def held_out_samples(
-    root: Path, preprocessing: str, count: int, *, seed: int, tile: int,
-    exclude: frozenset[tuple[str, int]], fp32: Path,
+    root: Path,
+    preprocessing: str,
+    count: int,
+    *,
+    seed: int,
+    tile: int,
+    exclude: frozenset[tuple[str, int]],
+    fp32: Path,
 ) -> list[HeldOutSample]:
     """Up to `count` val patches (seeded order, none of `exclude`), cropped, with FP32 outputs."""
     if count < 1:

@@ -114,8 +114,12 @@ def calibrate(
         data_root, preprocessing, holdout, seed=seed, tile=tile, exclude=selection.keys, fp32=onnx_path
     )
     settings = {
-        "method": method, "samples": str(len(selection.patches)), "seed": str(seed), "split": split,
-        "tile": str(tile), "source_sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
+        "method": method,
+        "samples": str(len(selection.patches)),
+        "seed": str(seed),
+        "split": split,
+        "tile": str(tile),
+        "source_sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
         "quantizer": f"onnxruntime {onnxruntime.__version__} quantize_static QDQ, {quant_form.description}",
     }
     settings["form"] = quant_form.name
@@ -123,8 +127,13 @@ def calibrate(
     with tempfile.TemporaryDirectory(prefix="ibhfn-calibrate-") as work_dir:
         work = Path(work_dir)
         model = prepare(onnx_path, work / "prepared.onnx")
-        quantizer = Quantizer(work / "prepared.onnx", SelectionReader(dataset, selection, tile, progress), method,
-                              work / "ranges.json", quant_form)
+        quantizer = Quantizer(
+            work / "prepared.onnx",
+            SelectionReader(dataset, selection, tile, progress),
+            method,
+            work / "ranges.json",
+            quant_form,
+        )
         defaults = default_float_nodes(model)
         trial = _trial(quantizer, work / "trial.onnx", source, held)
         accuracy, sensitivity, float_nodes = trial(defaults), None, tuple(defaults)
@@ -191,8 +200,11 @@ def report_dict(result: CalibrationResult, source: Path) -> dict[str, Any]:
         "source": source.name,
         "output": result.path.name if result.path else None,
         "output_sha256": hashlib.sha256(result.path.read_bytes()).hexdigest() if result.path else None,
-        "calibration": {key[len("calibration."):]: value for key, value in result.metadata.extra.items()
-                        if key.startswith("calibration.")},
+        "calibration": {
+            key[len("calibration.") :]: value
+            for key, value in result.metadata.extra.items()
+            if key.startswith("calibration.")
+        },
         "strata": result.selection.strata,
         "targets": {"delta_psnr_db": result.targets.delta_psnr, "delta_sam_deg": result.targets.delta_sam},
         "target_met": result.target_met,

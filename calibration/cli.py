@@ -45,8 +45,10 @@ def summary_table(result: CalibrationResult) -> Table:
     accuracy = result.accuracy.to_dict()
     versus, truth = accuracy["int8_vs_fp32"], accuracy["vs_truth"]
     extra = result.metadata.extra
-    table = Table(title=f"INT8 calibration ({extra['calibration.method']}, {len(result.selection.patches)} patches, "
-                  f"{accuracy['samples']} held out)")
+    table = Table(
+        title=f"INT8 calibration ({extra['calibration.method']}, {len(result.selection.patches)} patches, "
+        f"{accuracy['samples']} held out)"
+    )
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_column("target", justify="right")
@@ -83,18 +85,27 @@ def run(
     out: Annotated[Path, typer.Option(help="INT8 ONNX to write; <out>.calibration.json, <out>.report.json beside.")],
     split: Annotated[str, typer.Option(help="Calibrate on train or val; test is refused.")] = "train",
     samples: Annotated[int, typer.Option(help="Calibration patches, stratified by ROI-season and cloud cover.")] = 512,
-    method: Annotated[str, typer.Option(
-        metavar=choices_metavar(tuple(METHODS)), callback=OneOf(tuple(METHODS), "calibration method"),
-        help="How activation ranges are chosen (percentile: 99.999 %).")] = "percentile",
+    method: Annotated[
+        str,
+        typer.Option(
+            metavar=choices_metavar(tuple(METHODS)),
+            callback=OneOf(tuple(METHODS), "calibration method"),
+            help="How activation ranges are chosen (percentile: 99.999 %).",
+        ),
+    ] = "percentile",
     tile: Annotated[int, typer.Option(help="Tile side in pixels, cropped at the top-left of each patch.")] = 256,
     seed: SeedOption = 0,
     holdout: Annotated[int, typer.Option(help="Held-out val patches the INT8 model is measured on.")] = 32,
     target_psnr: Annotated[float, typer.Option(help="Most PSNR (dB) INT8 may lose against FP32 on truth.")] = 0.3,
     target_sam: Annotated[float, typer.Option(help="Most SAM (degrees) INT8 may add against FP32.")] = 0.2,
-    form: Annotated[str, typer.Option(
-        metavar=choices_metavar(tuple(FORMS)), callback=OneOf(tuple(FORMS), "INT8 form"),
-        help="tensorrt: INT8 activations with zero point 0, as TensorRT builds them; cpu: UINT8 activations with "
-             "zero points, which ONNX Runtime runs as integer convolutions on the CPU (not for TensorRT).")
+    form: Annotated[
+        str,
+        typer.Option(
+            metavar=choices_metavar(tuple(FORMS)),
+            callback=OneOf(tuple(FORMS), "INT8 form"),
+            help="tensorrt: INT8 activations with zero point 0, as TensorRT builds them; cpu: UINT8 activations with "
+            "zero points, which ONNX Runtime runs as integer convolutions on the CPU (not for TensorRT).",
+        ),
     ] = "tensorrt",
     quiet: QuietOption = False,
     version: VersionOption = False,
@@ -112,8 +123,18 @@ def run(
 
     try:
         result = calibrate(
-            onnx, data, out, split=split, samples=samples, method=method, tile=tile, seed=seed, holdout=holdout,
-            targets=targets, progress=progress, form=form,
+            onnx,
+            data,
+            out,
+            split=split,
+            samples=samples,
+            method=method,
+            tile=tile,
+            seed=seed,
+            holdout=holdout,
+            targets=targets,
+            progress=progress,
+            form=form,
         )
     finally:
         if bar.live.is_started:
@@ -126,8 +147,9 @@ def run(
             f"{result.accuracy.delta_sam:.3f} deg) even with {tried} in float; model not written, "
             f"see {result.report_path}"
         )
-    typer.echo(f"wrote {result.path}, {result.selection_path.name} and {result.report_path.name} "
-               f"in {result.seconds:.1f} s")
+    typer.echo(
+        f"wrote {result.path}, {result.selection_path.name} and {result.report_path.name} in {result.seconds:.1f} s"
+    )
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ Precision-sensitive nodes stay in float by default: the FP16 block list of `ibhf
 (the gate's Sigmoid, normalisations and reductions, the final blend, the Dirac skip) plus the
 output layer, the convolutions whose result goes straight into the blend.
 """
+
 from __future__ import annotations
 
 import os
@@ -123,8 +124,7 @@ def default_float_nodes(model: onnx.ModelProto) -> list[str]:
     for node in model.graph.node:
         if node.name in keep and node.op_type in ELEMENTWISE_OPS:
             keep |= {
-                producers[name].name for name in node.input
-                if name in producers and producers[name].op_type == "Conv"
+                producers[name].name for name in node.input if name in producers and producers[name].op_type == "Conv"
             }
     return [node.name for node in model.graph.node if node.name in keep]
 
@@ -132,8 +132,9 @@ def default_float_nodes(model: onnx.ModelProto) -> list[str]:
 class Quantizer:
     """Quantizes one prepared model with fixed settings; calibrates on first use, then reuses the ranges."""
 
-    def __init__(self, prepared: Path, reader: SelectionReader, method: str, cache: Path,
-                 form: QuantForm = FORMS["tensorrt"]) -> None:
+    def __init__(
+        self, prepared: Path, reader: SelectionReader, method: str, cache: Path, form: QuantForm = FORMS["tensorrt"]
+    ) -> None:
         self.prepared = Path(prepared)
         self.reader = reader
         self.name = method
@@ -202,8 +203,11 @@ def float_inputs(model: onnx.ModelProto, float_nodes: set[str]) -> None:
     dropped: set[str] = set()  # what the dropped Q/DQ nodes read
     while True:
         read = {name for node in graph.node for name in node.input} | {value.name for value in graph.output}
-        unused = [n for n in graph.node
-                  if n.op_type in ("QuantizeLinear", "DequantizeLinear") and not read.intersection(n.output)]
+        unused = [
+            n
+            for n in graph.node
+            if n.op_type in ("QuantizeLinear", "DequantizeLinear") and not read.intersection(n.output)
+        ]
         if not unused:
             break
         for node in unused:
@@ -211,4 +215,3 @@ def float_inputs(model: onnx.ModelProto, float_nodes: set[str]) -> None:
             graph.node.remove(node)
     for initializer in [i for i in graph.initializer if i.name in dropped - read]:
         graph.initializer.remove(initializer)
-

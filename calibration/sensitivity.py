@@ -86,13 +86,11 @@ def _weight_group(node: onnx.NodeProto, initializers: set[str]) -> str | None:
     """The module a node's named weights belong to, if it has any."""
     for name in node.input:
         if name in initializers and name.startswith(WEIGHT_PREFIX):
-            return str(name[len(WEIGHT_PREFIX):].split(".")[0])
+            return str(name[len(WEIGHT_PREFIX) :].split(".")[0])
     return None
 
 
-def rank_groups(
-    groups: dict[str, list[str]], always_float: Sequence[str], trial: Trial
-) -> list[GroupSensitivity]:
+def rank_groups(groups: dict[str, list[str]], always_float: Sequence[str], trial: Trial) -> list[GroupSensitivity]:
     """Quantize each group alone and rank the groups by the error they add, worst first."""
     every = [name for nodes in groups.values() for name in nodes]
     ranking = []

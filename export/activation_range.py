@@ -39,7 +39,8 @@ def activation_ranges(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> l
     """Per node (graph order), the largest |activation| of its float outputs on `feeds`."""
     inferred = onnx.shape_inference.infer_shapes(model)
     float_values = {
-        value.name for value in [*inferred.graph.value_info, *inferred.graph.output]
+        value.name
+        for value in [*inferred.graph.value_info, *inferred.graph.output]
         if value.type.tensor_type.elem_type == TensorProto.FLOAT
     }
     probe = onnx.ModelProto.FromString(model.SerializeToString())

@@ -88,19 +88,29 @@ def deploy(
         calibration = None
         if precision == "fp16":
             with warnings.catch_warnings():  # weights below FP16's range, rounded: the FP16-vs-FP32 parity judges
-                warnings.filterwarnings("ignore", "the float32 number .* will be truncated", UserWarning,
-                                        r"onnxconverter_common\.float16$")
+                warnings.filterwarnings(
+                    "ignore", "the float32 number .* will be truncated", UserWarning, r"onnxconverter_common\.float16$"
+                )
                 engine = export_onnx(checkpoint, work / "model.fp16.onnx", precision="fp16").path
         else:
-            engine, calibration = _calibrate(work / REFERENCE, data, work / "model.int8.onnx", calibration_samples,
-                                             tile)
+            engine, calibration = _calibrate(
+                work / REFERENCE, data, work / "model.int8.onnx", calibration_samples, tile
+            )
         plan, plan_note = _plan(engine, precision, tile)
         verified = plan or engine
         verification = _verify(verified, work / REFERENCE, data, split, samples, device, work / VERIFY_FOLDER)
-        bundle = Bundle(out, out / verified.name, None if plan is None else out / plan.name, plan_note,
-                        verification.verdict.passed, verification.verdict.message,
-                        [{"name": c.name, "value": c.value, "limit": c.limit, "op": c.op, "passed": c.passed}
-                         for c in verification.verdict.checks])
+        bundle = Bundle(
+            out,
+            out / verified.name,
+            None if plan is None else out / plan.name,
+            plan_note,
+            verification.verdict.passed,
+            verification.verdict.message,
+            [
+                {"name": c.name, "value": c.value, "limit": c.limit, "op": c.op, "passed": c.passed}
+                for c in verification.verdict.checks
+            ],
+        )
         bundle.seconds = time.perf_counter() - started
         _write_card(work, bundle, reference, precision, calibration, data, split, verification.summary.n_samples)
         _write_manifest(work, bundle, precision)
@@ -119,9 +129,11 @@ def _calibrate(fp32: Path, data: Path, target: Path, samples: int, tile: int) ->
         raise DependencyError(f"INT8 calibration needs {exc.name}; pip install 'ibhfn[calibrate]'") from None
     result = calibrate(fp32, data, target, samples=samples, tile=tile, holdout=min(32, samples))
     if result.path is None:
-        raise ModelError(f"{target}: INT8 misses its accuracy targets (delta PSNR {result.accuracy.delta_psnr:.3f} "
-                         f"dB, delta SAM {result.accuracy.delta_sam:.3f} deg); see {result.report_path.name}, or "
-                         "deploy --precision fp16")
+        raise ModelError(
+            f"{target}: INT8 misses its accuracy targets (delta PSNR {result.accuracy.delta_psnr:.3f} "
+            f"dB, delta SAM {result.accuracy.delta_sam:.3f} deg); see {result.report_path.name}, or "
+            "deploy --precision fp16"
+        )
     return result.path, result
 
 
@@ -136,16 +148,18 @@ def _plan(engine: Path, precision: str, tile: int) -> tuple[Path | None, str]:
     return plan, f"built with TensorRT here ({command}); a plan runs only on the GPU and TensorRT it was built with"
 
 
-def _verify(engine: Path, reference: Path, data: Path, split: str, samples: int, device: str,
-            folder: Path) -> Verification:
+def _verify(
+    engine: Path, reference: Path, data: Path, split: str, samples: int, device: str, folder: Path
+) -> Verification:
     """The engine against the FP32 reference on `samples` patches of `data`, with its report written to `folder`."""
     from ibhfn.verify.engine_pair import open_engine_pair
     from ibhfn.verify.runner import verify_dataset
     from ibhfn.verify.thresholds import thresholds_for
 
     with open_engine_pair(engine, reference, device=device) as pair:
-        result = verify_dataset(pair, data, split=split, count=samples,
-                                thresholds=thresholds_for(pair.engine.metadata.precision))
+        result = verify_dataset(
+            pair, data, split=split, count=samples, thresholds=thresholds_for(pair.engine.metadata.precision)
+        )
     folder.mkdir()
     if importlib.util.find_spec("matplotlib") is not None:
         from ibhfn.verify.report import write_report
@@ -154,21 +168,38 @@ def _verify(engine: Path, reference: Path, data: Path, split: str, samples: int,
     else:  # the JSON alone: the HTML's figures need matplotlib (pip install 'ibhfn[verify]')
         from ibhfn.verify.report import JSON_NAME, report_dict
 
-        (folder / JSON_NAME).write_text(json.dumps(report_dict(result.summary, result.verdict, meta=result.meta),
-                                                   indent=1, allow_nan=False) + "\n", encoding="utf-8")
+        (folder / JSON_NAME).write_text(
+            json.dumps(report_dict(result.summary, result.verdict, meta=result.meta), indent=1, allow_nan=False) + "\n",
+            encoding="utf-8",
+        )
     return result
 
 
-def _write_card(work: Path, bundle: Bundle, reference: ExportReport, precision: str,
-                calibration: CalibrationResult | None, data: Path, split: str, samples: int) -> None:
+def _write_card(
+    work: Path,
+    bundle: Bundle,
+    reference: ExportReport,
+    precision: str,
+    calibration: CalibrationResult | None,
+    data: Path,
+    split: str,
+    samples: int,
+) -> None:
     """MODEL_CARD.md: what the bundle holds, how it was made and verified, and how to run it."""
     meta = reference.metadata
-    checks = "\n".join(f"| {c['name']} | {c['value']:.4g} | {c['op']} {c['limit']:.4g} | "
-                       f"{'pass' if c['passed'] else 'FAIL'} |" for c in bundle.checks)
-    calibrated = "" if calibration is None else (
-        f"\nINT8: QDQ, calibrated on stratified patches of the train split of {data}; on held-out val patches "
-        f"delta PSNR {calibration.accuracy.delta_psnr:.3f} dB, delta SAM {calibration.accuracy.delta_sam:.3f} deg "
-        "against FP32.\n")
+    checks = "\n".join(
+        f"| {c['name']} | {c['value']:.4g} | {c['op']} {c['limit']:.4g} | {'pass' if c['passed'] else 'FAIL'} |"
+        for c in bundle.checks
+    )
+    calibrated = (
+        ""
+        if calibration is None
+        else (
+            f"\nINT8: QDQ, calibrated on stratified patches of the train split of {data}; on held-out val patches "
+            f"delta PSNR {calibration.accuracy.delta_psnr:.3f} dB, delta SAM {calibration.accuracy.delta_sam:.3f} deg "
+            "against FP32.\n"
+        )
+    )
     card = f"""# Model card: IB-HFN {meta.preset} ({precision})
 
 SAR-assisted cloud removal for Sentinel-2 (13 bands, DN = reflectance x 10000) with Sentinel-1 (VV, VH in dB).
@@ -179,10 +210,10 @@ SAR-assisted cloud removal for Sentinel-2 (13 bands, DN = reflectance x 10000) w
 | architecture | {meta.arch} {meta.preset}; H and W multiples of {meta.size_multiple} |
 | engine | `{bundle.engine.name}` ({precision}) |
 | reference | `{REFERENCE}` (FP32, SHA-256 {reference.onnx_sha256[:16]}...) |
-| TensorRT plan | {'`' + bundle.plan.name + '`' if bundle.plan else 'none'}: {bundle.plan_note} |
+| TensorRT plan | {"`" + bundle.plan.name + "`" if bundle.plan else "none"}: {bundle.plan_note} |
 | made by | ibhfn {ibhfn.__version__} (`ibhfn-deploy`) in {bundle.seconds:.0f} s |
 {calibrated}
-## Verification: {'PASSED' if bundle.passed else 'FAILED'}
+## Verification: {"PASSED" if bundle.passed else "FAILED"}
 
 `{bundle.engine.name}` against `{REFERENCE}` on {samples} patches of the {split} split of {data}
 ({VERIFY_FOLDER}/verify_report.json): {bundle.verdict}
@@ -207,11 +238,20 @@ the ground truth.
 
 def _write_manifest(work: Path, bundle: Bundle, precision: str) -> None:
     """bundle.json: the bundle's format, verdict and every file with its size and SHA-256."""
-    files = {path.relative_to(work).as_posix(): {"size_bytes": path.stat().st_size, "sha256": file_sha256(path)}
-             for path in sorted(work.rglob("*")) if path.is_file()}
-    document = {"format": BUNDLE_FORMAT, "ibhfn": ibhfn.__version__, "precision": precision,
-                "engine": bundle.engine.name, "reference": REFERENCE,
-                "plan": None if bundle.plan is None else bundle.plan.name, "plan_note": bundle.plan_note,
-                "verify": {"passed": bundle.passed, "verdict": bundle.verdict, "checks": bundle.checks},
-                "files": files}
+    files = {
+        path.relative_to(work).as_posix(): {"size_bytes": path.stat().st_size, "sha256": file_sha256(path)}
+        for path in sorted(work.rglob("*"))
+        if path.is_file()
+    }
+    document = {
+        "format": BUNDLE_FORMAT,
+        "ibhfn": ibhfn.__version__,
+        "precision": precision,
+        "engine": bundle.engine.name,
+        "reference": REFERENCE,
+        "plan": None if bundle.plan is None else bundle.plan.name,
+        "plan_note": bundle.plan_note,
+        "verify": {"passed": bundle.passed, "verdict": bundle.verdict, "checks": bundle.checks},
+        "files": files,
+    }
     (work / "bundle.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")

@@ -81,13 +81,15 @@ def onnx_command(
     checkpoint: Annotated[
         Optional[Path], typer.Option("--checkpoint", help="checkpoint to export (default: the bundled model)")
     ] = None,
-    opset: Annotated[int, typer.Option(
-        help=f"ONNX opset, {MIN_OPSET} or later (up to what the installed onnx knows)")] = DEFAULT_OPSET,
+    opset: Annotated[
+        int, typer.Option(help=f"ONNX opset, {MIN_OPSET} or later (up to what the installed onnx knows)")
+    ] = DEFAULT_OPSET,
     static_shape: Annotated[
         Optional[str], typer.Option("--static-shape", help="fix N, H and W, as NxHxW (default: all dynamic)")
     ] = None,
-    precision: Annotated[str, typer.Option(
-        metavar=choices_metavar(ONNX_PRECISIONS), help="fp32, or fp16 with FP32 islands")] = "fp32",
+    precision: Annotated[
+        str, typer.Option(metavar=choices_metavar(ONNX_PRECISIONS), help="fp32, or fp16 with FP32 islands")
+    ] = "fp32",
     with_gate: Annotated[bool, typer.Option("--with-gate", help="also output the clear-sky gate G")] = False,
     arch: Annotated[
         Optional[str], typer.Option(help="refuse a checkpoint that holds another architecture (ibhfn, dsen2cr)")
@@ -96,8 +98,13 @@ def onnx_command(
     """Fold the network into its deploy form and write a checked ONNX with metadata and a report."""
     onnx_export = import_tool_module("ibhfn-export onnx", EXPORTER)
     report = onnx_export.export_onnx(
-        checkpoint, out, opset=opset, static_shape=parse_static_shape(static_shape), precision=precision,
-        with_gate=with_gate, arch=arch,
+        checkpoint,
+        out,
+        opset=opset,
+        static_shape=parse_static_shape(static_shape),
+        precision=precision,
+        with_gate=with_gate,
+        arch=arch,
     )
     typer.echo("\n".join(export_lines(report)))
 
@@ -106,8 +113,9 @@ def onnx_command(
 @report_errors
 def trt_command(
     out: Annotated[Path, typer.Option("--out", help="plan file to write (its sidecar goes to <out>.json)")],
-    precision: Annotated[str, typer.Option(
-        metavar=choices_metavar(PRECISIONS), help="int8 needs the QDQ ONNX from ibhfn-calibrate")],
+    precision: Annotated[
+        str, typer.Option(metavar=choices_metavar(PRECISIONS), help="int8 needs the QDQ ONNX from ibhfn-calibrate")
+    ],
     onnx_path: Annotated[
         Optional[Path], typer.Option("--onnx", help="ONNX to build (default: export the bundled model first)")
     ] = None,
@@ -129,8 +137,15 @@ def trt_command(
 
     batch_range = parse_batch(batch)
     plan = build_engine(
-        onnx_path, out, precision=precision, tile=tile, batch=batch_range, workspace_gb=workspace_gb,
-        timing_cache=timing_cache, hardware_compat=hardware_compat, version_compatible=version_compatible,
+        onnx_path,
+        out,
+        precision=precision,
+        tile=tile,
+        batch=batch_range,
+        workspace_gb=workspace_gb,
+        timing_cache=timing_cache,
+        hardware_compat=hardware_compat,
+        version_compatible=version_compatible,
         on_export=lambda report: typer.echo("\n".join(export_lines(report))),
     )
     onnx_path = onnx_path or out.with_suffix(".onnx")

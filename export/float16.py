@@ -21,11 +21,28 @@ from onnxconverter_common.float16 import convert_float_to_float16
 
 from ibhfn.errors import ModelError
 
-SENSITIVE_OPS = frozenset({
-    "Sigmoid", "Softmax", "LogSoftmax", "Exp", "Log", "Pow", "Sqrt", "Reciprocal", "Div",
-    "ReduceMean", "ReduceSum", "ReduceSumSquare", "ReduceL2", "GlobalAveragePool",
-    "LayerNormalization", "InstanceNormalization", "GroupNormalization", "BatchNormalization",
-})
+SENSITIVE_OPS = frozenset(
+    {
+        "Sigmoid",
+        "Softmax",
+        "LogSoftmax",
+        "Exp",
+        "Log",
+        "Pow",
+        "Sqrt",
+        "Reciprocal",
+        "Div",
+        "ReduceMean",
+        "ReduceSum",
+        "ReduceSumSquare",
+        "ReduceL2",
+        "GlobalAveragePool",
+        "LayerNormalization",
+        "InstanceNormalization",
+        "GroupNormalization",
+        "BatchNormalization",
+    }
+)
 ELEMENTWISE_OPS = frozenset({"Add", "Sub", "Mul"})
 
 
@@ -47,10 +64,7 @@ def float32_node_names(model: onnx.ModelProto) -> list[str]:
             if node.op_type in ELEMENTWISE_OPS and node.name not in keep:
                 keep.add(node.name)
                 frontier.extend(node.output)
-    keep |= {
-        node.name for node in nodes
-        if node.op_type in ELEMENTWISE_OPS and graph_outputs.intersection(node.output)
-    }
+    keep |= {node.name for node in nodes if node.op_type in ELEMENTWISE_OPS and graph_outputs.intersection(node.output)}
     blend = set(keep)
     for node in nodes:
         feeds = [c for out in node.output for c in consumers[out]]

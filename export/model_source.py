@@ -49,8 +49,12 @@ def load_source(
         if arch is not None and config["arch"] != arch:
             raise ModelError(f"<module>: holds a {config['arch']!r} network, expected {arch!r}")
         return ModelSource(
-            checkpoint.eval(), config["arch"], str(config.get("preset", "")), get_preprocessing(preprocessing),
-            "", "<module>",
+            checkpoint.eval(),
+            config["arch"],
+            str(config.get("preset", "")),
+            get_preprocessing(preprocessing),
+            "",
+            "<module>",
         )
     path = bundled_file(BUNDLED_CHECKPOINT) if checkpoint is None else Path(checkpoint)
     if path.is_dir():

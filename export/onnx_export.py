@@ -262,9 +262,7 @@ def check_static_shape(shape: Shape, size_multiple: int) -> None:
     """Raise ShapeError unless (N, H, W) is positive with H and W multiples of `size_multiple`."""
     batch, height, width = shape
     if min(shape) < 1 or height % size_multiple or width % size_multiple:
-        raise ShapeError(
-            f"static shape {batch}x{height}x{width} needs N >= 1 and H, W multiples of {size_multiple}"
-        )
+        raise ShapeError(f"static shape {batch}x{height}x{width} needs N >= 1 and H, W multiples of {size_multiple}")
 
 
 def torch_to_onnx(deploy: DeployModel, *, opset: int, static_shape: Shape | None = None) -> onnx.ModelProto:
@@ -367,6 +365,7 @@ def measure_float16(fp32: onnx.ModelProto, fp16: onnx.ModelProto, shapes: list[S
 
 def io_shapes(model: onnx.ModelProto) -> dict[str, list[int | str]]:
     """Each graph input's and output's shape, symbolic dimensions by name."""
+
     def dims(value: onnx.ValueInfoProto) -> list[int | str]:
         return [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
 

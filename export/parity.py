@@ -69,4 +69,3 @@ def measure_parity(reference: Runner, engine: Runner, shapes: list[Shape], seed:
         max_abs, mean_abs, nonfinite = compare(reference(sar, optical), engine(sar, optical))
         cases.append(ParityCase(*shape, max_abs=max_abs, mean_abs=mean_abs, nonfinite=nonfinite))
     return cases
-

@@ -221,7 +221,12 @@ def build_engine(
         version_compatible=version_compatible,
     )
     write_sidecar(
-        out, sidecar, strongly_typed=strongly_typed, tile=tile, batch=list(batch), workspace_gb=workspace_gb,
+        out,
+        sidecar,
+        strongly_typed=strongly_typed,
+        tile=tile,
+        batch=list(batch),
+        workspace_gb=workspace_gb,
         source_onnx=request.onnx_path.name,
     )
     return out
@@ -287,9 +292,7 @@ def _parser_errors(parser: Any) -> str:
     return "; ".join(messages) or "no error reported"
 
 
-def _pin_precision(
-    trt: ModuleType, network: Any, config: Any, precision: str, float32_nodes: tuple[str, ...]
-) -> None:
+def _pin_precision(trt: ModuleType, network: Any, config: Any, precision: str, float32_nodes: tuple[str, ...]) -> None:
     """TensorRT 8.x: allow FP16 (and INT8) kernels, and keep the ONNX's FP32 islands in FP32."""
     if precision == "fp32":
         return

@@ -33,8 +33,10 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         if not stat.S_ISREG(os.lstat(tmp).st_mode):
-            raise InputError(f"{final}: its temporary file {tmp.name} was replaced while being written; "
-                             "make sure nobody else writes to that folder, and run again")
+            raise InputError(
+                f"{final}: its temporary file {tmp.name} was replaced while being written; "
+                "make sure nobody else writes to that folder, and run again"
+            )
         os.replace(tmp, final)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -85,8 +87,10 @@ def no_room(path: Path, reason: str) -> InputError:
         free = f"; {shutil.disk_usage(path.parent).free // 2**20} MiB free there"
     except OSError:
         free = ""
-    return InputError(f"{path}: cannot be written ({reason}{free}); free space on its disk, or raise the quota "
-                      "or file size limit that stopped it, and run again")
+    return InputError(
+        f"{path}: cannot be written ({reason}{free}); free space on its disk, or raise the quota "
+        "or file size limit that stopped it, and run again"
+    )
 
 
 def _create_temporary(final: Path) -> Path:

@@ -40,8 +40,14 @@ def report_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                  file: object = None, line: str | None = None) -> None:
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: object = None,
+    line: str | None = None,
+) -> None:
     """Print a Python warning as one `warning: <message>` line on stderr, without its source line.
 
     The line goes out in one write, so that processes sharing stderr (`ibhfn-run --jobs`) never mix lines.

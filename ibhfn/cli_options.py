@@ -30,9 +30,24 @@ from ibhfn.runtime.engine import DEVICES
 from ibhfn.runtime.writer import COMPRESSIONS
 
 __all__ = [
-    "BlendOption", "Command", "CompressOption", "EngineDeviceOption", "Group", "OverlapOption", "QuietOption",
-    "S2OffsetOption", "SceneTileOption", "SeedOption", "ThreadsOption", "TorchDeviceOption", "VersionOption",
-    "AtLeast", "OneOf", "choices_metavar", "new_app", "progress_bar",
+    "BlendOption",
+    "Command",
+    "CompressOption",
+    "EngineDeviceOption",
+    "Group",
+    "OverlapOption",
+    "QuietOption",
+    "S2OffsetOption",
+    "SceneTileOption",
+    "SeedOption",
+    "ThreadsOption",
+    "TorchDeviceOption",
+    "VersionOption",
+    "AtLeast",
+    "OneOf",
+    "choices_metavar",
+    "new_app",
+    "progress_bar",
 ]
 
 
@@ -120,8 +135,9 @@ class AtLeast:
         return value
 
 
-def progress_bar(label: str | None = None, *, quiet: bool = False, console: Console | None = None,
-                 remaining: bool = False) -> Progress:
+def progress_bar(
+    label: str | None = None, *, quiet: bool = False, console: Console | None = None, remaining: bool = False
+) -> Progress:
     """A transient bar on stderr (`label`, else each task's description), off when quiet or not on a terminal."""
     console = console or Console(stderr=True)
     columns = [TextColumn(label or "{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
@@ -131,31 +147,59 @@ def progress_bar(label: str | None = None, *, quiet: bool = False, console: Cons
 
 
 # Options every tool shares.
-QuietOption = Annotated[bool, typer.Option(
-    "--quiet", "-q", help="No progress bar, and fewer lines (problems are always printed).")]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress bar, and fewer lines (problems are always printed).")
+]
 SeedOption = Annotated[int, typer.Option(help="Random seed: the same seed draws the same numbers.")]
-ThreadsOption = Annotated[Optional[int], typer.Option(
-    callback=AtLeast(1), show_default=False,
-    help="CPU threads: torch's, or ONNX Runtime's intra-op threads per stream (default: the library's choice).")]
-TorchDeviceOption = Annotated[str, typer.Option(
-    "--device", help="Torch device: auto (CUDA when torch has it), cpu, cuda or cuda:N.")]
-EngineDeviceOption = Annotated[str, typer.Option(
-    "--device", metavar=choices_metavar(DEVICES), callback=OneOf(DEVICES, "device"),
-    help="ONNX Runtime's device (auto: CUDA when it has it).")]
+ThreadsOption = Annotated[
+    Optional[int],
+    typer.Option(
+        callback=AtLeast(1),
+        show_default=False,
+        help="CPU threads: torch's, or ONNX Runtime's intra-op threads per stream (default: the library's choice).",
+    ),
+]
+TorchDeviceOption = Annotated[
+    str, typer.Option("--device", help="Torch device: auto (CUDA when torch has it), cpu, cuda or cuda:N.")
+]
+EngineDeviceOption = Annotated[
+    str,
+    typer.Option(
+        "--device",
+        metavar=choices_metavar(DEVICES),
+        callback=OneOf(DEVICES, "device"),
+        help="ONNX Runtime's device (auto: CUDA when it has it).",
+    ),
+]
 
 # How scenes are tiled, blended and written (ibhfn-run, ibhfn-verify's scene mode, ibhfn-prepare): RunOptions.
-SceneTileOption = Annotated[Optional[int], typer.Option(
-    "--tile", show_default=False, help="Tile size in px (default: the engine's, else 256).")]
+SceneTileOption = Annotated[
+    Optional[int], typer.Option("--tile", show_default=False, help="Tile size in px (default: the engine's, else 256).")
+]
 OverlapOption = Annotated[int, typer.Option(help="Pixels shared by neighbouring tiles.")]
-BlendOption = Annotated[str, typer.Option(
-    metavar=choices_metavar(BLEND_WINDOWS), callback=OneOf(BLEND_WINDOWS, "blend window"),
-    help="Window that blends neighbouring tiles.")]
-CompressOption = Annotated[str, typer.Option(
-    metavar=choices_metavar(COMPRESSIONS), callback=OneOf(COMPRESSIONS, "compression"),
-    help="Output compression: deflate (read everywhere), zstd (a third of the CPU time; read by GDAL 2.3 and "
-         "later, so QGIS and rasterio, not every other reader) or none.")]
-S2OffsetOption = Annotated[Optional[int], typer.Option(
-    show_default=False,
-    help="S2's radiometric add-offset in DN (RADIO_ADD_OFFSET): 0 for SEN12MS-CR and products before processing "
-         "baseline 04.00, -1000 since (25 January 2022). Default: what each S2 file declares (band scale and offset, "
-         "BOA_ADD_OFFSET, RADIO_ADD_OFFSET or PROCESSING_BASELINE metadata), else 0. uint16 output keeps it.")]
+BlendOption = Annotated[
+    str,
+    typer.Option(
+        metavar=choices_metavar(BLEND_WINDOWS),
+        callback=OneOf(BLEND_WINDOWS, "blend window"),
+        help="Window that blends neighbouring tiles.",
+    ),
+]
+CompressOption = Annotated[
+    str,
+    typer.Option(
+        metavar=choices_metavar(COMPRESSIONS),
+        callback=OneOf(COMPRESSIONS, "compression"),
+        help="Output compression: deflate (read everywhere), zstd (a third of the CPU time; read by GDAL 2.3 and "
+        "later, so QGIS and rasterio, not every other reader) or none.",
+    ),
+]
+S2OffsetOption = Annotated[
+    Optional[int],
+    typer.Option(
+        show_default=False,
+        help="S2's radiometric add-offset in DN (RADIO_ADD_OFFSET): 0 for SEN12MS-CR and products before processing "
+        "baseline 04.00, -1000 since (25 January 2022). Default: what each S2 file declares (band scale and offset, "
+        "BOA_ADD_OFFSET, RADIO_ADD_OFFSET or PROCESSING_BASELINE metadata), else 0. uint16 output keeps it.",
+    ),
+]

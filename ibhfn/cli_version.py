@@ -15,6 +15,12 @@ def _print_versions(value: bool) -> None:
         raise typer.Exit()
 
 
-VersionOption = Annotated[bool, typer.Option(
-    "--version", callback=_print_versions, is_eager=True,
-    help="Print the versions of ibhfn, Python and the libraries it runs on, and exit.")]
+VersionOption = Annotated[
+    bool,
+    typer.Option(
+        "--version",
+        callback=_print_versions,
+        is_eager=True,
+        help="Print the versions of ibhfn, Python and the libraries it runs on, and exit.",
+    ),
+]

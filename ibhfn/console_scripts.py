@@ -44,8 +44,9 @@ def import_tool_module(name: str, tool: Tool) -> ModuleType:
         missing = (exc.name or "").partition(".")[0]
         if missing not in tool.needs:
             raise
-        raise DependencyError(f"{name} needs the {tool.extra} extra, and {missing} is not installed: "
-                              f"pip install 'ibhfn[{tool.extra}]'") from None
+        raise DependencyError(
+            f"{name} needs the {tool.extra} extra, and {missing} is not installed: pip install 'ibhfn[{tool.extra}]'"
+        ) from None
 
 
 def _run(name: str) -> None:

@@ -123,23 +123,75 @@ def cloudy_input_quality(s2: Path, target: Path, window: int) -> tuple[float, fl
 def run_demo(paths: DemoPaths, size: int) -> None:
     """Every step of the pipeline, then the summary."""
     root = paths.root
-    tool("ibhfn-synth", "scene", paths.scenes, "--name", "demo", "--size", f"{size}x{size}", "--seed", 11,
-         "--s1-crs", "EPSG:32632", "--s1-resolution", 20)
+    tool(
+        "ibhfn-synth",
+        "scene",
+        paths.scenes,
+        "--name",
+        "demo",
+        "--size",
+        f"{size}x{size}",
+        "--seed",
+        11,
+        "--s1-crs",
+        "EPSG:32632",
+        "--s1-resolution",
+        20,
+    )
     tool("ibhfn-export", "onnx", "--out", paths.fp32)
     tool("ibhfn-synth", "tree", paths.tree, "--seed", 5, "--train", 6, "--val", 2, "--test", 0, "--patches", 6)
-    tool("ibhfn-calibrate", "--onnx", paths.fp32, "--data", paths.tree, "--samples", 32, "--holdout", 12,
-         "--out", paths.int8)
+    tool(
+        "ibhfn-calibrate",
+        "--onnx",
+        paths.fp32,
+        "--data",
+        paths.tree,
+        "--samples",
+        32,
+        "--holdout",
+        12,
+        "--out",
+        paths.int8,
+    )
     for precision, model in (("fp32", paths.fp32), ("int8", paths.int8)):
         tool("ibhfn-run", "--engine", model, "--quiet", paths.scenes, paths.restored(precision))
-    tool("ibhfn-verify", "--engine", paths.fp32, "--reference", BUNDLED_CHECKPOINT, "--data", paths.tree,
-         "--split", "val", "--report", paths.report("fp32"), "--quiet")
-    tool("ibhfn-verify", "--engine", paths.int8, "--reference", paths.fp32, "--scenes", paths.scenes,
-         "--report", paths.report("int8"), "--quiet")
+    tool(
+        "ibhfn-verify",
+        "--engine",
+        paths.fp32,
+        "--reference",
+        BUNDLED_CHECKPOINT,
+        "--data",
+        paths.tree,
+        "--split",
+        "val",
+        "--report",
+        paths.report("fp32"),
+        "--quiet",
+    )
+    tool(
+        "ibhfn-verify",
+        "--engine",
+        paths.int8,
+        "--reference",
+        paths.fp32,
+        "--scenes",
+        paths.scenes,
+        "--report",
+        paths.report("int8"),
+        "--quiet",
+    )
 
     s2, target = paths.scenes / "demo_s2.tif", paths.scenes / "demo_target.tif"
-    write_quicklook({"cloudy Sentinel-2": s2, "restored, FP32": paths.restored("fp32") / "demo.tif",
-                     "restored, INT8": paths.restored("int8") / "demo.tif", "cloud-free truth": target},
-                    paths.quicklook)
+    write_quicklook(
+        {
+            "cloudy Sentinel-2": s2,
+            "restored, FP32": paths.restored("fp32") / "demo.tif",
+            "restored, INT8": paths.restored("int8") / "demo.tif",
+            "cloud-free truth": target,
+        },
+        paths.quicklook,
+    )
     print_summary(paths, s2, target)
     print(f"\neverything is under {root}/")
 
@@ -154,15 +206,21 @@ def print_summary(paths: DemoPaths, s2: Path, target: Path) -> None:
     print(f"\n== summary: the generated scene against its cloud-free truth, per {DEFAULT_WINDOW} px window ==")
     print(f"{'':22}{'PSNR (dB)':>10}{'SAM (deg)':>11}{'tiles/s':>9}")
     print(f"{'cloudy input':22}{cloudy_psnr:10.2f}{cloudy_sam:11.2f}")
-    for label, precision, metrics in (("restored, FP32 ONNX", "fp32", quality["reference"]),
-                                      ("restored, INT8 QDQ", "int8", quality["engine"])):
+    for label, precision, metrics in (
+        ("restored, FP32 ONNX", "fp32", quality["reference"]),
+        ("restored, INT8 QDQ", "int8", quality["engine"]),
+    ):
         timings, tiles = records[precision]["timings"], records[precision]["tiles"]["run"]
         print(f"{label:22}{metrics['psnr']:10.2f}{metrics['sam']:11.2f}{tiles / timings['total']:9.2f}")
     delta = quality["delta"]
-    print(f"INT8 against FP32: delta PSNR {delta['psnr']:+.3f} dB, delta SAM {delta['sam']:+.3f} deg "
-          f"({'PASSED' if int8['verdict']['passed'] else 'FAILED'} the int8 thresholds)")
-    print(f"FP32 ONNX against PyTorch: max abs {fp32_parity['overall']['difference']['max_abs']:.2e} "
-          f"({'PASSED' if fp32_parity['verdict']['passed'] else 'FAILED'})")
+    print(
+        f"INT8 against FP32: delta PSNR {delta['psnr']:+.3f} dB, delta SAM {delta['sam']:+.3f} deg "
+        f"({'PASSED' if int8['verdict']['passed'] else 'FAILED'} the int8 thresholds)"
+    )
+    print(
+        f"FP32 ONNX against PyTorch: max abs {fp32_parity['overall']['difference']['max_abs']:.2e} "
+        f"({'PASSED' if fp32_parity['verdict']['passed'] else 'FAILED'})"
+    )
     print("outputs:")
     for precision in ("fp32", "int8"):
         print(f"  {paths.restored(precision) / 'demo.tif'}")

@@ -63,7 +63,7 @@ class EngineMetadata:
     @classmethod
     def from_props(cls, props: dict[str, str], source: str = "engine") -> EngineMetadata:
         """Parse `to_props` output; `source` names the file in error messages."""
-        p = {k[len(PREFIX):]: v for k, v in props.items() if k.startswith(PREFIX)}
+        p = {k[len(PREFIX) :]: v for k, v in props.items() if k.startswith(PREFIX)}
         if not p:
             raise ModelError(f"{source}: no ibhfn metadata; export it with `ibhfn-export onnx`")
         try:
@@ -80,7 +80,7 @@ class EngineMetadata:
                 s1_bands=tuple(json.loads(p["s1_bands"])),
                 s2_bands=tuple(json.loads(p["s2_bands"])),
                 float32_nodes=tuple(json.loads(p.get("float32_nodes", "[]"))),
-                extra={k[len("extra."):]: v for k, v in p.items() if k.startswith("extra.")},
+                extra={k[len("extra.") :]: v for k, v in p.items() if k.startswith("extra.")},
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise ModelError(f"{source}: ibhfn metadata is incomplete or malformed ({exc})") from None

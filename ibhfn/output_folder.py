@@ -24,7 +24,8 @@ def output_folder_problem(out_dir: Path, *, writable: bool = True) -> str | None
         return f"{existing}: is a file, not a folder" + ("" if existing == folder else f", so {folder} cannot be made")
     if writable and not os.access(existing, os.W_OK | os.X_OK):
         return f"{existing}: not writable, so the outputs cannot be written" + (
-            "" if existing == folder else f" to {folder}")
+            "" if existing == folder else f" to {folder}"
+        )
     return None
 
 

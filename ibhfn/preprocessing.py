@@ -127,6 +127,4 @@ def get_preprocessing(method: str) -> Preprocessing:
     try:
         return PREPROCESSING[method]
     except KeyError:
-        raise ModelError(
-            f"unknown preprocessing {method!r}; choose one of {', '.join(PREPROCESSING)}"
-        ) from None
+        raise ModelError(f"unknown preprocessing {method!r}; choose one of {', '.join(PREPROCESSING)}") from None

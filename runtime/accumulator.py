@@ -32,8 +32,8 @@ class Sums:
     def add(self, other: Sums, row: int, col: int) -> None:
         """Add `other` with its top-left at (row, col) of these sums."""
         rows, cols = other.weight.shape
-        self.values[:, row:row + rows, col:col + cols] += other.values
-        self.weight[row:row + rows, col:col + cols] += other.weight
+        self.values[:, row : row + rows, col : col + cols] += other.values
+        self.weight[row : row + rows, col : col + cols] += other.weight
 
     def part(self, rows: slice, cols: slice) -> Sums:
         """A view of some rows and columns."""

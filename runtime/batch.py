@@ -65,8 +65,9 @@ def check_outputs(pairing: Pairing, out_dir: Path) -> None:
 
 
 @contextmanager
-def held_out_folder(pairing: Pairing, out_dir: Path, *, resume: bool,
-                    shard: tuple[int, int] | None = None) -> Iterator[None]:
+def held_out_folder(
+    pairing: Pairing, out_dir: Path, *, resume: bool, shard: tuple[int, int] | None = None
+) -> Iterator[None]:
     """`out_dir` held for the batch (or its `shard` of a split: `run_lock`), once it can take it.
 
     Stops at once where `out_dir` cannot take the batch, a scene would write over an input of it or
@@ -115,8 +116,9 @@ def each_scene(pairing: Pairing, scene: Callable[[ScenePair], SceneResult], prog
     return RunSummary(results, [str(problem) for problem in pairing.problems], time.perf_counter() - started)
 
 
-def run_pair(engine: Engine, pair: ScenePair, out_dir: Path, options: RunOptions, *, resume: bool,
-             progress: Progress) -> SceneResult:
+def run_pair(
+    engine: Engine, pair: ScenePair, out_dir: Path, options: RunOptions, *, resume: bool, progress: Progress
+) -> SceneResult:
     """Restore one scene of a batch; a scene that fails with an IbhfnError comes back failed, with its message."""
     output = output_path(out_dir, pair)
     try:

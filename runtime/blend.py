@@ -26,7 +26,7 @@ def _hann_profile(tile: int, overlap: int) -> np.ndarray:
     if overlap:
         ramp = 0.5 * (1.0 - np.cos(np.pi * (np.arange(overlap) + 0.5) / overlap))
         profile[:overlap] = ramp
-        profile[tile - overlap:] = np.minimum(profile[tile - overlap:], ramp[::-1])
+        profile[tile - overlap :] = np.minimum(profile[tile - overlap :], ramp[::-1])
     return profile
 
 
@@ -46,7 +46,7 @@ def _profile(tile: int, overlap: int, kind: str, first_on_edge: bool, last_on_ed
     if first_on_edge:
         profile[: tile // 2] = 1.0
     if last_on_edge:
-        profile[tile // 2:] = 1.0
+        profile[tile // 2 :] = 1.0
     return profile
 
 

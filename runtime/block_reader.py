@@ -79,8 +79,9 @@ def read_block(source: SceneSource, block: TileBlock) -> ReadBlock:
     return ReadBlock(block, s1_db, s2_dn, time.perf_counter() - start)
 
 
-def prepare_block(read: ReadBlock, tile: int, preprocessing: Preprocessing, s2_nodata: float | None,
-                  s2_offset: int = 0) -> PreparedBlock:
+def prepare_block(
+    read: ReadBlock, tile: int, preprocessing: Preprocessing, s2_nodata: float | None, s2_offset: int = 0
+) -> PreparedBlock:
     """Turn a block as read into network inputs, in place, with its valid mask and the tiles worth running.
 
     `s2_offset` is the S2 product's radiometric add-offset in DN (`Preprocessing.optical`).
@@ -90,20 +91,32 @@ def prepare_block(read: ReadBlock, tile: int, preprocessing: Preprocessing, s2_n
     valid = valid_pixels(read.s2_dn, s2_nodata)
     optical = pad_to_tile(preprocessing.optical(read.s2_dn, offset=s2_offset, in_place=True), tile)
     sar = pad_to_tile(preprocessing.sar(read.s1_db, in_place=True), tile)
-    tiles = [t for t in block.tiles if valid[:, t.col - block.col:t.col - block.col + tile].any()]
+    tiles = [t for t in block.tiles if valid[:, t.col - block.col : t.col - block.col + tile].any()]
     return PreparedBlock(block, valid, tiles, read.seconds, time.perf_counter() - start, sar, optical)
 
 
 class BlockReader:
     """Iterates over the prepared blocks of a scene, read and prepared by two background threads; a context manager."""
 
-    def __init__(self, source: SceneSource, blocks: Sequence[TileBlock], tile: int, preprocessing: Preprocessing,
-                 *, depth: int, s2_offset: int = 0) -> None:
+    def __init__(
+        self,
+        source: SceneSource,
+        blocks: Sequence[TileBlock],
+        tile: int,
+        preprocessing: Preprocessing,
+        *,
+        depth: int,
+        s2_offset: int = 0,
+    ) -> None:
         self._reading = ProducerThread(partial(read_block, source), blocks, depth=depth, name="ibhfn-block-reader")
         self._preparing = ProducerThread(
-            partial(prepare_block, tile=tile, preprocessing=preprocessing, s2_nodata=source.s2_nodata,
-                    s2_offset=s2_offset),
-            self._reading, depth=depth, name="ibhfn-preprocessor")
+            partial(
+                prepare_block, tile=tile, preprocessing=preprocessing, s2_nodata=source.s2_nodata, s2_offset=s2_offset
+            ),
+            self._reading,
+            depth=depth,
+            name="ibhfn-preprocessor",
+        )
 
     def __enter__(self) -> BlockReader:
         with ExitStack() as stages:  # if the second thread cannot start, the first is stopped here

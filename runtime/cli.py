@@ -127,83 +127,150 @@ def summary_line(summary: RunSummary) -> str:
 
 def declared_offset_lines(summary: RunSummary) -> list[str]:
     """One line per checked scene whose S2 is read with the offset its file declares: which scene gets which."""
-    return [f"{result.name}: S2 is read with an add-offset of {result.s2_offset} DN, as its file declares "
-            f"({result.s2_offset_from})" for result in summary.results
-            if result.status == CHECKED and result.s2_offset_from not in (GIVEN, NOT_DECLARED)]
+    return [
+        f"{result.name}: S2 is read with an add-offset of {result.s2_offset} DN, as its file declares "
+        f"({result.s2_offset_from})"
+        for result in summary.results
+        if result.status == CHECKED and result.s2_offset_from not in (GIVEN, NOT_DECLARED)
+    ]
 
 
 def check_line(summary: RunSummary) -> str:
     """One line after `--check`: scenes by outcome."""
-    return (f"{len(summary.results) + len(summary.problems)} scenes: {summary.count(CHECKED)} checked, "
-            f"{summary.failed} failed; nothing was run")
+    return (
+        f"{len(summary.results) + len(summary.problems)} scenes: {summary.count(CHECKED)} checked, "
+        f"{summary.failed} failed; nothing was run"
+    )
 
 
 @app.command(cls=Command)
 @report_errors
 @one_line_warnings
 def run(
-    paths: Annotated[list[Path], typer.Argument(
-        metavar="IN OUT", help="IN OUT: IN is a folder of <name>_s1.tif + <name>_s2.tif pairs or a manifest CSV "
-             "(columns s1,s2[,name]); OUT is the output folder. With --s1/--s2, only OUT.",
-        show_default=False)],
-    engine: Annotated[Optional[Path], typer.Option(
-        "--engine", "-e", help="Engine file: .onnx (ONNX Runtime) or .plan/.engine (TensorRT). "
-                               "Default: the bundled model on ONNX Runtime.")] = None,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="IN OUT",
+            help="IN OUT: IN is a folder of <name>_s1.tif + <name>_s2.tif pairs or a manifest CSV "
+            "(columns s1,s2[,name]); OUT is the output folder. With --s1/--s2, only OUT.",
+            show_default=False,
+        ),
+    ],
+    engine: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--engine",
+            "-e",
+            help="Engine file: .onnx (ONNX Runtime) or .plan/.engine (TensorRT). "
+            "Default: the bundled model on ONNX Runtime.",
+        ),
+    ] = None,
     s1: Annotated[Optional[Path], typer.Option("--s1", help="Sentinel-1 GeoTIFF of a single scene.")] = None,
     s2: Annotated[Optional[Path], typer.Option("--s2", help="Cloudy Sentinel-2 GeoTIFF of a single scene.")] = None,
     tile: SceneTileOption = RunOptions.tile_size,
     overlap: OverlapOption = RunOptions.overlap,
     batch: Annotated[int, typer.Option(help="Tiles per engine call.")] = RunOptions.batch_size,
     blend: BlendOption = RunOptions.blend,
-    block_width: Annotated[int, typer.Option(
-        help="Widest scene window read and blended at once, in px: bounds memory, never changes the output.")
+    block_width: Annotated[
+        int,
+        typer.Option(
+            help="Widest scene window read and blended at once, in px: bounds memory, never changes the output."
+        ),
     ] = RunOptions.block_width,
     float32: Annotated[bool, typer.Option("--float32", help="Write float32 reflectance instead of uint16 DN.")] = False,
     cog: Annotated[bool, typer.Option("--cog", help="Write Cloud-Optimised GeoTIFFs with overviews.")] = False,
     compress: CompressOption = RunOptions.compress,
     s2_offset: S2OffsetOption = RunOptions.s2_offset,
     resume: Annotated[bool, typer.Option("--resume", help="Skip scenes whose output and record match.")] = False,
-    shard_spec: Annotated[Optional[str], typer.Option(
-        "--shard", help="i/n: run only worker i's share (0-based) of n, split by scene name; auto: i and n from "
-                        "a Slurm job array or a Kubernetes Indexed Job (docs/scale-out.md).")] = None,
-    shard_count: Annotated[Optional[int], typer.Option(
-        "--shard-count", help=f"With --shard auto in a Kubernetes Indexed Job: its completions (or {COUNT_VARIABLE})."
-    )] = None,
-    collect_only: Annotated[bool, typer.Option(
-        "--collect", help="After the shards: check that every scene of IN has a complete output in OUT, write "
-                          "OUT/collect.json (scenes, failures, tiles/s, km2); exit 2 if any is missing. Runs nothing.")
+    shard_spec: Annotated[
+        Optional[str],
+        typer.Option(
+            "--shard",
+            help="i/n: run only worker i's share (0-based) of n, split by scene name; auto: i and n from "
+            "a Slurm job array or a Kubernetes Indexed Job (docs/scale-out.md).",
+        ),
+    ] = None,
+    shard_count: Annotated[
+        Optional[int],
+        typer.Option(
+            "--shard-count",
+            help=f"With --shard auto in a Kubernetes Indexed Job: its completions (or {COUNT_VARIABLE}).",
+        ),
+    ] = None,
+    collect_only: Annotated[
+        bool,
+        typer.Option(
+            "--collect",
+            help="After the shards: check that every scene of IN has a complete output in OUT, write "
+            "OUT/collect.json (scenes, failures, tiles/s, km2); exit 2 if any is missing. Runs nothing.",
+        ),
     ] = False,
     device: EngineDeviceOption = "auto",
     threads: ThreadsOption = None,
-    streams: Annotated[int, typer.Option(
-        help="Batches ONNX Runtime runs at once on the CPU, each on a session of its own (and its memory).")
+    streams: Annotated[
+        int,
+        typer.Option(
+            help="Batches ONNX Runtime runs at once on the CPU, each on a session of its own (and its memory)."
+        ),
     ] = 1,
-    jobs: Annotated[int, typer.Option(
-        callback=AtLeast(1),
-        help="Scenes restored at once, each by a worker process with an engine of its own: on a GPU host "
-                    "the host sets the pace, and 2-4 jobs share the GPU (each takes its own memory).")] = 1,
-    gate: Annotated[bool, typer.Option(
-        "--gate", help="Also write the network's clear-sky gate G as OUT/gate/<name>.tif (uint8 percent: 100 where "
-                       "the input is kept, 0 where it is rebuilt from S1); needs an engine exported --with-gate.")
+    jobs: Annotated[
+        int,
+        typer.Option(
+            callback=AtLeast(1),
+            help="Scenes restored at once, each by a worker process with an engine of its own: on a GPU host "
+            "the host sets the pace, and 2-4 jobs share the GPU (each takes its own memory).",
+        ),
+    ] = 1,
+    gate: Annotated[
+        bool,
+        typer.Option(
+            "--gate",
+            help="Also write the network's clear-sky gate G as OUT/gate/<name>.tif (uint8 percent: 100 where "
+            "the input is kept, 0 where it is rebuilt from S1); needs an engine exported --with-gate.",
+        ),
     ] = False,
-    check: Annotated[bool, typer.Option(
-        "--check", help="Check every scene's inputs against the engine (pairing, bands, types, grids, units) "
-                        "and stop: nothing is run or written.")] = False,
-    allow_any_format: Annotated[bool, typer.Option(
-        ANY_FORMAT_OPTION, help="Read inputs in any format GDAL opens, not only GeoTIFFs (and COGs): a VRT, say, "
-                                "which may read other files; --resume then compares only the file's own bytes.")
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Check every scene's inputs against the engine (pairing, bands, types, grids, units) "
+            "and stop: nothing is run or written.",
+        ),
     ] = False,
-    max_pixels: Annotated[int, typer.Option(
-        MAX_PIXELS_OPTION, callback=AtLeast(1),
-        help="Refuse an S1 or S2 of more pixels than this, as its header claims, before "
-                                       "reading it (memory stays bounded either way; time and disk do not).")
+    allow_any_format: Annotated[
+        bool,
+        typer.Option(
+            ANY_FORMAT_OPTION,
+            help="Read inputs in any format GDAL opens, not only GeoTIFFs (and COGs): a VRT, say, "
+            "which may read other files; --resume then compares only the file's own bytes.",
+        ),
+    ] = False,
+    max_pixels: Annotated[
+        int,
+        typer.Option(
+            MAX_PIXELS_OPTION,
+            callback=AtLeast(1),
+            help="Refuse an S1 or S2 of more pixels than this, as its header claims, before "
+            "reading it (memory stays bounded either way; time and disk do not).",
+        ),
     ] = RunOptions.max_pixels,
-    stac: Annotated[Optional[bool], typer.Option(
-        "--stac/--no-stac", help=f"Write a STAC Item <name>.stac.json beside each output (default: where pystac is "
-                                 f"installed; {INSTALL}).", show_default=False)] = None,
-    stac_pair_by: Annotated[Optional[str], typer.Option(
-        "--stac-pair-by", help="With a STAC ItemCollection as IN: the Item property that pairs S1 with S2 (default: "
-                               "ibhfn:scene, else the Item ids' <scene>_s1 / <scene>_s2).")] = None,
+    stac: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--stac/--no-stac",
+            help=f"Write a STAC Item <name>.stac.json beside each output (default: where pystac is "
+            f"installed; {INSTALL}).",
+            show_default=False,
+        ),
+    ] = None,
+    stac_pair_by: Annotated[
+        Optional[str],
+        typer.Option(
+            "--stac-pair-by",
+            help="With a STAC ItemCollection as IN: the Item property that pairs S1 with S2 (default: "
+            "ibhfn:scene, else the Item ids' <scene>_s1 / <scene>_s2).",
+        ),
+    ] = None,
     quiet: QuietOption = False,
     version: VersionOption = False,
 ) -> None:
@@ -224,9 +291,18 @@ def run(
         pairing = shard(pairing, *shard_of)
     if not allow_any_format:
         pairing = geotiffs_only(pairing)
-    options = RunOptions(tile_size=tile, overlap=overlap, batch_size=batch, blend=blend,
-                         output_dtype="float32" if float32 else "uint16", cog=cog, compress=compress,
-                         block_width=block_width, s2_offset=s2_offset, max_pixels=max_pixels)
+    options = RunOptions(
+        tile_size=tile,
+        overlap=overlap,
+        batch_size=batch,
+        blend=blend,
+        output_dtype="float32" if float32 else "uint16",
+        cog=cog,
+        compress=compress,
+        block_width=block_width,
+        s2_offset=s2_offset,
+        max_pixels=max_pixels,
+    )
     console = Console(stderr=True)
     reporter = RichProgress(console, len(pairing.pairs), show_bars=not quiet and console.is_terminal)
     for problem in pairing.problems:
@@ -243,12 +319,22 @@ def run(
             for warning in loaded.warnings:
                 reporter.say(f"warning: {warning}")
             with reporter.bars:
-                summary = run_batch(loaded, pairing, out_dir, options, resume=resume, progress=progress,
-                                    shard=shard_of, any_format=True)  # formats checked above, problems said
+                summary = run_batch(
+                    loaded, pairing, out_dir, options, resume=resume, progress=progress, shard=shard_of, any_format=True
+                )  # formats checked above, problems said
     else:
         with reporter.bars:
-            summary = run_batch_in_workers(spec, pairing, out_dir, options, jobs=jobs, resume=resume,
-                                           progress=progress, shard=shard_of, any_format=True)
+            summary = run_batch_in_workers(
+                spec,
+                pairing,
+                out_dir,
+                options,
+                jobs=jobs,
+                resume=resume,
+                progress=progress,
+                shard=shard_of,
+                any_format=True,
+            )
         for warning in summary.engine_warnings:
             reporter.say(f"warning: {warning}")
     if not quiet and check:

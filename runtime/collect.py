@@ -92,18 +92,21 @@ class Collection:
         """One line: scenes by state, tiles/s, km2."""
         figures = self.figures()
         area = figures["area_km2"]
-        return (f"{len(self.scenes)} scenes planned: {self.count(COMPLETE)} complete, {self.count(MISSING)} missing, "
-                f"{self.count(INCOMPLETE)} incomplete, {self.count(FAILED)} failed; {figures['tiles']} tiles at "
-                f"{figures['tiles_per_second']:.1f} tiles/s over {figures['wall_seconds']:.1f} s"
-                + (f", {area:.2f} km2" if area is not None else ""))
+        return (
+            f"{len(self.scenes)} scenes planned: {self.count(COMPLETE)} complete, {self.count(MISSING)} missing, "
+            f"{self.count(INCOMPLETE)} incomplete, {self.count(FAILED)} failed; {figures['tiles']} tiles at "
+            f"{figures['tiles_per_second']:.1f} tiles/s over {figures['wall_seconds']:.1f} s"
+            + (f", {area:.2f} km2" if area is not None else "")
+        )
 
 
 def collect(pairing: Pairing, out_dir: Path) -> Collection:
     """The state of every scene `pairing` plans in `out_dir` (reads records and GeoTIFF headers, writes nothing)."""
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
-        raise InputError(f"{out_dir}: {'not a folder' if out_dir.exists() else 'no such folder'}; give the OUT the "
-                         "shards wrote to")
+        raise InputError(
+            f"{out_dir}: {'not a folder' if out_dir.exists() else 'no such folder'}; give the OUT the shards wrote to"
+        )
     collection = Collection()
     for problem in pairing.problems:
         collection.scenes.append(CollectedScene(problem.scene, FAILED, str(problem)))
@@ -133,8 +136,11 @@ def collect_scene(pair: ScenePair, out_dir: Path) -> CollectedScene:
         return CollectedScene(pair.name, INCOMPLETE, f"{record_file}: not the record of scene {pair.name!r}")
     planned = {"s1": _resolved(pair.s1), "s2": _resolved(pair.s2)}
     if inputs != planned:
-        return CollectedScene(pair.name, INCOMPLETE, f"{record_file}: written from {inputs['s2']}, not the planned "
-                                                     f"{planned['s2']}; run the scene again")
+        return CollectedScene(
+            pair.name,
+            INCOMPLETE,
+            f"{record_file}: written from {inputs['s2']}, not the planned {planned['s2']}; run the scene again",
+        )
     if not output.is_file() or output.stat().st_size != measured:
         return CollectedScene(pair.name, INCOMPLETE, f"{output}: missing or not the size its record measured")
     try:

@@ -19,6 +19,7 @@ from ibhfn.runtime.stage_thread import StageThread
 
 Item = TypeVar("Item")
 
+
 class _End:
     """The last item in the queue: there are no more."""
 

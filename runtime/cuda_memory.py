@@ -20,8 +20,7 @@ import numpy as np
 from ibhfn.errors import DependencyError, ModelError
 
 INSTALL_HINT = (
-    "neither cuda-python nor pycuda is installed: `pip install cuda-python` "
-    "(or pycuda, as on many JetPack images)"
+    "neither cuda-python nor pycuda is installed: `pip install cuda-python` (or pycuda, as on many JetPack images)"
 )
 
 

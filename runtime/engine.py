@@ -106,10 +106,13 @@ class Engine(ABC):
         if tuple(shape) != expected:
             raise self._output_error(f"its output {name}", shape, optical_shape, expected)
 
-    def _output_error(self, what: str, shape: Sequence[int], optical_shape: Sequence[int],
-                      expected: Sequence[int]) -> ModelError:
-        return ModelError(f"{self.path}: {what} is {_dims(shape)} for an optical batch of {_dims(optical_shape)}, "
-                          f"not {_dims(expected)}; {BROKEN_ENGINE}")
+    def _output_error(
+        self, what: str, shape: Sequence[int], optical_shape: Sequence[int], expected: Sequence[int]
+    ) -> ModelError:
+        return ModelError(
+            f"{self.path}: {what} is {_dims(shape)} for an optical batch of {_dims(optical_shape)}, "
+            f"not {_dims(expected)}; {BROKEN_ENGINE}"
+        )
 
     @abstractmethod
     def _infer_impl(self, sar: np.ndarray, optical: np.ndarray) -> np.ndarray:
@@ -119,9 +122,7 @@ class Engine(ABC):
         meta = self.metadata
         for name, array, bands in (("sar", sar, meta.s1_bands), ("optical", optical, meta.s2_bands)):
             if array.dtype != np.float32 or array.ndim != 4 or array.shape[1] != len(bands):
-                raise ShapeError(
-                    f"{name} must be float32 (N, {len(bands)}, H, W), got {array.dtype} {array.shape}"
-                )
+                raise ShapeError(f"{name} must be float32 (N, {len(bands)}, H, W), got {array.dtype} {array.shape}")
         if sar.shape[0] != optical.shape[0] or sar.shape[2:] != optical.shape[2:]:
             raise ShapeError(f"sar {sar.shape} and optical {optical.shape} differ in batch or size")
         height, width = optical.shape[2:]
@@ -142,15 +143,21 @@ def _output_shape(optical_shape: Sequence[int], channels: int) -> tuple[int, ...
 
 def tensor_channels(metadata: EngineMetadata) -> dict[str, int]:
     """The channels of each input and output tensor of an engine with `metadata`."""
-    return {"sar": len(metadata.s1_bands), "optical": len(metadata.s2_bands), OUTPUT_NAME: len(metadata.s2_bands),
-            GATE_OUTPUT_NAME: 1}
+    return {
+        "sar": len(metadata.s1_bands),
+        "optical": len(metadata.s2_bands),
+        OUTPUT_NAME: len(metadata.s2_bands),
+        GATE_OUTPUT_NAME: 1,
+    }
 
 
 def check_metadata(path: Path, metadata: EngineMetadata) -> None:
     """Raise ModelError, naming the engine file, if its metadata cannot describe a network the runtime can run."""
     if metadata.size_multiple < 1:
-        raise ModelError(f"{path}: its metadata give size_multiple {metadata.size_multiple}, not a whole number of "
-                         f"pixels of at least 1; {BROKEN_ENGINE}")
+        raise ModelError(
+            f"{path}: its metadata give size_multiple {metadata.size_multiple}, not a whole number of "
+            f"pixels of at least 1; {BROKEN_ENGINE}"
+        )
     for name, bands in (("S1", metadata.s1_bands), ("S2", metadata.s2_bands)):
         if not bands:
             raise ModelError(f"{path}: its metadata name no {name} bands; {BROKEN_ENGINE}")
@@ -163,8 +170,9 @@ def check_declared_shapes(path: Path, metadata: EngineMetadata, shapes: Mapping[
     metadata's bands, an output's height and width the inputs'.
     """
     check_metadata(path, metadata)
-    known = {name: [dim if isinstance(dim, int) and dim > 0 else None for dim in shape]
-             for name, shape in shapes.items()}
+    known = {
+        name: [dim if isinstance(dim, int) and dim > 0 else None for dim in shape] for name, shape in shapes.items()
+    }
     for name, channels in tensor_channels(metadata).items():
         shape = known.get(name)
         if shape is None:
@@ -172,13 +180,16 @@ def check_declared_shapes(path: Path, metadata: EngineMetadata, shapes: Mapping[
         if len(shape) != 4:
             raise ModelError(f"{path}: {name} has {len(shape)} dimensions, not 4 (N, C, H, W); {BROKEN_ENGINE}")
         if shape[1] not in (None, channels):
-            raise ModelError(f"{path}: {name} has {shape[1]} channels, but its metadata name {channels} bands; "
-                             f"{BROKEN_ENGINE}")
+            raise ModelError(
+                f"{path}: {name} has {shape[1]} channels, but its metadata name {channels} bands; {BROKEN_ENGINE}"
+            )
     size = known["optical"][2:]
     for name in (OUTPUT_NAME, GATE_OUTPUT_NAME):
         if name in known and any(None not in pair and pair[0] != pair[1] for pair in zip(known[name][2:], size)):
-            raise ModelError(f"{path}: {name} is {_dims(shapes[name][2:])} px for inputs of "
-                             f"{_dims(shapes['optical'][2:])} px; {BROKEN_ENGINE}")
+            raise ModelError(
+                f"{path}: {name} is {_dims(shapes[name][2:])} px for inputs of "
+                f"{_dims(shapes['optical'][2:])} px; {BROKEN_ENGINE}"
+            )
 
 
 def available_cpus() -> int:
@@ -191,13 +202,12 @@ def backend_for(path: Path) -> str:
     try:
         return ENGINE_SUFFIXES[path.suffix.lower()]
     except KeyError:
-        raise ModelError(
-            f"{path}: unknown engine type; expected one of {', '.join(ENGINE_SUFFIXES)}"
-        ) from None
+        raise ModelError(f"{path}: unknown engine type; expected one of {', '.join(ENGINE_SUFFIXES)}") from None
 
 
-def open_engine(path: Path | None = None, *, device: str = "auto", threads: int | None = None,
-                streams: int = 1, gate: bool = False) -> Engine:
+def open_engine(
+    path: Path | None = None, *, device: str = "auto", threads: int | None = None, streams: int = 1, gate: bool = False
+) -> Engine:
     """Load an engine file (the bundled ONNX when `path` is None) on the backend its suffix names.
 
     `device` is 'auto' (CUDA when ONNX Runtime has it), 'cpu' or 'cuda'; `threads` sets ONNX
@@ -229,5 +239,7 @@ def open_engine(path: Path | None = None, *, device: str = "auto", threads: int 
 
 def no_gate_error(path: Path) -> ModelError:
     """The error for an engine asked for a gate it does not output."""
-    return ModelError(f"{path}: the engine has no {GATE_OUTPUT_NAME} output; export it with "
-                      "`ibhfn-export onnx --with-gate` (and build the plan from that ONNX)")
+    return ModelError(
+        f"{path}: the engine has no {GATE_OUTPUT_NAME} output; export it with "
+        "`ibhfn-export onnx --with-gate` (and build the plan from that ONNX)"
+    )

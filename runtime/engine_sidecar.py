@@ -113,8 +113,6 @@ def check_plan_sidecar(
     if sidecar.hardware_compat and tuple(compute_capability) < AMPERE:
         problems.append(f"Ampere or newer GPUs (hardware-compatible), this GPU is {here_cc} ({gpu_name})")
     if not sidecar.hardware_compat and sidecar.compute_capability != tuple(compute_capability):
-        problems.append(
-            f"compute capability {built_cc} ({sidecar.gpu_name}), this GPU is {here_cc} ({gpu_name})"
-        )
+        problems.append(f"compute capability {built_cc} ({sidecar.gpu_name}), this GPU is {here_cc} ({gpu_name})")
     if problems:
         raise ModelError(f"{plan}: built for {'; and for '.join(problems)}: {REBUILD_HINT}")

@@ -31,8 +31,14 @@ class PreparedProduct:
     seconds: float
 
 
-def check_products_request(products: Sequence[Path], out_dir: Path, *, name: str | None = None,
-                           resampling: str = "nearest", compress: str = "deflate") -> None:
+def check_products_request(
+    products: Sequence[Path],
+    out_dir: Path,
+    *,
+    name: str | None = None,
+    resampling: str = "nearest",
+    compress: str = "deflate",
+) -> None:
     """Refuse, with one line, a request that cannot work for any product, before any is read."""
     if not products:
         raise InputError("give one or more products, then the output folder")
@@ -69,8 +75,10 @@ def prepare_products(
             product = open_l1c(path)
             output = out_dir / f"{name or product.name}_s2.tif"
             if output in written:
-                raise InputError(f"{path}: would be written to {output.name}, as {written[output]} was; "
-                                 "prepare it on its own with --name")
+                raise InputError(
+                    f"{path}: would be written to {output.name}, as {written[output]} was; "
+                    "prepare it on its own with --name"
+                )
             stack_l1c(product, output, resampling=resampling, compress=compress)
             written[output] = path
             outcome = PreparedProduct(path, output, product, None, time.perf_counter() - started)

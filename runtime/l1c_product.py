@@ -105,9 +105,11 @@ def _read_bounded(path: Path, member: str, file: IO[bytes], declared: int) -> by
             return b"".join(chunks)
         chunks.append(chunk)
         size += len(chunk)
-    raise InputError(f"{path}: its {member} holds more than {METADATA_LIMIT // 2**20} MiB (declared: {declared} "
-                     "bytes), far beyond any product's metadata: a damaged download or no Sentinel-2 product; "
-                     "fetch it again")
+    raise InputError(
+        f"{path}: its {member} holds more than {METADATA_LIMIT // 2**20} MiB (declared: {declared} "
+        "bytes), far beyond any product's metadata: a damaged download or no Sentinel-2 product; "
+        "fetch it again"
+    )
 
 
 def _metadata_member(path: Path, members: list[str]) -> str:
@@ -117,12 +119,16 @@ def _metadata_member(path: Path, members: list[str]) -> str:
     if len(found) == 1:
         return found[0]
     if any(m.name == LEVEL_2A_METADATA for m in at_root):
-        raise InputError(f"{path}: a Level-2A product, which has no cirrus band B10; the network takes the 13 "
-                         "bands of Level-1C, as SEN12MS-CR: use the Level-1C product of the same acquisition")
+        raise InputError(
+            f"{path}: a Level-2A product, which has no cirrus band B10; the network takes the 13 "
+            "bands of Level-1C, as SEN12MS-CR: use the Level-1C product of the same acquisition"
+        )
     if any(OLD_FORMAT_METADATA in m.name for m in at_root):
-        raise InputError(f"{path}: a product in the format used before December 2016 (several tiles, "
-                         f"{OLD_FORMAT_METADATA} metadata), which ibhfn-prepare does not read; use the same "
-                         "acquisition's reprocessed product (Collection-1, processing baseline 05.00 or later)")
+        raise InputError(
+            f"{path}: a product in the format used before December 2016 (several tiles, "
+            f"{OLD_FORMAT_METADATA} metadata), which ibhfn-prepare does not read; use the same "
+            "acquisition's reprocessed product (Collection-1, processing baseline 05.00 or later)"
+        )
     if not found:
         raise InputError(f"{path}: not a Sentinel-2 Level-1C product (no {METADATA} at its root)")
     raise InputError(f"{path}: holds {len(found)} products ({', '.join(found)}); give one at a time")
@@ -152,27 +158,33 @@ def _read_metadata(path: Path, xml: bytes) -> _Metadata:
 def _offset(path: Path, metadata: _Metadata) -> int:
     """The product's one RADIO_ADD_OFFSET in DN, checked: 13 equal values, or none before baseline 04.00."""
     if metadata.quantification is not None and _number(metadata.quantification) != S2_DN_MAX:
-        raise InputError(f"{path}: QUANTIFICATION_VALUE is {metadata.quantification}, not {S2_DN_MAX:.0f}: the DN "
-                         "are not the reflectance x 10000 the network was trained on")
+        raise InputError(
+            f"{path}: QUANTIFICATION_VALUE is {metadata.quantification}, not {S2_DN_MAX:.0f}: the DN "
+            "are not the reflectance x 10000 the network was trained on"
+        )
     baseline = None if metadata.baseline is None else baseline_number(metadata.baseline)
     if metadata.baseline is not None and baseline is None:
-        raise InputError(f"{path}: PROCESSING_BASELINE {metadata.baseline!r} in {METADATA} is not a baseline "
-                         "such as 05.09")
+        raise InputError(
+            f"{path}: PROCESSING_BASELINE {metadata.baseline!r} in {METADATA} is not a baseline such as 05.09"
+        )
     if not metadata.offsets:
         if baseline is not None and baseline >= FIRST_OFFSET_BASELINE:
-            raise InputError(f"{path}: processing baseline {metadata.baseline} but no RADIO_ADD_OFFSET in "
-                             f"{METADATA}")
+            raise InputError(f"{path}: processing baseline {metadata.baseline} but no RADIO_ADD_OFFSET in {METADATA}")
         return 0
     values = {_number(metadata.offsets.get(str(band_id))) for band_id in range(len(S2_BANDS))}
     if len(values) != 1 or None in values:
         listed = ", ".join(f"{k}: {v}" for k, v in sorted(metadata.offsets.items(), key=str))
-        raise InputError(f"{path}: RADIO_ADD_OFFSET differs between bands or is missing for some in {METADATA} "
-                         f"({listed}); one offset for all 13 bands is all ibhfn-run applies")
+        raise InputError(
+            f"{path}: RADIO_ADD_OFFSET differs between bands or is missing for some in {METADATA} "
+            f"({listed}); one offset for all 13 bands is all ibhfn-run applies"
+        )
     (offset,) = values
     assert offset is not None  # refused above
     if not is_offset(offset):
-        raise InputError(f"{path}: RADIO_ADD_OFFSET {offset:g} in {METADATA} is not a Sentinel-2 offset "
-                         "(a whole number of DN between -9999 and 0)")
+        raise InputError(
+            f"{path}: RADIO_ADD_OFFSET {offset:g} in {METADATA} is not a Sentinel-2 offset "
+            "(a whole number of DN between -9999 and 0)"
+        )
     return int(offset)
 
 
@@ -192,11 +204,14 @@ def _band_members(path: Path, members: list[str], product_dir: PurePosixPath) ->
     images = [m for m in members if m.startswith(f"{granule_root}/") and "/IMG_DATA/" in m and m.endswith(".jp2")]
     granules = sorted({PurePosixPath(m).relative_to(granule_root).parts[0] for m in images})
     if not granules:
-        raise InputError(f"{path}: no band image under GRANULE/*/IMG_DATA (an incomplete download?): fetch the "
-                         "product again")
+        raise InputError(
+            f"{path}: no band image under GRANULE/*/IMG_DATA (an incomplete download?): fetch the product again"
+        )
     if len(granules) > 1:
-        raise InputError(f"{path}: holds {len(granules)} granules with images under GRANULE/ "
-                         f"({', '.join(granules)}); a product since December 2016 holds one")
+        raise InputError(
+            f"{path}: holds {len(granules)} granules with images under GRANULE/ "
+            f"({', '.join(granules)}); a product since December 2016 holds one"
+        )
     found = {}
     for band in S2_BANDS:
         suffix = f"_B{band[1:]:0>2}.jp2"  # B1 -> _B01.jp2, B8A -> _B8A.jp2

@@ -98,8 +98,9 @@ class OnnxRuntimeEngine(Engine):
     `streams` > 1 on the CPU provider: that many sessions, batches handed to them in turn.
     """
 
-    def __init__(self, path: Path, *, device: str = "auto", threads: int | None = None, streams: int = 1,
-                 gate: bool = False) -> None:
+    def __init__(
+        self, path: Path, *, device: str = "auto", threads: int | None = None, streams: int = 1, gate: bool = False
+    ) -> None:
         if streams < 1:
             raise ModelError(f"{streams} streams: give at least 1")
         providers = _providers(device)
@@ -113,9 +114,7 @@ class OnnxRuntimeEngine(Engine):
             )
         if CUDA in providers and provider != CUDA and streams > 1:  # fell back: share the CPUs among the streams
             self._session = self._load(path, cpu_options, [CPU])
-        metadata = EngineMetadata.from_props(
-            self._session.get_modelmeta().custom_metadata_map, source=str(path)
-        )
+        metadata = EngineMetadata.from_props(self._session.get_modelmeta().custom_metadata_map, source=str(path))
         inputs = {arg.name: arg.shape for arg in self._session.get_inputs()}
         outputs = {arg.name: arg.shape for arg in self._session.get_outputs()}
         if set(INPUT_NAMES) - set(inputs) or OUTPUT_NAME not in outputs:

@@ -61,8 +61,10 @@ class OutputCheck:
 
     def _counts(self, first: str) -> str:
         low, high = REFLECTANCE_RANGE
-        return (f"non-finite or out-of-range values at {self.bad} of {first}{self.valid} valid pixels "
-                f"({self.non_finite} non-finite, {self.out_of_range} outside reflectance {low:g}..{high:g})")
+        return (
+            f"non-finite or out-of-range values at {self.bad} of {first}{self.valid} valid pixels "
+            f"({self.non_finite} non-finite, {self.out_of_range} outside reflectance {low:g}..{high:g})"
+        )
 
     def _error(self, first: str) -> ModelError:
         return ModelError(f"{self.output}: not written: {self.engine} returned {self._counts(first)}; {BROKEN_ENGINE}")
@@ -71,5 +73,7 @@ class OutputCheck:
         """What to say of a scene with bad pixels too few to fail it; None when it has none."""
         if not self.bad:
             return None
-        return (f"{self.output}: {self.engine} returned {self._counts('')}; the non-finite ones are written as "
-                "nodata; check the engine with `ibhfn-verify`")
+        return (
+            f"{self.output}: {self.engine} returned {self._counts('')}; the non-finite ones are written as "
+            "nodata; check the engine with `ibhfn-verify`"
+        )

@@ -74,8 +74,10 @@ def not_a_file(path: Path) -> str | None:
         if exc.errno == errno.ELOOP:
             return "is a symbolic link in a loop (it leads back to itself), not a file; replace it with the file"
         if os.path.islink(path):
-            return (f"is a symbolic link to {os.readlink(path)}, which does not exist; copy the file here or "
-                    "point the link at it")
+            return (
+                f"is a symbolic link to {os.readlink(path)}, which does not exist; copy the file here or "
+                "point the link at it"
+            )
         if exc.errno == errno.ENOENT:
             return "no such file"
         return f"cannot be read ({exc.strerror or exc})"
@@ -161,16 +163,24 @@ def read_manifest(manifest: Path) -> Pairing:
         empty = [column for column in ("s1", "s2") if not cells[column]]
         missing = [(p, reason) for p in (s1, s2) if (reason := not_a_file(p)) is not None]
         if empty:
-            pairing.problems.append(PairingProblem(
-                manifest, f"line {line} has no {' and no '.join(empty)} file", name))
+            pairing.problems.append(PairingProblem(manifest, f"line {line} has no {' and no '.join(empty)} file", name))
         elif not plain_name(name):
-            pairing.problems.append(PairingProblem(
-                manifest, f"line {line} names its scene {name!r}: a scene name is a file name on one line, without "
-                          "folders, newlines or other control characters", name))
+            pairing.problems.append(
+                PairingProblem(
+                    manifest,
+                    f"line {line} names its scene {name!r}: a scene name is a file name on one line, without "
+                    "folders, newlines or other control characters",
+                    name,
+                )
+            )
         elif missing:
             pairing.problems.extend(
-                PairingProblem(p, f"listed on line {line} of {manifest.name} but "
-                               + ("not found" if reason == "no such file" else reason), name)
+                PairingProblem(
+                    p,
+                    f"listed on line {line} of {manifest.name} but "
+                    + ("not found" if reason == "no such file" else reason),
+                    name,
+                )
                 for p, reason in missing
             )
         elif name in names:
@@ -215,8 +225,9 @@ def refuse_overwriting_inputs(pairing: Pairing, outputs: Callable[[ScenePair], I
             if clash is not None:
                 given, owner = clash
                 whose = "its own input" if owner == pair.name else f"an input of scene {owner!r}"
-                raise InputError(f"{output}: scene {pair.name!r} would write this over {given}, {whose}; "
-                                 "choose another OUT")
+                raise InputError(
+                    f"{output}: scene {pair.name!r} would write this over {given}, {whose}; choose another OUT"
+                )
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

@@ -144,12 +144,12 @@ class _BatchInputs:
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """The filled part of the batch."""
-        return self._sar[:self.count], self._optical[:self.count]
+        return self._sar[: self.count], self._optical[: self.count]
 
     def padded(self) -> tuple[np.ndarray, np.ndarray]:
         """The whole batch, zeros after the filled part: every call of the scene has one shape."""
-        self._sar[self.count:] = 0
-        self._optical[self.count:] = 0
+        self._sar[self.count :] = 0
+        self._optical[self.count :] = 0
         return self._sar, self._optical
 
 
@@ -164,8 +164,9 @@ def _timed_items(items: Iterable[Prediction], timings: dict[str, float], stage: 
         yield item
 
 
-def _add_prediction(accumulator: BlendAccumulator, grid: TileGrid, options: RunOptions, tile: Tile,
-                    prediction: np.ndarray, origin: int) -> None:
+def _add_prediction(
+    accumulator: BlendAccumulator, grid: TileGrid, options: RunOptions, tile: Tile, prediction: np.ndarray, origin: int
+) -> None:
     """Add one tile's prediction, cropped to the scene, with its blend weight; `origin`: the panel's first column."""
     height = min(grid.tile, grid.height - tile.row)
     width = min(grid.tile, grid.width - tile.col)
@@ -176,8 +177,9 @@ def _add_prediction(accumulator: BlendAccumulator, grid: TileGrid, options: RunO
 def scene_blocks(grid: TileGrid, options: RunOptions) -> list[TileBlock]:
     """The blocks a scene is restored in, panel by panel (one panel unless it is wider than WIDE_SCENE)."""
     panel_width = options.panel_width or (PANEL_WIDTH if grid.width > WIDE_SCENE else grid.width)
-    return [block for panel in grid.panels(panel_width, BLOCK) for block in grid.blocks(options.block_width, BLOCK,
-                                                                                       panel)]
+    return [
+        block for panel in grid.panels(panel_width, BLOCK) for block in grid.blocks(options.block_width, BLOCK, panel)
+    ]
 
 
 def _panel_windows(blocks: list[TileBlock]) -> dict[tuple[int, int], tuple[int, int]]:
@@ -200,15 +202,21 @@ def _provenance_tags(engine: Engine, source: SceneSource, options: RunOptions) -
     }
 
 
-def _encode_block(prepared: PreparedBlock, finished: np.ndarray, bands: int, preprocessing: Preprocessing,
-                  options: RunOptions, check: OutputCheck) -> list[np.ndarray]:
+def _encode_block(
+    prepared: PreparedBlock,
+    finished: np.ndarray,
+    bands: int,
+    preprocessing: Preprocessing,
+    options: RunOptions,
+    check: OutputCheck,
+) -> list[np.ndarray]:
     """A block's finished `bands` (its kept columns) in the output's type, then the gate if it follows them.
 
     Nodata where S2 has none. `check` judges the restored values first (raising for a broken engine);
     its non-finite pixels are nodata too.
     """
     block = prepared.block
-    valid = check.add(finished[:bands], prepared.valid[:block.finished_rows, block.kept_cols])
+    valid = check.add(finished[:bands], prepared.valid[: block.finished_rows, block.kept_cols])
     encoded = [encode(finished[:bands], valid, preprocessing, options.output_dtype, s2_offset=options.s2_offset)]
     if finished.shape[0] > bands:
         encoded.append(encode_gate(finished[bands:], valid))
@@ -239,12 +247,23 @@ def run_scene(
     software = versions()  # before any output: finding them cannot fail a scene after its GeoTIFF is written
     stop_hashing = threading.Event()
     hasher = ThreadPoolExecutor(1, thread_name_prefix="ibhfn-hash")
-    with cog_reads(s1, s2), SceneSource(s1, s2, engine.metadata, s2_offset=options.s2_offset,
-                                        max_pixels=options.max_pixels) as source, hasher:
+    with (
+        cog_reads(s1, s2),
+        SceneSource(s1, s2, engine.metadata, s2_offset=options.s2_offset, max_pixels=options.max_pixels) as source,
+        hasher,
+    ):
         options = replace(options, s2_offset=source.s2_offset)  # the scene's own when the run was given none
-        result = SceneResult(name or scene_name(Path(s2)), output, "done", warnings=list(source.warnings),
-                             width=source.width, height=source.height, area_km2=source.area_km2,
-                             s2_offset=source.s2_offset, s2_offset_from=source.s2_offset_origin)
+        result = SceneResult(
+            name or scene_name(Path(s2)),
+            output,
+            "done",
+            warnings=list(source.warnings),
+            width=source.width,
+            height=source.height,
+            area_km2=source.area_km2,
+            s2_offset=source.s2_offset,
+            s2_offset_from=source.s2_offset_origin,
+        )
         hashing = hasher.submit(_measure_inputs, Path(s1), Path(s2), result.timings, stop_hashing)
 
         def expected() -> dict[str, Any]:
@@ -265,9 +284,11 @@ def run_scene(
                 try:
                     _write_scene(engine, source, grid, blocks, output, options, result, progress)
                 except MemoryError:
-                    raise InputError(f"{s2}: not enough memory to restore it in blocks of {options.block_width} px "
-                                     f"with tiles of {tile} px in batches of {_batch_size(engine, options, len(grid))}"
-                                     "; give a smaller --block-width, --batch or --jobs") from None
+                    raise InputError(
+                        f"{s2}: not enough memory to restore it in blocks of {options.block_width} px "
+                        f"with tiles of {tile} px in batches of {_batch_size(engine, options, len(grid))}"
+                        "; give a smaller --block-width, --batch or --jobs"
+                    ) from None
                 if not result.tiles:
                     result.warnings.append(f"{s2}: holds no valid pixel (all nodata): the output is nodata throughout")
             inputs = hashing.result()
@@ -276,24 +297,46 @@ def run_scene(
             raise
     result.timings["total"] = time.perf_counter() - started
     if result.status == "done":
-        write_record(output, {
-            "scene": result.name,
-            "package_version": ibhfn.__version__,
-            "versions": software,
-            "fingerprint": expected(),
-            "inputs": {**{k: asdict(v) for k, v in inputs.items()}, "s1_warped": source.warped,
-                       "s2_offset_from": source.s2_offset_origin},
-            "engine": {"path": str(engine.path.resolve()), "sha256": engine.sha256, "backend": engine.backend,
-                       "metadata": engine.metadata.to_props()},
-            "options": asdict(options),
-            "output": {"width": result.width, "height": result.height, "dtype": options.output_dtype,
-                       "bands": list(engine.metadata.s2_bands)},
-            **({"gate": {"path": gate_path(output).relative_to(output.parent).as_posix(),
-                         **written_facts(gate_path(output))}} if engine.gate else {}),
-            "tiles": {"size": grid.tile, "total": runs, "run": result.tiles, "empty": result.empty_tiles},
-            "timings": result.timings,
-            "warnings": result.warnings,
-        })
+        write_record(
+            output,
+            {
+                "scene": result.name,
+                "package_version": ibhfn.__version__,
+                "versions": software,
+                "fingerprint": expected(),
+                "inputs": {
+                    **{k: asdict(v) for k, v in inputs.items()},
+                    "s1_warped": source.warped,
+                    "s2_offset_from": source.s2_offset_origin,
+                },
+                "engine": {
+                    "path": str(engine.path.resolve()),
+                    "sha256": engine.sha256,
+                    "backend": engine.backend,
+                    "metadata": engine.metadata.to_props(),
+                },
+                "options": asdict(options),
+                "output": {
+                    "width": result.width,
+                    "height": result.height,
+                    "dtype": options.output_dtype,
+                    "bands": list(engine.metadata.s2_bands),
+                },
+                **(
+                    {
+                        "gate": {
+                            "path": gate_path(output).relative_to(output.parent).as_posix(),
+                            **written_facts(gate_path(output)),
+                        }
+                    }
+                    if engine.gate
+                    else {}
+                ),
+                "tiles": {"size": grid.tile, "total": runs, "run": result.tiles, "empty": result.empty_tiles},
+                "timings": result.timings,
+                "warnings": result.warnings,
+            },
+        )
         if not engine.gate:
             gate_path(output).unlink(missing_ok=True)  # an earlier run's gate does not belong to this output
     return result
@@ -387,21 +430,41 @@ def _write_scene(
             result.empty_tiles += prepared.empty_tiles
             progress.tiles_done(result.name, len(prepared.block.tiles))
 
-    files = [(output, bands, options.output_dtype, descriptions,
-              reflectance_scaling(options.output_dtype, options.s2_offset))]
+    files = [
+        (
+            output,
+            bands,
+            options.output_dtype,
+            descriptions,
+            reflectance_scaling(options.output_dtype, options.s2_offset),
+        )
+    ]
     if engine.gate:
         files.append((gate_path(output), 1, GATE_DTYPE, (GATE_DESCRIPTION,), None))
     tags = _provenance_tags(engine, source, options)
     with ExitStack() as stack:
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES if len(windows) == 1 else PANEL_CACHE_BYTES))
         writers = [
-            stack.enter_context(SceneWriter(stack.enter_context(atomic_path(path)), source.profile, bands=count,
-                                            dtype=dtype, descriptions=names, cog=options.cog,
-                                            compress=options.compress, tags=tags, scaling=scaling))
+            stack.enter_context(
+                SceneWriter(
+                    stack.enter_context(atomic_path(path)),
+                    source.profile,
+                    bands=count,
+                    dtype=dtype,
+                    descriptions=names,
+                    cog=options.cog,
+                    compress=options.compress,
+                    tags=tags,
+                    scaling=scaling,
+                )
+            )
             for path, count, dtype, names, scaling in files
         ]
-        reader = stack.enter_context(BlockReader(source, blocks, grid.tile, meta.preprocessing,
-                                                 depth=options.prefetch, s2_offset=options.s2_offset))
+        reader = stack.enter_context(
+            BlockReader(
+                source, blocks, grid.tile, meta.preprocessing, depth=options.prefetch, s2_offset=options.s2_offset
+            )
+        )
         with ConsumerThread(blend, depth=batch, name="ibhfn-blender") as blending:
             for item in _timed_items(_predictions(engine, reader, grid.tile, batch), timings, "infer"):
                 blending.put(item)

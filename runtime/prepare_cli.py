@@ -35,24 +35,40 @@ def options(version: VersionOption = False) -> None:
 @report_errors
 @one_line_warnings
 def s2(
-    paths: Annotated[list[Path], typer.Argument(
-        metavar="PRODUCT... OUT", help="Level-1C products (.SAFE folders or their .zip), then the output folder, "
-                                       "which receives <tile>_<date>_s2.tif for each.", show_default=False)],
-    name: Annotated[Optional[str], typer.Option(
-        help="Scene name of the one product given (default: <tile>_<date>, for example T33UUP_20230412); the "
-             "file is <name>_s2.tif, to pair with <name>_s1.tif.")] = None,
-    resampling: Annotated[str, typer.Option(
-        metavar=choices_metavar(tuple(RESAMPLINGS)), callback=OneOf(tuple(RESAMPLINGS), "resampling"),
-        help="How the 20 and 60 m bands are brought onto the 10 m grid (nearest, as Earth Engine, which "
-             "SEN12MS-CR was made with, resamples unless told otherwise).")] = "nearest",
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="PRODUCT... OUT",
+            help="Level-1C products (.SAFE folders or their .zip), then the output folder, "
+            "which receives <tile>_<date>_s2.tif for each.",
+            show_default=False,
+        ),
+    ],
+    name: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Scene name of the one product given (default: <tile>_<date>, for example T33UUP_20230412); the "
+            "file is <name>_s2.tif, to pair with <name>_s1.tif."
+        ),
+    ] = None,
+    resampling: Annotated[
+        str,
+        typer.Option(
+            metavar=choices_metavar(tuple(RESAMPLINGS)),
+            callback=OneOf(tuple(RESAMPLINGS), "resampling"),
+            help="How the 20 and 60 m bands are brought onto the 10 m grid (nearest, as Earth Engine, which "
+            "SEN12MS-CR was made with, resamples unless told otherwise).",
+        ),
+    ] = "nearest",
     compress: CompressOption = RunOptions.compress,
 ) -> None:
     """Stack each product's 13 bands onto its 10 m grid as <name>_s2.tif; the exit code is 2 when any failed."""
     if len(paths) < 2:
         raise InputError("give one or more products, then the output folder")
     *products, out_dir = paths
-    outcomes = prepare_products(products, out_dir, name=name, resampling=resampling, compress=compress,
-                                done=report_product)
+    outcomes = prepare_products(
+        products, out_dir, name=name, resampling=resampling, compress=compress, done=report_product
+    )
     if any(outcome.error is not None for outcome in outcomes):
         raise typer.Exit(EXIT_FAILED)
 
@@ -64,26 +80,48 @@ def report_product(outcome: PreparedProduct) -> None:
         return
     product = outcome.product
     baseline = f"baseline {product.baseline}, " if product.baseline else ""
-    typer.echo(f"{outcome.output}: {product.product_uri} ({baseline}RADIO_ADD_OFFSET {product.offset}) in "
-               f"{outcome.seconds:.1f} s")
+    typer.echo(
+        f"{outcome.output}: {product.product_uri} ({baseline}RADIO_ADD_OFFSET {product.offset}) in "
+        f"{outcome.seconds:.1f} s"
+    )
 
 
 @app.command(cls=Command)
 @report_errors
 @one_line_warnings
 def s1(
-    path: Annotated[Path, typer.Argument(
-        metavar="S1", help="Sentinel-1 GeoTIFF: terrain-corrected GRD sigma0 VV and VH, in dB or linear power (as "
-                           "SNAP writes it), on any grid.", show_default=False)],
-    like: Annotated[Path, typer.Option(help="The <name>_s2.tif it pairs with: the output is <name>_s1.tif beside it, "
-                                            "on its grid.", show_default=False)],
-    bands: Annotated[Optional[str], typer.Option(
-        help="The input's bands in order, VH,VV or VV,VH, where neither its band descriptions nor SNAP's header "
-             "name them.")] = None,
-    units: Annotated[str, typer.Option(
-        metavar=choices_metavar(UNITS), callback=OneOf(UNITS, "units"),
-        help="The input's units (auto: by the band descriptions and the values, which a choice must not "
-             "contradict).")] = "auto",
+    path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="S1",
+            help="Sentinel-1 GeoTIFF: terrain-corrected GRD sigma0 VV and VH, in dB or linear power (as "
+            "SNAP writes it), on any grid.",
+            show_default=False,
+        ),
+    ],
+    like: Annotated[
+        Path,
+        typer.Option(
+            help="The <name>_s2.tif it pairs with: the output is <name>_s1.tif beside it, on its grid.",
+            show_default=False,
+        ),
+    ],
+    bands: Annotated[
+        Optional[str],
+        typer.Option(
+            help="The input's bands in order, VH,VV or VV,VH, where neither its band descriptions nor SNAP's header "
+            "name them."
+        ),
+    ] = None,
+    units: Annotated[
+        str,
+        typer.Option(
+            metavar=choices_metavar(UNITS),
+            callback=OneOf(UNITS, "units"),
+            help="The input's units (auto: by the band descriptions and the values, which a choice must not "
+            "contradict).",
+        ),
+    ] = "auto",
 ) -> None:
     """Bring an S1 file onto its S2 scene's grid as VV, VH in dB: the <name>_s1.tif that ibhfn-run pairs."""
     started = time.perf_counter()

@@ -17,6 +17,7 @@ from ibhfn.runtime.stage_thread import StageThread
 In = TypeVar("In")
 Out = TypeVar("Out")
 
+
 class _End:
     """The last item in the queue: there are no more."""
 

@@ -36,8 +36,16 @@ def sample_window(height: int, width: int) -> tuple[int, int, int, int]:
     return (height - rows) // 2, (width - cols) // 2, rows, cols
 
 
-def unit_warnings(s1_path: Path, s1_db: np.ndarray, s2_path: Path, s2_dn: np.ndarray, valid: np.ndarray, *,
-                  s2_offset: int = 0, s2_offset_origin: str = NOT_DECLARED) -> list[str]:
+def unit_warnings(
+    s1_path: Path,
+    s1_db: np.ndarray,
+    s2_path: Path,
+    s2_dn: np.ndarray,
+    valid: np.ndarray,
+    *,
+    s2_offset: int = 0,
+    s2_offset_origin: str = NOT_DECLARED,
+) -> list[str]:
     """What looks out of units in a window of S1 (2, h, w) and S2 (13, h, w), where S2 is `valid`.
 
     `s2_offset` is the product's RADIO_ADD_OFFSET the scene is read with, and `s2_offset_origin`
@@ -47,15 +55,19 @@ def unit_warnings(s1_path: Path, s1_db: np.ndarray, s2_path: Path, s2_dn: np.nda
     s1 = s1_db[:, valid]
     s1 = s1[np.isfinite(s1) & (s1 != 0)]
     if s1.size and np.median(s1) > S1_DB_MEDIAN_MAX:
-        warnings.append(f"{s1_path}: backscatter has a median of {np.median(s1):.3g}, above 0 dB: it looks like "
-                        "linear power, not dB (convert with 10 * log10)")
+        warnings.append(
+            f"{s1_path}: backscatter has a median of {np.median(s1):.3g}, above 0 dB: it looks like "
+            "linear power, not dB (convert with 10 * log10)"
+        )
     s2 = s2_dn[:, valid]
     s2 = s2[np.isfinite(s2)]
     if not s2.size:
         return warnings
     if s2.max() <= S2_REFLECTANCE_MAX:
-        warnings.append(f"{s2_path}: values are at most {s2.max():.3g}: they look like reflectance in [0, 1], "
-                        "not DN = reflectance x 10000")
+        warnings.append(
+            f"{s2_path}: values are at most {s2.max():.3g}: they look like reflectance in [0, 1], "
+            "not DN = reflectance x 10000"
+        )
     else:
         warnings += _offset_warnings(s2_path, s2, s2_offset, s2_offset_origin)
     return warnings
@@ -65,15 +77,19 @@ def _offset_warnings(s2_path: Path, s2_dn: np.ndarray, s2_offset: int, origin: s
     """Whether S2's darkest DN (valid ones, flattened) contradict the offset the scene is read with."""
     offset = -S2_BASELINE_04_OFFSET
     if s2_offset == 0 and offset <= s2_dn.min() < offset + OFFSET_MARGIN_DN:  # far above: a window under thick cloud
-        return [f"{s2_path}: no value is below {offset} DN, not even in the cirrus band, and the darkest sit just "
-                f"above it: it looks like a product of processing baseline 04.00 or later (DN = reflectance x 10000 + "
-                f"{offset}), read without an offset ({_said_by(origin)}); if it is, "
-                f"{_advice(origin, S2_BASELINE_04_OFFSET)}"]
+        return [
+            f"{s2_path}: no value is below {offset} DN, not even in the cirrus band, and the darkest sit just "
+            f"above it: it looks like a product of processing baseline 04.00 or later (DN = reflectance x 10000 + "
+            f"{offset}), read without an offset ({_said_by(origin)}); if it is, "
+            f"{_advice(origin, S2_BASELINE_04_OFFSET)}"
+        ]
     negative = float(np.mean(s2_dn < -s2_offset - NEGATIVE_DN)) if s2_offset < 0 else 0.0
     if negative > NEGATIVE_SHARE_MAX:
-        return [f"{s2_path}: {negative:.0%} of values are below {-s2_offset - NEGATIVE_DN} DN, reflectance below "
-                f"-0.01 with an add-offset of {s2_offset} DN ({_said_by(origin)}): it looks like a product without "
-                f"that offset (before processing baseline 04.00, or SEN12MS-CR); if it is, {_advice(origin, 0)}"]
+        return [
+            f"{s2_path}: {negative:.0%} of values are below {-s2_offset - NEGATIVE_DN} DN, reflectance below "
+            f"-0.01 with an add-offset of {s2_offset} DN ({_said_by(origin)}): it looks like a product without "
+            f"that offset (before processing baseline 04.00, or SEN12MS-CR); if it is, {_advice(origin, 0)}"
+        ]
     return []
 
 

@@ -89,9 +89,16 @@ def geotiffs_only(pairing: Pairing) -> Pairing:
     """
     checked = Pairing(problems=list(pairing.problems))
     for pair in pairing.pairs:
-        problems = [PairingProblem(path, f"a {driver} file, not a GeoTIFF; convert it (gdal_translate -of GTiff) or "
-                                         f"pass {ANY_FORMAT_OPTION} to read it as it is", pair.name)
-                    for path in (pair.s1, pair.s2) if (driver := _driver(path)) not in (GEOTIFF_DRIVER, None)]
+        problems = [
+            PairingProblem(
+                path,
+                f"a {driver} file, not a GeoTIFF; convert it (gdal_translate -of GTiff) or "
+                f"pass {ANY_FORMAT_OPTION} to read it as it is",
+                pair.name,
+            )
+            for path in (pair.s1, pair.s2)
+            if (driver := _driver(path)) not in (GEOTIFF_DRIVER, None)
+        ]
         checked.problems += problems
         checked.pairs += [] if problems else [pair]
     return checked
@@ -172,17 +179,24 @@ def backscatter_share(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader) ->
     if window is None:
         return 0.0
     height, width = min(SAMPLE_WINDOW, window.height), min(SAMPLE_WINDOW, window.width)
-    rows, cols = (sorted({start + (length - size) * step // (SAMPLE_GRID - 1) for step in range(SAMPLE_GRID)})
-                  for start, length, size in ((window.row_off, window.height, height),
-                                              (window.col_off, window.width, width)))
+    rows, cols = (
+        sorted({start + (length - size) * step // (SAMPLE_GRID - 1) for step in range(SAMPLE_GRID)})
+        for start, length, size in ((window.row_off, window.height, height), (window.col_off, window.width, width))
+    )
     samples = [Window(col, row, width, height) for row in rows for col in cols]
     share = np.mean([has_backscatter(s1.read(window=sample), s1.nodata).mean() for sample in samples])
     if share > 0:
         return float(share)
-    strips = [Window(col, row, min(STRIP_WIDTH, window.col_off + window.width - col),
-                     min(STRIP, window.row_off + window.height - row))
-              for row in range(window.row_off, window.row_off + window.height, STRIP)
-              for col in range(window.col_off, window.col_off + window.width, STRIP_WIDTH)]
+    strips = [
+        Window(
+            col,
+            row,
+            min(STRIP_WIDTH, window.col_off + window.width - col),
+            min(STRIP, window.row_off + window.height - row),
+        )
+        for row in range(window.row_off, window.row_off + window.height, STRIP)
+        for col in range(window.col_off, window.col_off + window.width, STRIP_WIDTH)
+    ]
     with_backscatter = sum(int(has_backscatter(s1.read(window=strip), s1.nodata).sum()) for strip in strips)
     return float(with_backscatter / (window.width * window.height))
 
@@ -201,13 +215,16 @@ def too_large(path: Path, dataset: rasterio.DatasetReader, max_pixels: int) -> s
     pixels = dataset.width * dataset.height
     if pixels <= max_pixels:
         return None
-    return (f"{path}: is {dataset.width} x {dataset.height} px ({pixels:,} px), more than the {max_pixels:,} px "
-            f"allowed; if its header is wrong, rewrite the file; else cut it into scenes (gdal_translate -srcwin) "
-            f"or pass {MAX_PIXELS_OPTION} {pixels} to restore it whole")
+    return (
+        f"{path}: is {dataset.width} x {dataset.height} px ({pixels:,} px), more than the {max_pixels:,} px "
+        f"allowed; if its header is wrong, rewrite the file; else cut it into scenes (gdal_translate -srcwin) "
+        f"or pass {MAX_PIXELS_OPTION} {pixels} to restore it whole"
+    )
 
 
-def s1_onto_s2_grid(s1: rasterio.DatasetReader, s2: rasterio.DatasetReader, *,
-                    src_nodata: float | None = None) -> WarpedVRT:
+def s1_onto_s2_grid(
+    s1: rasterio.DatasetReader, s2: rasterio.DatasetReader, *, src_nodata: float | None = None
+) -> WarpedVRT:
     """S1 as float32 on S2's grid, NaN where it has no data; `src_nodata` None takes S1's own nodata."""
     return WarpedVRT(
         s1,
@@ -232,8 +249,15 @@ class SceneSource:
     file larger than `max_pixels` is refused before anything is read.
     """
 
-    def __init__(self, s1_path: Path, s2_path: Path, metadata: EngineMetadata, *,
-                 s2_offset: int | None = None, max_pixels: int = MAX_PIXELS) -> None:
+    def __init__(
+        self,
+        s1_path: Path,
+        s2_path: Path,
+        metadata: EngineMetadata,
+        *,
+        s2_offset: int | None = None,
+        max_pixels: int = MAX_PIXELS,
+    ) -> None:
         self.s1_path, self.s2_path = Path(s1_path), Path(s2_path)
         self.warnings: list[str] = []
         self._s2 = open_raster(self.s2_path)
@@ -259,8 +283,11 @@ class SceneSource:
             raise
 
     def _check(self, metadata: EngineMetadata, max_pixels: int) -> None:
-        sizes = [reason for path, dataset in ((self.s2_path, self._s2), (self.s1_path, self._s1))
-                 if (reason := too_large(path, dataset, max_pixels)) is not None]
+        sizes = [
+            reason
+            for path, dataset in ((self.s2_path, self._s2), (self.s1_path, self._s1))
+            if (reason := too_large(path, dataset, max_pixels)) is not None
+        ]
         if sizes:
             raise InputError("; ".join(sizes))
         problems = []
@@ -278,8 +305,10 @@ class SceneSource:
                 )
             order = described_order(dataset.descriptions, bands)
             if order is not None and order != tuple(bands):
-                problems.append(f"{path}: its band descriptions give the order {', '.join(order)}; the engine "
-                                f"expects {', '.join(bands)} (reorder the bands, for example with gdal_translate -b)")
+                problems.append(
+                    f"{path}: its band descriptions give the order {', '.join(order)}; the engine "
+                    f"expects {', '.join(bands)} (reorder the bands, for example with gdal_translate -b)"
+                )
         if not problems and not same_grid(self._s1, self._s2):
             problems += self._check_overlap()
         if problems:
@@ -306,19 +335,30 @@ class SceneSource:
         except RasterioError as exc:
             raise InputError(f"{self.s1_path}: cannot be read ({error_reason(exc)})") from None
         if share == 0.0:
-            raise InputError(f"{self.s1_path}: holds no backscatter over {self.s2_path.name} (NaN, or 0 or its "
-                             "nodata, throughout), so the network would see no S1 signal; give an S1 that covers "
-                             "the scene (ibhfn-prepare s1 says how much of it does)")
+            raise InputError(
+                f"{self.s1_path}: holds no backscatter over {self.s2_path.name} (NaN, or 0 or its "
+                "nodata, throughout), so the network would see no S1 signal; give an S1 that covers "
+                "the scene (ibhfn-prepare s1 says how much of it does)"
+            )
         if share < FULL_COVER:
-            self.warnings.append(f"{self.s1_path}: holds backscatter in about {share:.1%} of where it covers "
-                                 f"{self.s2_path.name} (the rest is NaN, or 0 or its nodata); there the network "
-                                 "sees no S1 signal")
+            self.warnings.append(
+                f"{self.s1_path}: holds backscatter in about {share:.1%} of where it covers "
+                f"{self.s2_path.name} (the rest is NaN, or 0 or its nodata); there the network "
+                "sees no S1 signal"
+            )
 
     def _check_units(self) -> list[str]:
         s1_db, s2_dn = self.read_window(*sample_window(self.height, self.width))
         valid = valid_pixels(s2_dn, self.s2_nodata)
-        warnings: list[str] = unit_warnings(self.s1_path, s1_db, self.s2_path, s2_dn, valid, s2_offset=self.s2_offset,
-                                            s2_offset_origin=self.s2_offset_origin)
+        warnings: list[str] = unit_warnings(
+            self.s1_path,
+            s1_db,
+            self.s2_path,
+            s2_dn,
+            valid,
+            s2_offset=self.s2_offset,
+            s2_offset_origin=self.s2_offset_origin,
+        )
         return warnings
 
     @property
@@ -361,8 +401,10 @@ class SceneSource:
             try:
                 arrays.append(dataset.read(window=window, out_dtype="float32"))
             except RasterioError as exc:
-                raise InputError(f"{shown(path)}: cannot read rows {row}..{row + height}, columns {col}..{col + width} "
-                                 f"({read_failure(path, exc) if is_remote(path) else error_reason(exc)})") from None
+                raise InputError(
+                    f"{shown(path)}: cannot read rows {row}..{row + height}, columns {col}..{col + width} "
+                    f"({read_failure(path, exc) if is_remote(path) else error_reason(exc)})"
+                ) from None
         return arrays[0], arrays[1]
 
     def close(self) -> None:

@@ -67,7 +67,7 @@ def url_of(path: str | Path) -> str | None:
     """The http(s) URL a /vsicurl/ path reads (its `//` restored), or None for other paths."""
     text = str(path)
     if text.startswith(CURL):
-        text = text[len(CURL):]
+        text = text[len(CURL) :]
     return _URL.sub(r"\1://", text) if _URL.match(text) else None
 
 

@@ -74,8 +74,10 @@ def _acquire(path: Path, exclusive: bool) -> int:
         try:
             fd = os.open(path, _OPEN, 0o644)
         except OSError as exc:
-            raise InputError(f"{path}: cannot open the lock of this output folder ({exc.strerror}); remove what "
-                             "is there if it is not ibhfn-run's, or give another OUT") from None
+            raise InputError(
+                f"{path}: cannot open the lock of this output folder ({exc.strerror}); remove what "
+                "is there if it is not ibhfn-run's, or give another OUT"
+            ) from None
         try:
             fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -96,5 +98,7 @@ def _held_message(path: Path) -> str:
     except OSError:
         holder = ""
     who = f" (process {holder})" if holder.isdigit() else ""
-    return (f"{path}: another ibhfn-run{who} is writing into {path.parent}; wait for it to end, or give this run "
-            "another OUT (runs that share one OUT must be shards of one split: --shard i/n each)")
+    return (
+        f"{path}: another ibhfn-run{who} is writing into {path.parent}; wait for it to end, or give this run "
+        "another OUT (runs that share one OUT must be shards of one split: --shard i/n each)"
+    )

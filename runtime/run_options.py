@@ -43,15 +43,22 @@ class RunOptions:
             raise IbhfnError(f"unknown output type {self.output_dtype!r}; choose one of {', '.join(OUTPUT_DTYPES)}")
         if self.compress not in COMPRESSIONS:
             raise IbhfnError(f"unknown compression {self.compress!r}; choose one of {', '.join(COMPRESSIONS)}")
-        for name, value, least in (("tile", self.tile_size, 1), ("batch", self.batch_size, 1),
-                                   ("overlap", self.overlap, 0), ("block width", self.block_width, 1),
-                                   ("prefetch", self.prefetch, 1), ("panel width", self.panel_width, 1),
-                                   ("max pixels", self.max_pixels, 1)):
+        for name, value, least in (
+            ("tile", self.tile_size, 1),
+            ("batch", self.batch_size, 1),
+            ("overlap", self.overlap, 0),
+            ("block width", self.block_width, 1),
+            ("prefetch", self.prefetch, 1),
+            ("panel width", self.panel_width, 1),
+            ("max pixels", self.max_pixels, 1),
+        ):
             if value is not None and value < least:
                 raise IbhfnError(f"{name} {value}: give at least {least}")
         if self.s2_offset is not None and not is_offset(self.s2_offset):
-            raise IbhfnError(f"S2 offset {self.s2_offset}: give the product's RADIO_ADD_OFFSET in DN, between "
-                             f"{1 - S2_DN_MAX:.0f} and 0 ({S2_BASELINE_04_OFFSET} since processing baseline 04.00)")
+            raise IbhfnError(
+                f"S2 offset {self.s2_offset}: give the product's RADIO_ADD_OFFSET in DN, between "
+                f"{1 - S2_DN_MAX:.0f} and 0 ({S2_BASELINE_04_OFFSET} since processing baseline 04.00)"
+            )
 
     def tile_for(self, engine: Engine) -> int:
         """The tile size to run `engine` with, checked against it."""

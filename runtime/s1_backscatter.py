@@ -61,8 +61,9 @@ def prepare_s1(s1: Path, like: Path, *, order: tuple[str, ...] | None = None, un
     s1, like = Path(s1), Path(like)
     output = like.with_name(f"{scene_name(like)}_s1.tif")
     if output.exists() and s1.exists() and output.samefile(s1):  # refuse_overwriting's message would not say why
-        raise InputError(f"{s1}: is already the {output.name} beside {like.name}, which this would write; "
-                         "rename or move it first")
+        raise InputError(
+            f"{s1}: is already the {output.name} beside {like.name}, which this would write; rename or move it first"
+        )
     refuse_overwriting(output, s1, like)
     with ExitStack() as stack:
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES))
@@ -75,9 +76,16 @@ def prepare_s1(s1: Path, like: Path, *, order: tuple[str, ...] | None = None, un
         linear = _is_linear(s1, bands, warped, units)
         profile = {"width": grid.width, "height": grid.height, "crs": grid.crs, "transform": grid.transform}
         tags = {"IBHFN_S1_SOURCE": s1.name, "IBHFN_S1_UNITS_IN": "linear" if linear else "db"}
-        writer = stack.enter_context(SceneWriter(stack.enter_context(atomic_path(output)), profile,
-                                                 bands=len(S1_BANDS), dtype="float32", descriptions=S1_BANDS,
-                                                 tags=tags))
+        writer = stack.enter_context(
+            SceneWriter(
+                stack.enter_context(atomic_path(output)),
+                profile,
+                bands=len(S1_BANDS),
+                dtype="float32",
+                descriptions=S1_BANDS,
+                tags=tags,
+            )
+        )
         valid = 0
         for row in range(0, grid.height, STRIP):
             window = Window(0, row, grid.width, min(STRIP, grid.height - row))
@@ -103,11 +111,13 @@ def _described_bands(path: Path, source: rasterio.DatasetReader) -> _Bands:
     """The input's band names, units and nodata, from GDAL or, for SNAP's GeoTIFFs, SNAP's own header."""
     snap = snap_bands(path) if not any(source.descriptions) else None
     names = tuple(band.name for band in snap) if snap else source.descriptions
-    db = (any("DB" in description_words(name) for name in names)
-          or any(band.unit.endswith("_db") for band in snap or ()))
+    db = any("DB" in description_words(name) for name in names) or any(band.unit.endswith("_db") for band in snap or ())
     snap_nodata = {band.nodata for band in snap} if snap else set()
-    nodata = source.nodata if source.nodata is not None else (
-        snap_nodata.pop() if len(snap_nodata) == 1 and None not in snap_nodata else 0.0)
+    nodata = (
+        source.nodata
+        if source.nodata is not None
+        else (snap_nodata.pop() if len(snap_nodata) == 1 and None not in snap_nodata else 0.0)
+    )
     return _Bands(names, db, nodata)
 
 
@@ -116,15 +126,21 @@ def _band_indexes(path: Path, count: int, names: tuple[str | None, ...], order: 
     words = {word for text in names for word in description_words(text)}
     pols = sorted(words & set(CROSS_POLS))
     if pols:
-        raise InputError(f"{path}: holds {', '.join(pols)}; the network takes VV and VH, from a dual-polarisation "
-                         "VV+VH product (1SDV)")
+        raise InputError(
+            f"{path}: holds {', '.join(pols)}; the network takes VV and VH, from a dual-polarisation "
+            "VV+VH product (1SDV)"
+        )
     if count != len(S1_BANDS):
-        raise InputError(f"{path}: has {count} band(s); the network takes VV and VH, from a "
-                         "dual-polarisation VV+VH product (1SDV), as two bands")
+        raise InputError(
+            f"{path}: has {count} band(s); the network takes VV and VH, from a "
+            "dual-polarisation VV+VH product (1SDV), as two bands"
+        )
     for word, quantity in NOT_SIGMA0.items():
         if word in words:
-            raise InputError(f"{path}: holds {quantity}, not sigma0 as SEN12MS-CR: calibrate to sigma0 (SNAP's "
-                             "Calibration, Output sigma0 band) before terrain correction")
+            raise InputError(
+                f"{path}: holds {quantity}, not sigma0 as SEN12MS-CR: calibrate to sigma0 (SNAP's "
+                "Calibration, Output sigma0 band) before terrain correction"
+            )
     described = described_order(names, S1_BANDS)
     given = tuple(name.upper() for name in order) if order else None
     option = f"--bands {','.join(order or ())}"
@@ -134,8 +150,10 @@ def _band_indexes(path: Path, count: int, names: tuple[str | None, ...], order: 
         raise InputError(f"{option}: {path} names its bands {', '.join(described)}")
     named = given or described
     if named is None:
-        raise InputError(f"{path}: does not name its bands (no band descriptions, no SNAP header): give --bands VH,VV "
-                         "or --bands VV,VH (SNAP puts VH first)")
+        raise InputError(
+            f"{path}: does not name its bands (no band descriptions, no SNAP header): give --bands VH,VV "
+            "or --bands VV,VH (SNAP puts VH first)"
+        )
     return [named.index(band) + 1 for band in S1_BANDS]
 
 
@@ -159,8 +177,10 @@ def _is_linear(path: Path, bands: _Bands, warped: WarpedVRT, units: str) -> bool
         why = "its band names say dB" if bands.db else f"its values are below 0 (median {median:.3g})"
         raise InputError(f"{path}: --units linear, but {why}: it holds dB; leave --units out")
     if units == "db" and median > 0:
-        raise InputError(f"{path}: --units db, but its median is {median:.3g}, above 0 dB: it looks like linear "
-                         "power; leave --units out")
+        raise InputError(
+            f"{path}: --units db, but its median is {median:.3g}, above 0 dB: it looks like linear "
+            "power; leave --units out"
+        )
     return linear
 
 

@@ -61,8 +61,10 @@ def declared_offset(path: Path, dataset: rasterio.DatasetReader) -> DeclaredOffs
             if math.isfinite(dn) and abs(dn - round(dn)) < WHOLE_DN_TOLERANCE:
                 dn = float(round(dn))
             if not is_offset(dn):
-                raise InputError(f"{path}: declares an add-offset of {dn:.6g} DN ({source}); a Sentinel-2 product's "
-                                 f"is a whole number between {1 - S2_DN_MAX:.0f} and 0; {GIVE_OFFSET}")
+                raise InputError(
+                    f"{path}: declares an add-offset of {dn:.6g} DN ({source}); a Sentinel-2 product's "
+                    f"is a whole number between {1 - S2_DN_MAX:.0f} and 0; {GIVE_OFFSET}"
+                )
             return DeclaredOffset(int(dn), source)
     return None
 
@@ -91,9 +93,14 @@ def scene_offset(path: Path, dataset: rasterio.DatasetReader, given: int | None)
         return SceneOffset(given, GIVEN, (f"{_without_advice(unclear)}; restoring with --s2-offset {given} as asked",))
     if declared is None or declared.dn == given:
         return SceneOffset(given, GIVEN)
-    return SceneOffset(given, GIVEN, (
-        f"{path}: declares an add-offset of {declared.dn} DN ({declared.source}), but the run was given "
-        f"--s2-offset {given}; restoring with {given} as asked (leave --s2-offset out to use each file's own)",))
+    return SceneOffset(
+        given,
+        GIVEN,
+        (
+            f"{path}: declares an add-offset of {declared.dn} DN ({declared.source}), but the run was given "
+            f"--s2-offset {given}; restoring with {given} as asked (leave --s2-offset out to use each file's own)",
+        ),
+    )
 
 
 def _without_advice(error: InputError) -> str:
@@ -107,12 +114,13 @@ def _from_band_offsets(path: Path, dataset: rasterio.DatasetReader) -> tuple[flo
     if pairs <= {(1.0, 0.0)}:
         return None
     if len(pairs) > 1:
-        raise InputError(f"{path}: its bands declare different scales or offsets ({_listed(pairs)}); "
-                         f"{GIVE_OFFSET}")
+        raise InputError(f"{path}: its bands declare different scales or offsets ({_listed(pairs)}); {GIVE_OFFSET}")
     ((scale, offset),) = pairs
     if not math.isclose(scale, REFLECTANCE_SCALE, rel_tol=1e-6):
-        raise InputError(f"{path}: declares a band scale of {scale:g}, not Sentinel-2's {REFLECTANCE_SCALE:g} "
-                         f"(reflectance = DN / 10000); {GIVE_OFFSET}")
+        raise InputError(
+            f"{path}: declares a band scale of {scale:g}, not Sentinel-2's {REFLECTANCE_SCALE:g} "
+            f"(reflectance = DN / 10000); {GIVE_OFFSET}"
+        )
     return round(offset / scale, 6), "band offsets"
 
 
@@ -132,8 +140,9 @@ def _from_offset_tags(path: Path, dataset: rasterio.DatasetReader) -> tuple[floa
         if values:
             found[tag] = values.pop()
     if len(set(found.values())) > 1:
-        raise InputError(f"{path}: declares {' and '.join(f'{tag} {value:g}' for tag, value in found.items())}; "
-                         f"{GIVE_OFFSET}")
+        raise InputError(
+            f"{path}: declares {' and '.join(f'{tag} {value:g}' for tag, value in found.items())}; {GIVE_OFFSET}"
+        )
     return next(((value, tag) for tag, value in found.items()), None)
 
 

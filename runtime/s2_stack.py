@@ -45,14 +45,28 @@ def stack_l1c(product: L1CProduct, output: Path, *, resampling: str = "nearest",
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES))
         bands = {band: stack.enter_context(_open_band(path)) for band, path in product.band_files.items()}
         reference = bands[REFERENCE_BAND]
-        sources = [_on_grid(stack, bands[band], reference, product.band_files[band], RESAMPLINGS[resampling])
-                   for band in S2_BANDS]
-        profile = {"width": reference.width, "height": reference.height, "crs": reference.crs,
-                   "transform": reference.transform}
-        writer = stack.enter_context(SceneWriter(
-            stack.enter_context(atomic_path(output)), profile, bands=len(S2_BANDS), dtype="uint16",
-            descriptions=S2_BANDS, compress=compress, tags=_tags(product),
-            scaling=reflectance_scaling("uint16", product.offset)))
+        sources = [
+            _on_grid(stack, bands[band], reference, product.band_files[band], RESAMPLINGS[resampling])
+            for band in S2_BANDS
+        ]
+        profile = {
+            "width": reference.width,
+            "height": reference.height,
+            "crs": reference.crs,
+            "transform": reference.transform,
+        }
+        writer = stack.enter_context(
+            SceneWriter(
+                stack.enter_context(atomic_path(output)),
+                profile,
+                bands=len(S2_BANDS),
+                dtype="uint16",
+                descriptions=S2_BANDS,
+                compress=compress,
+                tags=_tags(product),
+                scaling=reflectance_scaling("uint16", product.offset),
+            )
+        )
         paths = [product.band_files[band] for band in S2_BANDS]
         threads = min(available_cpus(), len(S2_BANDS))
         readers = stack.enter_context(ThreadPoolExecutor(threads, thread_name_prefix="ibhfn-band"))
@@ -82,16 +96,26 @@ def _open_band(path: str) -> rasterio.DatasetReader:
     return dataset
 
 
-def _on_grid(stack: ExitStack, band: rasterio.DatasetReader, reference: rasterio.DatasetReader, path: str,
-             resampling: Resampling) -> rasterio.DatasetReader | WarpedVRT:
+def _on_grid(
+    stack: ExitStack, band: rasterio.DatasetReader, reference: rasterio.DatasetReader, path: str, resampling: Resampling
+) -> rasterio.DatasetReader | WarpedVRT:
     """`band` as it lies on `reference`'s grid: itself when it already does, else resampled onto it."""
     if band.crs != reference.crs:
         raise InputError(f"{path}: in {band.crs}, not in the CRS of the product's 10 m bands ({reference.crs})")
     if same_grid(band, reference):
         return band
-    return stack.enter_context(WarpedVRT(band, crs=reference.crs, transform=reference.transform,
-                                         width=reference.width, height=reference.height, resampling=resampling,
-                                         src_nodata=0, nodata=0))
+    return stack.enter_context(
+        WarpedVRT(
+            band,
+            crs=reference.crs,
+            transform=reference.transform,
+            width=reference.width,
+            height=reference.height,
+            resampling=resampling,
+            src_nodata=0,
+            nodata=0,
+        )
+    )
 
 
 def _read(source: rasterio.DatasetReader | WarpedVRT, path: str, out: np.ndarray, *, window: Window) -> None:
@@ -100,8 +124,9 @@ def _read(source: rasterio.DatasetReader | WarpedVRT, path: str, out: np.ndarray
         source.read(1, window=window, out=out)
     except RasterioError as exc:
         reason = exc.__cause__ or exc  # rasterio's own message only points to GDAL's, its cause
-        raise InputError(f"{path}: cannot read rows {window.row_off}..{window.row_off + window.height} "
-                         f"({error_reason(reason)})") from None
+        raise InputError(
+            f"{path}: cannot read rows {window.row_off}..{window.row_off + window.height} ({error_reason(reason)})"
+        ) from None
 
 
 def _blank_partial_pixels(strip: np.ndarray) -> np.ndarray:

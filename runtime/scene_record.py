@@ -83,7 +83,12 @@ def _opens_as(path: Path, facts: dict[str, Any]) -> bool:
     try:
         with rasterio.open(path) as dataset:
             return (dataset.driver, dataset.width, dataset.height, dataset.count, dataset.dtypes[0]) == (
-                "GTiff", facts["width"], facts["height"], len(facts["bands"]), facts["dtype"])
+                "GTiff",
+                facts["width"],
+                facts["height"],
+                len(facts["bands"]),
+                facts["dtype"],
+            )
     except RasterioError:
         return False
 

@@ -20,8 +20,9 @@ SLURM_ID = "SLURM_ARRAY_TASK_ID"
 KUBERNETES_INDEX = "JOB_COMPLETION_INDEX"
 
 
-def parse_shard(value: str | None, count: int | None = None,
-                environ: Mapping[str, str] | None = None) -> tuple[int, int] | None:
+def parse_shard(
+    value: str | None, count: int | None = None, environ: Mapping[str, str] | None = None
+) -> tuple[int, int] | None:
     """`--shard i/n` (0-based i), or `auto` / `auto/n` read from the scheduler's variables; None without one.
 
     `count` (`--shard-count`) gives the number of tasks where the scheduler does not (Kubernetes).
@@ -46,8 +47,10 @@ def from_scheduler(environ: Mapping[str, str], count: int | None = None) -> tupl
     """(index, count) of this task in a Slurm job array or a Kubernetes Indexed Job; InputError if neither."""
     slurm, kubernetes = environ.get(SLURM_ID), environ.get(KUBERNETES_INDEX)
     if slurm is not None and kubernetes is not None:
-        raise InputError(f"--shard auto: both {SLURM_ID} and {KUBERNETES_INDEX} are set; unset the one that is "
-                         "not this job's, or give --shard i/n")
+        raise InputError(
+            f"--shard auto: both {SLURM_ID} and {KUBERNETES_INDEX} are set; unset the one that is "
+            "not this job's, or give --shard i/n"
+        )
     if slurm is not None:
         return _slurm(environ, count)
     if kubernetes is not None:
@@ -55,11 +58,15 @@ def from_scheduler(environ: Mapping[str, str], count: int | None = None) -> tupl
         if count is None and environ.get(COUNT_VARIABLE):
             count = _whole(environ[COUNT_VARIABLE], COUNT_VARIABLE)
         if count is None:
-            raise InputError(f"--shard auto: {KUBERNETES_INDEX} is set but not how many tasks share the batch; "
-                             f"give --shard-count N or set {COUNT_VARIABLE} to the Job's completions")
+            raise InputError(
+                f"--shard auto: {KUBERNETES_INDEX} is set but not how many tasks share the batch; "
+                f"give --shard-count N or set {COUNT_VARIABLE} to the Job's completions"
+            )
         return _checked(index, count, f"{KUBERNETES_INDEX}={index}")
-    raise InputError(f"--shard auto: neither {SLURM_ID} (a Slurm job array) nor {KUBERNETES_INDEX} (a Kubernetes "
-                     "Indexed Job) is set; run it as an array task or give --shard i/n")
+    raise InputError(
+        f"--shard auto: neither {SLURM_ID} (a Slurm job array) nor {KUBERNETES_INDEX} (a Kubernetes "
+        "Indexed Job) is set; run it as an array task or give --shard i/n"
+    )
 
 
 def _slurm(environ: Mapping[str, str], count: int | None) -> tuple[int, int]:
@@ -72,16 +79,22 @@ def _slurm(environ: Mapping[str, str], count: int | None) -> tuple[int, int]:
         step = _whole(environ.get("SLURM_ARRAY_TASK_STEP") or "1", "SLURM_ARRAY_TASK_STEP") or 1
         index, size = (task - low) // step, (high - low) // step + 1
         if (task - low) % step or (given and _whole(given, "SLURM_ARRAY_TASK_COUNT") != size):
-            raise InputError(f"--shard auto: the Slurm array {low}-{high}:{step} is not one evenly stepped range "
-                             f"(task {task}, {given} tasks); submit it as --array=0-N")
+            raise InputError(
+                f"--shard auto: the Slurm array {low}-{high}:{step} is not one evenly stepped range "
+                f"(task {task}, {given} tasks); submit it as --array=0-N"
+            )
     elif given:
         index, size = task, _whole(given, "SLURM_ARRAY_TASK_COUNT")
     else:
-        raise InputError(f"--shard auto: {SLURM_ID} is set without SLURM_ARRAY_TASK_COUNT or "
-                         "SLURM_ARRAY_TASK_MIN/MAX; run it under sbatch --array or give --shard i/n")
+        raise InputError(
+            f"--shard auto: {SLURM_ID} is set without SLURM_ARRAY_TASK_COUNT or "
+            "SLURM_ARRAY_TASK_MIN/MAX; run it under sbatch --array or give --shard i/n"
+        )
     if count is not None and count != size:
-        raise InputError(f"--shard auto: --shard-count {count} disagrees with the Slurm array's {size} tasks; "
-                         "leave --shard-count out")
+        raise InputError(
+            f"--shard auto: --shard-count {count} disagrees with the Slurm array's {size} tasks; "
+            "leave --shard-count out"
+        )
     return _checked(index, size, f"{SLURM_ID}={task}")
 
 

@@ -42,8 +42,11 @@ def snap_bands(path: Path) -> tuple[SnapBand, ...] | None:
         if index is None or name is None or not index.strip().isdigit():
             return None
         used = (info.findtext("NO_DATA_VALUE_USED") or "").strip().lower() == "true"
-        bands[int(index)] = SnapBand(name.strip(), (info.findtext("PHYSICAL_UNIT") or "").strip(),
-                                     _number(info.findtext("NO_DATA_VALUE")) if used else None)
+        bands[int(index)] = SnapBand(
+            name.strip(),
+            (info.findtext("PHYSICAL_UNIT") or "").strip(),
+            _number(info.findtext("NO_DATA_VALUE")) if used else None,
+        )
     if not bands or sorted(bands) != list(range(len(bands))):
         return None
     return tuple(bands[index] for index in range(len(bands)))
@@ -61,17 +64,17 @@ def _tiff_tag(path: Path, tag: int) -> bytes | None:
             return None
         offset_format, count_format, entry_format, inline = layout
         start = 4 if inline == 4 else 8
-        tiff.seek(struct.unpack(order + offset_format, head[start:start + struct.calcsize(offset_format)])[0])
+        tiff.seek(struct.unpack(order + offset_format, head[start : start + struct.calcsize(offset_format)])[0])
         counted = tiff.read(struct.calcsize(count_format))
         if len(counted) < struct.calcsize(count_format):
             return None
         size = struct.calcsize(order + entry_format)
         entries = tiff.read(struct.unpack(order + count_format, counted)[0] * size)
         for at in range(0, len(entries) - size + 1, size):
-            code, _, count, value = struct.unpack(order + entry_format, entries[at:at + size])
+            code, _, count, value = struct.unpack(order + entry_format, entries[at : at + size])
             if code == tag:
                 if count <= inline:
-                    return entries[at + size - inline:at + size][:count]
+                    return entries[at + size - inline : at + size][:count]
                 tiff.seek(value)
                 return tiff.read(count)
     return None

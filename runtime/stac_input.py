@@ -75,8 +75,13 @@ def read_item_collection(path: Path, pair_by: str | None = None) -> StacPlan:
         if len(s1) != 1 or len(s2) != 1:
             listed = ", ".join(source.item_id for _, source in s1 + s2)
             wanted = "one S1 and one S2 Item" if s1 and s2 else f"an {'S2' if s1 else 'S1'} Item beside {listed}"
-            plan.pairing.problems.append(PairingProblem(
-                path, f"scene {scene!r} has {len(s1)} S1 and {len(s2)} S2 Items ({listed}); it needs {wanted}", scene))
+            plan.pairing.problems.append(
+                PairingProblem(
+                    path,
+                    f"scene {scene!r} has {len(s1)} S1 and {len(s2)} S2 Items ({listed}); it needs {wanted}",
+                    scene,
+                )
+            )
             continue
         plan.pairing.pairs.append(ScenePair(scene, s1[0][0], s2[0][0]))
         plan.sources[scene] = [s1[0][1], s2[0][1]]
@@ -107,20 +112,36 @@ def _read_item(item: object, number: int, collection: Path, pair_by: str | None)
     else:
         scene = str(properties.get(SCENE_PROPERTY) or (suffix["scene"] if suffix else item_id))
     if sensor is None:
-        raise _ItemProblem(scene, f"Item {item_id!r} is neither S1 nor S2: end its id in _s1 or _s2, or give it the "
-                                  "property platform (sentinel-1a, sentinel-2b, ...)")
+        raise _ItemProblem(
+            scene,
+            f"Item {item_id!r} is neither S1 nor S2: end its id in _s1 or _s2, or give it the "
+            "property platform (sentinel-1a, sentinel-2b, ...)",
+        )
     if not plain_name(scene):
-        raise _ItemProblem(scene, f"Item {item_id!r} names its scene {scene!r}: a scene name is a file name, "
-                                  "without folders")
+        raise _ItemProblem(
+            scene, f"Item {item_id!r} names its scene {scene!r}: a scene name is a file name, without folders"
+        )
     asset = _resolve(_data_href(item, item_id, scene), item, collection)
     if not is_remote(asset) and (reason := not_a_file(asset)) is not None:
-        raise _ItemProblem(scene, f"Item {item_id!r}: its data asset {asset} " + (
-            "does not exist" if reason == "no such file" else reason))
-    self_href = next((link.get("href") for link in item.get("links") or [] if isinstance(link, dict)
-                      and link.get("rel") == "self" and isinstance(link.get("href"), str)), None)
+        raise _ItemProblem(
+            scene,
+            f"Item {item_id!r}: its data asset {asset} " + ("does not exist" if reason == "no such file" else reason),
+        )
+    self_href = next(
+        (
+            link.get("href")
+            for link in item.get("links") or []
+            if isinstance(link, dict) and link.get("rel") == "self" and isinstance(link.get("href"), str)
+        ),
+        None,
+    )
     where = shown(collection) if is_remote(collection) else collection.resolve()
-    source = InputItem(sensor, self_href or f"{where}#{item_id}", item_id,
-                       properties.get("datetime") if isinstance(properties.get("datetime"), str) else None)
+    source = InputItem(
+        sensor,
+        self_href or f"{where}#{item_id}",
+        item_id,
+        properties.get("datetime") if isinstance(properties.get("datetime"), str) else None,
+    )
     return scene, sensor, asset, source
 
 
@@ -129,14 +150,22 @@ def _data_href(item: dict[str, Any], item_id: str, scene: str) -> str:
     assets: dict[str, Any] = item["assets"] if isinstance(item.get("assets"), dict) else {}
     chosen = assets.get("data")
     if not isinstance(chosen, dict):
-        candidates = [asset for asset in assets.values() if isinstance(asset, dict)
-                      and "data" in (asset.get("roles") or []) and str(asset.get("type", "")).startswith(GEOTIFF_TYPES)]
+        candidates = [
+            asset
+            for asset in assets.values()
+            if isinstance(asset, dict)
+            and "data" in (asset.get("roles") or [])
+            and str(asset.get("type", "")).startswith(GEOTIFF_TYPES)
+        ]
         chosen = candidates[0] if len(candidates) == 1 else None
     if chosen is None or not isinstance(chosen.get("href"), str) or not chosen["href"]:
         listed = ", ".join(sorted(assets)) or "none"
-        raise _ItemProblem(scene, f"Item {item_id!r} has no GeoTIFF to read (assets: {listed}); give it an asset "
-                                  "'data', or one GeoTIFF asset with the role 'data', holding the scene's bands in one "
-                                  "file")
+        raise _ItemProblem(
+            scene,
+            f"Item {item_id!r} has no GeoTIFF to read (assets: {listed}); give it an asset "
+            "'data', or one GeoTIFF asset with the role 'data', holding the scene's bands in one "
+            "file",
+        )
     return str(chosen["href"])
 
 
@@ -145,8 +174,14 @@ def _resolve(href: str, item: dict[str, Any], collection: Path) -> Path:
     place (a folder, or a URL where the collection was fetched)."""
     if is_remote(href) or Path(href).is_absolute():
         return Path(input_path(href))
-    base = next((str(link["href"]) for link in item.get("links") or [] if isinstance(link, dict)
-                 and link.get("rel") == "self" and isinstance(link.get("href"), str)), None)
+    base = next(
+        (
+            str(link["href"])
+            for link in item.get("links") or []
+            if isinstance(link, dict) and link.get("rel") == "self" and isinstance(link.get("href"), str)
+        ),
+        None,
+    )
     if base is None:
         base = url_of(collection) or str(collection)
     elif not is_remote(base) and not is_remote(collection):

@@ -37,10 +37,18 @@ EDGE_POINTS = 16  # points along each edge of the footprint, so that its outline
 
 # Sentinel-2 MSI (S2A): common name, centre wavelength and full width at half maximum in micrometres.
 S2_SPECTRUM = {
-    "B1": ("coastal", 0.443, 0.027), "B2": ("blue", 0.490, 0.098), "B3": ("green", 0.560, 0.045),
-    "B4": ("red", 0.665, 0.038), "B5": ("rededge", 0.705, 0.019), "B6": ("rededge", 0.740, 0.018),
-    "B7": ("rededge", 0.783, 0.028), "B8": ("nir", 0.842, 0.145), "B8A": ("nir08", 0.865, 0.033),
-    "B9": ("nir09", 0.945, 0.026), "B10": ("cirrus", 1.375, 0.075), "B11": ("swir16", 1.610, 0.143),
+    "B1": ("coastal", 0.443, 0.027),
+    "B2": ("blue", 0.490, 0.098),
+    "B3": ("green", 0.560, 0.045),
+    "B4": ("red", 0.665, 0.038),
+    "B5": ("rededge", 0.705, 0.019),
+    "B6": ("rededge", 0.740, 0.018),
+    "B7": ("rededge", 0.783, 0.028),
+    "B8": ("nir", 0.842, 0.145),
+    "B8A": ("nir08", 0.865, 0.033),
+    "B9": ("nir09", 0.945, 0.026),
+    "B10": ("cirrus", 1.375, 0.075),
+    "B11": ("swir16", 1.610, 0.143),
     "B12": ("swir22", 2.190, 0.242),
 }
 
@@ -60,8 +68,9 @@ def load_pystac() -> Any:
     try:
         import pystac
     except ImportError:
-        raise DependencyError(f"pystac is not installed, so no STAC Items can be written; {INSTALL}, or run "
-                              "with --no-stac") from None
+        raise DependencyError(
+            f"pystac is not installed, so no STAC Items can be written; {INSTALL}, or run with --no-stac"
+        ) from None
     return pystac
 
 
@@ -96,34 +105,57 @@ def build_item(output: Path, inputs: Sequence[InputItem] = ()) -> pystac.Item:
     created = datetime.fromtimestamp(record_path(output).stat().st_mtime, timezone.utc)
     acquired = next((source.datetime for source in inputs if source.sensor == "s2" and source.datetime), None)
     item: pystac.Item = stac.Item(
-        id=record.get("scene", output.stem), geometry=grid["geometry"], bbox=grid["bbox"],
+        id=record.get("scene", output.stem),
+        geometry=grid["geometry"],
+        bbox=grid["bbox"],
         datetime=datetime.fromisoformat(acquired.replace("Z", "+00:00")) if acquired else created,
         properties={"created": _rfc3339(created)},
     )
     item.properties.update(_processing(record, created))
     item.stac_extensions.append(PROCESSING_SCHEMA)
     media = stac.MediaType.COG if record.get("options", {}).get("cog") else stac.MediaType.GEOTIFF
-    asset = stac.Asset(f"./{output.name}", title="cloud-free Sentinel-2 (IB-HFN)", media_type=media,
-                       roles=["data"])
+    asset = stac.Asset(f"./{output.name}", title="cloud-free Sentinel-2 (IB-HFN)", media_type=media, roles=["data"])
     item.add_asset("restored", asset)
-    item.add_asset("record", stac.Asset(f"./{record_path(output).name}", title="ibhfn scene record",
-                                        media_type=stac.MediaType.JSON, roles=["metadata"]))
+    item.add_asset(
+        "record",
+        stac.Asset(
+            f"./{record_path(output).name}",
+            title="ibhfn scene record",
+            media_type=stac.MediaType.JSON,
+            roles=["metadata"],
+        ),
+    )
     if (gate := record.get("gate")) is not None:
-        item.add_asset("gate", stac.Asset(f"./{gate['path']}", title="clear-sky gate G (%)", media_type=media,
-                                          roles=["data"]))
+        item.add_asset(
+            "gate", stac.Asset(f"./{gate['path']}", title="clear-sky gate G (%)", media_type=media, roles=["data"])
+        )
     projection = ProjectionExtension.ext(item, add_if_missing=True)
     projection.code, projection.shape = grid["code"], grid["shape"]
     projection.transform, projection.bbox = grid["transform"], grid["proj_bbox"]
     if grid["code"] is None:
         projection.wkt2 = grid["wkt2"]
     EOExtension.ext(asset, add_if_missing=True).bands = [
-        Band.create(name=name, common_name=S2_SPECTRUM[name][0], center_wavelength=S2_SPECTRUM[name][1],
-                    full_width_half_max=S2_SPECTRUM[name][2]) if name in S2_SPECTRUM else Band.create(name=name)
-        for name in grid["bands"]]
+        Band.create(
+            name=name,
+            common_name=S2_SPECTRUM[name][0],
+            center_wavelength=S2_SPECTRUM[name][1],
+            full_width_half_max=S2_SPECTRUM[name][2],
+        )
+        if name in S2_SPECTRUM
+        else Band.create(name=name)
+        for name in grid["bands"]
+    ]
     RasterExtension.ext(asset, add_if_missing=True).bands = [
-        RasterBand.create(nodata=grid["nodata"], data_type=grid["dtype"], spatial_resolution=grid["resolution"],
-                          scale=scale, offset=offset, unit=None if scale is None else "1")
-        for scale, offset in grid["scaling"]]
+        RasterBand.create(
+            nodata=grid["nodata"],
+            data_type=grid["dtype"],
+            spatial_resolution=grid["resolution"],
+            scale=scale,
+            offset=offset,
+            unit=None if scale is None else "1",
+        )
+        for scale, offset in grid["scaling"]
+    ]
     for link in _input_links(record, inputs, output.parent, stac):
         item.add_link(link)
     return item
@@ -148,8 +180,12 @@ def _grid(dataset: rasterio.DatasetReader) -> dict[str, Any]:
     left, bottom, right, top = dataset.bounds
     west, east, south, north = min(left, right), max(left, right), min(bottom, top), max(bottom, top)
     steps = [i / EDGE_POINTS for i in range(EDGE_POINTS)]
-    ring = ([(west + (east - west) * t, south) for t in steps] + [(east, south + (north - south) * t) for t in steps]
-            + [(east - (east - west) * t, north) for t in steps] + [(west, north - (north - south) * t) for t in steps])
+    ring = (
+        [(west + (east - west) * t, south) for t in steps]
+        + [(east, south + (north - south) * t) for t in steps]
+        + [(east - (east - west) * t, north) for t in steps]
+        + [(west, north - (north - south) * t) for t in steps]
+    )
     lons, lats = transform_points(crs, "EPSG:4326", [x for x, _ in ring], [y for _, y in ring]) if crs else ([], [])
     coordinates = [[round(lon, 7), round(lat, 7)] for lon, lat in zip(lons, lats)]
     scales = dataset.scales or (1.0,) * dataset.count
@@ -175,8 +211,11 @@ def _grid(dataset: rasterio.DatasetReader) -> dict[str, Any]:
 def _processing(record: dict[str, Any], created: datetime) -> dict[str, Any]:
     """The processing extension's fields: what made the output, with which versions, from which engine."""
     engine = record.get("engine", {})
-    software = {name: version for name, version in record.get("versions", {}).items()
-                if isinstance(version, str) and version and version != "not installed"}
+    software = {
+        name: version
+        for name, version in record.get("versions", {}).items()
+        if isinstance(version, str) and version and version != "not installed"
+    }
     software["ibhfn"] = record.get("package_version", ibhfn.__version__)
     name = Path(engine.get("path", "engine")).name
     if engine.get("sha256"):
@@ -186,22 +225,37 @@ def _processing(record: dict[str, Any], created: datetime) -> dict[str, Any]:
         "processing:software": software,
         "processing:version": software["ibhfn"],
         "processing:datetime": _rfc3339(created),
-        "processing:lineage": (f"Clouds removed from Sentinel-2 {Path(inputs.get('s2', {}).get('path', '?')).name} "
-                               f"with Sentinel-1 {Path(inputs.get('s1', {}).get('path', '?')).name} by IB-HFN, "
-                               f"engine {name} on {engine.get('backend', '?')} (sha256 {engine.get('sha256', '?')})"),
+        "processing:lineage": (
+            f"Clouds removed from Sentinel-2 {Path(inputs.get('s2', {}).get('path', '?')).name} "
+            f"with Sentinel-1 {Path(inputs.get('s1', {}).get('path', '?')).name} by IB-HFN, "
+            f"engine {name} on {engine.get('backend', '?')} (sha256 {engine.get('sha256', '?')})"
+        ),
         "ibhfn:engine_sha256": engine.get("sha256"),
     }
 
 
 def _input_links(record: dict[str, Any], inputs: Sequence[InputItem], folder: Path, pystac: Any) -> list[Any]:
     """`derived_from` links to a scene's inputs: their STAC Items where known, else the input files."""
-    links = [pystac.Link("derived_from", source.href, media_type=pystac.MediaType.JSON,
-                         title=f"{source.sensor.upper()} Item {source.item_id}") for source in inputs]
+    links = [
+        pystac.Link(
+            "derived_from",
+            source.href,
+            media_type=pystac.MediaType.JSON,
+            title=f"{source.sensor.upper()} Item {source.item_id}",
+        )
+        for source in inputs
+    ]
     given = {source.sensor for source in inputs}
     for sensor, facts in sorted(record.get("inputs", {}).items()):
         if sensor in ("s1", "s2") and sensor not in given and isinstance(facts, dict) and facts.get("path"):
-            links.append(pystac.Link("derived_from", _href(facts["path"], folder), media_type=pystac.MediaType.GEOTIFF,
-                                     title=f"{sensor.upper()} input"))
+            links.append(
+                pystac.Link(
+                    "derived_from",
+                    _href(facts["path"], folder),
+                    media_type=pystac.MediaType.GEOTIFF,
+                    title=f"{sensor.upper()} input",
+                )
+            )
     return links
 
 

@@ -78,8 +78,11 @@ class TensorRTEngine(Engine):
             if self._engine is None:
                 raise ModelError(f"{path}: TensorRT could not deserialise the plan; {REBUILD_HINT}")
             self._dtypes = self._tensor_dtypes(trt, path)
-            check_declared_shapes(path, sidecar.metadata,  # before buffers are sized by the metadata's bands
-                                  {name: tuple(self._engine.get_tensor_shape(name)) for name in self._dtypes})
+            check_declared_shapes(
+                path,
+                sidecar.metadata,  # before buffers are sized by the metadata's bands
+                {name: tuple(self._engine.get_tensor_shape(name)) for name in self._dtypes},
+            )
             min_shape, max_shape = self._profile_limits()
             tile_size = max_shape[2] if min_shape[2:] == max_shape[2:] else None
             super().__init__(

@@ -77,9 +77,7 @@ class TileGrid:
         if self.tile < 1:
             raise IbhfnError(f"tile size must be positive, got {self.tile}")
         if not 0 <= self.overlap < self.tile:
-            raise IbhfnError(
-                f"tile overlap must be in [0, {self.tile}) for {self.tile} px tiles, got {self.overlap}"
-            )
+            raise IbhfnError(f"tile overlap must be in [0, {self.tile}) for {self.tile} px tiles, got {self.overlap}")
 
     @cached_property
     def rows(self) -> list[int]:
@@ -129,11 +127,19 @@ class TileGrid:
             height = min(self.tile, self.height - top)
             for first, last, start, finished in spans:
                 end = min(self.cols[last - 1] + self.tile, self.width)
-                blocks.append(TileBlock(
-                    index, top, start, height, end - start,
-                    tuple(Tile(top, col) for col in self.cols[first:last]),
-                    self.final_row(index) - top, finished - start, panel,
-                ))
+                blocks.append(
+                    TileBlock(
+                        index,
+                        top,
+                        start,
+                        height,
+                        end - start,
+                        tuple(Tile(top, col) for col in self.cols[first:last]),
+                        self.final_row(index) - top,
+                        finished - start,
+                        panel,
+                    )
+                )
         return blocks
 
     def _column_spans(self, max_width: int, align: int, panel: tuple[int, int]) -> list[tuple[int, int, int, int]]:

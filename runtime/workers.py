@@ -152,8 +152,10 @@ def _restore_scenes(work: _Work, channel: _Channel) -> None:
                 channel.send("warning", warning)
             progress = _ChannelProgress(channel)
             while (pair := channel.next_scene()) is not None:
-                channel.send("finished", run_pair(engine, pair, work.out_dir, work.options, resume=work.resume,
-                                                  progress=progress))
+                channel.send(
+                    "finished",
+                    run_pair(engine, pair, work.out_dir, work.options, resume=work.resume, progress=progress),
+                )
     except IbhfnError as exc:  # the engine cannot run these scenes: the caller stops the batch with it
         channel.send("error", exc)
 
@@ -206,8 +208,12 @@ class _Batch:
         """Give every scene without a result a failed one: its worker ended before finishing it (it was killed)."""
         for pair in self.pairs:
             if pair.name not in self.results:
-                lost = SceneResult(pair.name, output_path(out_dir, pair), "failed",
-                                   message=f"{pair.s2}: not restored: a worker process ended unexpectedly")
+                lost = SceneResult(
+                    pair.name,
+                    output_path(out_dir, pair),
+                    "failed",
+                    message=f"{pair.s2}: not restored: a worker process ended unexpectedly",
+                )
                 self.results[pair.name] = lost
                 self._progress.scene_finished(lost)
 
@@ -248,8 +254,12 @@ def run_batch_in_workers(
             raise
         _end(workers, Path(out_dir), stop=False)
         batch.fail_the_lost(out_dir)
-        return RunSummary([batch.results[pair.name] for pair in pairing.pairs],
-                          [str(problem) for problem in pairing.problems], time.perf_counter() - started, batch.warnings)
+        return RunSummary(
+            [batch.results[pair.name] for pair in pairing.pairs],
+            [str(problem) for problem in pairing.problems],
+            time.perf_counter() - started,
+            batch.warnings,
+        )
 
 
 def _serve(workers: dict[Connection, BaseProcess], batch: _Batch) -> None:

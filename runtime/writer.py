@@ -62,8 +62,9 @@ def reflectance_scaling(dtype: str, s2_offset: int) -> tuple[float, float] | Non
     return (REFLECTANCE_SCALE, s2_offset * REFLECTANCE_SCALE) if dtype == "uint16" else None
 
 
-def encode(restored: np.ndarray, valid: np.ndarray, preprocessing: Preprocessing, dtype: str, *,
-           s2_offset: int = 0) -> np.ndarray:
+def encode(
+    restored: np.ndarray, valid: np.ndarray, preprocessing: Preprocessing, dtype: str, *, s2_offset: int = 0
+) -> np.ndarray:
     """Network-scale rows to uint16 DN (reflectance x 10000 - `s2_offset`, at least 1) or float32 reflectance.
 
     Nodata (0 or NaN) off `valid`.
@@ -113,8 +114,9 @@ def write_errors(path: Path, *, created: bool = True) -> Iterator[None]:
             yield
         except (RasterioError, CPLE_BaseError, OSError) as exc:
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise (no_room(final, reason) if created else
-                   InputError(f"{final}: cannot write the output ({reason})")) from None
+            raise (
+                no_room(final, reason) if created else InputError(f"{final}: cannot write the output ({reason})")
+            ) from None
     if failures and created:  # on creation a failure is raised, a logged one is not the file's
         raise no_room(final, f"GDAL: {failures[0]}")
 
@@ -190,8 +192,11 @@ class SceneWriter:
         """
         width = self._dataset.width
         fresh = (self._next_row, self._next_col) == (0, self._panel[0])
-        if start != self._columns_done or not (fresh or self._next_row == self._dataset.height) or not (
-                start % BLOCK == 0 and start < end <= width and (end % BLOCK == 0 or end == width)):
+        if (
+            start != self._columns_done
+            or not (fresh or self._next_row == self._dataset.height)
+            or not (start % BLOCK == 0 and start < end <= width and (end % BLOCK == 0 or end == width))
+        ):
             raise ValueError(f"panel of columns {start}..{end} does not follow the last one or does not end on a block")
         self._panel, self._pending = (start, end), None
         self._next_row, self._next_col = 0, start
@@ -208,8 +213,10 @@ class SceneWriter:
         strip_rows = rows if col == first else self._strip_rows
         on_blocks = col % BLOCK == 0 and ((col + cols) % BLOCK == 0 or col + cols == stop) and col + cols <= stop
         if (row, col) != (self._next_row, self._next_col) or not on_blocks or rows != strip_rows:
-            raise ValueError(f"piece at row {row}, column {col} of {rows} x {cols} px does not follow the last one, "
-                             f"does not end on a block or differs in height from its strip")
+            raise ValueError(
+                f"piece at row {row}, column {col} of {rows} x {cols} px does not follow the last one, "
+                f"does not end on a block or differs in height from its strip"
+            )
         self._strip_rows = strip_rows
         if not cols:
             return
@@ -220,14 +227,15 @@ class SceneWriter:
             top = row // BLOCK * BLOCK
             bottom = min(top + BLOCK, self._dataset.height)
             take = min(end, bottom) - row
-            self._pending[:, row - top:row - top + take, col - first:col - first + cols] = values[:, :take]
+            self._pending[:, row - top : row - top + take, col - first : col - first + cols] = values[:, :take]
             values = values[:, take:]
             row += take
             if row == bottom:
                 window = rasterio.windows.Window(col, top, cols, bottom - top)
                 with write_errors(self.path):
-                    self._dataset.write(self._pending[:, :bottom - top, col - first:col - first + cols],
-                                        window=window)
+                    self._dataset.write(
+                        self._pending[:, : bottom - top, col - first : col - first + cols], window=window
+                    )
         self._next_col = col + cols
         if self._next_col == stop:
             self._next_row, self._next_col = end, first

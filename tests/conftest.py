@@ -30,8 +30,12 @@ def run_without_torch(code: str, *args: object) -> subprocess.CompletedProcess:
     The process fails if the code imports torch, even where it catches the ImportError itself.
     """
     body = "\n".join("    " + line for line in code.strip().splitlines())
-    return subprocess.run([sys.executable, "-c", HIDE_TORCH.format(body=body), *map(str, args)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", HIDE_TORCH.format(body=body), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -10,8 +10,12 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = {"ibhfn": ROOT / "ibhfn", "ibhfn.export": ROOT / "export", "ibhfn.runtime": ROOT / "runtime",
-           "ibhfn.calibration": ROOT / "calibration"}  # installed names, as pyproject.toml's package-dir maps them
+FOLDERS = {
+    "ibhfn": ROOT / "ibhfn",
+    "ibhfn.export": ROOT / "export",
+    "ibhfn.runtime": ROOT / "runtime",
+    "ibhfn.calibration": ROOT / "calibration",
+}  # installed names, as pyproject.toml's package-dir maps them
 CLI_MODULES = ("cli", "__main__")  # and every <name>_cli
 
 
@@ -19,12 +23,14 @@ def is_cli(module: str) -> bool:
     """A command-line module: cli, <name>_cli or __main__."""
     last = module.rsplit(".", 1)[-1]
     return last in CLI_MODULES or last.endswith("_cli")
+
+
 CLI_LAYER = ("ibhfn.cli_version", "ibhfn.cli_options", "ibhfn.console_scripts")
 
 
 def section() -> str:
     text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
-    return text[text.index("## What each folder may import"):].split("\n## ")[0]
+    return text[text.index("## What each folder may import") :].split("\n## ")[0]
 
 
 def contracts() -> set[str]:
@@ -49,8 +55,9 @@ def modules() -> dict[str, Path]:
     found = {}
     for package, folder in FOLDERS.items():
         for path in folder.rglob("*.py"):
-            if package == "ibhfn" and any(path.is_relative_to(other) for name, other in FOLDERS.items()
-                                          if name != "ibhfn"):
+            if package == "ibhfn" and any(
+                path.is_relative_to(other) for name, other in FOLDERS.items() if name != "ibhfn"
+            ):
                 continue
             parts = path.relative_to(folder).with_suffix("").parts
             name = ".".join((package, *parts))
@@ -119,7 +126,8 @@ def test_no_library_module_imports_a_command_line_module():
             continue
         for target in imported(path, set(found)):
             assert not is_cli(target) and target not in CLI_LAYER, (
-                f"{path.relative_to(ROOT)} imports the command-line module {target}")
+                f"{path.relative_to(ROOT)} imports the command-line module {target}"
+            )
 
 
 def test_the_checker_sees_a_forbidden_import(tmp_path):

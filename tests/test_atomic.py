@@ -27,9 +27,13 @@ def test_a_failure_leaves_nothing(tmp_path):
 
 def test_a_killed_process_s_partial_files_are_removed_and_no_other_s(tmp_path):
     pid = os.getpid() + 1  # as if another process had written them
-    left = [tmp_path / f".a.tif.partial-{pid}", tmp_path / f".a.tif.partial-{pid}.strips",
-            tmp_path / f".a.tif.json.partial-{pid}", tmp_path / f".a.tif.partial-{pid}.0a1b2c3d",
-            tmp_path / f".a.tif.partial-{pid}.0a1b2c3d.strips.4e5f6a7b"]
+    left = [
+        tmp_path / f".a.tif.partial-{pid}",
+        tmp_path / f".a.tif.partial-{pid}.strips",
+        tmp_path / f".a.tif.json.partial-{pid}",
+        tmp_path / f".a.tif.partial-{pid}.0a1b2c3d",
+        tmp_path / f".a.tif.partial-{pid}.0a1b2c3d.strips.4e5f6a7b",
+    ]
     kept = [tmp_path / f".b.tif.partial-{pid}0", tmp_path / "a.tif", tmp_path / f"c.partial-{pid}"]
     for path in left + kept:
         path.write_text("")
@@ -107,7 +111,8 @@ def test_a_link_at_the_temporary_name_is_never_written_through(tmp_path, monkeyp
         tmp.write_text("restored")
     assert victim.read_text() == "precious" and (out / "scene.tif").read_text() == "restored"
     assert sorted(path.name for path in out.iterdir() if path.is_symlink()) == sorted(
-        f".scene.tif{PARTIAL}{os.getpid()}.{suffix}" for suffix in planted)
+        f".scene.tif{PARTIAL}{os.getpid()}.{suffix}" for suffix in planted
+    )
 
 
 def test_a_temporary_file_swapped_for_a_link_is_not_renamed_into_place(tmp_path):

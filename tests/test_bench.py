@@ -22,17 +22,39 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def bench_output() -> str:
     """What `bench/run.py` prints for a 256 px scene, 512 px 'large' and 256 x 1024 'wide' ones, one timed call."""
-    done = subprocess.run([sys.executable, str(BENCH), "--repeats", "1", "--scene", "256", "--large", "512",
-                           "--wide", "1024", "--calibration", "4", "8"],
-                          capture_output=True, text=True, timeout=900, check=False,
-                          env={**os.environ, "COLUMNS": "200"})  # rich would wrap the table at 80
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH),
+            "--repeats",
+            "1",
+            "--scene",
+            "256",
+            "--large",
+            "512",
+            "--wide",
+            "1024",
+            "--calibration",
+            "4",
+            "8",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        env={**os.environ, "COLUMNS": "200"},
+    )  # rich would wrap the table at 80
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
 
 def test_every_cpu_backend_has_a_row(bench_output):
-    for backend, precision in (("PyTorch eager", "fp32"), ("ONNX Runtime", "fp32"), ("ONNX Runtime", "fp16"),
-                               ("ONNX Runtime", "int8")):
+    for backend, precision in (
+        ("PyTorch eager", "fp32"),
+        ("ONNX Runtime", "fp32"),
+        ("ONNX Runtime", "fp16"),
+        ("ONNX Runtime", "int8"),
+    ):
         assert any(backend in line and precision in line for line in bench_output.splitlines()), backend
 
 
@@ -97,8 +119,10 @@ def test_models_exported_from_another_checkpoint_are_not_reused(tmp_path, monkey
 def variant_rows(bench_output: str, title: str) -> dict[str, list[str]]:
     """The rows of one of the in-turn tables, found by its title: first cell -> the others."""
     table = bench_output.split(title)[1].split("└")[0]
-    return {cells[1].strip(): cells[2:] for cells in
-            (line.split("│") for line in table.splitlines() if line.startswith("│"))}
+    return {
+        cells[1].strip(): cells[2:]
+        for cells in (line.split("│") for line in table.splitlines() if line.startswith("│"))
+    }
 
 
 def test_every_output_compression_is_timed_and_sized(bench_output):

@@ -72,8 +72,23 @@ def commands():
 def declaration(param) -> tuple:
     """What makes an option mean what it means: help, default, type, check, metavar, flag, requiredness."""
     info = param.type_descriptor.parameter_info
-    return tuple(map(repr, (param.help, param.default, param.required, param.is_flag, param.multiple, param.metavar,
-                            param.type_descriptor.annotation, info.callback, param.min, param.max)))
+    return tuple(
+        map(
+            repr,
+            (
+                param.help,
+                param.default,
+                param.required,
+                param.is_flag,
+                param.multiple,
+                param.metavar,
+                param.type_descriptor.annotation,
+                info.callback,
+                param.min,
+                param.max,
+            ),
+        )
+    )
 
 
 def test_every_console_script_is_walked():
@@ -86,7 +101,8 @@ def test_every_command_takes_the_shared_error_path():
         assert isinstance(command, Command), f"{where}: declare it with @app.command(cls=Command)"
         for param in command.params:
             assert getattr(param, "min", None) is None and getattr(param, "max", None) is None, (
-                f"{where} {param.opts}: check ranges with cli_options.AtLeast, whose error is one line")
+                f"{where} {param.opts}: check ranges with cli_options.AtLeast, whose error is one line"
+            )
 
 
 def test_no_option_is_declared_twice_with_different_help_default_or_check():
@@ -95,8 +111,11 @@ def test_no_option_is_declared_twice_with_different_help_default_or_check():
         for param in command.params:
             if param.param_type_name == "option":
                 seen[param.opts[0]][declaration(param)].append(where)
-    differing = {name: sorted(map(sorted, decls.values())) for name, decls in seen.items()
-                 if len(decls) > 1 and name not in MEANING_DIFFERS}
+    differing = {
+        name: sorted(map(sorted, decls.values()))
+        for name, decls in seen.items()
+        if len(decls) > 1 and name not in MEANING_DIFFERS
+    }
     assert differing == {}, "declare these once in ibhfn.cli_options"
     stale = [name for name in MEANING_DIFFERS if len(seen.get(name, {})) < 2]
     assert stale == [], "these are declared alike (or once) now: drop them from MEANING_DIFFERS"
@@ -114,24 +133,37 @@ def test_help_shows_choices_not_python_types_and_no_machine_facts(tool):
             assert bad not in result.output, f"{tool} {' '.join(name)} --help shows {bad!r}"
 
 
-@pytest.mark.parametrize(("tool", "args", "message"), [
-    ("ibhfn-eval", ["--data", "d", "--checkpoint", "c", "--split", "dev"],
-     "error: unknown split 'dev'; choose one of train, val, test, all"),
-    ("ibhfn-train", ["--out", "o", "--threads", "0"], "error: --threads must be at least 1, got 0"),
-    ("ibhfn-train", ["--out", "o", "--epochs", "ten"], "error: Invalid value for '--epochs': "),
-    ("ibhfn-synth", ["scene", "o", "--season", "monsoon"],
-     "error: unknown season 'monsoon'; choose one of spring, summer, fall, winter"),
-    ("ibhfn-prepare", ["s2", "p", "o", "--compress", "lzw"],
-     "error: unknown compression 'lzw'; choose one of deflate, zstd, none"),
-])
+@pytest.mark.parametrize(
+    ("tool", "args", "message"),
+    [
+        (
+            "ibhfn-eval",
+            ["--data", "d", "--checkpoint", "c", "--split", "dev"],
+            "error: unknown split 'dev'; choose one of train, val, test, all",
+        ),
+        ("ibhfn-train", ["--out", "o", "--threads", "0"], "error: --threads must be at least 1, got 0"),
+        ("ibhfn-train", ["--out", "o", "--epochs", "ten"], "error: Invalid value for '--epochs': "),
+        (
+            "ibhfn-synth",
+            ["scene", "o", "--season", "monsoon"],
+            "error: unknown season 'monsoon'; choose one of spring, summer, fall, winter",
+        ),
+        (
+            "ibhfn-prepare",
+            ["s2", "p", "o", "--compress", "lzw"],
+            "error: unknown compression 'lzw'; choose one of deflate, zstd, none",
+        ),
+    ],
+)
 def test_a_bad_option_value_is_one_line_and_exit_2_in_every_tool(tool, args, message, tmp_path):
     result = CliRunner().invoke(importlib.import_module(APPS[tool]).app, args)
     assert result.exit_code == 2 and result.stderr.startswith(message), result.output
     assert len(result.stderr.strip().splitlines()) == 1 and not any(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize(("terminal", "quiet", "shown"),
-                         [(True, False, True), (True, True, False), (False, False, False)])
+@pytest.mark.parametrize(
+    ("terminal", "quiet", "shown"), [(True, False, True), (True, True, False), (False, False, False)]
+)
 def test_the_progress_bar_shows_only_on_a_terminal_and_not_when_quiet(terminal, quiet, shown):
     stream = io.StringIO()
     bar = progress_bar("work", quiet=quiet, console=Console(file=stream, force_terminal=terminal))

@@ -29,8 +29,10 @@ def demo(tmp_path_factory):
 
 def test_both_precisions_restore_the_scene_on_its_grid(demo):
     paths, _ = demo
-    with rasterio.open(paths.scenes / "demo_s2.tif") as cloudy, \
-            rasterio.open(paths.scenes / "demo_target.tif") as truth:
+    with (
+        rasterio.open(paths.scenes / "demo_s2.tif") as cloudy,
+        rasterio.open(paths.scenes / "demo_target.tif") as truth,
+    ):
         grid = (cloudy.crs, cloudy.transform, cloudy.shape)
         target = truth.read().astype(float)
         cloudy_error = np.abs(cloudy.read() - target).mean()

@@ -22,6 +22,7 @@ def bench_modules():
     try:
         import host_pipeline
         import null_engine
+
         yield null_engine, host_pipeline
     finally:
         sys.path.remove(str(BENCH))
@@ -48,8 +49,11 @@ def test_null_engine_scene_gives_back_the_input_and_io_only_writes_the_same_file
         result = run_scene(engine, scene.s1, scene.s2, tmp_path / "null.tif", options)
         seconds = host_pipeline.io_only_seconds(engine, (scene.s1, scene.s2), tmp_path / "io.tif", options)
     assert result.status == "done" and seconds > 0
-    with rasterio.open(scene.s2) as src, rasterio.open(tmp_path / "null.tif") as null, \
-            rasterio.open(tmp_path / "io.tif") as io:
+    with (
+        rasterio.open(scene.s2) as src,
+        rasterio.open(tmp_path / "null.tif") as null,
+        rasterio.open(tmp_path / "io.tif") as io,
+    ):
         dn = src.read().astype(np.int64)
         restored, written = null.read().astype(np.int64), io.read().astype(np.int64)
         # blending identical tiles gives each pixel back; DN round-trip through network scale (clipped at 1 DN)

@@ -34,10 +34,19 @@ RUN_SCRIPT = "import sys; from {module} import {function} as main; sys.argv = sy
 def run_script(tool: str, args: list[str], hidden: list[str], shim: Path) -> subprocess.CompletedProcess:
     """Run console script `tool` as pip's wrapper does, with `hidden` modules unimportable."""
     module, function = SCRIPTS[tool].split(":")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shim), os.environ.get("PYTHONPATH", "")]),
-           "HIDDEN_MODULES": ",".join(hidden), "COLUMNS": "120"}
-    return subprocess.run([sys.executable, "-c", RUN_SCRIPT.format(module=module, function=function), tool, *args],
-                          capture_output=True, text=True, env=env, timeout=120)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(shim), os.environ.get("PYTHONPATH", "")]),
+        "HIDDEN_MODULES": ",".join(hidden),
+        "COLUMNS": "120",
+    }
+    return subprocess.run(
+        [sys.executable, "-c", RUN_SCRIPT.format(module=module, function=function), tool, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,18 +56,22 @@ def shim(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.mark.parametrize(("tool", "hidden", "extra"), [
-    ("ibhfn-train", ["torch"], "train"),
-    ("ibhfn-eval", ["torch"], "train"),
-    ("ibhfn-synth", ["scipy"], "train"),
-    ("ibhfn-calibrate", ["onnx"], "calibrate"),
-])
+@pytest.mark.parametrize(
+    ("tool", "hidden", "extra"),
+    [
+        ("ibhfn-train", ["torch"], "train"),
+        ("ibhfn-eval", ["torch"], "train"),
+        ("ibhfn-synth", ["scipy"], "train"),
+        ("ibhfn-calibrate", ["onnx"], "calibrate"),
+    ],
+)
 @pytest.mark.parametrize("args", [["--help"], ["--out", "run"]], ids=["help", "work"])
 def test_a_tool_without_its_extra_names_the_extra_in_one_line(tool, hidden, extra, args, shim):
     done = run_script(tool, args, hidden, shim)
     assert done.returncode == 2, done.stderr
-    assert done.stderr.strip() == (f"error: {tool} needs the {extra} extra, and {hidden[0]} is not installed: "
-                                   f"pip install 'ibhfn[{extra}]'")
+    assert done.stderr.strip() == (
+        f"error: {tool} needs the {extra} extra, and {hidden[0]} is not installed: pip install 'ibhfn[{extra}]'"
+    )
     assert done.stdout == ""
 
 
@@ -89,7 +102,8 @@ def test_rich_is_declared_where_the_runtime_imports_it():
 def test_export_onnx_without_torch_names_the_export_extra_and_trt_help_still_runs(shim, tmp_path):
     done = run_script("ibhfn-export", ["onnx", "--out", str(tmp_path / "m.onnx")], ["torch"], shim)
     assert done.returncode == 2, done.stderr
-    assert done.stderr.strip() == ("error: ibhfn-export onnx needs the export extra, and torch is not installed: "
-                                   "pip install 'ibhfn[export]'")
+    assert done.stderr.strip() == (
+        "error: ibhfn-export onnx needs the export extra, and torch is not installed: pip install 'ibhfn[export]'"
+    )
     assert not (tmp_path / "m.onnx").exists()
     assert run_script("ibhfn-export", ["trt", "--help"], ["torch"], shim).returncode == 0

@@ -101,8 +101,9 @@ def test_gate_loss_rewards_the_right_gate():
 
 def test_dsen2cr_output_has_no_kl_or_gate_term(images):
     target, cloudy = images
-    result = joint_loss(IBHFNOutput(image=cloudy), target, cloudy, LossSchedule().weights(0),
-                        cloud_mask=torch.zeros(2, 24, 24))
+    result = joint_loss(
+        IBHFNOutput(image=cloudy), target, cloudy, LossSchedule().weights(0), cloud_mask=torch.zeros(2, 24, 24)
+    )
     assert set(result.terms) == {"l1", "ssim", "sam", "contrastive"}
 
 

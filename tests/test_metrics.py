@@ -25,8 +25,14 @@ def pair() -> tuple[np.ndarray, np.ndarray]:
 
 def _skimage_ssim(pred: np.ndarray, target: np.ndarray, full: bool = False):
     return structural_similarity(
-        pred, target, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
-        data_range=1.0, channel_axis=0, full=full,
+        pred,
+        target,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        data_range=1.0,
+        channel_axis=0,
+        full=full,
     )
 
 
@@ -118,8 +124,7 @@ def test_per_band_values_average_to_the_overall_ones(pair):
         assert bands.shape == (13,)
         assert bands.mean() == pytest.approx(fn(pred, target), rel=1e-12)
     band_rmse = metrics.rmse(pred[:1], target[:1], per_band=True)
-    np.testing.assert_allclose(metrics.psnr(pred[:1], target[:1], per_band=True),
-                               20 * np.log10(1 / band_rmse))
+    np.testing.assert_allclose(metrics.psnr(pred[:1], target[:1], per_band=True), 20 * np.log10(1 / band_rmse))
 
 
 def test_mask_restricts_to_valid_pixels_and_skips_empty_images(pair):
@@ -129,7 +134,8 @@ def test_mask_restricts_to_valid_pixels_and_skips_empty_images(pair):
     expected = np.abs(pred[0, :, :10, :5] - target[0, :, :10, :5]).mean()
     assert metrics.mae(pred, target, mask=mask) == pytest.approx(expected, rel=1e-12)
     assert metrics.sam(pred, target, mask=mask) == pytest.approx(
-        metrics.sam(pred[0, :, :10, :5], target[0, :, :10, :5]), rel=1e-12)
+        metrics.sam(pred[0, :, :10, :5], target[0, :, :10, :5]), rel=1e-12
+    )
     assert np.isnan(metrics.rmse(pred, target, mask=np.zeros_like(mask)))
 
 
@@ -137,8 +143,10 @@ def test_compute_metrics_bundles_the_five(pair):
     pred, target = pair
     result = metrics.compute_metrics(pred, target)
     assert result.to_dict() == {
-        "mae": metrics.mae(pred, target), "rmse": metrics.rmse(pred, target),
-        "psnr": metrics.psnr(pred, target), "ssim": metrics.ssim(pred, target),
+        "mae": metrics.mae(pred, target),
+        "rmse": metrics.rmse(pred, target),
+        "psnr": metrics.psnr(pred, target),
+        "ssim": metrics.ssim(pred, target),
         "sam": metrics.sam(pred, target),
     }
 

@@ -30,8 +30,9 @@ def test_a_file_in_the_way_is_named(tmp_path, a_file):
 def test_a_folder_that_cannot_be_written_is_named(tmp_path, monkeypatch):
     # root, which runs CI, may write anywhere: the permission answer is what is stood in for here
     monkeypatch.setattr(os, "access", lambda path, mode: False)
-    assert output_folder_problem(tmp_path / "out") == (f"{tmp_path}: not writable, so the outputs cannot be "
-                                                      f"written to {tmp_path / 'out'}")
+    assert output_folder_problem(tmp_path / "out") == (
+        f"{tmp_path}: not writable, so the outputs cannot be written to {tmp_path / 'out'}"
+    )
 
 
 def test_resume_asks_only_for_a_folder(tmp_path, monkeypatch):

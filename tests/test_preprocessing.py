@@ -63,8 +63,9 @@ def test_an_offset_product_maps_as_the_same_reflectance_and_comes_back_in_its_ow
     shifted = dn - S2_BASELINE_04_OFFSET  # the same reflectance as a product of baseline 04.00 stores it
     optical = preprocessing.optical(shifted, offset=S2_BASELINE_04_OFFSET)
     np.testing.assert_array_equal(optical, preprocessing.optical(dn))
-    np.testing.assert_array_equal(preprocessing.optical(shifted.copy(), offset=S2_BASELINE_04_OFFSET, in_place=True),
-                                  optical)
+    np.testing.assert_array_equal(
+        preprocessing.optical(shifted.copy(), offset=S2_BASELINE_04_OFFSET, in_place=True), optical
+    )
     assert optical[3, 2, 2] == 0.0  # NaN is still reflectance 0
     dark = np.full((1, 1, 1), 400.0, np.float32)  # reflectance -0.06 once offset: clipped to 0
     assert preprocessing.optical(dark, offset=S2_BASELINE_04_OFFSET).item() == 0.0

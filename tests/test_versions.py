@@ -29,16 +29,26 @@ except SystemExit as done:
 def test_the_lines_name_ibhfn_python_and_every_library():
     lines = version_lines()
     assert lines[:2] == [f"ibhfn {ibhfn.__version__}", f"python {platform.python_version()}"]
-    assert [line.split()[0] for line in lines[2:]] == ["numpy", "rasterio", "gdal", "onnxruntime", "tensorrt",
-                                                       "cuda-python", "pycuda", "torch"]
+    assert [line.split()[0] for line in lines[2:]] == [
+        "numpy",
+        "rasterio",
+        "gdal",
+        "onnxruntime",
+        "tensorrt",
+        "cuda-python",
+        "pycuda",
+        "torch",
+    ]
     assert f"onnxruntime {installed_version(LIBRARIES['onnxruntime'])}" in lines  # onnxruntime-gpu on a GPU host
     assert f"torch {metadata.version('torch')}" in lines
     assert len(LIBRARIES) == len(lines) - 3  # GDAL is told with rasterio
 
 
-@pytest.mark.parametrize("app", [run_app, verify_app, export_app, calibrate_app, synth_app, train_app, eval_app,
-                                 prepare_app],
-                         ids=["run", "verify", "export", "calibrate", "synth", "train", "eval", "prepare"])
+@pytest.mark.parametrize(
+    "app",
+    [run_app, verify_app, export_app, calibrate_app, synth_app, train_app, eval_app, prepare_app],
+    ids=["run", "verify", "export", "calibrate", "synth", "train", "eval", "prepare"],
+)
 def test_every_cli_tells_its_versions(app):
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0, result.output

@@ -48,9 +48,17 @@ class ClearPatches(SkipsCorrupt):
         s2, (bounds, crs) = read_patch(path, 13)
         s1 = np.broadcast_to(np.asarray(CONSTANT_S1_DB, np.float32)[:, None, None], (2, *s2.shape[1:]))
         clear = self.preprocessing.optical(s2)
-        return Sample(sar=self.preprocessing.sar(s1.copy()), optical=clear, target=clear.copy(), cloud_mask=None,
-                      scene=scene_of(path), roi_season=scene_of(path).split("/")[0],
-                      patch=int(_name_parts(path)["patch"]), bounds=bounds, crs=crs)
+        return Sample(
+            sar=self.preprocessing.sar(s1.copy()),
+            optical=clear,
+            target=clear.copy(),
+            cloud_mask=None,
+            scene=scene_of(path),
+            roi_season=scene_of(path).split("/")[0],
+            patch=int(_name_parts(path)["patch"]),
+            bounds=bounds,
+            crs=crs,
+        )
 
 
 def scene_of(path: Path) -> str:

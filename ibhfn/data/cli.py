@@ -53,24 +53,31 @@ def tree(
     """Write a SEN12MS-CR-layout tree of synthetic patches (real scene ids from the splits)."""
     if min(train, val, test) < 0 or patches < 1 or size < 1:
         raise InputError("scene counts must be >= 0, --patches and --size >= 1")
-    write_tree(out, seed=seed, scenes_per_split=(train, val, test), patches_per_scene=patches,
-               rois=roi or None, size=size)
+    write_tree(
+        out, seed=seed, scenes_per_split=(train, val, test), patches_per_scene=patches, rois=roi or None, size=size
+    )
     typer.echo(f"wrote {train + val + test} scenes x {patches} patches under {out}")
 
 
 @app.command(cls=Command)
 @report_errors
 def scene(
-    out: Annotated[Path, typer.Argument(
-        metavar="OUT", help="Folder for <name>_s1.tif, <name>_s2.tif, _target, _cloudmask.")],
+    out: Annotated[
+        Path, typer.Argument(metavar="OUT", help="Folder for <name>_s1.tif, <name>_s2.tif, _target, _cloudmask.")
+    ],
     size: Annotated[str, typer.Option(metavar="HxW", help="Scene size HxW in pixels.")] = "1024x1024",
     seed: SeedOption = 0,
     name: Annotated[str, typer.Option(help="Scene name.")] = "scene",
     s1_crs: Annotated[Optional[str], typer.Option(help="Put S1 on a grid in this CRS, e.g. EPSG:4326.")] = None,
     s1_resolution: Annotated[Optional[float], typer.Option(help="S1 pixel size in S1 CRS units.")] = None,
     nodata_border: Annotated[int, typer.Option(help="S2 nodata pixels along every edge.")] = 0,
-    season: Annotated[str, typer.Option(
-        metavar=choices_metavar(tuple(SEASONS)), callback=OneOf(tuple(SEASONS), "season"), help="Season of the scene.")
+    season: Annotated[
+        str,
+        typer.Option(
+            metavar=choices_metavar(tuple(SEASONS)),
+            callback=OneOf(tuple(SEASONS), "season"),
+            help="Season of the scene.",
+        ),
     ] = "summer",
     cloudiness: Annotated[Optional[float], typer.Option(help="Cloud amount in [0, 1]; random if not given.")] = None,
 ) -> None:
@@ -78,21 +85,33 @@ def scene(
     height, width = parse_size(size)
     if cloudiness is not None and not 0.0 <= cloudiness <= 1.0:
         raise InputError(f"--cloudiness must be in [0, 1]; got {cloudiness}")
-    paths = write_scene(out, name, height=height, width=width, seed=seed, s1_crs=s1_crs,
-                        s1_resolution=s1_resolution, nodata_border=nodata_border, season=season,
-                        cloudiness=cloudiness)
+    paths = write_scene(
+        out,
+        name,
+        height=height,
+        width=width,
+        seed=seed,
+        s1_crs=s1_crs,
+        s1_resolution=s1_resolution,
+        nodata_border=nodata_border,
+        season=season,
+        cloudiness=cloudiness,
+    )
     typer.echo(f"wrote {paths.s1}, {paths.s2}, {paths.target}, {paths.mask}")
 
 
 @app.command(cls=Command)
 @report_errors
 def compare(
-    synthetic: Annotated[Path, typer.Argument(
-        metavar="SYNTHETIC", help="SEN12MS-CR-layout folder, e.g. written by `tree`.")],
-    real: Annotated[Path, typer.Argument(
-        metavar="REAL", help="SEN12MS-CR-layout folder of real patches (S1 or cloudy may lack).")],
-    json_out: Annotated[Optional[Path], typer.Option(
-        "--json", help="Write both summaries and the distances here.")] = None,
+    synthetic: Annotated[
+        Path, typer.Argument(metavar="SYNTHETIC", help="SEN12MS-CR-layout folder, e.g. written by `tree`.")
+    ],
+    real: Annotated[
+        Path, typer.Argument(metavar="REAL", help="SEN12MS-CR-layout folder of real patches (S1 or cloudy may lack).")
+    ],
+    json_out: Annotated[
+        Optional[Path], typer.Option("--json", help="Write both summaries and the distances here.")
+    ] = None,
     pixels: Annotated[int, typer.Option(help="Random pixels drawn from each file.")] = distribution.DEFAULT_PIXELS,
     seed: SeedOption = 0,
 ) -> None:
@@ -101,13 +120,19 @@ def compare(
         distribution.patch_files(folder)  # a bad second folder stops before the first is read
     # The JSON's temporary file is made first, so a --json that cannot be written stops before the work.
     with atomic_path(json_out) if json_out is not None else contextlib.nullcontext() as tmp:
-        a, b = (distribution.folder_statistics(folder, max_pixels_per_file=pixels, seed=seed)
-                for folder in (synthetic, real))
+        a, b = (
+            distribution.folder_statistics(folder, max_pixels_per_file=pixels, seed=seed)
+            for folder in (synthetic, real)
+        )
         comparison = distribution.compare(a, b)
         typer.echo(distribution.format_comparison(a, b, comparison, ("synthetic", "real")))
         if tmp is not None:
-            report = {"synthetic": a.to_dict(), "real": b.to_dict(), "distance": comparison.to_dict(),
-                      "sampling": {"pixels_per_file": pixels, "seed": seed}}
+            report = {
+                "synthetic": a.to_dict(),
+                "real": b.to_dict(),
+                "distance": comparison.to_dict(),
+                "sampling": {"pixels_per_file": pixels, "seed": seed},
+            }
             tmp.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     if json_out is not None:
         typer.echo(f"wrote {json_out}")

@@ -25,9 +25,7 @@ from ibhfn.data.fields import fractal, smoothstep
 WAVELENGTHS_NM = np.array([443, 490, 560, 665, 705, 740, 783, 842, 865, 945, 1375, 1610, 2190], np.float32)
 # TOA reflectance of an opaque cloud top: flat over VIS, rising into NIR, lower in SWIR and in the
 # cirrus band B10 (the mean of the opaque pixels of the real SEN12MS-CR-TS series).
-CLOUD_SPECTRUM = np.array(
-    [0.63, 0.62, 0.58, 0.62, 0.63, 0.67, 0.69, 0.67, 0.70, 0.36, 0.066, 0.41, 0.32], np.float32
-)
+CLOUD_SPECTRUM = np.array([0.63, 0.62, 0.58, 0.62, 0.63, 0.67, 0.69, 0.67, 0.70, 0.36, 0.066, 0.41, 0.32], np.float32)
 CLOUD_BRIGHTNESS = (0.8, 1.15)  # range of an acquisition's cloud-top brightness, times CLOUD_SPECTRUM
 HAZE_CHANCE = 0.4  # share of acquisitions with residual haze in the clear image
 HAZE_MAX = 0.12  # its largest opacity at blue
@@ -36,9 +34,7 @@ THIN_WEIGHT = np.minimum((490.0 / WAVELENGTHS_NM) ** 1.5, 1.2).astype(np.float32
 # Fraction of the TOA reflectance a full shadow removes, per band: little in the blue, where path
 # radiance and skylight stay, most in NIR and SWIR, none in B10 (its signal comes from above the
 # clouds). The shape of the real SEN12MS-CR-TS shadows, deepened to a full shadow.
-SHADOW_DARKENING = np.array(
-    [0.05, 0.25, 0.35, 0.45, 0.50, 0.55, 0.57, 0.60, 0.60, 0.60, 0.0, 0.65, 0.68], np.float32
-)
+SHADOW_DARKENING = np.array([0.05, 0.25, 0.35, 0.45, 0.50, 0.55, 0.57, 0.60, 0.60, 0.60, 0.0, 0.65, 0.68], np.float32)
 SHADOW_DISTANCE = (10.0, 90.0)  # px from a cloud to its shadow: low to high clouds, low to high sun
 
 

@@ -44,8 +44,10 @@ DEFAULT_PIXELS = 4096  # pixels drawn from each file
 SAMPLE_ROWS = 2**18  # the most pixels, windows or patches any one statistic keeps
 THICK_B2_JUMP = 0.15  # cloudy minus clear B2 reflectance above which a masked pixel is thick cloud
 THIN_B2_JUMP = 0.02  # ... and above which (up to THICK_B2_JUMP) any pixel is thin cloud or haze
-CLOUD_RULE = (f"B2 jump = cloudy - clear B2; thick: threshold cloud mask > 0.5 and jump > {THICK_B2_JUMP}; "
-              f"thin: {THIN_B2_JUMP} < jump <= {THICK_B2_JUMP}; cover: mask > 0.5")
+CLOUD_RULE = (
+    f"B2 jump = cloudy - clear B2; thick: threshold cloud mask > 0.5 and jump > {THICK_B2_JUMP}; "
+    f"thin: {THIN_B2_JUMP} < jump <= {THICK_B2_JUMP}; cover: mask > 0.5"
+)
 CLOUD_KINDS = ("thick", "thin")
 COVER_BINS = 10
 SPECKLE_WINDOW = 7
@@ -62,8 +64,11 @@ class CloudSpectrum:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the pixel count and both spectra by band name."""
-        return {"pixels": self.pixels, "cloudy": _by_band(self.cloudy, S2_BANDS),
-                "clear": _by_band(self.clear, S2_BANDS)}
+        return {
+            "pixels": self.pixels,
+            "cloudy": _by_band(self.cloudy, S2_BANDS),
+            "clear": _by_band(self.clear, S2_BANDS),
+        }
 
 
 @dataclass
@@ -88,13 +93,21 @@ class FolderStatistics:
         """JSON-ready: every statistic by band name (null where the folder lacks it)."""
         cover = None
         if self.cloud_cover is not None:
-            cover = {"patches": self.cloudy_patches, "mean": float(self.cloud_cover.mean()),
-                     "bin_edges": np.linspace(0.0, 1.0, COVER_BINS + 1).round(6).tolist(),
-                     "histogram": _listed(_cover_histogram(self.cloud_cover))}
+            cover = {
+                "patches": self.cloudy_patches,
+                "mean": float(self.cloud_cover.mean()),
+                "bin_edges": np.linspace(0.0, 1.0, COVER_BINS + 1).round(6).tolist(),
+                "histogram": _listed(_cover_histogram(self.cloud_cover)),
+            }
         spectra = None
         if self.cloud_spectra is not None:
-            spectra = {"rule": CLOUD_RULE, **{kind: None if spectrum is None else spectrum.to_dict()
-                                              for kind, spectrum in self.cloud_spectra.items()}}
+            spectra = {
+                "rule": CLOUD_RULE,
+                **{
+                    kind: None if spectrum is None else spectrum.to_dict()
+                    for kind, spectrum in self.cloud_spectra.items()
+                },
+            }
         return {
             "root": self.root,
             "files": self.files,
@@ -135,11 +148,14 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready distances, "n/a" for a part either side lacks."""
-        spectra = {kind: "n/a" if d is None else {"mad": d.mad, "angle_deg": d.angle_deg, "added_mad": d.added_mad}
-                   for kind, d in self.cloud_spectra.items()}
+        spectra = {
+            kind: "n/a" if d is None else {"mad": d.mad, "angle_deg": d.angle_deg, "added_mad": d.added_mad}
+            for kind, d in self.cloud_spectra.items()
+        }
         return {
-            "s2_quantiles": _or_na(self.s2_quantiles, lambda v: {"per_band": _by_band(v, S2_BANDS),
-                                                                 "overall": self.s2_quantiles_overall}),
+            "s2_quantiles": _or_na(
+                self.s2_quantiles, lambda v: {"per_band": _by_band(v, S2_BANDS), "overall": self.s2_quantiles_overall}
+            ),
             "s2_correlation": _or_na(self.s2_correlation, _finite),
             "cloud_spectra": spectra,
             "cloud_cover_wasserstein": _or_na(self.cloud_cover, float),
@@ -160,7 +176,7 @@ class _Sample:
         """Offer (n, width) rows to the sample."""
         capacity, count = len(self._rows), len(rows)
         free = min(max(capacity - self.seen, 0), count)
-        self._rows[self.seen:self.seen + free] = rows[:free]
+        self._rows[self.seen : self.seen + free] = rows[:free]
         if free < count:
             # Row i (from 0, over everything added) takes a random slot with probability capacity / (i + 1).
             slots = self._rng.integers(0, np.arange(self.seen + free, self.seen + count) + 1)
@@ -170,7 +186,7 @@ class _Sample:
 
     def rows(self) -> np.ndarray | None:
         """The sample, or None when nothing was added."""
-        return None if self.seen == 0 else self._rows[:min(self.seen, len(self._rows))]
+        return None if self.seen == 0 else self._rows[: min(self.seen, len(self._rows))]
 
 
 def patch_files(root: str | Path) -> dict[str, dict[tuple[str, int], Path]]:
@@ -182,11 +198,14 @@ def patch_files(root: str | Path) -> dict[str, dict[tuple[str, int], Path]]:
     if not root.is_dir():
         raise InputError(f"{root}: no such folder (expected a SEN12MS-CR-layout folder)")
     found = _patches_on_disk(root)
-    files = {kind: {key: patch_paths(root, *key)[KINDS.index(kind)] for key in sorted(found[kind], key=_patch_order)}
-             for kind in KINDS}
+    files = {
+        kind: {key: patch_paths(root, *key)[KINDS.index(kind)] for key in sorted(found[kind], key=_patch_order)}
+        for kind in KINDS
+    }
     if not any(files.values()):
-        raise InputError(f"{root}: no SEN12MS-CR-layout files "
-                         f"(<ROI>_<season>_s1|s2|s2_cloudy/<kind>_<scene>/..._p<patch>.tif)")
+        raise InputError(
+            f"{root}: no SEN12MS-CR-layout files (<ROI>_<season>_s1|s2|s2_cloudy/<kind>_<scene>/..._p<patch>.tif)"
+        )
     return files
 
 
@@ -196,7 +215,10 @@ def _patch_order(key: tuple[str, int]) -> tuple[str, int, int]:
 
 
 def folder_statistics(
-    root: str | Path, *, max_pixels_per_file: int = DEFAULT_PIXELS, seed: int = 0,
+    root: str | Path,
+    *,
+    max_pixels_per_file: int = DEFAULT_PIXELS,
+    seed: int = 0,
 ) -> FolderStatistics:
     """Summarise a SEN12MS-CR-layout folder from `max_pixels_per_file` random pixels of each file."""
     if max_pixels_per_file < 1:
@@ -251,7 +273,8 @@ def _correlation(rows: np.ndarray) -> np.ndarray:
 
 
 def _cloud_statistics(
-    files: dict[str, dict[tuple[str, int], Path]], rng: np.random.Generator,
+    files: dict[str, dict[tuple[str, int], Path]],
+    rng: np.random.Generator,
 ) -> tuple[dict[str, CloudSpectrum | None] | None, np.ndarray | None, int]:
     """Thick and thin cloud spectra over the cloudy / clear pairs, and the cover of every cloudy patch."""
     sums = {kind: np.zeros((2, len(S2_BANDS))) for kind in CLOUD_KINDS}
@@ -276,14 +299,18 @@ def _cloud_statistics(
             counts[kind] += int(where.sum())
     spectra = None
     if pairs:
-        spectra = {kind: CloudSpectrum(counts[kind], *(sums[kind] / counts[kind])) if counts[kind] else None
-                   for kind in CLOUD_KINDS}
+        spectra = {
+            kind: CloudSpectrum(counts[kind], *(sums[kind] / counts[kind])) if counts[kind] else None
+            for kind in CLOUD_KINDS
+        }
     cover = covers.rows()
     return spectra, None if cover is None else cover[:, 0], covers.seen
 
 
 def _s1_statistics(
-    paths: Iterable[Path], max_pixels: int, rng: np.random.Generator,
+    paths: Iterable[Path],
+    max_pixels: int,
+    rng: np.random.Generator,
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Per-band dB quantiles and median 7 x 7 window speckle CV of the S1 files (None without any)."""
     pixels = _Sample(SAMPLE_ROWS, len(S1_BANDS), rng)
@@ -302,7 +329,7 @@ def _window_cv(db: np.ndarray) -> np.ndarray:
     """(windows, 2): std / mean of linear intensity in each whole, finite, non-overlapping window."""
     bands, height, width = db.shape
     rows, cols = height // SPECKLE_WINDOW, width // SPECKLE_WINDOW
-    linear = 10.0 ** (db[:, :rows * SPECKLE_WINDOW, :cols * SPECKLE_WINDOW].astype(np.float64) / 10.0)
+    linear = 10.0 ** (db[:, : rows * SPECKLE_WINDOW, : cols * SPECKLE_WINDOW].astype(np.float64) / 10.0)
     blocks = linear.reshape(bands, rows, SPECKLE_WINDOW, cols, SPECKLE_WINDOW)
     mean, std = blocks.mean(axis=(2, 4)), blocks.std(axis=(2, 4))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -364,42 +391,95 @@ def _or_na(value: Any, to_json: Any) -> Any:
     return "n/a" if value is None else to_json(value)
 
 
-def format_comparison(a: FolderStatistics, b: FolderStatistics, comparison: Comparison,
-                      names: tuple[str, str] = ("a", "b")) -> str:
+def format_comparison(
+    a: FolderStatistics, b: FolderStatistics, comparison: Comparison, names: tuple[str, str] = ("a", "b")
+) -> str:
     """An aligned text table: each distance beside both sides' key number ("n/a" where a side lacks it)."""
     rows: list[tuple[str, ...]] = [("part (key number)", "distance", *names)]  # four columns each
     for index, band in enumerate(S2_BANDS):
-        rows.append((f"S2 {band} quantile MAD (median)", _cell(comparison.s2_quantiles, index),
-                     *(_cell(s.s2_quantiles, MEDIAN, index) for s in (a, b))))
+        rows.append(
+            (
+                f"S2 {band} quantile MAD (median)",
+                _cell(comparison.s2_quantiles, index),
+                *(_cell(s.s2_quantiles, MEDIAN, index) for s in (a, b)),
+            )
+        )
     rows.append(("S2 quantile MAD, all bands", _cell(comparison.s2_quantiles_overall), "", ""))
-    rows.append(("S2 correlation MAD (mean off-diagonal r)", _cell(comparison.s2_correlation),
-                 *(_cell(_mean_off_diagonal(s.s2_correlation)) for s in (a, b))))
+    rows.append(
+        (
+            "S2 correlation MAD (mean off-diagonal r)",
+            _cell(comparison.s2_correlation),
+            *(_cell(_mean_off_diagonal(s.s2_correlation)) for s in (a, b)),
+        )
+    )
     for kind in CLOUD_KINDS:
         distance = comparison.cloud_spectra[kind]
         sides = [_kind(a, kind), _kind(b, kind)]
-        rows.append((f"{kind} cloud spectrum MAD (B2 cloudy)", _cell(distance and distance.mad),
-                     *(_cell(s and s.cloudy[_B2]) for s in sides)))
-        rows.append((f"{kind} cloud angle deg (pixels)", _cell(distance and distance.angle_deg, digits=2),
-                     *(str(s.pixels) if s else "n/a" for s in sides)))
-        rows.append((f"{kind} cloud added MAD (B2 added)", _cell(distance and distance.added_mad),
-                     *(_cell(s and s.cloudy[_B2] - s.clear[_B2]) for s in sides)))
-    rows.append(("cloud cover Wasserstein (mean cover)", _cell(comparison.cloud_cover),
-                 *(_cell(None if s.cloud_cover is None else s.cloud_cover.mean()) for s in (a, b))))
+        rows.append(
+            (
+                f"{kind} cloud spectrum MAD (B2 cloudy)",
+                _cell(distance and distance.mad),
+                *(_cell(s and s.cloudy[_B2]) for s in sides),
+            )
+        )
+        rows.append(
+            (
+                f"{kind} cloud angle deg (pixels)",
+                _cell(distance and distance.angle_deg, digits=2),
+                *(str(s.pixels) if s else "n/a" for s in sides),
+            )
+        )
+        rows.append(
+            (
+                f"{kind} cloud added MAD (B2 added)",
+                _cell(distance and distance.added_mad),
+                *(_cell(s and s.cloudy[_B2] - s.clear[_B2]) for s in sides),
+            )
+        )
+    rows.append(
+        (
+            "cloud cover Wasserstein (mean cover)",
+            _cell(comparison.cloud_cover),
+            *(_cell(None if s.cloud_cover is None else s.cloud_cover.mean()) for s in (a, b)),
+        )
+    )
     for index, band in enumerate(S1_BANDS):
-        rows.append((f"S1 {band} quantile MAD dB (median dB)", _cell(comparison.s1_quantiles, index, digits=2),
-                     *(_cell(s.s1_quantiles, MEDIAN, index, digits=2) for s in (a, b))))
+        rows.append(
+            (
+                f"S1 {band} quantile MAD dB (median dB)",
+                _cell(comparison.s1_quantiles, index, digits=2),
+                *(_cell(s.s1_quantiles, MEDIAN, index, digits=2) for s in (a, b)),
+            )
+        )
     for index, band in enumerate(S1_BANDS):
-        rows.append((f"S1 {band} speckle CV difference (CV)", _cell(comparison.s1_speckle_cv, index),
-                     *(_cell(s.s1_speckle_cv, index) for s in (a, b))))
+        rows.append(
+            (
+                f"S1 {band} speckle CV difference (CV)",
+                _cell(comparison.s1_speckle_cv, index),
+                *(_cell(s.s1_speckle_cv, index) for s in (a, b)),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
-             for row in rows]
-    files = "; ".join(f"{name}: {s.root} ({', '.join(f'{k} {n}' for k, n in s.files.items())} files)"
-                      for name, s in zip(names, (a, b)))
-    notes = [f"cover histogram, {COVER_BINS} bins over [0, 1], {name}: {_histogram(s)}"
-             for name, s in zip(names, (a, b))]
-    return "\n".join([files, *(line.rstrip() for line in lines), *notes, CLOUD_RULE,
-                      "reflectance unless marked dB; n/a: a side lacks the data"])
+    lines = [
+        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+        for row in rows
+    ]
+    files = "; ".join(
+        f"{name}: {s.root} ({', '.join(f'{k} {n}' for k, n in s.files.items())} files)"
+        for name, s in zip(names, (a, b))
+    )
+    notes = [
+        f"cover histogram, {COVER_BINS} bins over [0, 1], {name}: {_histogram(s)}" for name, s in zip(names, (a, b))
+    ]
+    return "\n".join(
+        [
+            files,
+            *(line.rstrip() for line in lines),
+            *notes,
+            CLOUD_RULE,
+            "reflectance unless marked dB; n/a: a side lacks the data",
+        ]
+    )
 
 
 def _cell(value: Any, *index: int, digits: int = 4) -> str:

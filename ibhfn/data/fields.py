@@ -39,9 +39,7 @@ def value_noise(seed: int, rows: np.ndarray, cols: np.ndarray, cell: float) -> n
     ty, tx = fy - iy, fx - ix
     sy, sx = ty * ty * (3.0 - 2.0 * ty), tx * tx * (3.0 - 2.0 * tx)
     y0, x0 = int(iy.min()), int(ix.min())
-    lattice = _hash_uniform(
-        seed, np.arange(y0, int(iy.max()) + 2)[:, None], np.arange(x0, int(ix.max()) + 2)[None, :]
-    )
+    lattice = _hash_uniform(seed, np.arange(y0, int(iy.max()) + 2)[:, None], np.arange(x0, int(ix.max()) + 2)[None, :])
     ry, rx = iy - y0, ix - x0
     top = lattice[ry, rx] * (1.0 - sx) + lattice[ry, rx + 1] * sx
     bottom = lattice[ry + 1, rx] * (1.0 - sx) + lattice[ry + 1, rx + 1] * sx

@@ -152,9 +152,16 @@ class SEN12MSCR(SkipsCorrupt):
     """
 
     def __init__(
-        self, root: str | Path, split: str = "train", *, rois: Iterable[str] | None = None,
-        preprocessing: str = "default", cloud_mask: str = "threshold", s1: str = "files",
-        optical: str = "cloudy", scenes: Iterable[str] | None = None,
+        self,
+        root: str | Path,
+        split: str = "train",
+        *,
+        rois: Iterable[str] | None = None,
+        preprocessing: str = "default",
+        cloud_mask: str = "threshold",
+        s1: str = "files",
+        optical: str = "cloudy",
+        scenes: Iterable[str] | None = None,
     ) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
@@ -189,8 +196,11 @@ class SEN12MSCR(SkipsCorrupt):
         return self.split == "all" or scene in self._split_scenes
 
     def _find_triplets(self) -> tuple[list[Triplet], int]:
-        found = {kind: {key for key in keys if self._in_selection(key[0])}
-                 for kind, keys in _patches_on_disk(self.root).items() if kind in self.needed}
+        found = {
+            kind: {key for key in keys if self._in_selection(key[0])}
+            for kind, keys in _patches_on_disk(self.root).items()
+            if kind in self.needed
+        }
         every = set().union(*found.values())
         complete = set.intersection(*found.values())
         incomplete = sorted(every - complete, key=lambda key: _scene_key(*key))
@@ -207,8 +217,7 @@ class SEN12MSCR(SkipsCorrupt):
         if not complete:
             what = "triplets" if self.needed == KINDS else f"samples (with {', '.join(self.needed)} files)"
             raise InputError(
-                f"{self.root}: no complete SEN12MS-CR {what} in split {self.split!r} "
-                f"for {', '.join(self.rois)}"
+                f"{self.root}: no complete SEN12MS-CR {what} in split {self.split!r} for {', '.join(self.rois)}"
             )
         triplets = [
             Triplet(scene, scene.split("/")[0], patch, *patch_paths(self.root, scene, patch))
@@ -230,7 +239,6 @@ class SEN12MSCR(SkipsCorrupt):
             if sample is not None:
                 yield sample
 
-
     def read(self, triplet: Triplet) -> Sample:
         """Read and preprocess the files of a triplet this reader needs (see `s1` and `optical`)."""
         arrays: dict[str, np.ndarray] = {}
@@ -244,7 +252,8 @@ class SEN12MSCR(SkipsCorrupt):
             raise CorruptSampleError(triplet.s2_cloudy, f"sizes of the triplet differ: {shapes}")
         if self.s1 == "constant":
             arrays["s1"] = np.broadcast_to(
-                np.asarray(CONSTANT_S1_DB, np.float32)[:, None, None], (2, *shapes["s2"])).copy()
+                np.asarray(CONSTANT_S1_DB, np.float32)[:, None, None], (2, *shapes["s2"])
+            ).copy()
         if self.optical == "clear":
             arrays["s2_cloudy"] = arrays["s2"]
         assert georef is not None  # S2 is always read

@@ -101,7 +101,12 @@ def to_dn(reflectance: np.ndarray) -> np.ndarray:
 
 
 def render(
-    landscape: Landscape, clouds: CloudField, row: int, col: int, height: int, width: int,
+    landscape: Landscape,
+    clouds: CloudField,
+    row: int,
+    col: int,
+    height: int,
+    width: int,
     rng: np.random.Generator,
 ) -> SyntheticPatch:
     """The window (row, col, height, width) of a landscape under a cloud field."""
@@ -121,8 +126,12 @@ def render(
 
 
 def synthesize_patch(
-    seed: int | np.random.Generator, height: int = PATCH, width: int = PATCH, *,
-    season: str = "summer", cloudiness: float | None = None,
+    seed: int | np.random.Generator,
+    height: int = PATCH,
+    width: int = PATCH,
+    *,
+    season: str = "summer",
+    cloudiness: float | None = None,
 ) -> SyntheticPatch:
     """One in-memory patch with its own random landscape and clouds."""
     rng = _rng(seed)
@@ -130,12 +139,28 @@ def synthesize_patch(
     return render(landscape, CloudField.draw(rng, cloudiness), 0, 0, height, width, rng)
 
 
-def _striped_profile(count: int, dtype: str, height: int, width: int, crs: str, grid: Affine,
-                     rows_per_strip: int, nodata: float | None = None) -> dict:
+def _striped_profile(
+    count: int,
+    dtype: str,
+    height: int,
+    width: int,
+    crs: str,
+    grid: Affine,
+    rows_per_strip: int,
+    nodata: float | None = None,
+) -> dict:
     return {
-        "driver": "GTiff", "count": count, "dtype": dtype, "height": height, "width": width,
-        "crs": crs, "transform": grid, "tiled": False, "blockysize": rows_per_strip,
-        "interleave": "pixel", "nodata": nodata,
+        "driver": "GTiff",
+        "count": count,
+        "dtype": dtype,
+        "height": height,
+        "width": width,
+        "crs": crs,
+        "transform": grid,
+        "tiled": False,
+        "blockysize": rows_per_strip,
+        "interleave": "pixel",
+        "nodata": nodata,
     }
 
 
@@ -168,8 +193,13 @@ def _pick_scenes(seed: int, scenes_per_split: tuple[int, int, int], rois: Iterab
 
 
 def write_tree(
-    root: str | Path, *, seed: int = 0, scenes_per_split: tuple[int, int, int] = (3, 2, 2),
-    patches_per_scene: int = 4, rois: Iterable[str] | None = None, size: int = PATCH,
+    root: str | Path,
+    *,
+    seed: int = 0,
+    scenes_per_split: tuple[int, int, int] = (3, 2, 2),
+    patches_per_scene: int = 4,
+    rois: Iterable[str] | None = None,
+    size: int = PATCH,
 ) -> Path:
     """Write a SEN12MS-CR-layout tree of synthetic patches under `root`; returns `root`.
 
@@ -237,8 +267,9 @@ def _s1_grid(s2: _Grid, s1_crs: str | None, s1_resolution: float | None) -> _Gri
     return s1
 
 
-def _open_striped(stack: contextlib.ExitStack, path: Path, grid: _Grid, count: int, dtype: str,
-                  nodata: float | None = None) -> DatasetWriter:
+def _open_striped(
+    stack: contextlib.ExitStack, path: Path, grid: _Grid, count: int, dtype: str, nodata: float | None = None
+) -> DatasetWriter:
     """Open a striped GeoTIFF for writing under a temporary name, renamed when `stack` closes cleanly."""
     tmp = stack.enter_context(atomic_path(path))
     profile = _striped_profile(count, dtype, grid.height, grid.width, grid.crs, grid.transform, 16, nodata)
@@ -251,8 +282,9 @@ def _strips(height: int, width: int) -> Iterator[tuple[int, int]]:
         yield row, min(step, height - row)
 
 
-def _s1_on_own_grid(landscape: Landscape, s1: _Grid, s2: _Grid, row: int, count: int,
-                    rng: np.random.Generator) -> np.ndarray:
+def _s1_on_own_grid(
+    landscape: Landscape, s1: _Grid, s2: _Grid, row: int, count: int, rng: np.random.Generator
+) -> np.ndarray:
     """S1 dB for rows of S1's own grid: its pixel centres mapped into S2 pixel coordinates."""
     cols, rows = np.meshgrid(np.arange(s1.width) + 0.5, np.arange(row, row + count) + 0.5)
     xs, ys = s1.transform @ (cols.ravel(), rows.ravel())
@@ -263,9 +295,18 @@ def _s1_on_own_grid(landscape: Landscape, s1: _Grid, s2: _Grid, row: int, count:
 
 
 def write_scene(
-    out_dir: str | Path, name: str = "scene", *, height: int, width: int, seed: int = 0,
-    s1_crs: str | None = None, s1_resolution: float | None = None, nodata_border: int = 0,
-    season: str = "summer", cloudiness: float | None = None, crs: str = DEFAULT_CRS,
+    out_dir: str | Path,
+    name: str = "scene",
+    *,
+    height: int,
+    width: int,
+    seed: int = 0,
+    s1_crs: str | None = None,
+    s1_resolution: float | None = None,
+    nodata_border: int = 0,
+    season: str = "summer",
+    cloudiness: float | None = None,
+    crs: str = DEFAULT_CRS,
 ) -> ScenePaths:
     """Write one synthetic scene strip by strip (bounded memory at any size); see the module doc.
 

@@ -23,8 +23,14 @@ from ibhfn.errors import InputError, ShapeError
 class TorchSEN12MSCR(Dataset):
     """Samples as dicts of float32 tensors: sar, optical, target, cloud_mask and has_mask."""
 
-    def __init__(self, reader: SEN12MSCR | Mixture, crop: int | None = None, seed: int = 0, clear_input: float = 0.0,
-                 s1_dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        reader: SEN12MSCR | Mixture,
+        crop: int | None = None,
+        seed: int = 0,
+        clear_input: float = 0.0,
+        s1_dropout: float = 0.0,
+    ) -> None:
         self.reader = reader
         self.crop = crop
         self.seed = seed
@@ -62,7 +68,7 @@ class TorchSEN12MSCR(Dataset):
             if self.crop > min(height, width):
                 raise ShapeError(f"crop {self.crop} is larger than the {height}x{width} patch of {sample.scene}")
             top, left = int(rng.integers(0, height - self.crop + 1)), int(rng.integers(0, width - self.crop + 1))
-            arrays = {name: a[..., top:top + self.crop, left:left + self.crop] for name, a in arrays.items()}
+            arrays = {name: a[..., top : top + self.crop, left : left + self.crop] for name, a in arrays.items()}
         item = {name: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for name, a in arrays.items()}
         item["has_mask"] = torch.tensor(sample.cloud_mask is not None or clear)
         return item

@@ -1,4 +1,4 @@
-"""`ibhfn-eval`: score a checkpoint (IB-HFN or DSen2-CR) or an engine on a SEN12MS-CR split; print the table, write JSON.
+"""`ibhfn-eval`: score a checkpoint (IB-HFN or DSen2-CR) or an engine on a SEN12MS-CR split; print the table.
 
 This module only parses arguments and reports; the work is `ibhfn.evaluate.evaluation.evaluate_checkpoint`.
 """
@@ -41,26 +41,54 @@ EVAL_SPLITS = (*SPLITS, "all")
 @one_line_warnings
 def run(
     data: Annotated[Path, typer.Option(help="SEN12MS-CR root.")],
-    checkpoint: Annotated[Path, typer.Option(
-        "--checkpoint", "--engine", help="An ibhfn or dsen2cr checkpoint (best.pt of ibhfn-train), or an engine "
-                                         "(.onnx of ibhfn-export or ibhfn-calibrate, .plan), scored alike.")],
-    split: Annotated[str, typer.Option(
-        metavar=choices_metavar(EVAL_SPLITS), callback=OneOf(EVAL_SPLITS, "split"),
-        help="Split to score (all: every split).")] = "test",
+    checkpoint: Annotated[
+        Path,
+        typer.Option(
+            "--checkpoint",
+            "--engine",
+            help="An ibhfn or dsen2cr checkpoint (best.pt of ibhfn-train), or an engine "
+            "(.onnx of ibhfn-export or ibhfn-calibrate, .plan), scored alike.",
+        ),
+    ],
+    split: Annotated[
+        str,
+        typer.Option(
+            metavar=choices_metavar(EVAL_SPLITS),
+            callback=OneOf(EVAL_SPLITS, "split"),
+            help="Split to score (all: every split).",
+        ),
+    ] = "test",
     out: Annotated[Optional[Path], typer.Option(help="Write the results as JSON here.")] = None,
     samples: Annotated[Optional[int], typer.Option(help="Score only the first N samples.")] = None,
     batch_size: Annotated[int, typer.Option(help="Tiles per forward pass.")] = 4,
-    cloud_mask: Annotated[str, typer.Option(
-        metavar=choices_metavar(CLOUD_MASKS), callback=OneOf(CLOUD_MASKS, "cloud mask"),
-        help="Where the cloud coverage of each image comes from.")] = "threshold",
-    s1: Annotated[str, typer.Option(
-        metavar=choices_metavar(S1_SOURCES), callback=OneOf(S1_SOURCES, "S1 source"),
-        help="files, or constant: no S1 needed, every pixel VV -12 dB, VH -19 dB (real pairs without S1).")] = "files",
-    input: Annotated[str, typer.Option(
-        "--input", metavar=choices_metavar(OPTICAL_INPUTS), callback=OneOf(OPTICAL_INPUTS, "optical input"),
-        help="cloudy, or clear: the clear image is the input (pass-through check).")] = "cloudy",
-    scene: Annotated[Optional[list[str]], typer.Option(
-        help="Score only this scene, e.g. ROIs1158_spring/106 (repeatable).")] = None,
+    cloud_mask: Annotated[
+        str,
+        typer.Option(
+            metavar=choices_metavar(CLOUD_MASKS),
+            callback=OneOf(CLOUD_MASKS, "cloud mask"),
+            help="Where the cloud coverage of each image comes from.",
+        ),
+    ] = "threshold",
+    s1: Annotated[
+        str,
+        typer.Option(
+            metavar=choices_metavar(S1_SOURCES),
+            callback=OneOf(S1_SOURCES, "S1 source"),
+            help="files, or constant: no S1 needed, every pixel VV -12 dB, VH -19 dB (real pairs without S1).",
+        ),
+    ] = "files",
+    input: Annotated[
+        str,
+        typer.Option(
+            "--input",
+            metavar=choices_metavar(OPTICAL_INPUTS),
+            callback=OneOf(OPTICAL_INPUTS, "optical input"),
+            help="cloudy, or clear: the clear image is the input (pass-through check).",
+        ),
+    ] = "cloudy",
+    scene: Annotated[
+        Optional[list[str]], typer.Option(help="Score only this scene, e.g. ROIs1158_spring/106 (repeatable).")
+    ] = None,
     device: TorchDeviceOption = "auto",
     threads: ThreadsOption = None,
     quiet: QuietOption = False,
@@ -78,9 +106,18 @@ def run(
     with atomic_path(out) if out is not None else contextlib.nullcontext() as tmp:
         with bar:
             report = evaluate_checkpoint(
-                checkpoint, data, split, samples=samples, batch_size=batch_size, cloud_mask=cloud_mask, s1=s1,
-                optical=input, scenes=scene, device=device,
-                progress=lambda done, total: bar.update(task, completed=done, total=total))
+                checkpoint,
+                data,
+                split,
+                samples=samples,
+                batch_size=batch_size,
+                cloud_mask=cloud_mask,
+                s1=s1,
+                optical=input,
+                scenes=scene,
+                device=device,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
         typer.echo(report.table())
         if tmp is not None:
             tmp.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")

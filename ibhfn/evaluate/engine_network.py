@@ -28,8 +28,10 @@ class EngineNetwork(nn.Module):
         self.engine = engine
         meta = engine.metadata
         self.size_multiple = meta.size_multiple
-        self.config = {"arch": meta.arch, "preset": f"{meta.preset} ({engine.path.name}, {meta.precision}, "
-                                                    f"{engine.backend})"}
+        self.config = {
+            "arch": meta.arch,
+            "preset": f"{meta.preset} ({engine.path.name}, {meta.precision}, {engine.backend})",
+        }
 
     def forward(self, sar: torch.Tensor, optical: torch.Tensor) -> torch.Tensor:
         """The engine's restoration of a batch."""

@@ -142,9 +142,7 @@ def to_reflectance(optical: np.ndarray, preprocessing: str, *, clip: bool) -> np
     return np.clip(out, 0.0, 1.0) if clip else out
 
 
-def score_images(
-    pred: np.ndarray, target: np.ndarray, preprocessing: str = "default"
-) -> list[MetricSet]:
+def score_images(pred: np.ndarray, target: np.ndarray, preprocessing: str = "default") -> list[MetricSet]:
     """Metrics of every image of a (N, 13, H, W) prediction (clipped to [0, 1]) against its target."""
     pred = to_reflectance(pred, preprocessing, clip=True)
     target = to_reflectance(target, preprocessing, clip=False)
@@ -200,8 +198,9 @@ def evaluate(
             progress(done, count)
     report.skipped = count - done
     if not report.scores:
-        raise InputError(f"{reader.root}: no image of the {reader.split} split could be scored "
-                         f"(all {count} samples unreadable)")
+        raise InputError(
+            f"{reader.root}: no image of the {reader.split} split could be scored (all {count} samples unreadable)"
+        )
     return report
 
 
@@ -223,13 +222,24 @@ def evaluate_checkpoint(
     the preprocessing its metadata holds), on a split of a SEN12MS-CR folder; the report's `source` names both
     and how S1 and the input were read."""
     with opened_network(checkpoint, str(device)) as (model, preprocessing):
-        reader = SEN12MSCR(Path(data), split, preprocessing=preprocessing, cloud_mask=cloud_mask, s1=s1,
-                           optical=optical, scenes=scenes)
-        report = evaluate(model, reader, samples=samples, batch_size=batch_size,
-                          device="cpu" if is_engine(checkpoint) else device, preprocessing=preprocessing,
-                          progress=progress)
-    report.source = {"data": str(data), "engine" if is_engine(checkpoint) else "checkpoint": str(checkpoint),
-                     "s1": s1, "input": optical}
+        reader = SEN12MSCR(
+            Path(data), split, preprocessing=preprocessing, cloud_mask=cloud_mask, s1=s1, optical=optical, scenes=scenes
+        )
+        report = evaluate(
+            model,
+            reader,
+            samples=samples,
+            batch_size=batch_size,
+            device="cpu" if is_engine(checkpoint) else device,
+            preprocessing=preprocessing,
+            progress=progress,
+        )
+    report.source = {
+        "data": str(data),
+        "engine" if is_engine(checkpoint) else "checkpoint": str(checkpoint),
+        "s1": s1,
+        "input": optical,
+    }
     return report
 
 
@@ -269,4 +279,3 @@ def _batches(reader: SEN12MSCR, count: int, batch_size: int) -> Iterator[list[Sa
         batch.append(sample)
     if batch:
         yield batch
-

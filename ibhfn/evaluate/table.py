@@ -17,8 +17,13 @@ from ibhfn.evaluate.evaluation import IDENTITY, EvaluationReport, GroupResult
 from ibhfn.metrics import MetricSet
 
 INF_NOTE = "PSNR inf: the group holds images equal to their target (a cloud-free input scores RMSE 0)"
-COLUMNS = (("mae", "MAE ↓", "{:.4f}"), ("rmse", "RMSE ↓", "{:.4f}"), ("psnr", "PSNR ↑", "{:.2f}"),
-           ("ssim", "SSIM ↑", "{:.4f}"), ("sam", "SAM ↓", "{:.2f}"))
+COLUMNS = (
+    ("mae", "MAE ↓", "{:.4f}"),
+    ("rmse", "RMSE ↓", "{:.4f}"),
+    ("psnr", "PSNR ↑", "{:.2f}"),
+    ("ssim", "SSIM ↑", "{:.4f}"),
+    ("sam", "SAM ↓", "{:.2f}"),
+)
 
 
 def format_table(report: EvaluationReport) -> str:

@@ -1,9 +1,9 @@
 """The networks (IB-HFN and the DSen2-CR baseline), their checkpoints and their cost.
 
-    model = build_model("edge")                    # or build_model("small", arch="dsen2cr")
-    restored = model.eval()(sar, optical)          # (N, 2, H, W), (N, 13, H, W) in [0, 1]
-    save_checkpoint("run/best.pt", model)
-    model = load_checkpoint("run/best.pt", arch="ibhfn")
+model = build_model("edge")                    # or build_model("small", arch="dsen2cr")
+restored = model.eval()(sar, optical)          # (N, 2, H, W), (N, 13, H, W) in [0, 1]
+save_checkpoint("run/best.pt", model)
+model = load_checkpoint("run/best.pt", arch="ibhfn")
 """
 
 from ibhfn.model.checkpoint import (

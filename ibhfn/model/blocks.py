@@ -24,9 +24,7 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, channels: int, scale: float = 1.0) -> None:
         super().__init__()
-        self.body = nn.Sequential(
-            conv3x3(channels, channels), nn.ReLU(inplace=True), conv3x3(channels, channels)
-        )
+        self.body = nn.Sequential(conv3x3(channels, channels), nn.ReLU(inplace=True), conv3x3(channels, channels))
         self.scale = scale
 
     def forward(self, x: Tensor) -> Tensor:

@@ -59,8 +59,18 @@ def load_tensors(path: Path, what: str, error: type[IbhfnError]) -> Any:
         raise error(f"{path}: not {what} (not a file written by torch.save)")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError,
-            KeyError, IndexError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+    except (
+        pickle.UnpicklingError,
+        zipfile.BadZipFile,
+        RuntimeError,
+        EOFError,
+        ValueError,
+        KeyError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        UnicodeDecodeError,
+    ) as exc:
         # torch.load's unpickler raises any of these on files it cannot read (a text file: KeyError)
         raise error(f"{path}: not {what} ({load_failure(exc)})") from None
 

@@ -29,6 +29,4 @@ class LocalGlobalGate(nn.Module):
         local = self.local_head(self.local_branch(fused))
         pooled = fused.mean(dim=(2, 3))
         global_logit = self.global_head(self.global_branch(pooled))[:, :, None, None]
-        return F.interpolate(
-            local + global_logit, scale_factor=self.scale, mode="bilinear", align_corners=False
-        )
+        return F.interpolate(local + global_logit, scale_factor=self.scale, mode="bilinear", align_corners=False)

@@ -63,9 +63,7 @@ class IBHFNConfig:
         if len(self.widths) < 3:
             raise ModelError(f"ibhfn needs at least three widths (two down-sampling stages), got {self.widths}")
         if len(self.encoder_blocks) != len(self.widths):
-            raise ModelError(
-                f"ibhfn encoder_blocks {self.encoder_blocks} must give one count per width {self.widths}"
-            )
+            raise ModelError(f"ibhfn encoder_blocks {self.encoder_blocks} must give one count per width {self.widths}")
         if min(self.widths) < 1 or min(self.encoder_blocks) < 0 or self.fusion_blocks < 0 or self.gate_hidden < 1:
             raise ModelError("ibhfn widths and gate_hidden must be positive, block counts non-negative")
 
@@ -96,9 +94,11 @@ class IBHFN(nn.Module):
         self.vib = SpatialBottleneck(widths[-1], config.logvar_limit) if config.fusion == "bottleneck" else None
         self.fusion = LatentFusion(widths[-1], config.fusion_blocks)
         self.decoder = Decoder(widths, len(S2_BANDS), skip_factor=2 if config.sar_skips else 1)
-        self.skip_vibs = nn.ModuleList(
-            SpatialBottleneck(width, config.logvar_limit) for width in widths[:-1]
-        ) if config.sar_skips and config.fusion == "bottleneck" else None
+        self.skip_vibs = (
+            nn.ModuleList(SpatialBottleneck(width, config.logvar_limit) for width in widths[:-1])
+            if config.sar_skips and config.fusion == "bottleneck"
+            else None
+        )
         self.gate = LocalGlobalGate(widths[-1], config.gate_hidden, self.size_multiple) if config.gate else None
         self.dirac_skip = _dirac_conv(len(S2_BANDS)) if config.gate or config.residual else None
         if config.residual:  # R starts close to S: training begins near the identity, not from noise
@@ -139,8 +139,9 @@ class IBHFN(nn.Module):
     def forward_deterministic(self, sar: Tensor, optical: Tensor, return_gate: Literal[False] = False) -> Tensor: ...
 
     @overload
-    def forward_deterministic(self, sar: Tensor, optical: Tensor, return_gate: Literal[True]) -> tuple[Tensor, Tensor]:
-        ...
+    def forward_deterministic(
+        self, sar: Tensor, optical: Tensor, return_gate: Literal[True]
+    ) -> tuple[Tensor, Tensor]: ...
 
     @overload
     def forward_deterministic(
@@ -152,8 +153,10 @@ class IBHFN(nn.Module):
     ) -> Tensor | tuple[Tensor, Tensor]:
         """The inference path (z = mu, no random op): restored image, and the gate G if asked (0 without one)."""
         check_inputs(sar, optical, self.size_multiple)
-        latents = [features if bottleneck is None else bottleneck.mean(features)
-                   for features, bottleneck in zip(self._sar_levels(sar), self._bottlenecks())]
+        latents = [
+            features if bottleneck is None else bottleneck.mean(features)
+            for features, bottleneck in zip(self._sar_levels(sar), self._bottlenecks())
+        ]
         image, gate_logit, _ = self._restore(latents, optical)
         if not return_gate:
             return image

@@ -17,9 +17,7 @@ def check_inputs(sar: Tensor, optical: Tensor, size_multiple: int) -> None:
     """
     for name, tensor, bands in (("sar", sar, S1_BANDS), ("optical", optical, S2_BANDS)):
         if tensor.dim() != 4 or tensor.shape[1] != len(bands):
-            raise ShapeError(
-                f"{name} must be (N, {len(bands)}, H, W) ({', '.join(bands)}), got {tuple(tensor.shape)}"
-            )
+            raise ShapeError(f"{name} must be (N, {len(bands)}, H, W) ({', '.join(bands)}), got {tuple(tensor.shape)}")
     if torch.compiler.is_exporting():
         return
     if sar.shape[0] != optical.shape[0] or sar.shape[2:] != optical.shape[2:]:
@@ -28,6 +26,4 @@ def check_inputs(sar: Tensor, optical: Tensor, size_multiple: int) -> None:
         )
     height, width = optical.shape[2:]
     if height % size_multiple or width % size_multiple:
-        raise ShapeError(
-            f"height and width must be multiples of {size_multiple}, got {height} x {width}"
-        )
+        raise ShapeError(f"height and width must be multiples of {size_multiple}, got {height} x {width}")

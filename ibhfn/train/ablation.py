@@ -40,12 +40,21 @@ VARIANTS = (
     Variant("concat-fusion", "plain concatenation instead of the bottleneck fusion", model={"fusion": "concat"}),
     Variant("no-gate", "no gate and no Dirac skip (Y = R)", model={"gate": False}),
     Variant("no-contrastive", "no contrastive sharpness term", schedule={"contrastive": 0.0}),
-    Variant("fixed-weights", "fixed loss weights from step 0, no schedule",
-            schedule={"l1_warmup_steps": 0, "ramp_steps": 0, "kl_warmup_steps": 0}),
-    Variant("residual-decoder", "decoder predicts a correction of the input, not the image (not a part: a test)",
-            model={"residual": True}),
-    Variant("sar-skips", "every SAR level through its own bottleneck into the decoder (the fix; not a part)",
-            model={"sar_skips": True}),
+    Variant(
+        "fixed-weights",
+        "fixed loss weights from step 0, no schedule",
+        schedule={"l1_warmup_steps": 0, "ramp_steps": 0, "kl_warmup_steps": 0},
+    ),
+    Variant(
+        "residual-decoder",
+        "decoder predicts a correction of the input, not the image (not a part: a test)",
+        model={"residual": True},
+    ),
+    Variant(
+        "sar-skips",
+        "every SAR level through its own bottleneck into the decoder (the fix; not a part)",
+        model={"sar_skips": True},
+    ),
     Variant("dsen2cr", "DSen2-CR small baseline", arch="dsen2cr"),
 )
 
@@ -66,9 +75,10 @@ def default_eval_sets(data: Path, shared: Path) -> list[EvalSet]:
     sets = [EvalSet("synthetic test", data)]
     real = shared / "data"
     if (real / "sen12mscr_real_pairs").is_dir():
-        sets += [EvalSet("real pairs (constant S1)", real / "sen12mscr_real_pairs", "all", s1="constant"),
-                 EvalSet("real clear pass-through", real / "sen12mscr_real_pairs", "all", s1="constant",
-                         optical="clear")]
+        sets += [
+            EvalSet("real pairs (constant S1)", real / "sen12mscr_real_pairs", "all", s1="constant"),
+            EvalSet("real clear pass-through", real / "sen12mscr_real_pairs", "all", s1="constant", optical="clear"),
+        ]
     if (real / "sen12mscr_sample").is_dir():
         sets.append(EvalSet("real triplet", real / "sen12mscr_sample", "all"))
     return sets
@@ -87,8 +97,9 @@ class Budget:
     s1_dropout: float = 0.0  # share of samples given the constant S1 of pairs without SAR
 
 
-def run_one(variant: Variant, seed: int, data: Path, out: Path, budget: Budget,
-            eval_sets: list[EvalSet]) -> dict[str, Any]:
+def run_one(
+    variant: Variant, seed: int, data: Path, out: Path, budget: Budget, eval_sets: list[EvalSet]
+) -> dict[str, Any]:
     """Train one variant with one seed and score it on every set; the scores are cached in out/scores.json."""
     import torch
 
@@ -103,11 +114,24 @@ def run_one(variant: Variant, seed: int, data: Path, out: Path, budget: Budget,
         return json.loads(scores_path.read_text(encoding="utf-8"))
     torch.set_num_threads(1)
     schedule = replace(LossSchedule(l1_warmup_steps=100, ramp_steps=200, kl_warmup_steps=400), **variant.schedule)
-    config = TrainConfig(out=out, data=data, arch=variant.arch, model_overrides=dict(variant.model), epochs=10_000,
-                         max_steps=budget.steps, batch_size=budget.batch_size, crop=budget.crop, lr=budget.lr,
-                         warmup_steps=budget.warmup_steps, clear_input=budget.clear_input,
-                         s1_dropout=budget.s1_dropout, seed=seed,
-                         val_samples=8, loss_schedule=schedule, device="cpu")
+    config = TrainConfig(
+        out=out,
+        data=data,
+        arch=variant.arch,
+        model_overrides=dict(variant.model),
+        epochs=10_000,
+        max_steps=budget.steps,
+        batch_size=budget.batch_size,
+        crop=budget.crop,
+        lr=budget.lr,
+        warmup_steps=budget.warmup_steps,
+        clear_input=budget.clear_input,
+        s1_dropout=budget.s1_dropout,
+        seed=seed,
+        val_samples=8,
+        loss_schedule=schedule,
+        device="cpu",
+    )
     result = train(config)
     model = load_checkpoint(result.best_checkpoint or result.last_checkpoint)
     scores: dict[str, Any] = {"variant": variant.name, "seed": seed, "seconds": result.seconds, "sets": {}}
@@ -119,16 +143,26 @@ def run_one(variant: Variant, seed: int, data: Path, out: Path, budget: Budget,
             "count": overall.count,
             "model": overall.model.to_dict(),
             "identity": overall.identity.to_dict(),
-            "images": [{"scene": s.scene, "patch": s.patch, "psnr": s.model.psnr, "identity_psnr": s.identity.psnr}
-                       for s in report.scores],
+            "images": [
+                {"scene": s.scene, "patch": s.patch, "psnr": s.model.psnr, "identity_psnr": s.identity.psnr}
+                for s in report.scores
+            ],
         }
     with atomic_path(scores_path) as tmp:
         tmp.write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
     return scores
 
 
-def run_ablation(data: Path, out: Path, *, seeds: list[int], budget: Budget, eval_sets: list[EvalSet],
-                 variants: tuple[Variant, ...] = VARIANTS, jobs: int = 2) -> list[dict[str, Any]]:
+def run_ablation(
+    data: Path,
+    out: Path,
+    *,
+    seeds: list[int],
+    budget: Budget,
+    eval_sets: list[EvalSet],
+    variants: tuple[Variant, ...] = VARIANTS,
+    jobs: int = 2,
+) -> list[dict[str, Any]]:
     """Every variant x seed (`jobs` in parallel); returns their scores."""
     runs = [(v, s) for s in seeds for v in variants]
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
@@ -151,17 +185,23 @@ def table(scores: list[dict[str, Any]], variants: tuple[Variant, ...] = VARIANTS
         count = rows[0]["sets"][set_name]["count"]
         identity = rows[0]["sets"][set_name]["identity"]
         seeds = sorted({s["seed"] for s in rows})
-        lines += [f"**{set_name}** ({count} patches, seeds {', '.join(map(str, seeds))})", "",
-                  "| variant | without | PSNR (dB) | SSIM | SAM (deg) |", "|---|---|---|---|---|",
-                  f"| cloudy input | | {identity['psnr']:.2f} | {identity['ssim']:.3f} | {identity['sam']:.2f} |"]
+        lines += [
+            f"**{set_name}** ({count} patches, seeds {', '.join(map(str, seeds))})",
+            "",
+            "| variant | without | PSNR (dB) | SSIM | SAM (deg) |",
+            "|---|---|---|---|---|",
+            f"| cloudy input | | {identity['psnr']:.2f} | {identity['ssim']:.3f} | {identity['sam']:.2f} |",
+        ]
         for variant in variants:
             runs = [s["sets"][set_name]["model"] for s in rows if s["variant"] == variant.name]
             if runs:
                 ssim = [r["ssim"] for r in runs]
                 spread = f" ± {statistics.stdev(ssim):.3f}" if len(ssim) > 1 else ""
                 ssim_text = f"{statistics.mean(ssim):.3f}{spread}"
-                lines.append(f"| {variant.name} | {variant.what} | {_mean_std([r['psnr'] for r in runs])} | "
-                             f"{ssim_text} | {_mean_std([r['sam'] for r in runs])} |")
+                lines.append(
+                    f"| {variant.name} | {variant.what} | {_mean_std([r['psnr'] for r in runs])} | "
+                    f"{ssim_text} | {_mean_std([r['sam'] for r in runs])} |"
+                )
         lines.append("")
     return "\n".join(lines)
 
@@ -182,10 +222,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args(argv)
     variants = VARIANTS if args.variants is None else tuple(v for v in VARIANTS if v.name in args.variants)
-    budget = Budget(steps=args.steps, batch_size=args.batch_size, crop=args.crop, clear_input=args.clear_input,
-                    s1_dropout=args.s1_dropout)
-    scores = run_ablation(args.data, args.out, seeds=args.seeds, budget=budget,
-                          eval_sets=default_eval_sets(args.data, args.shared), variants=variants, jobs=args.jobs)
+    budget = Budget(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        crop=args.crop,
+        clear_input=args.clear_input,
+        s1_dropout=args.s1_dropout,
+    )
+    scores = run_ablation(
+        args.data,
+        args.out,
+        seeds=args.seeds,
+        budget=budget,
+        eval_sets=default_eval_sets(args.data, args.shared),
+        variants=variants,
+        jobs=args.jobs,
+    )
     text = table(scores, variants)
     print(text)
     with atomic_path(args.out / "ablation.md") as tmp:

@@ -48,8 +48,9 @@ class RichTrainProgress:
         if event == "start":
             self.task = self.bar.add_task("train", total=record["total_steps"], completed=record["step"])
         elif event == "step" and self.task is not None:
-            self.bar.update(self.task, completed=record["step"],
-                            description=f"epoch {record['epoch']} loss {record['loss']:.4f}")
+            self.bar.update(
+                self.task, completed=record["step"], description=f"epoch {record['epoch']} loss {record['loss']:.4f}"
+            )
         elif event == "epoch":
             self.console.print(
                 f"epoch {record['epoch']} step {record['step']}: val_loss {record['val_loss']:.4f} "
@@ -74,15 +75,23 @@ def summary_line(result: TrainResult) -> str:
 def run(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (checkpoints, log.jsonl, config.json).")],
     data: Annotated[Optional[Path], typer.Option(help="SEN12MS-CR root (train and val splits are used).")] = None,
-    synthetic: Annotated[bool, typer.Option(
-        "--synthetic", help="Without --data: generate a synthetic SEN12MS-CR tree in OUT/synthetic.")] = False,
-    synthetic_patches: Annotated[int, typer.Option(
-        help="Patches per scene of the synthetic tree.")] = TrainConfig.synthetic_patches,
-    arch: Annotated[str, typer.Option(
-        metavar=choices_metavar(ARCHITECTURES), callback=OneOf(ARCHITECTURES, "architecture"),
-        help="Network: IB-HFN, or the DSen2-CR baseline.")] = TrainConfig.arch,
-    preset: Annotated[Optional[str], typer.Option(
-        help="Network preset (default: edge for ibhfn, small for dsen2cr).")] = None,
+    synthetic: Annotated[
+        bool, typer.Option("--synthetic", help="Without --data: generate a synthetic SEN12MS-CR tree in OUT/synthetic.")
+    ] = False,
+    synthetic_patches: Annotated[
+        int, typer.Option(help="Patches per scene of the synthetic tree.")
+    ] = TrainConfig.synthetic_patches,
+    arch: Annotated[
+        str,
+        typer.Option(
+            metavar=choices_metavar(ARCHITECTURES),
+            callback=OneOf(ARCHITECTURES, "architecture"),
+            help="Network: IB-HFN, or the DSen2-CR baseline.",
+        ),
+    ] = TrainConfig.arch,
+    preset: Annotated[
+        Optional[str], typer.Option(help="Network preset (default: edge for ibhfn, small for dsen2cr).")
+    ] = None,
     epochs: Annotated[int, typer.Option(help="Epochs over the train split.")] = 10,
     max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many optimiser steps.")] = None,
     batch_size: Annotated[int, typer.Option(help="Samples per step and process.")] = 8,
@@ -91,28 +100,49 @@ def run(
     warmup_steps: Annotated[int, typer.Option(help="Linear learning-rate warm-up steps.")] = 100,
     grad_clip: Annotated[float, typer.Option(help="Max gradient norm (0: off).")] = 1.0,
     crop: Annotated[int, typer.Option(help="Random training crop in px (0: whole tiles).")] = 128,
-    clear_input: Annotated[float, typer.Option(
-        help="Share of training samples given their clear image as input, to learn to pass clear sky through.")] = 0.0,
-    real_pairs: Annotated[Optional[Path], typer.Option(
-        help="Also train on real cloudy / clear pairs in this SEN12MS-CR-layout folder.")] = None,
-    real_scene: Annotated[Optional[list[str]], typer.Option(
-        help="A scene of --real-pairs to train on, e.g. ROIs1970_fall/136 (repeatable; the rest stay unseen).")] = None,
-    real_s1: Annotated[str, typer.Option(
-        help="S1 of the real pairs: constant (VV -12 dB, VH -19 dB, for pairs without S1) or files.")] = "constant",
+    clear_input: Annotated[
+        float,
+        typer.Option(
+            help="Share of training samples given their clear image as input, to learn to pass clear sky through."
+        ),
+    ] = 0.0,
+    real_pairs: Annotated[
+        Optional[Path], typer.Option(help="Also train on real cloudy / clear pairs in this SEN12MS-CR-layout folder.")
+    ] = None,
+    real_scene: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            help="A scene of --real-pairs to train on, e.g. ROIs1970_fall/136 (repeatable; the rest stay unseen)."
+        ),
+    ] = None,
+    real_s1: Annotated[
+        str, typer.Option(help="S1 of the real pairs: constant (VV -12 dB, VH -19 dB, for pairs without S1) or files.")
+    ] = "constant",
     real_repeat: Annotated[int, typer.Option(help="Times each real pair is seen per epoch.")] = 1,
-    real_clear: Annotated[Optional[Path], typer.Option(
-        help="Also train on the real cloud-free patches of this folder as pass-through samples (input = target).")
+    real_clear: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Also train on the real cloud-free patches of this folder as pass-through samples (input = target)."
+        ),
     ] = None,
     real_clear_repeat: Annotated[int, typer.Option(help="Times each real clear patch is seen per epoch.")] = 1,
-    s1_dropout: Annotated[float, typer.Option(
-        help="Share of training samples given the constant S1 of pairs without SAR, to restore from optics alone.")
+    s1_dropout: Annotated[
+        float,
+        typer.Option(
+            help="Share of training samples given the constant S1 of pairs without SAR, to restore from optics alone."
+        ),
     ] = TrainConfig.s1_dropout,
-    sar_skips: Annotated[bool, typer.Option(
-        "--sar-skips", help="IB-HFN: every SAR level reaches the decoder through a bottleneck of its own.")] = False,
+    sar_skips: Annotated[
+        bool,
+        typer.Option(
+            "--sar-skips", help="IB-HFN: every SAR level reaches the decoder through a bottleneck of its own."
+        ),
+    ] = False,
     workers: Annotated[int, typer.Option(help="Data-loading worker processes.")] = 0,
     seed: SeedOption = TrainConfig.seed,
-    val_samples: Annotated[Optional[int], typer.Option(
-        help="Validate on N val samples spread evenly over the split.")] = None,
+    val_samples: Annotated[
+        Optional[int], typer.Option(help="Validate on N val samples spread evenly over the split.")
+    ] = None,
     l1_warmup_steps: Annotated[int, typer.Option(help="Loss schedule: steps of L1 alone.")] = 100,
     ramp_steps: Annotated[int, typer.Option(help="Loss schedule: steps over which SSIM/SAM/contrastive rise.")] = 200,
     kl_warmup_steps: Annotated[int, typer.Option(help="Loss schedule: KL annealing steps.")] = 500,
@@ -124,15 +154,37 @@ def run(
 ) -> None:
     """Train a network; writes OUT/last.pt, OUT/best.pt, OUT/last.state.pt and OUT/log.jsonl."""
     config = TrainConfig(
-        out=out, data=data, synthetic=synthetic, synthetic_patches=synthetic_patches, arch=arch, preset=preset,
-        epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-        warmup_steps=warmup_steps, grad_clip=grad_clip, crop=None if crop == 0 else crop, clear_input=clear_input,
-        real_pairs=real_pairs, real_scenes=tuple(real_scene or ()), real_s1=real_s1, real_repeat=real_repeat,
-        real_clear=real_clear, real_clear_repeat=real_clear_repeat, s1_dropout=s1_dropout,
-        model_overrides={"sar_skips": True} if sar_skips else {}, workers=workers, seed=seed,
-        val_samples=val_samples, resume=resume, device=device,
-        loss_schedule=LossSchedule(l1_warmup_steps=l1_warmup_steps, ramp_steps=ramp_steps,
-                                   kl_warmup_steps=kl_warmup_steps),
+        out=out,
+        data=data,
+        synthetic=synthetic,
+        synthetic_patches=synthetic_patches,
+        arch=arch,
+        preset=preset,
+        epochs=epochs,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        warmup_steps=warmup_steps,
+        grad_clip=grad_clip,
+        crop=None if crop == 0 else crop,
+        clear_input=clear_input,
+        real_pairs=real_pairs,
+        real_scenes=tuple(real_scene or ()),
+        real_s1=real_s1,
+        real_repeat=real_repeat,
+        real_clear=real_clear,
+        real_clear_repeat=real_clear_repeat,
+        s1_dropout=s1_dropout,
+        model_overrides={"sar_skips": True} if sar_skips else {},
+        workers=workers,
+        seed=seed,
+        val_samples=val_samples,
+        resume=resume,
+        device=device,
+        loss_schedule=LossSchedule(
+            l1_warmup_steps=l1_warmup_steps, ramp_steps=ramp_steps, kl_warmup_steps=kl_warmup_steps
+        ),
     )
     if threads is not None:
         torch.set_num_threads(threads)

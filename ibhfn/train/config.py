@@ -67,8 +67,10 @@ class TrainConfig:
         if self.real_pairs is not None and not self.real_scenes:
             raise InputError("--real-pairs needs --real-scene for each scene to train on (the rest stay unseen)")
         if self.real_repeat < 1 or self.real_clear_repeat < 1:
-            raise InputError(f"--real-repeat and --real-clear-repeat must be at least 1, got {self.real_repeat} "
-                             f"and {self.real_clear_repeat}")
+            raise InputError(
+                f"--real-repeat and --real-clear-repeat must be at least 1, got {self.real_repeat} "
+                f"and {self.real_clear_repeat}"
+            )
         if self.arch not in ARCHITECTURES:
             raise InputError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHITECTURES)}")
         if self.data is None and not self.synthetic:
@@ -79,9 +81,13 @@ class TrainConfig:
                 whole = " (or 0 for whole tiles)" if name == "crop" else ""
                 raise InputError(f"{option(name)} must be at least 1{whole}, got {value}")
         schedule = self.loss_schedule
-        counts = {"warmup_steps": self.warmup_steps, "workers": self.workers,
-                  "l1_warmup_steps": schedule.l1_warmup_steps, "ramp_steps": schedule.ramp_steps,
-                  "kl_warmup_steps": schedule.kl_warmup_steps}
+        counts = {
+            "warmup_steps": self.warmup_steps,
+            "workers": self.workers,
+            "l1_warmup_steps": schedule.l1_warmup_steps,
+            "ramp_steps": schedule.ramp_steps,
+            "kl_warmup_steps": schedule.kl_warmup_steps,
+        }
         for name, value in counts.items():
             if value < 0:
                 raise InputError(f"{option(name)} must be at least 0, got {value}")

@@ -186,8 +186,10 @@ class Trainer:
         self.scaler.load_state_dict(state.scaler)
         self.state = state
         meta = checkpoint["meta"]
-        self.last_validation = {"val_loss": meta.get("val_loss"),
-                                **{f"val_{k}": v for k, v in meta.get("metrics", {}).items()}}
+        self.last_validation = {
+            "val_loss": meta.get("val_loss"),
+            **{f"val_{k}": v for k, v in meta.get("metrics", {}).items()},
+        }
 
     # -- data ---------------------------------------------------------------------------------
 
@@ -201,8 +203,14 @@ class Trainer:
         if config.real_pairs is not None:
             if not config.real_pairs.is_dir():
                 raise InputError(f"{config.real_pairs}: real pairs folder not found")
-            real = SEN12MSCR(config.real_pairs, "all", preprocessing=config.preprocessing,
-                             cloud_mask=config.cloud_mask, s1=config.real_s1, scenes=config.real_scenes)
+            real = SEN12MSCR(
+                config.real_pairs,
+                "all",
+                preprocessing=config.preprocessing,
+                cloud_mask=config.cloud_mask,
+                s1=config.real_s1,
+                scenes=config.real_scenes,
+            )
             missing = sorted(set(config.real_scenes) - {t.scene for t in real.triplets})
             if missing:
                 raise InputError(f"{config.real_pairs}: no pairs of scene {', '.join(missing)}; check --real-scene")
@@ -217,17 +225,25 @@ class Trainer:
         """This process's share of the shuffled train split for `epoch` (a fixed function of seed and epoch)."""
         sampler: DistributedSampler[int] = DistributedSampler(
             range(len(self.train_reader)),  # type: ignore[arg-type]  # torch's stub wants a Dataset; it takes len() only
-            num_replicas=self.context.world_size, rank=self.context.rank,
-            shuffle=True, seed=self.config.seed, drop_last=True,
+            num_replicas=self.context.world_size,
+            rank=self.context.rank,
+            shuffle=True,
+            seed=self.config.seed,
+            drop_last=True,
         )
         sampler.set_epoch(epoch)
         return list(sampler)
 
     def _train_loader(self, epoch: int, skip_batches: int) -> DataLoader:
         """The batches of `epoch`, after the first `skip_batches` (already done before a resume)."""
-        dataset = TorchSEN12MSCR(self.train_reader, crop=self.config.crop, seed=self.config.seed * 1_000_003 + epoch,
-                                 clear_input=self.config.clear_input, s1_dropout=self.config.s1_dropout)
-        indices = self._epoch_indices(epoch)[skip_batches * self.config.batch_size:]
+        dataset = TorchSEN12MSCR(
+            self.train_reader,
+            crop=self.config.crop,
+            seed=self.config.seed * 1_000_003 + epoch,
+            clear_input=self.config.clear_input,
+            s1_dropout=self.config.s1_dropout,
+        )
+        indices = self._epoch_indices(epoch)[skip_batches * self.config.batch_size :]
         return self._loader(dataset, indices, epoch)
 
     def _val_loader(self) -> DataLoader:
@@ -240,8 +256,12 @@ class Trainer:
     def _loader(self, dataset: TorchSEN12MSCR, indices: list[int], seed: int, drop_last: bool = True) -> DataLoader:
         # An own generator: a DataLoader otherwise draws its worker seed from the global RNG.
         return DataLoader(
-            dataset, batch_size=self.config.batch_size, sampler=indices, num_workers=self.config.workers,
-            drop_last=drop_last, pin_memory=self.device.type == "cuda",
+            dataset,
+            batch_size=self.config.batch_size,
+            sampler=indices,
+            num_workers=self.config.workers,
+            drop_last=drop_last,
+            pin_memory=self.device.type == "cuda",
             generator=torch.Generator().manual_seed(self.config.seed + seed),
         )
 
@@ -255,8 +275,16 @@ class Trainer:
             restore_rng(self.state.rng)
         state, history, step_seconds = self.state, [], []
         saved_step = state.step
-        self._emit(log, {"event": "start", "step": state.step, "epoch": state.epoch,
-                         "total_steps": self.total_steps, "steps_per_epoch": self.steps_per_epoch})
+        self._emit(
+            log,
+            {
+                "event": "start",
+                "step": state.step,
+                "epoch": state.epoch,
+                "total_steps": self.total_steps,
+                "steps_per_epoch": self.steps_per_epoch,
+            },
+        )
         try:
             while state.step < self.total_steps and not _reached(state.step, stop_at_step):
                 self.net.train()
@@ -267,8 +295,16 @@ class Trainer:
                     tick = time.perf_counter()
                     state.step += 1
                     state.epoch_step += 1
-                    self._emit(log, {"event": "step", "epoch": state.epoch, "step": state.step,
-                                     "seconds": step_seconds[-1], **record})
+                    self._emit(
+                        log,
+                        {
+                            "event": "step",
+                            "epoch": state.epoch,
+                            "step": state.step,
+                            "seconds": step_seconds[-1],
+                            **record,
+                        },
+                    )
                     if state.step >= self.total_steps or _reached(state.step, stop_at_step):
                         break
                 epoch_done = state.epoch_step >= self.steps_per_epoch or state.step >= self.total_steps
@@ -285,11 +321,16 @@ class Trainer:
             if log is not None:
                 log.close()
         return TrainResult(
-            out=self.config.out, steps=state.step, total_steps=self.total_steps, epochs=state.epoch,
-            best_val_loss=state.best_val_loss, best_epoch=state.best_epoch,
+            out=self.config.out,
+            steps=state.step,
+            total_steps=self.total_steps,
+            epochs=state.epoch,
+            best_val_loss=state.best_val_loss,
+            best_epoch=state.best_epoch,
             last_checkpoint=self.config.out / LAST,
             best_checkpoint=self.config.out / BEST if (self.config.out / BEST).exists() else None,
-            history=history, seconds=time.perf_counter() - started,
+            history=history,
+            seconds=time.perf_counter() - started,
             seconds_per_step=float(np.mean(step_seconds)) if step_seconds else 0.0,
         )
 
@@ -313,8 +354,12 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
-        return {**self._reduced_terms(result), **{f"w_{k}": v for k, v in weights.to_dict().items()},
-                "lr": lr, "grad_norm": grad_norm}
+        return {
+            **self._reduced_terms(result),
+            **{f"w_{k}": v for k, v in weights.to_dict().items()},
+            "lr": lr,
+            "grad_norm": grad_norm,
+        }
 
     def _reduced_terms(self, result: LossResult) -> dict[str, float]:
         names = ["loss", *(f"loss_{k}" for k in result.terms)]
@@ -334,8 +379,12 @@ class Trainer:
             record["validation_seconds"] = time.perf_counter() - tick
             if record["val_loss"] < state.best_val_loss:
                 state.best_val_loss, state.best_epoch = record["val_loss"], record["epoch"]
-                save_checkpoint(self.config.out / BEST, self.model, preprocessing=self.config.preprocessing,
-                                meta=self._meta(state, record))
+                save_checkpoint(
+                    self.config.out / BEST,
+                    self.model,
+                    preprocessing=self.config.preprocessing,
+                    meta=self._meta(state, record),
+                )
             record["best_epoch"] = state.best_epoch
         barrier(self.context)
         return record
@@ -360,7 +409,9 @@ class Trainer:
     def _meta(self, state: TrainingState, record: dict[str, Any]) -> dict[str, Any]:
         """Checkpoint meta: epochs completed, steps, the latest validation and the run's config."""
         return {
-            "epoch": state.epoch, "step": state.step, "val_loss": record.get("val_loss"),
+            "epoch": state.epoch,
+            "step": state.step,
+            "val_loss": record.get("val_loss"),
             "metrics": {k[4:]: v for k, v in record.items() if k.startswith("val_") and k != "val_loss"},
             "train_config": self.config.to_dict(),
         }
@@ -373,8 +424,12 @@ class Trainer:
             state.scaler = self.scaler.state_dict()
             state.rng = capture_rng()
             save_state(self.config.out / STATE, state)
-            save_checkpoint(self.config.out / LAST, self.model, preprocessing=self.config.preprocessing,
-                            meta=self._meta(state, self.last_validation))
+            save_checkpoint(
+                self.config.out / LAST,
+                self.model,
+                preprocessing=self.config.preprocessing,
+                meta=self._meta(state, self.last_validation),
+            )
         barrier(self.context)
 
     # -- outputs --------------------------------------------------------------------------------
@@ -404,6 +459,10 @@ def _reached(step: int, stop_at_step: int | None) -> bool:
 def _as_float32(output: IBHFNOutput) -> IBHFNOutput:
     """The output with every tensor in float32, so the losses never run in float16 under autocast."""
     return dataclasses.replace(
-        output, **{f.name: getattr(output, f.name).float() for f in dataclasses.fields(output)
-                   if getattr(output, f.name) is not None}
+        output,
+        **{
+            f.name: getattr(output, f.name).float()
+            for f in dataclasses.fields(output)
+            if getattr(output, f.name) is not None
+        },
     )

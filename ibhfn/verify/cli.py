@@ -134,22 +134,42 @@ def _g(value: float) -> str:
 @report_errors
 @one_line_warnings
 def verify(
-    engine: Annotated[Path, typer.Option("--engine", "-e", help="Engine under test: .onnx (FP32, FP16 or INT8 QDQ) "
-                                                                "or .plan/.engine (TensorRT).")],
-    reference: Annotated[Path, typer.Option("--reference", "-r", help="Reference: the FP32 .onnx, or the PyTorch "
-                                                                      "checkpoint (.pt, needs torch).")],
+    engine: Annotated[
+        Path,
+        typer.Option(
+            "--engine", "-e", help="Engine under test: .onnx (FP32, FP16 or INT8 QDQ) or .plan/.engine (TensorRT)."
+        ),
+    ],
+    reference: Annotated[
+        Path,
+        typer.Option(
+            "--reference", "-r", help="Reference: the FP32 .onnx, or the PyTorch checkpoint (.pt, needs torch)."
+        ),
+    ],
     data: Annotated[Optional[Path], typer.Option(help="SEN12MS-CR root (sample mode).")] = None,
     split: Annotated[str, typer.Option(help="Split of --data to verify on.")] = "val",
-    samples: Annotated[Optional[int], typer.Option(
-        help="Patches to use, spread evenly over the split (default all).")] = None,
-    scenes: Annotated[Optional[Path], typer.Option(help="Folder of <name>_s1.tif + <name>_s2.tif scenes "
-                                                        "(scene mode, through the tiled runtime).")] = None,
-    precision: Annotated[Optional[str], typer.Option(
-        metavar=choices_metavar(PRECISIONS), callback=OneOf(PRECISIONS, "precision"),
-        help="Thresholds of this precision (default: the engine's precision).")] = None,
-    threshold: Annotated[Optional[list[str]], typer.Option(
-        help="Override a limit, NAME=VALUE (none switches it off): max_abs, min_psnr, max_delta_psnr, "
-             "max_delta_sam, allow_non_finite, strict_bands. Repeatable.")] = None,
+    samples: Annotated[
+        Optional[int], typer.Option(help="Patches to use, spread evenly over the split (default all).")
+    ] = None,
+    scenes: Annotated[
+        Optional[Path],
+        typer.Option(help="Folder of <name>_s1.tif + <name>_s2.tif scenes (scene mode, through the tiled runtime)."),
+    ] = None,
+    precision: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar=choices_metavar(PRECISIONS),
+            callback=OneOf(PRECISIONS, "precision"),
+            help="Thresholds of this precision (default: the engine's precision).",
+        ),
+    ] = None,
+    threshold: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            help="Override a limit, NAME=VALUE (none switches it off): max_abs, min_psnr, max_delta_psnr, "
+            "max_delta_sam, allow_non_finite, strict_bands. Repeatable."
+        ),
+    ] = None,
     report: Annotated[Optional[Path], typer.Option(help="Folder for verify_report.json and .html.")] = None,
     batch: Annotated[int, typer.Option(help="Samples (or tiles) per engine call.")] = DEFAULT_BATCH,
     tile: SceneTileOption = RunOptions.tile_size,
@@ -176,19 +196,38 @@ def verify(
         require_matplotlib()  # before the comparison, not after it
     console = Console(stderr=True)
     if engine.resolve() == reference.resolve():
-        console.print(f"warning: {engine} is both the engine and the reference: the comparison cannot fail",
-                      markup=False, highlight=False, soft_wrap=True)
+        console.print(
+            f"warning: {engine} is both the engine and the reference: the comparison cannot fail",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     with open_engine_pair(engine, reference, device=device, threads=threads) as pair:
         limits = parse_thresholds(precision or pair.engine.metadata.precision, threshold or [])
         progress = RichProgress(console, show=not quiet and console.is_terminal)
         with progress.bars:
             if data is not None:
-                result = verify_dataset(pair, data, split=split, count=samples, thresholds=limits,
-                                        batch_size=batch, worst_count=worst, progress=progress)
+                result = verify_dataset(
+                    pair,
+                    data,
+                    split=split,
+                    count=samples,
+                    thresholds=limits,
+                    batch_size=batch,
+                    worst_count=worst,
+                    progress=progress,
+                )
             elif scenes is not None:  # one of the two, checked above
                 options = RunOptions(tile_size=tile, overlap=overlap, batch_size=batch, s2_offset=s2_offset)
-                result = verify_scenes(pair, scenes, thresholds=limits, options=options, window=window,
-                                       worst_count=worst, progress=progress)
+                result = verify_scenes(
+                    pair,
+                    scenes,
+                    thresholds=limits,
+                    options=options,
+                    window=window,
+                    worst_count=worst,
+                    progress=progress,
+                )
     paths = None if report is None else write_report(result.summary, result.verdict, report, meta=result.meta)
     lines = summary_lines(result, None if paths is None else paths.html)
     typer.echo("\n".join(lines[-1:] if quiet else lines))

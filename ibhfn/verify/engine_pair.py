@@ -78,9 +78,7 @@ def check_same_network(engine: Engine, reference: Engine) -> None:
     if problem:
         raise ModelError(f"{reference.path} is not a reference for {engine.path}: {problem}")
     if reference.metadata.precision != "fp32":
-        raise ModelError(
-            f"{reference.path}: the reference must be FP32, it is {reference.metadata.precision}"
-        )
+        raise ModelError(f"{reference.path}: the reference must be FP32, it is {reference.metadata.precision}")
 
 
 def _first_mismatch(engine: EngineMetadata, reference: EngineMetadata) -> str | None:

@@ -140,11 +140,11 @@ class SampleComparison:
         band_ssim, truth_ssim = scene_ssim(engine_out, reference_out, truth)
         with np.errstate(invalid="ignore", over="ignore"):  # an engine's inf/NaN give NaN scores
             sam = metrics.sam(engine, reference)
-            quality, band_deltas = (None, None) if truth is None or truth_ssim is None else _quality(
-                engine, reference, truth, truth_ssim)
+            quality, band_deltas = (
+                (None, None) if truth is None or truth_ssim is None else _quality(engine, reference, truth, truth_ssim)
+            )
         bands = tuple(
-            _difference(diff[b], reference[b], float(band_ssim[b]), int(non_finite[b]))
-            for b in range(len(engine))
+            _difference(diff[b], reference[b], float(band_ssim[b]), int(non_finite[b])) for b in range(len(engine))
         )
         overall = _difference(diff, reference, float(band_ssim.mean()), int(non_finite.sum()))
         comparison = Comparison(overall, sam, bands, quality, band_deltas)
@@ -271,8 +271,7 @@ def _check_sample(engine_out, reference_out, truth, sample_id: str, coverage: fl
     for name, array in (("engine output", engine_out), ("ground truth", truth)):
         if array is not None and np.shape(array) != shape:
             raise ShapeError(
-                f"sample {sample_id}: {name} shape {np.shape(array)} differs from "
-                f"reference output shape {shape}"
+                f"sample {sample_id}: {name} shape {np.shape(array)} differs from reference output shape {shape}"
             )
     bad = int(np.size(reference_out) - np.count_nonzero(np.isfinite(reference_out)))
     if bad:
@@ -363,17 +362,13 @@ def _aggregate(comparisons: list[Comparison], histogram: AbsDiffHistogram) -> Co
     return Comparison(
         difference=_aggregate_differences([c.difference for c in comparisons], histogram, None),
         sam=_mean([c.sam for c in comparisons]),
-        bands=tuple(
-            _aggregate_differences([c.bands[b] for c in comparisons], histogram, b) for b in range(n_bands)
-        ),
+        bands=tuple(_aggregate_differences([c.bands[b] for c in comparisons], histogram, b) for b in range(n_bands)),
         quality=quality,
         band_deltas=band_deltas,
     )
 
 
-def _aggregate_differences(
-    items: list[Difference], histogram: AbsDiffHistogram, band: int | None
-) -> Difference:
+def _aggregate_differences(items: list[Difference], histogram: AbsDiffHistogram, band: int | None) -> Difference:
     """Per-sample differences of one band (or all bands) combined over samples."""
     return Difference(
         max_abs=max(d.max_abs for d in items),

@@ -52,7 +52,6 @@ def load_schema() -> dict:
     return json.loads(resources.files("ibhfn.verify").joinpath("report_schema.json").read_text("utf-8"))
 
 
-
 def report_dict(summary: ParitySummary, verdict: Verdict, *, meta: dict) -> dict:
     """The report as a JSON-ready dictionary (what verify_report.json holds)."""
     bands = summary.band_names
@@ -68,8 +67,14 @@ def report_dict(summary: ParitySummary, verdict: Verdict, *, meta: dict) -> dict
             "message": verdict.message,
             "thresholds": _reals(verdict.thresholds.to_dict()),
             "checks": [
-                {"name": c.name, "label": CHECK_LABELS[c.name], "value": _real(c.value), "op": c.op,
-                 "limit": _real(c.limit), "passed": c.passed}
+                {
+                    "name": c.name,
+                    "label": CHECK_LABELS[c.name],
+                    "value": _real(c.value),
+                    "op": c.op,
+                    "limit": _real(c.limit),
+                    "passed": c.passed,
+                }
                 for c in verdict.checks
             ],
             "failing_bands": list(verdict.failing_bands),
@@ -79,13 +84,21 @@ def report_dict(summary: ParitySummary, verdict: Verdict, *, meta: dict) -> dict
         "n_samples": summary.n_samples,
         "overall": _comparison_dict(summary.overall, bands),
         "buckets": [
-            {"label": b.label, "range": list(ranges[b.label]) if b.label in ranges else None,
-             "n_samples": b.n_samples, "comparison": _comparison_dict(b.comparison, bands)}
+            {
+                "label": b.label,
+                "range": list(ranges[b.label]) if b.label in ranges else None,
+                "n_samples": b.n_samples,
+                "comparison": _comparison_dict(b.comparison, bands),
+            }
             for b in summary.buckets
         ],
         "worst": [
-            {"id": s.sample_id, "coverage": s.coverage, "bucket": s.bucket,
-             "comparison": _comparison_dict(s.comparison, bands)}
+            {
+                "id": s.sample_id,
+                "coverage": s.coverage,
+                "bucket": s.bucket,
+                "comparison": _comparison_dict(s.comparison, bands),
+            }
             for s in summary.worst
         ],
         "samples": [_sample_dict(s) for s in summary.samples],
@@ -104,14 +117,16 @@ def _comparison_dict(comparison: Comparison, bands: tuple[str, ...]) -> dict:
         "difference": _reals(asdict(comparison.difference)),
         "sam": _real(comparison.sam),
         "bands": [{"band": name, **_reals(asdict(d))} for name, d in zip(bands, comparison.bands)],
-        "quality": None if quality is None else {
+        "quality": None
+        if quality is None
+        else {
             "engine": _reals(quality.engine.to_dict()),
             "reference": _reals(quality.reference.to_dict()),
             "delta": _delta_dict(comparison),
         },
-        "band_deltas": None if comparison.band_deltas is None else [
-            {"band": name, **_reals(asdict(d))} for name, d in zip(bands, comparison.band_deltas)
-        ],
+        "band_deltas": None
+        if comparison.band_deltas is None
+        else [{"band": name, **_reals(asdict(d))} for name, d in zip(bands, comparison.band_deltas)],
     }
 
 

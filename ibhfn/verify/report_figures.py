@@ -63,15 +63,23 @@ class Figures:
         """Bars of max, p99.9 and mean absolute difference per band, log scale, with the limit."""
         bands = self.summary.overall.bands
         limit = self.verdict.thresholds.max_abs
-        series = [("max abs", "#c62828", _finite([b.max_abs for b in bands])),
-                  ("p99.9", "#ef8a17", _finite([b.p99_9 for b in bands])),
-                  ("mean abs", "#1f77b4", _finite([b.mean_abs for b in bands]))]
+        series = [
+            ("max abs", "#c62828", _finite([b.max_abs for b in bands])),
+            ("p99.9", "#ef8a17", _finite([b.p99_9 for b in bands])),
+            ("mean abs", "#1f77b4", _finite([b.mean_abs for b in bands])),
+        ]
         highest = max(np.nanmax(values, initial=0.0) for _, _, values in series)
         ax.set_title("Absolute difference per band")
         ax.set_ylabel("|engine - reference|")
         if highest == 0:
-            ax.text(0.5, 0.5, "engine and reference are identical in every band", ha="center",
-                    va="center", transform=ax.transAxes)
+            ax.text(
+                0.5,
+                0.5,
+                "engine and reference are identical in every band",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+            )
             return
         x = np.arange(len(bands))
         for i, (label, colour, values) in enumerate(series):
@@ -114,7 +122,7 @@ class Figures:
         if positive.any():
             used = np.flatnonzero(positive)  # draw only the decades that hold values
             lo, hi = max(used[0] - 5, 0), min(used[-1] + 6, len(positive))
-            ax.stairs(positive[lo:hi] / total, h.edges[1 + lo:2 + hi], fill=True, color="#1f77b4")
+            ax.stairs(positive[lo:hi] / total, h.edges[1 + lo : 2 + hi], fill=True, color="#1f77b4")
             ax.set_xscale("log")
             ax.set_yscale("log")
             overall = self.summary.overall.difference
@@ -142,9 +150,16 @@ class Figures:
         """True-colour panels of the worst sample: cloudy input, reference, engine, truth, difference."""
         w: WorstSample = self.summary.worst_sample
         low, high = _stretch_limits(w.reference_rgb)
-        panels = [(title, _stretch(rgb, low, high)) for title, rgb in (
-            ("cloudy input", w.cloudy_rgb), ("reference", w.reference_rgb),
-            ("engine", w.engine_rgb), ("ground truth", w.truth_rgb)) if rgb is not None]
+        panels = [
+            (title, _stretch(rgb, low, high))
+            for title, rgb in (
+                ("cloudy input", w.cloudy_rgb),
+                ("reference", w.reference_rgb),
+                ("engine", w.engine_rgb),
+                ("ground truth", w.truth_rgb),
+            )
+            if rgb is not None
+        ]
         diff = np.abs(w.engine_rgb.astype(np.float64) - w.reference_rgb)
         diff[~np.isfinite(diff)] = 0.0
         scale = float(np.percentile(diff, 99.5)) or float(diff.max()) or 1.0

@@ -89,9 +89,7 @@ def _banner(verdict: Verdict) -> str:
     word, css = ("PASS", "pass") if verdict.passed else ("FAIL", "fail")
     failed = [c for c in verdict.checks if not c.passed]
     if failed:
-        outcome = "; ".join(
-            f"{CHECK_LABELS[c.name]}: {_fmt(c.value)}, not {c.op} {_fmt(c.limit)}" for c in failed
-        )
+        outcome = "; ".join(f"{CHECK_LABELS[c.name]}: {_fmt(c.value)}, not {c.op} {_fmt(c.limit)}" for c in failed)
     elif verdict.passed:
         outcome = f"all {len(verdict.checks)} checks passed ({verdict.thresholds.precision} thresholds)"
     else:
@@ -112,8 +110,10 @@ def _run_table(summary: ParitySummary, verdict: Verdict, meta: dict) -> str:
 def _fields(value: object) -> str:
     """A value as people read it: a mapping as a table of labelled fields, a list as a list, None as a dash."""
     if isinstance(value, dict):
-        body = "".join(f'<tr><th class="text">{_e(str(key).replace("_", " "))}</th>'
-                       f'<td class="text">{_fields(item)}</td></tr>' for key, item in value.items())
+        body = "".join(
+            f'<tr><th class="text">{_e(str(key).replace("_", " "))}</th><td class="text">{_fields(item)}</td></tr>'
+            for key, item in value.items()
+        )
         return f'<table class="fields">{body}</table>'
     if isinstance(value, (list, tuple)):
         if not value:
@@ -129,8 +129,12 @@ def _fields(value: object) -> str:
 def _checks_table(verdict: Verdict) -> str:
     """One row per check: what, measured value, limit, result."""
     rows = [
-        [_e(CHECK_LABELS[c.name]), _fmt(c.value), f"{_e(c.op)} {_fmt(c.limit)}",
-         '<span class="ok">pass</span>' if c.passed else '<span class="bad">FAIL</span>']
+        [
+            _e(CHECK_LABELS[c.name]),
+            _fmt(c.value),
+            f"{_e(c.op)} {_fmt(c.limit)}",
+            '<span class="ok">pass</span>' if c.passed else '<span class="bad">FAIL</span>',
+        ]
         for c in verdict.checks
     ]
     return _table(["check", "value", "limit", "result"], rows)
@@ -147,17 +151,24 @@ def _difference_cells(d: Difference) -> list[str]:
 
 def _difference_table(comparison: Comparison) -> str:
     """The dataset-level difference statistics, with SAM."""
-    return _table(["", *_DIFF_HEAD, "SAM deg"],
-                  [["all bands", *_difference_cells(comparison.difference), _fmt(comparison.sam)]])
+    return _table(
+        ["", *_DIFF_HEAD, "SAM deg"], [["all bands", *_difference_cells(comparison.difference), _fmt(comparison.sam)]]
+    )
 
 
 def _quality_table(quality: Quality) -> str:
     """Engine and reference against ground truth, and the deltas (positive = engine worse)."""
     names = ("mae", "rmse", "psnr", "ssim", "sam")
-    deltas = {"mae": quality.delta_mae, "psnr": quality.delta_psnr, "ssim": quality.delta_ssim,
-              "sam": quality.delta_sam}
-    rows = [[label, *(_fmt(getattr(m, n)) for n in names)]
-            for label, m in (("engine", quality.engine), ("reference", quality.reference))]
+    deltas = {
+        "mae": quality.delta_mae,
+        "psnr": quality.delta_psnr,
+        "ssim": quality.delta_ssim,
+        "sam": quality.delta_sam,
+    }
+    rows = [
+        [label, *(_fmt(getattr(m, n)) for n in names)]
+        for label, m in (("engine", quality.engine), ("reference", quality.reference))
+    ]
     rows.append(["delta (engine worse &gt; 0)", *(_fmt(deltas[n]) if n in deltas else "" for n in names)])
     return _table(["", "MAE", "RMSE", "PSNR dB", "SSIM", "SAM deg"], rows)
 
@@ -220,11 +231,11 @@ _LABEL = ' class="text"'
 
 def _table(head: list[str], rows: list[list[str]], bad_rows: list[bool] | None = None) -> str:
     """An HTML table of ready-made (escaped) cells; the first column is a left-aligned label."""
-    header = "".join(f'<th{_LABEL if i == 0 else ""}>{h}</th>' for i, h in enumerate(head))
+    header = "".join(f"<th{_LABEL if i == 0 else ''}>{h}</th>" for i, h in enumerate(head))
     body = ""
     for r, row in enumerate(rows):
         css = ' class="bad"' if bad_rows and bad_rows[r] else ""
-        cells = "".join(f'<td{_LABEL if i == 0 else ""}>{cell}</td>' for i, cell in enumerate(row))
+        cells = "".join(f"<td{_LABEL if i == 0 else ''}>{cell}</td>" for i, cell in enumerate(row))
         body += f"<tr{css}>{cells}</tr>"
     return f"<table><tr>{header}</tr>{body}</table>"
 

@@ -108,10 +108,20 @@ def verify_dataset(
     dataset, selection = select_dataset(root, split, count, pair.engine.metadata.preprocessing, pair.engine.path)
     progress.start(f"{split} samples", len(selection.indices))
     engines = (pair.engine, pair.reference)
-    summary = compare_samples(pair, dataset_samples(dataset, selection, engines), batch_size=batch_size,
-                              worst_count=worst_count, progress=progress)
-    data = {"mode": "samples", "root": str(Path(root).resolve()), "split": split,
-            "available": selection.available, "selected": len(selection.indices)}
+    summary = compare_samples(
+        pair,
+        dataset_samples(dataset, selection, engines),
+        batch_size=batch_size,
+        worst_count=worst_count,
+        progress=progress,
+    )
+    data = {
+        "mode": "samples",
+        "root": str(Path(root).resolve()),
+        "split": split,
+        "available": selection.available,
+        "selected": len(selection.indices),
+    }
     return Verification(summary, judge(summary, thresholds), _meta(pair, data))
 
 
@@ -138,22 +148,40 @@ def verify_scenes(
     scenes = []
     with tempfile.TemporaryDirectory(prefix="ibhfn-verify-") as work_dir:
         for scene_pair in pairing.pairs:
-            scene = restore_scene(pair.engine, pair.reference, scene_pair, Path(work_dir), options,
-                                  progress=_TileProgress(progress))
+            scene = restore_scene(
+                pair.engine, pair.reference, scene_pair, Path(work_dir), options, progress=_TileProgress(progress)
+            )
             for w in scene_windows(scene, preprocessing, window):
-                accumulator.add(w.engine, w.reference, sample_id=w.sample_id, truth=w.truth, cloudy=w.cloudy,
-                                coverage=w.coverage)
-            scenes.append({"name": scene_pair.name, "s1": str(scene_pair.s1), "s2": str(scene_pair.s2),
-                           "target": None if scene.target is None else str(scene.target),
-                           "s2_offset": {role: None if offset is None else {"dn": offset.dn, "from": offset.origin}
-                                         for role, offset in (("s2", scene.cloudy_offset),
-                                                              ("target", scene.target_offset))},
-                           "warnings": list(scene.warnings)})
+                accumulator.add(
+                    w.engine, w.reference, sample_id=w.sample_id, truth=w.truth, cloudy=w.cloudy, coverage=w.coverage
+                )
+            scenes.append(
+                {
+                    "name": scene_pair.name,
+                    "s1": str(scene_pair.s1),
+                    "s2": str(scene_pair.s2),
+                    "target": None if scene.target is None else str(scene.target),
+                    "s2_offset": {
+                        role: None if offset is None else {"dn": offset.dn, "from": offset.origin}
+                        for role, offset in (("s2", scene.cloudy_offset), ("target", scene.target_offset))
+                    },
+                    "warnings": list(scene.warnings),
+                }
+            )
     summary = accumulator.summary()
-    data = {"mode": "scenes", "folder": str(Path(folder).resolve()), "scenes": scenes,
-            "window": window, "s2_offset": options.s2_offset,
-            "tiling": {"tile_size": options.tile_size, "overlap": options.overlap, "blend": options.blend,
-                       "batch_size": options.batch_size}}
+    data = {
+        "mode": "scenes",
+        "folder": str(Path(folder).resolve()),
+        "scenes": scenes,
+        "window": window,
+        "s2_offset": options.s2_offset,
+        "tiling": {
+            "tile_size": options.tile_size,
+            "overlap": options.overlap,
+            "blend": options.blend,
+            "batch_size": options.batch_size,
+        },
+    }
     return Verification(summary, judge(summary, thresholds), _meta(pair, data))
 
 
@@ -185,10 +213,17 @@ def _meta(pair: EnginePair, data: dict) -> dict:
 def _describe(engine: Engine) -> dict:
     """An engine's file, hash, backend and the metadata facts that identify it."""
     meta = engine.metadata
-    return {"path": str(Path(engine.path).resolve()), "sha256": engine.sha256, "backend": engine.backend,
-            "precision": meta.precision, "arch": meta.arch, "preset": meta.preset,
-            "size_multiple": meta.size_multiple, "preprocessing": meta.preprocessing.method,
-            "checkpoint_sha256": meta.checkpoint_sha256}
+    return {
+        "path": str(Path(engine.path).resolve()),
+        "sha256": engine.sha256,
+        "backend": engine.backend,
+        "precision": meta.precision,
+        "arch": meta.arch,
+        "preset": meta.preset,
+        "size_multiple": meta.size_multiple,
+        "preprocessing": meta.preprocessing.method,
+        "checkpoint_sha256": meta.checkpoint_sha256,
+    }
 
 
 def _batch_limit(batch_size: int, *engines: Engine) -> int:

@@ -74,7 +74,11 @@ class RestoredScene:
 
 
 def restore_scene(
-    engine: Engine, reference: Engine, pair: ScenePair, work_dir: Path, options: RunOptions,
+    engine: Engine,
+    reference: Engine,
+    pair: ScenePair,
+    work_dir: Path,
+    options: RunOptions,
     progress: Progress | None = None,
 ) -> RestoredScene:
     """Run engine and reference over one scene into float32 reflectance GeoTIFFs under `work_dir`."""
@@ -83,11 +87,16 @@ def restore_scene(
     outputs, warnings = {}, []
     for role, runner in (("engine", engine), ("reference", reference)):
         outputs[role] = Path(work_dir) / role / f"{pair.name}.tif"
-        result = run_scene(runner, pair.s1, pair.s2, outputs[role], float_options, name=f"{pair.name} ({role})",
-                           progress=progress)
+        result = run_scene(
+            runner, pair.s1, pair.s2, outputs[role], float_options, name=f"{pair.name} ({role})", progress=progress
+        )
         warnings += [w for w in result.warnings if w not in warnings]
-    scene = RestoredScene(pair, outputs["engine"], outputs["reference"],
-                          cloudy_offset=SceneOffset(result.s2_offset, result.s2_offset_from))  # as the runtime read it
+    scene = RestoredScene(
+        pair,
+        outputs["engine"],
+        outputs["reference"],
+        cloudy_offset=SceneOffset(result.s2_offset, result.s2_offset_from),
+    )  # as the runtime read it
     if scene.target is None:
         return dataclasses.replace(scene, warnings=tuple(warnings))
     with open_raster(scene.target) as target:
@@ -100,8 +109,10 @@ def scene_windows(
 ) -> Iterator[SceneWindow]:
     """The scene's windows, row by row, with nodata set to 0 and truth and coverage where known."""
     with ExitStack() as stack:
-        engine, reference, cloudy = (stack.enter_context(open_raster(path)) for path in (
-            scene.engine_output, scene.reference_output, scene.pair.s2))
+        engine, reference, cloudy = (
+            stack.enter_context(open_raster(path))
+            for path in (scene.engine_output, scene.reference_output, scene.pair.s2)
+        )
         target = _open_matching(stack, scene.target, reference, 13)
         mask = _open_matching(stack, scene.cloud_mask, reference, 1)
         for row in range(0, reference.height, size):
@@ -118,8 +129,9 @@ def scene_windows(
                     engine=_blank(engine.read(window=window), empty),
                     reference=_blank(reference_out, empty),
                     cloudy=_read_s2(cloudy, window, preprocessing, empty, scene.cloudy_offset.dn),
-                    truth=None if target is None or scene.target_offset is None else _read_s2(
-                        target, window, preprocessing, empty, scene.target_offset.dn),
+                    truth=None
+                    if target is None or scene.target_offset is None
+                    else _read_s2(target, window, preprocessing, empty, scene.target_offset.dn),
                     coverage=coverage,
                 )
 

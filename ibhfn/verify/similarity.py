@@ -21,7 +21,7 @@ def gaussian_filter(planes: np.ndarray) -> np.ndarray:
     radius = len(TAPS) // 2
     bands, height, width = planes.shape
     padded = np.zeros((bands, height + 2 * radius, width + 2 * radius), np.float32)
-    padded[:, radius:radius + height, radius:radius + width] = planes
+    padded[:, radius : radius + height, radius : radius + width] = planes
     rows = metrics._symmetric_taps_sum(padded, TAPS, axis=1, length=height)
     return metrics._symmetric_taps_sum(rows, TAPS, axis=2, length=width)
 

@@ -28,8 +28,9 @@ def fp32_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SEN12MS-CR-layout tree of 64 px patches: 4 train, 2 val and 1 test scene of 4 patches each."""
-    return write_tree(tmp_path_factory.mktemp("sen12mscr"), seed=0, scenes_per_split=(4, 2, 1),
-                      patches_per_scene=4, size=TILE)
+    return write_tree(
+        tmp_path_factory.mktemp("sen12mscr"), seed=0, scenes_per_split=(4, 2, 1), patches_per_scene=4, size=TILE
+    )
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,22 @@ from ibhfn.export.onnx_metadata import read_metadata
 
 
 def invoke(fp32_onnx, tree, out, *extra: str):
-    args = ["--onnx", str(fp32_onnx), "--data", str(tree), "--out", str(out), "--samples", "4", "--tile", "64",
-            "--holdout", "2", "--quiet", *extra]
+    args = [
+        "--onnx",
+        str(fp32_onnx),
+        "--data",
+        str(tree),
+        "--out",
+        str(out),
+        "--samples",
+        "4",
+        "--tile",
+        "64",
+        "--holdout",
+        "2",
+        "--quiet",
+        *extra,
+    ]
     return CliRunner().invoke(app, args)
 
 
@@ -117,6 +131,8 @@ def test_truncated_patches_are_skipped_with_one_warning_each(fp32_onnx, tree, tm
 
 
 def test_an_unknown_form_is_a_one_line_error(fp32_onnx, tree, tmp_path, no_work):
-    assert_one_line_error(invoke(fp32_onnx, tree, tmp_path / "m.onnx", "--form", "gpu"),
-                          "unknown INT8 form 'gpu'; choose one of tensorrt, cpu")
+    assert_one_line_error(
+        invoke(fp32_onnx, tree, tmp_path / "m.onnx", "--form", "gpu"),
+        "unknown INT8 form 'gpu'; choose one of tensorrt, cpu",
+    )
     assert not any(tmp_path.iterdir())

@@ -66,8 +66,9 @@ def test_sensitive_nodes_stay_float_and_are_listed(calibrated, int8, fp32_onnx):
     made_by = producers(int8)
     for node in int8.graph.node:
         if node.name in defaults:
-            assert not any(made_by.get(name) and made_by[name].op_type == "DequantizeLinear"
-                           for name in node.input), node.name
+            assert not any(made_by.get(name) and made_by[name].op_type == "DequantizeLinear" for name in node.input), (
+                node.name
+            )
 
 
 def test_runs_in_onnxruntime_and_the_runtime_engine(calibrated, fp32_onnx, tree):
@@ -94,8 +95,21 @@ def test_int8_differs_from_fp32_yet_meets_the_targets(calibrated):
     assert accuracy.summary.overall.difference.psnr > 40
     assert abs(accuracy.delta_psnr) <= 0.3 and abs(accuracy.delta_sam) <= 0.2
     assert report["target_met"] is True
-    assert set(report["accuracy"]["bands"]) == {"B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9",
-                                                "B10", "B11", "B12"}
+    assert set(report["accuracy"]["bands"]) == {
+        "B1",
+        "B2",
+        "B3",
+        "B4",
+        "B5",
+        "B6",
+        "B7",
+        "B8",
+        "B8A",
+        "B9",
+        "B10",
+        "B11",
+        "B12",
+    }
     assert report["accuracy"]["vs_truth"]["delta_psnr_db"] == pytest.approx(accuracy.delta_psnr)
 
 
@@ -157,8 +171,13 @@ def test_chunks_hand_out_each_patch_once_at_most_size_at_a_time(tree):
 
 @pytest.fixture(scope="module")
 def cpu_form(fp32_onnx, tree, tmp_path_factory):
-    return calibrate(fp32_onnx, tree, tmp_path_factory.mktemp("cpu") / "model.int8.onnx",
-                     **{**SETTINGS, "method": "percentile"}, form="cpu")
+    return calibrate(
+        fp32_onnx,
+        tree,
+        tmp_path_factory.mktemp("cpu") / "model.int8.onnx",
+        **{**SETTINGS, "method": "percentile"},
+        form="cpu",
+    )
 
 
 def test_cpu_form_has_uint8_activations_int8_weights_and_no_relu_left(cpu_form):
@@ -177,6 +196,7 @@ def test_cpu_form_has_uint8_activations_int8_weights_and_no_relu_left(cpu_form):
 
 def test_onnx_runtime_fuses_the_cpu_form_into_integer_convolutions(cpu_form, calibrated, tmp_path):
     """The symmetric form leaves float Conv between Q/DQ pairs on the CPU; the CPU form only its float nodes."""
+
     def optimized_ops(path, name):
         options = ort.SessionOptions()
         options.optimized_model_filepath = str(tmp_path / name)

@@ -56,11 +56,13 @@ def test_a_folder_without_patches_is_refused_in_one_line(tmp_path: Path):
 
 def test_the_real_cloud_free_patches_read_as_one_scene_of_thirty():
     if not REAL_CLEAR.is_dir():
-        pytest.skip(f"the real SEN12MS-CR-TS cloud-free patches are not at {REAL_CLEAR} "
-                    "(../shared beside the checkout)")
+        pytest.skip(
+            f"the real SEN12MS-CR-TS cloud-free patches are not at {REAL_CLEAR} (../shared beside the checkout)"
+        )
     reader = ClearPatches(REAL_CLEAR)
     assert len(reader) == 30 and reader.scenes == ["ROIs2017/146"]
     sample = reader[0]
     assert sample.optical.shape == (13, 256, 256) and np.isfinite(sample.optical).all()
-    assert not set(reader.scenes) & {t.scene for t in SEN12MSCR(REAL_CLEAR.parents[1] / "sen12mscr_real_pairs", "all",
-                                                                 s1="constant").triplets}
+    assert not set(reader.scenes) & {
+        t.scene for t in SEN12MSCR(REAL_CLEAR.parents[1] / "sen12mscr_real_pairs", "all", s1="constant").triplets
+    }

@@ -8,8 +8,15 @@ from ibhfn.errors import InputError
 
 @pytest.mark.parametrize(
     ("coverage", "bucket"),
-    [(0.0, "0-10%"), (0.0999, "0-10%"), (0.1, "10-50%"), (0.49, "10-50%"), (0.5, "50-90%"),
-     (0.9, "90-100%"), (1.0, "90-100%")],
+    [
+        (0.0, "0-10%"),
+        (0.0999, "0-10%"),
+        (0.1, "10-50%"),
+        (0.49, "10-50%"),
+        (0.5, "50-90%"),
+        (0.9, "90-100%"),
+        (1.0, "90-100%"),
+    ],
 )
 def test_coverage_bucket_edges(coverage, bucket):
     assert coverage_bucket(coverage) == bucket

@@ -34,8 +34,9 @@ REAL_S1S2 = SHARED_DATA / "sen12mscr_real_s1s2"
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A read-only tree of 2 scenes x 3 patches of 64 x 64 px."""
-    return write_tree(tmp_path_factory.mktemp("synthetic"), seed=3, scenes_per_split=(2, 0, 0),
-                      patches_per_scene=3, size=64)
+    return write_tree(
+        tmp_path_factory.mktemp("synthetic"), seed=3, scenes_per_split=(2, 0, 0), patches_per_scene=3, size=64
+    )
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +72,9 @@ def test_identical_folders_are_zero_apart(synthetic: Path, synthetic_statistics:
     assert all(d.mad == pytest.approx(0.0, abs=1e-9) and d.angle_deg < 1e-3 for d in present)
 
 
-def test_brighter_clear_s2_is_farther_but_correlated_alike(synthetic: Path, synthetic_statistics: FolderStatistics,
-                                                          tmp_path: Path):
+def test_brighter_clear_s2_is_farther_but_correlated_alike(
+    synthetic: Path, synthetic_statistics: FolderStatistics, tmp_path: Path
+):
     brighter = folder_statistics(_copy(synthetic, tmp_path, clear_scale=1.5), max_pixels_per_file=PIXELS)
     other_seed = folder_statistics(synthetic, max_pixels_per_file=PIXELS, seed=9)
     scaled, resampled = compare(synthetic_statistics, brighter), compare(synthetic_statistics, other_seed)
@@ -81,8 +83,9 @@ def test_brighter_clear_s2_is_farther_but_correlated_alike(synthetic: Path, synt
     assert scaled.s2_correlation < 0.05  # a gain leaves correlations nearly as they were
 
 
-def test_folder_without_s1_gives_na_for_sar_only(synthetic: Path, synthetic_statistics: FolderStatistics,
-                                                tmp_path: Path):
+def test_folder_without_s1_gives_na_for_sar_only(
+    synthetic: Path, synthetic_statistics: FolderStatistics, tmp_path: Path
+):
     no_s1 = folder_statistics(_copy(synthetic, tmp_path, drop=("s1",)), max_pixels_per_file=PIXELS)
     assert no_s1.s1_quantiles is None and no_s1.s1_speckle_cv is None and no_s1.files["s1"] == 0
     distances = compare(synthetic_statistics, no_s1).to_dict()
@@ -91,8 +94,9 @@ def test_folder_without_s1_gives_na_for_sar_only(synthetic: Path, synthetic_stat
     assert distances["cloud_cover_wasserstein"] == pytest.approx(0.0, abs=1e-9)
 
 
-def test_folder_without_cloudy_gives_na_for_clouds(synthetic: Path, synthetic_statistics: FolderStatistics,
-                                                  tmp_path: Path):
+def test_folder_without_cloudy_gives_na_for_clouds(
+    synthetic: Path, synthetic_statistics: FolderStatistics, tmp_path: Path
+):
     no_cloudy = folder_statistics(_copy(synthetic, tmp_path, drop=("s2_cloudy",)), max_pixels_per_file=PIXELS)
     assert no_cloudy.cloud_spectra is None and no_cloudy.cloud_cover is None
     distances = compare(no_cloudy, synthetic_statistics).to_dict()
@@ -132,8 +136,15 @@ def test_cli_prints_every_part_and_writes_json(synthetic: Path, tmp_path: Path):
     out = tmp_path / "out" / "comparison.json"
     result = runner.invoke(app, ["compare", str(synthetic), str(real), "--json", str(out), "--pixels", "256"])
     assert result.exit_code == 0, result.output
-    for part in ("S2 B2 quantile MAD", "S2 correlation", "thick cloud", "thin cloud", "cloud cover Wasserstein",
-                 "S1 VV quantile MAD dB", "S1 VH speckle CV"):
+    for part in (
+        "S2 B2 quantile MAD",
+        "S2 correlation",
+        "thick cloud",
+        "thin cloud",
+        "cloud cover Wasserstein",
+        "S1 VV quantile MAD dB",
+        "S1 VH speckle CV",
+    ):
         assert part in result.output
     sar_row = next(line for line in result.output.splitlines() if line.startswith("S1 VV quantile MAD dB"))
     assert sar_row.split()[-3] == "n/a" and sar_row.split()[-1] == "n/a"  # distance and the S1-less side
@@ -171,8 +182,9 @@ def real_pairs() -> FolderStatistics:
     return folder_statistics(REAL_PAIRS, max_pixels_per_file=PIXELS)
 
 
-def test_real_pairs_have_optical_statistics_and_no_sar(real_pairs: FolderStatistics,
-                                                       synthetic_statistics: FolderStatistics):
+def test_real_pairs_have_optical_statistics_and_no_sar(
+    real_pairs: FolderStatistics, synthetic_statistics: FolderStatistics
+):
     assert real_pairs.files == {"s1": 0, "s2": 37, "s2_cloudy": 37}
     assert real_pairs.s1_quantiles is None and real_pairs.s1_speckle_cv is None
     assert 0.02 < real_pairs.s2_quantiles[3, 1] < 0.3  # median clear B2 reflectance of land

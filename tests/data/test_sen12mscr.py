@@ -101,9 +101,11 @@ def test_corrupt_file_is_warned_about_once_and_skipped(small_tree: Path):
     with pytest.warns(UserWarning, match=broken.name) as caught:
         samples = list(reader)
         again = list(reader)
-    assert [s.patch for s in samples] == [s.patch for s in again] == [
-        t.patch for i, t in enumerate(reader.triplets) if i != 1
-    ]
+    assert (
+        [s.patch for s in samples]
+        == [s.patch for s in again]
+        == [t.patch for i, t in enumerate(reader.triplets) if i != 1]
+    )
     assert len([w for w in caught if broken.name in str(w.message)]) == 1
 
 

@@ -68,8 +68,9 @@ def test_class_spectra_are_plausible(patches):
     clear = np.concatenate([p.s2_clear_dn.reshape(13, -1) for p in patches], axis=1).astype(np.float32)
     means = {c: clear[:, land == c].mean(axis=1) for c in LandCover if (land == c).sum() > 1000}
     assert set(means) == set(LandCover)
-    vegetation, water, snow, soil = (means[c] for c in (LandCover.VEGETATION, LandCover.WATER,
-                                                         LandCover.SNOW_ICE, LandCover.BARE_SOIL))
+    vegetation, water, snow, soil = (
+        means[c] for c in (LandCover.VEGETATION, LandCover.WATER, LandCover.SNOW_ICE, LandCover.BARE_SOIL)
+    )
     assert vegetation[B8] > 3 * vegetation[B4]  # red edge and NIR plateau
     assert water[B8] < water[B4] and water[B11] < 300  # water dark in NIR and SWIR
     assert snow[B2] > 4000 and snow[B11] < snow[B2] / 4  # snow bright in the visible, dark in SWIR
@@ -124,8 +125,11 @@ def test_thin_clouds_are_strongest_in_blue():
 
 
 def test_tree_files_are_georeferenced_striped_sentinel_formats(tree: Path):
-    for pattern, count, dtype in (("*_s1/*/*.tif", 2, "float32"), ("*_s2/*/*.tif", 13, "uint16"),
-                                  ("*_s2_cloudy/*/*.tif", 13, "uint16")):
+    for pattern, count, dtype in (
+        ("*_s1/*/*.tif", 2, "float32"),
+        ("*_s2/*/*.tif", 13, "uint16"),
+        ("*_s2_cloudy/*/*.tif", 13, "uint16"),
+    ):
         path = next(tree.glob(pattern))
         with rasterio.open(path) as dataset:
             assert (dataset.count, dataset.dtypes[0], dataset.shape) == (count, dtype, (256, 256))
@@ -145,8 +149,12 @@ def test_tree_is_deterministic_by_seed(tmp_path: Path):
 def test_scene_is_written_with_its_georeferencing(tmp_path: Path):
     paths = write_scene(tmp_path, "odd", height=200, width=150, seed=2)
     assert {p.name for p in tmp_path.iterdir()} == {"odd_s1.tif", "odd_s2.tif", "odd_target.tif", "odd_cloudmask.tif"}
-    for path, count, dtype in ((paths.s1, 2, "float32"), (paths.s2, 13, "uint16"),
-                               (paths.target, 13, "uint16"), (paths.mask, 1, "float32")):
+    for path, count, dtype in (
+        (paths.s1, 2, "float32"),
+        (paths.s2, 13, "uint16"),
+        (paths.target, 13, "uint16"),
+        (paths.mask, 1, "float32"),
+    ):
         with rasterio.open(path) as dataset:
             assert (dataset.count, dataset.dtypes[0], dataset.shape) == (count, dtype, (200, 150))
             assert dataset.crs.to_string() == "EPSG:32631" and dataset.res == (10.0, 10.0)
@@ -215,16 +223,19 @@ def test_large_scene_is_written_by_strips_with_bounded_memory(tmp_path: Path, mo
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"height": 0, "width": 10}, "positive"), ({"height": 10, "width": 10, "nodata_border": 5}, "border"),
-     ({"height": 10, "width": 10, "s1_crs": "EPSG:0"}, "CRS"),
-     ({"height": 10, "width": 10, "season": "monsoon"}, "season"),
-     ({"height": 10, "width": 10, "seed": -1}, "seed must be 0 or more; got -1"),
-     ({"height": 10, "width": 10, "s1_resolution": 0.0}, "S1 resolution must be a positive number; got 0.0"),
-     ({"height": 10, "width": 10, "s1_resolution": -5.0}, "S1 resolution must be a positive number"),
-     ({"height": 10, "width": 10, "s1_resolution": float("nan")}, "S1 resolution must be a positive number"),
-     ({"height": 32, "width": 32, "s1_crs": "EPSG:4326", "s1_resolution": 1000.0}, "EPSG:32631 is undefined"),
-     ({"name": "", "height": 10, "width": 10}, "scene name '' must be a non-empty file name"),
-     ({"name": "a/b", "height": 10, "width": 10}, "without path separators")],
+    [
+        ({"height": 0, "width": 10}, "positive"),
+        ({"height": 10, "width": 10, "nodata_border": 5}, "border"),
+        ({"height": 10, "width": 10, "s1_crs": "EPSG:0"}, "CRS"),
+        ({"height": 10, "width": 10, "season": "monsoon"}, "season"),
+        ({"height": 10, "width": 10, "seed": -1}, "seed must be 0 or more; got -1"),
+        ({"height": 10, "width": 10, "s1_resolution": 0.0}, "S1 resolution must be a positive number; got 0.0"),
+        ({"height": 10, "width": 10, "s1_resolution": -5.0}, "S1 resolution must be a positive number"),
+        ({"height": 10, "width": 10, "s1_resolution": float("nan")}, "S1 resolution must be a positive number"),
+        ({"height": 32, "width": 32, "s1_crs": "EPSG:4326", "s1_resolution": 1000.0}, "EPSG:32631 is undefined"),
+        ({"name": "", "height": 10, "width": 10}, "scene name '' must be a non-empty file name"),
+        ({"name": "a/b", "height": 10, "width": 10}, "without path separators"),
+    ],
 )
 def test_bad_scene_arguments_write_nothing(tmp_path: Path, kwargs, message):
     with pytest.raises(InputError, match=message):
@@ -234,8 +245,11 @@ def test_bad_scene_arguments_write_nothing(tmp_path: Path, kwargs, message):
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"seed": -4}, "seed must be 0 or more; got -4"), ({"patches_per_scene": 100000}, "1 to 999; got 100000"),
-     ({"patches_per_scene": 0}, "1 to 999; got 0")],
+    [
+        ({"seed": -4}, "seed must be 0 or more; got -4"),
+        ({"patches_per_scene": 100000}, "1 to 999; got 100000"),
+        ({"patches_per_scene": 0}, "1 to 999; got 0"),
+    ],
 )
 def test_bad_tree_arguments_write_nothing(tmp_path: Path, kwargs, message):
     with pytest.raises(InputError, match=message):

@@ -17,7 +17,10 @@ def test_items_are_float32_tensors_with_the_contract_shapes(tree: Path):
     item = dataset[0]
     assert len(dataset) == 4
     assert {k: tuple(v.shape) for k, v in item.items()} == {
-        "sar": (2, 256, 256), "optical": (13, 256, 256), "target": (13, 256, 256), "cloud_mask": (256, 256),
+        "sar": (2, 256, 256),
+        "optical": (13, 256, 256),
+        "target": (13, 256, 256),
+        "cloud_mask": (256, 256),
         "has_mask": (),
     }
     assert all(item[k].dtype == torch.float32 for k in ("sar", "optical", "target", "cloud_mask"))

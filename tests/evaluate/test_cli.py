@@ -22,8 +22,22 @@ def one_line_error(args: list[str]) -> str:
 
 
 def test_eval_prints_the_table_and_writes_json(checkpoint: Path, tree: Path, tmp_path: Path):
-    result = runner.invoke(app, ["--data", str(tree), "--checkpoint", str(checkpoint), "--split", "test",
-                                 "--out", str(tmp_path / "results.json"), "--threads", "1", "--quiet"])
+    result = runner.invoke(
+        app,
+        [
+            "--data",
+            str(tree),
+            "--checkpoint",
+            str(checkpoint),
+            "--split",
+            "test",
+            "--out",
+            str(tmp_path / "results.json"),
+            "--threads",
+            "1",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "SEN12MS-CR test split, 6 images" in result.output and "cloudy input" in result.output
     results = json.loads((tmp_path / "results.json").read_text())
@@ -48,19 +62,34 @@ def test_an_out_that_is_the_checkpoint_is_refused_and_the_checkpoint_kept(checkp
     assert checkpoint.read_bytes() == before
 
 
-@pytest.mark.parametrize(("option", "value", "message"), [
-    ("--device", "tpu", "--device 'tpu' is not a device torch knows; use auto, cpu, cuda or cuda:N"),
-    ("--threads", "0", "--threads must be at least 1, got 0"),
-    ("--threads", "-1", "--threads must be at least 1, got -1"),
-    ("--samples", "0", "--samples must be at least 1, got 0"),
-    ("--samples", "-1", "--samples must be at least 1, got -1"),
-    ("--batch-size", "0", "--batch-size must be at least 1, got 0"),
-    ("--batch-size", "-2", "--batch-size must be at least 1, got -2"),
-])
-def test_bad_option_values_are_one_line_errors(checkpoint: Path, tree: Path, tmp_path: Path,
-                                               option: str, value: str, message: str):
-    line = one_line_error(["--data", str(tree), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "r.json"),
-                           option, value, "--quiet"])
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--device", "tpu", "--device 'tpu' is not a device torch knows; use auto, cpu, cuda or cuda:N"),
+        ("--threads", "0", "--threads must be at least 1, got 0"),
+        ("--threads", "-1", "--threads must be at least 1, got -1"),
+        ("--samples", "0", "--samples must be at least 1, got 0"),
+        ("--samples", "-1", "--samples must be at least 1, got -1"),
+        ("--batch-size", "0", "--batch-size must be at least 1, got 0"),
+        ("--batch-size", "-2", "--batch-size must be at least 1, got -2"),
+    ],
+)
+def test_bad_option_values_are_one_line_errors(
+    checkpoint: Path, tree: Path, tmp_path: Path, option: str, value: str, message: str
+):
+    line = one_line_error(
+        [
+            "--data",
+            str(tree),
+            "--checkpoint",
+            str(checkpoint),
+            "--out",
+            str(tmp_path / "r.json"),
+            option,
+            value,
+            "--quiet",
+        ]
+    )
     assert line == f"error: {message}"
     assert not (tmp_path / "r.json").exists()
 
@@ -70,10 +99,13 @@ def test_cuda_without_a_gpu_is_a_one_line_error(checkpoint: Path, tree: Path):
     assert "no CUDA GPU" in one_line_error(["--data", str(tree), "--checkpoint", str(checkpoint), "--device", "cuda"])
 
 
-def test_no_readable_sample_is_an_error_after_one_warning_line_per_file(checkpoint: Path, unreadable_tree: Path,
-                                                                        tmp_path: Path):
-    result = runner.invoke(app, ["--data", str(unreadable_tree), "--checkpoint", str(checkpoint),
-                                 "--out", str(tmp_path / "r.json"), "--quiet"])
+def test_no_readable_sample_is_an_error_after_one_warning_line_per_file(
+    checkpoint: Path, unreadable_tree: Path, tmp_path: Path
+):
+    result = runner.invoke(
+        app,
+        ["--data", str(unreadable_tree), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "r.json"), "--quiet"],
+    )
     assert result.exit_code == 2, result.output
     *warned, error = result.output.strip().splitlines()
     assert len(warned) == 6 and all(line.startswith("warning: ") and "sample skipped" in line for line in warned)
@@ -81,8 +113,9 @@ def test_no_readable_sample_is_an_error_after_one_warning_line_per_file(checkpoi
     assert not list(tmp_path.glob("*r.json*"))
 
 
-def test_real_pairs_without_s1_are_scored_with_constant_s1_and_clear_input(checkpoint: Path, tree: Path,
-                                                                            tmp_path: Path):
+def test_real_pairs_without_s1_are_scored_with_constant_s1_and_clear_input(
+    checkpoint: Path, tree: Path, tmp_path: Path
+):
     pairs = shutil.copytree(tree, tmp_path / "pairs")
     for folder in pairs.glob("*_s1"):
         shutil.rmtree(folder)

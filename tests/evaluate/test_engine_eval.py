@@ -50,8 +50,9 @@ def test_a_broken_engine_file_is_one_line(tree: Path, tmp_path: Path):
 @pytest.mark.slow
 def test_a_deployed_bundles_engine_scores_what_its_verify_report_says(tree: Path, tmp_path: Path):
     bundle = tmp_path / "bundle"  # the bundled model: trained, so its outputs are reflectance, as verify scores them
-    deployed = CliRunner().invoke(deploy_app, ["--precision", "fp16", "--data", str(tree), "--samples", "6",
-                                               "--tile", "64", str(bundle)])
+    deployed = CliRunner().invoke(
+        deploy_app, ["--precision", "fp16", "--data", str(tree), "--samples", "6", "--tile", "64", str(bundle)]
+    )
     assert deployed.exit_code == 0, deployed.output
     verified = json.loads((bundle / "verify" / "verify_report.json").read_text())
     assert verified["n_samples"] == 6  # every val patch, as ibhfn-eval scores them

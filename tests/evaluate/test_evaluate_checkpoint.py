@@ -10,11 +10,11 @@ from ibhfn.errors import InputError, ModelError
 from ibhfn.evaluate import evaluate_checkpoint
 
 
-def test_a_checkpoint_is_scored_with_its_preprocessing_and_the_report_names_its_sources(checkpoint: Path,
-                                                                                        tree: Path):
+def test_a_checkpoint_is_scored_with_its_preprocessing_and_the_report_names_its_sources(checkpoint: Path, tree: Path):
     seen = []
-    report = evaluate_checkpoint(checkpoint, tree, "test", samples=3, batch_size=2,
-                                 progress=lambda done, total: seen.append((done, total)))
+    report = evaluate_checkpoint(
+        checkpoint, tree, "test", samples=3, batch_size=2, progress=lambda done, total: seen.append((done, total))
+    )
     assert len(report.scores) == 3 and report.split == "test" and report.model_name == "ibhfn edge"
     assert seen == [(2, 3), (3, 3)]
     assert report.source == {"data": str(tree), "checkpoint": str(checkpoint), "s1": "files", "input": "cloudy"}

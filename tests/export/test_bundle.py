@@ -17,8 +17,9 @@ PATCH = 64
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
     """A SEN12MS-CR-layout tree of 64 px patches: 4 train, 2 val and 1 test scene of 4 patches each."""
-    return write_tree(tmp_path_factory.mktemp("sen12mscr"), seed=0, scenes_per_split=(4, 2, 1),
-                      patches_per_scene=4, size=PATCH)
+    return write_tree(
+        tmp_path_factory.mktemp("sen12mscr"), seed=0, scenes_per_split=(4, 2, 1), patches_per_scene=4, size=PATCH
+    )
 
 
 def deploy(*args):
@@ -37,7 +38,8 @@ def test_the_bundled_checkpoint_deploys_to_a_verified_fp16_bundle(tmp_path, tree
     manifest = json.loads((out / "bundle.json").read_text())
     assert manifest["engine"] == "model.fp16.onnx" and manifest["verify"]["passed"] is True
     assert sorted(manifest["files"]) == sorted(
-        path.relative_to(out).as_posix() for path in out.rglob("*") if path.is_file() and path.name != "bundle.json")
+        path.relative_to(out).as_posix() for path in out.rglob("*") if path.is_file() and path.name != "bundle.json"
+    )
     for name, facts in manifest["files"].items():
         assert file_sha256(out / name) == facts["sha256"]
     if tensorrt_available():
@@ -49,9 +51,21 @@ def test_the_bundled_checkpoint_deploys_to_a_verified_fp16_bundle(tmp_path, tree
     report = json.loads((out / "verify" / "verify_report.json").read_text())
     assert report["verdict"]["passed"] is True
     # the bundle's figures are what ibhfn-verify measures on the same engine, reference and patches
-    again = CliRunner().invoke(verify_app, ["--engine", str(out / "model.fp16.onnx"), "--reference",
-                                            str(out / "model.onnx"), "--data", str(tree), "--samples", "6",
-                                            "--report", str(tmp_path / "again")])
+    again = CliRunner().invoke(
+        verify_app,
+        [
+            "--engine",
+            str(out / "model.fp16.onnx"),
+            "--reference",
+            str(out / "model.onnx"),
+            "--data",
+            str(tree),
+            "--samples",
+            "6",
+            "--report",
+            str(tmp_path / "again"),
+        ],
+    )
     assert again.exit_code == 0, again.output
     measured = json.loads((tmp_path / "again" / "verify_report.json").read_text())
     for key in ("verdict", "n_samples", "overall", "bands", "samples"):
@@ -64,8 +78,9 @@ def test_int8_is_calibrated_on_the_tree_then_verified(tmp_path, tree):
     out = tmp_path / "int8"
     # 8 verify patches, not 4: the first 4 of this tree are near-clear, restored at 46 dB, where a
     # 0.001 RMS INT8 difference already costs 0.5 dB of PSNR against truth
-    result = deploy("--precision", "int8", "--data", tree, "--samples", 8, "--calibration-samples", 8,
-                    "--tile", PATCH, out)
+    result = deploy(
+        "--precision", "int8", "--data", tree, "--samples", 8, "--calibration-samples", 8, "--tile", PATCH, out
+    )
     assert result.exit_code == 0, result.output
     assert (out / "model.int8.onnx").is_file() and (out / "model.int8.onnx.calibration.json").is_file()
     assert "INT8: QDQ, calibrated on" in (out / "MODEL_CARD.md").read_text()
@@ -77,10 +92,15 @@ def test_refusals_are_one_line_and_leave_nothing(tmp_path, tree):
     taken.mkdir()
     (taken / "other.txt").write_text("someone's file")
     cases = [
-        (("--precision", "fp16", "--data", tree, taken), f"error: {taken}: exists and is not an empty folder; give "
-                                                         "a new folder for the bundle"),
-        (("--precision", "fp16", "--data", tmp_path / "nowhere", tmp_path / "b1"),
-         f"error: {tmp_path / 'nowhere'}: no such folder; give the SEN12MS-CR root (or a synthetic tree) to verify on"),
+        (
+            ("--precision", "fp16", "--data", tree, taken),
+            f"error: {taken}: exists and is not an empty folder; give a new folder for the bundle",
+        ),
+        (
+            ("--precision", "fp16", "--data", tmp_path / "nowhere", tmp_path / "b1"),
+            f"error: {tmp_path / 'nowhere'}: no such folder; "
+            "give the SEN12MS-CR root (or a synthetic tree) to verify on",
+        ),
         (("--precision", "fp8", "--data", tree, tmp_path / "b2"), "error: precision 'fp8': choose one of fp16, int8"),
     ]
     for args, line in cases:

@@ -14,8 +14,9 @@ def invoke(*args):
 
 
 def test_onnx_export_prints_a_short_report(dsen2cr_checkpoint, tmp_path):
-    result = invoke("onnx", "--checkpoint", dsen2cr_checkpoint, "--out", tmp_path / "m.onnx",
-                    "--static-shape", "1x16x16")
+    result = invoke(
+        "onnx", "--checkpoint", dsen2cr_checkpoint, "--out", tmp_path / "m.onnx", "--static-shape", "1x16x16"
+    )
     assert result.exit_code == 0, result.output
     assert "dsen2cr small, fp32, opset 18, 1x16x16" in result.output
     assert "1 x 16 x 16: max" in result.output and "PASSED" in result.output

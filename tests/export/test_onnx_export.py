@@ -108,9 +108,13 @@ def test_static_shape_must_respect_the_size_multiple(ibhfn_model, tmp_path):
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"opset": 13}, "opset 13 is too old"), ({"opset": 999}, "opset 999 is newer than onnx"),
-     ({"precision": "int8"}, "ibhfn-calibrate"), ({"arch": "dsen2cr"}, "expected 'dsen2cr'"),
-     ({"arch": "foo"}, "unknown arch 'foo'; choose one of ibhfn, dsen2cr")],
+    [
+        ({"opset": 13}, "opset 13 is too old"),
+        ({"opset": 999}, "opset 999 is newer than onnx"),
+        ({"precision": "int8"}, "ibhfn-calibrate"),
+        ({"arch": "dsen2cr"}, "expected 'dsen2cr'"),
+        ({"arch": "foo"}, "unknown arch 'foo'; choose one of ibhfn, dsen2cr"),
+    ],
 )
 def test_bad_requests_are_refused_before_export(ibhfn_model, tmp_path, kwargs, message):
     with pytest.raises(ModelError, match=message):

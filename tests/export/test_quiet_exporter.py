@@ -11,8 +11,9 @@ def test_only_the_exporters_warnings_are_hidden_and_the_filters_come_back():
     with warnings.catch_warnings(record=True) as shown:
         warnings.simplefilter("always")
         with quiet_exporter():
-            warnings.warn_explicit("axis renamed", UserWarning, "_onnx_program.py", 1,
-                                   module="torch.onnx._internal.exporter._onnx_program")
+            warnings.warn_explicit(
+                "axis renamed", UserWarning, "_onnx_program.py", 1, module="torch.onnx._internal.exporter._onnx_program"
+            )
             warnings.warn("a caller's own warning", UserWarning, stacklevel=1)
             warnings.warn("a caller's deprecation", DeprecationWarning, stacklevel=1)
     assert [str(w.message) for w in shown] == ["a caller's own warning", "a caller's deprecation"]

@@ -71,10 +71,16 @@ def test_sidecar_is_what_the_runtime_reads_and_checks(fp16_export, tmp_path):
     assert read == written
     assert read.metadata.float32_nodes == fp16_export.metadata.float32_nodes
     assert read.onnx_sha256 == file_sha256(fp16_export.path) == fp16_export.onnx_sha256
-    assert read.profiles == [{"sar": {"min": [1, 2, 64, 64], "opt": [2, 2, 64, 64], "max": [4, 2, 64, 64]},
-                              "optical": {"min": [1, 13, 64, 64], "opt": [2, 13, 64, 64], "max": [4, 13, 64, 64]}}]
+    assert read.profiles == [
+        {
+            "sar": {"min": [1, 2, 64, 64], "opt": [2, 2, 64, 64], "max": [4, 2, 64, 64]},
+            "optical": {"min": [1, 13, 64, 64], "opt": [2, 13, 64, 64], "max": [4, 13, 64, 64]},
+        }
+    ]
     assert json.loads(sidecar_path(plan).read_text())["build"] == {
-        "hardware_compat": False, "version_compatible": False, "tile": 64
+        "hardware_compat": False,
+        "version_compatible": False,
+        "tile": 64,
     }
     check_plan_sidecar(plan, read, tensorrt_version="10.3.0.26", compute_capability=(8, 7), gpu_name="Orin")
     with pytest.raises(ModelError, match="rebuild the plan"):
@@ -85,8 +91,15 @@ def test_compatible_plans_say_so_in_their_sidecar(fp16_export, tmp_path):
     request = check_build_request(fp16_export.path, tile=64, batch=(1, 2, 4))
     plan = tmp_path / "model.plan"
     plan.write_bytes(b"plan")
-    written = plan_sidecar(request, tensorrt_version="10.3.0.30", gpu_name="A100", compute_capability=(8, 0),
-                           tensors=[], hardware_compat=True, version_compatible=True)
+    written = plan_sidecar(
+        request,
+        tensorrt_version="10.3.0.30",
+        gpu_name="A100",
+        compute_capability=(8, 0),
+        tensors=[],
+        hardware_compat=True,
+        version_compatible=True,
+    )
     write_sidecar(plan, written)
     assert json.loads(sidecar_path(plan).read_text())["build"] == {"hardware_compat": True, "version_compatible": True}
     read = read_plan_sidecar(plan)
@@ -107,8 +120,9 @@ def test_fp16_plan_builds_and_matches_onnx_runtime(fp16_export, tmp_path):
     from ibhfn.export.parity import generated_inputs
     from ibhfn.runtime.engine import open_engine
 
-    plan = build_engine(fp16_export.path, tmp_path / "model.plan", tile=32, batch=(1, 2, 2),
-                        timing_cache=tmp_path / "timing.cache")
+    plan = build_engine(
+        fp16_export.path, tmp_path / "model.plan", tile=32, batch=(1, 2, 2), timing_cache=tmp_path / "timing.cache"
+    )
     assert (tmp_path / "timing.cache").stat().st_size > 0
     sar, optical = generated_inputs((2, 32, 32), seed=2)
     with open_engine(plan) as engine, open_engine(fp16_export.path, device="cpu") as reference:

@@ -38,14 +38,21 @@ HIGH_WATER = (
 
 def measured(code: str, *args: object, memory: int) -> tuple[subprocess.CompletedProcess, int]:
     """Run a tool in a child process with `memory` bytes of address space; its result and peak resident bytes."""
+
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (memory, resource.getrlimit(resource.RLIMIT_AS)[1]))
 
     with tempfile.TemporaryDirectory() as folder:
         high_water = Path(folder) / "hwm"
         env = {**os.environ, "IBHFN_TEST_HWM": str(high_water)}
-        child = subprocess.run([sys.executable, "-c", HIGH_WATER + code, *map(str, args)], capture_output=True,
-                               text=True, preexec_fn=limit, env=env, timeout=300)
+        child = subprocess.run(
+            [sys.executable, "-c", HIGH_WATER + code, *map(str, args)],
+            capture_output=True,
+            text=True,
+            preexec_fn=limit,
+            env=env,
+            timeout=300,
+        )
         return child, int(high_water.read_text()) * 1024  # VmHWM is in kB
 
 
@@ -67,8 +74,12 @@ def partials(out: Path) -> list[Path]:
 
 def run_mid_scene(scenes: Path, out: Path, *args: object) -> subprocess.Popen:
     """ibhfn-run over `scenes` into `out` (with `args`) in a child process, once it writes its first scene."""
-    process = subprocess.Popen([sys.executable, "-c", RUN, *map(str, args), scenes, out], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUN, *map(str, args), scenes, out],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not partials(out) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -98,11 +109,17 @@ class SmallDisk:
 
     def python(self, code: str, *args: object) -> subprocess.CompletedProcess:
         """Run Python `code` in a child process under the limit, with `args` in sys.argv[1:]."""
+
         def limit_file_size() -> None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (LIMIT, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 
-        return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
-                              timeout=300, preexec_fn=limit_file_size if self.kind == "file-size-limit" else None)
+        return subprocess.run(
+            [sys.executable, "-c", code, *map(str, args)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            preexec_fn=limit_file_size if self.kind == "file-size-limit" else None,
+        )
 
     def tool(self, module: str, *args: object) -> subprocess.CompletedProcess:
         """Run the command-line tool whose `main` is in ibhfn's `module` under the limit."""
@@ -122,8 +139,9 @@ def small_disk(request, tmp_path):
         return
     if os.geteuid() != 0:
         pytest.skip("a tmpfs needs root to mount; the file-size-limit variant runs instead")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={LIMIT}", "tmpfs", str(out)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={LIMIT}", "tmpfs", str(out)], capture_output=True, text=True
+    )
     if mounted.returncode:
         pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}); the file-size-limit variant runs instead")
     try:
@@ -139,5 +157,8 @@ def error_lines(result: subprocess.CompletedProcess) -> list[str]:
 
 def tree(folder: Path, *, leave_out: Path | None = None) -> dict[str, tuple[int, int]]:
     """Every file under `folder` (but under `leave_out`) with its size and modification time."""
-    return {str(path.relative_to(folder)): (path.lstat().st_size, path.lstat().st_mtime_ns)
-            for path in folder.rglob("*") if leave_out is None or leave_out not in (path, *path.parents)}
+    return {
+        str(path.relative_to(folder)): (path.lstat().st_size, path.lstat().st_mtime_ns)
+        for path in folder.rglob("*")
+        if leave_out is None or leave_out not in (path, *path.parents)
+    }

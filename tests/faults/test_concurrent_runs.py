@@ -14,14 +14,20 @@ LOCK = ".ibhfn-run.lock"
 def held_by(lock, pid: int | None = None) -> str:
     """The line a run refused by `lock` prints."""
     who = f" (process {pid})" if pid else ""
-    return (f"{lock}: another ibhfn-run{who} is writing into {lock.parent}; wait for it to end, or give this run "
-            "another OUT (runs that share one OUT must be shards of one split: --shard i/n each)")
+    return (
+        f"{lock}: another ibhfn-run{who} is writing into {lock.parent}; wait for it to end, or give this run "
+        "another OUT (runs that share one OUT must be shards of one split: --shard i/n each)"
+    )
 
 
 def at_once(*runs: list) -> list[subprocess.CompletedProcess]:
     """ibhfn-run with each of `runs`' arguments, all started at once (while a run started before still writes)."""
-    processes = [subprocess.Popen([sys.executable, "-c", RUN, *map(str, args)], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for args in runs]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", RUN, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for args in runs
+    ]
     return [finished(process) for process in processes]
 
 
@@ -35,8 +41,9 @@ def test_a_second_run_into_the_same_out_is_refused_and_the_first_finishes(two_sc
     out = tmp_path / "out"
     first = run_mid_scene(two_scenes, out)
     try:
-        second, resumed, shard = at_once([two_scenes, out], ["--resume", two_scenes, out],
-                                         ["--shard", "1/2", two_scenes, out])
+        second, resumed, shard = at_once(
+            [two_scenes, out], ["--resume", two_scenes, out], ["--shard", "1/2", two_scenes, out]
+        )
     finally:
         done = finished(first)
     assert_refused(second, held_by(out / LOCK, first.pid))
@@ -52,8 +59,9 @@ def test_shards_of_one_split_run_at_once_but_each_shard_only_once(two_scenes, tm
     out = tmp_path / "out"
     first = run_mid_scene(two_scenes, out, "--shard", "0/2")
     try:
-        same_shard, whole, other_shard = at_once(["--shard", "0/2", two_scenes, out], [two_scenes, out],
-                                                 ["--shard", "1/2", two_scenes, out])
+        same_shard, whole, other_shard = at_once(
+            ["--shard", "0/2", two_scenes, out], [two_scenes, out], ["--shard", "1/2", two_scenes, out]
+        )
     finally:
         done = finished(first)
     assert_refused(same_shard, held_by(out / ".ibhfn-run.shard-0-of-2.lock", first.pid))
@@ -70,6 +78,9 @@ def test_a_link_planted_at_the_lock_s_name_is_refused_not_followed(two_scenes, t
     target.write_text("keep me")
     os.symlink(target, out / LOCK)
     result = tool(RUN, two_scenes, out)
-    assert_refused(result, f"{out / LOCK}: cannot open the lock of this output folder (Too many levels of symbolic "
-                           "links); remove what is there if it is not ibhfn-run's, or give another OUT")
+    assert_refused(
+        result,
+        f"{out / LOCK}: cannot open the lock of this output folder (Too many levels of symbolic "
+        "links); remove what is there if it is not ibhfn-run's, or give another OUT",
+    )
     assert target.read_text() == "keep me" and (out / LOCK).is_symlink()

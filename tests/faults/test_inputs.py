@@ -31,15 +31,21 @@ PREPARE = "import sys; sys.argv[0] = 'ibhfn-prepare'; from ibhfn.runtime.prepare
 
 def contents(folder: Path) -> dict[str, bytes]:
     """The bytes of every regular file under `folder` (links and pipes are not followed)."""
-    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*"))
-            if stat.S_ISREG(path.lstat().st_mode)}
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if stat.S_ISREG(path.lstat().st_mode)
+    }
 
 
 # OUT equal to IN: no scene's output may land on another scene's input
 
 
-@pytest.mark.parametrize("mode", [[], ["--check"], ["--resume"], ["--jobs", "2"], ["--shard", "0/2"]],
-                         ids=["run", "check", "resume", "jobs", "shard"])
+@pytest.mark.parametrize(
+    "mode",
+    [[], ["--check"], ["--resume"], ["--jobs", "2"], ["--shard", "0/2"]],
+    ids=["run", "check", "resume", "jobs", "shard"],
+)
 def test_out_equal_to_in_never_writes_one_scene_over_another_s_input(tmp_path, mode):
     folder = tmp_path / "d"
     write_scene(folder, "x", height=64, width=64)
@@ -47,8 +53,9 @@ def test_out_equal_to_in_never_writes_one_scene_over_another_s_input(tmp_path, m
     before, files = contents(tmp_path), tree(tmp_path)
     result = tool(RUN, *mode, folder, folder)
     target = folder / "x_s2.tif"
-    assert_refused(result, f"{target}: scene 'x_s2' would write this over {target}, an input of scene 'x'; "
-                           "choose another OUT")
+    assert_refused(
+        result, f"{target}: scene 'x_s2' would write this over {target}, an input of scene 'x'; choose another OUT"
+    )
     assert contents(tmp_path) == before and tree(tmp_path) == files
 
 
@@ -59,8 +66,11 @@ def test_library_callers_of_a_batch_get_the_same_refusal(tmp_path, jobs):
     write_scene(folder, "x_s2", height=64, width=64, seed=1)
     before, files = contents(tmp_path), tree(tmp_path)
     target = folder / "x_s2.tif"
-    with pytest.raises(InputError, match=rf"^{target}: scene 'x_s2' would write this over {target}, an input of "
-                                         "scene 'x'; choose another OUT$"):
+    with pytest.raises(
+        InputError,
+        match=rf"^{target}: scene 'x_s2' would write this over {target}, an input of "
+        "scene 'x'; choose another OUT$",
+    ):
         if jobs == 1:
             with open_engine(BUNDLED_ONNX, device="cpu") as engine:
                 run_batch(engine, pair_folder(folder), folder)
@@ -77,8 +87,9 @@ def test_a_gate_path_over_an_input_is_refused_too(tmp_path):
     before = contents(tmp_path)
     result = tool(RUN, out / "gate", out)
     target = out / "gate" / "w_s2.tif"
-    assert_refused(result, f"{target}: scene 'w_s2' would write this over {target}, an input of scene 'w'; "
-                           "choose another OUT")
+    assert_refused(
+        result, f"{target}: scene 'w_s2' would write this over {target}, an input of scene 'w'; choose another OUT"
+    )
     assert contents(tmp_path) == before
 
 
@@ -104,15 +115,21 @@ def vrt(like: Path, sources: list[str], *, raw: bool) -> str:
     bands = []
     for band, source in enumerate(sources, 1):
         if raw:
-            bands.append(f'<VRTRasterBand dataType="UInt16" band="{band}" subClass="VRTRawRasterBand">'
-                         f'<SourceFilename relativeToVRT="0">{source}</SourceFilename><ImageOffset>0</ImageOffset>'
-                         f"<PixelOffset>2</PixelOffset><LineOffset>{2 * width}</LineOffset></VRTRasterBand>")
+            bands.append(
+                f'<VRTRasterBand dataType="UInt16" band="{band}" subClass="VRTRawRasterBand">'
+                f'<SourceFilename relativeToVRT="0">{source}</SourceFilename><ImageOffset>0</ImageOffset>'
+                f"<PixelOffset>2</PixelOffset><LineOffset>{2 * width}</LineOffset></VRTRasterBand>"
+            )
         else:
-            bands.append(f'<VRTRasterBand dataType="UInt16" band="{band}"><SimpleSource>'
-                         f'<SourceFilename relativeToVRT="0">{source}</SourceFilename>'
-                         f"<SourceBand>{band}</SourceBand></SimpleSource></VRTRasterBand>")
-    return (f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}"><SRS>{escape(crs)}</SRS>'
-            f"<GeoTransform>{', '.join(map(repr, transform))}</GeoTransform>{''.join(bands)}</VRTDataset>")
+            bands.append(
+                f'<VRTRasterBand dataType="UInt16" band="{band}"><SimpleSource>'
+                f'<SourceFilename relativeToVRT="0">{source}</SourceFilename>'
+                f"<SourceBand>{band}</SourceBand></SimpleSource></VRTRasterBand>"
+            )
+    return (
+        f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}"><SRS>{escape(crs)}</SRS>'
+        f"<GeoTransform>{', '.join(map(repr, transform))}</GeoTransform>{''.join(bands)}</VRTDataset>"
+    )
 
 
 @pytest.mark.parametrize("source", ["/dev/urandom", "another local file"])
@@ -130,8 +147,11 @@ def test_a_vrt_under_a_tif_name_is_refused_naming_its_driver_and_the_option(tmp_
     before = contents(tmp_path)
     for mode in ([], ["--check"], ["--resume"]):
         result = tool(RUN, *mode, scenes, out)
-        assert_refused(result, f"{paths.s2}: a VRT file, not a GeoTIFF; convert it (gdal_translate -of GTiff) "
-                               "or pass --allow-any-format to read it as it is")
+        assert_refused(
+            result,
+            f"{paths.s2}: a VRT file, not a GeoTIFF; convert it (gdal_translate -of GTiff) "
+            "or pass --allow-any-format to read it as it is",
+        )
     assert contents(tmp_path) == before and not out.exists()
 
 
@@ -158,9 +178,11 @@ def rewrite_s1(path: Path, fill, *, rows: slice = slice(None), nodata: float | N
         dataset.write(values)
 
 
-@pytest.mark.parametrize("fill, nodata, grid", [(np.nan, None, "same"), (0.0, None, "same"),
-                                                (-9999.0, -9999.0, "same"), (np.nan, None, "other")],
-                         ids=["nan", "zero", "declared-nodata", "nan-on-another-grid"])
+@pytest.mark.parametrize(
+    "fill, nodata, grid",
+    [(np.nan, None, "same"), (0.0, None, "same"), (-9999.0, -9999.0, "same"), (np.nan, None, "other")],
+    ids=["nan", "zero", "declared-nodata", "nan-on-another-grid"],
+)
 def test_an_s1_without_backscatter_over_the_scene_is_refused(tmp_path, fill, nodata, grid):
     scenes, out = tmp_path / "in", tmp_path / "out"
     paths = write_scene(scenes, "a", height=64, width=64, **({"s1_crs": "EPSG:4326"} if grid == "other" else {}))
@@ -168,9 +190,12 @@ def test_an_s1_without_backscatter_over_the_scene_is_refused(tmp_path, fill, nod
     before = contents(tmp_path)
     for mode in ([], ["--check"]):
         result = tool(RUN, *mode, scenes, out)
-        assert_refused(result, f"{paths.s1}: holds no backscatter over a_s2.tif (NaN, or 0 or its nodata, "
-                               "throughout), so the network would see no S1 signal; give an S1 that covers the "
-                               "scene (ibhfn-prepare s1 says how much of it does)")
+        assert_refused(
+            result,
+            f"{paths.s1}: holds no backscatter over a_s2.tif (NaN, or 0 or its nodata, "
+            "throughout), so the network would see no S1 signal; give an S1 that covers the "
+            "scene (ibhfn-prepare s1 says how much of it does)",
+        )
     assert contents(tmp_path) == before and not any(out.glob("*.tif"))
 
 
@@ -229,7 +254,7 @@ def test_links_to_nothing_link_loops_and_pipes_are_named_one_line_each(tmp_path)
     )
     assert "5 scenes: 1 done, 0 skipped, 4 failed" in result.stdout
     assert sorted(os.listdir(out)) == ["a.stac.json", "a.tif", "a.tif.json"]
-    assert contents(tmp_path / "in") == {k[len("in/"):]: v for k, v in before.items() if k.startswith("in/")}
+    assert contents(tmp_path / "in") == {k[len("in/") :]: v for k, v in before.items() if k.startswith("in/")}
     assert tree(tmp_path, leave_out=out) == files
 
 
@@ -253,8 +278,12 @@ def write_bomb(path: Path, member: str, *, declared: int) -> Path:
     """A zip holding `member`, BOMB_BYTES of zeros deflated, whose headers declare `declared` bytes (CRC left 0)."""
     data, name = deflated_zeros(BOMB_BYTES), member.encode()
     local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 8, 0, 0, 0, len(data), declared, len(name), 0) + name
-    central = struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, 0, len(data), declared, len(name),
-                          0, 0, 0, 0, 0, 0) + name
+    central = (
+        struct.pack(
+            "<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, 0, len(data), declared, len(name), 0, 0, 0, 0, 0, 0
+        )
+        + name
+    )
     end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(data), 0)
     path.write_bytes(local + data + central + end)
     return path
@@ -270,12 +299,16 @@ def test_a_zip_bomb_for_metadata_is_refused_in_bounded_memory(tmp_path, declared
     result, peak = measured(PREPARE, "s2", product, out, memory=MEMORY)
     member = "S2B_MSIL1C_bomb.SAFE/MTD_MSIL1C.xml"
     if declared == BOMB_BYTES:
-        assert_refused(result, f"{product}: its {member} holds more than 16 MiB (declared: {BOMB_BYTES} bytes), far "
-                               "beyond any product's metadata: a damaged download or no Sentinel-2 product; fetch it "
-                               "again")
+        assert_refused(
+            result,
+            f"{product}: its {member} holds more than 16 MiB (declared: {BOMB_BYTES} bytes), far "
+            "beyond any product's metadata: a damaged download or no Sentinel-2 product; fetch it "
+            "again",
+        )
     else:  # the zip reader stops where the header says, and the checksum fails
-        assert_refused(result, f"{product}: cannot read {member} (Bad CRC-32 for file '{member}'); fetch the "
-                               "product again")
+        assert_refused(
+            result, f"{product}: cannot read {member} (Bad CRC-32 for file '{member}'); fetch the product again"
+        )
     assert not out.exists() or os.listdir(out) == []
     assert 20 * 2**20 < peak < PEAK, f"{peak / 2**20:.0f} MiB"  # measured, and bounded
 
@@ -286,8 +319,11 @@ def test_a_manifest_name_with_a_newline_is_refused_in_one_line(tmp_path):
     manifest.write_text(f's1,s2,name\n{scene.s1},{scene.s2},"a\nerror: forged"\n')  # the record ends on line 3
     out = tmp_path / "out"
     result = tool(RUN, manifest, out)
-    assert_refused(result, f"{manifest}: line 3 names its scene 'a\\nerror: forged': a scene name is a file name on "
-                           "one line, without folders, newlines or other control characters")
+    assert_refused(
+        result,
+        f"{manifest}: line 3 names its scene 'a\\nerror: forged': a scene name is a file name on "
+        "one line, without folders, newlines or other control characters",
+    )
     assert len(result.stderr.splitlines()) == 1  # the forged line never reaches the terminal as a line
     assert not out.exists() or not any(out.iterdir())
 
@@ -298,11 +334,13 @@ def test_python_warnings_are_one_line_each_without_source_lines(tmp_path, jobs):
     folder.mkdir()
     rng = np.random.default_rng(0)
     for name in ("x", "y"):  # GeoTIFFs without georeferencing: rasterio warns as it opens and writes them
-        with rasterio.open(folder / f"{name}_s2.tif", "w", driver="GTiff", width=64, height=64, count=13,
-                           dtype="uint16") as dataset:
+        with rasterio.open(
+            folder / f"{name}_s2.tif", "w", driver="GTiff", width=64, height=64, count=13, dtype="uint16"
+        ) as dataset:
             dataset.write(rng.integers(500, 3000, (13, 64, 64)).astype(np.uint16))
-        with rasterio.open(folder / f"{name}_s1.tif", "w", driver="GTiff", width=64, height=64, count=2,
-                           dtype="float32") as dataset:
+        with rasterio.open(
+            folder / f"{name}_s1.tif", "w", driver="GTiff", width=64, height=64, count=2, dtype="float32"
+        ) as dataset:
             dataset.write(np.stack([np.full((64, 64), -12.0, np.float32), np.full((64, 64), -19.0, np.float32)]))
     result = tool(RUN, "--jobs", jobs, folder, tmp_path / "out")
     assert result.returncode == 0, result.stderr

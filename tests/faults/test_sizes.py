@@ -20,9 +20,24 @@ TOP = 5_000_000.0
 
 def claimed_s2(path, width: int, height: int, *, nodata: float | None = None):
     """A tiled, compressed, sparse 13-band S2 GeoTIFF of a few kB whose header claims `width` x `height` px."""
-    with rasterio.open(path, "w", driver="GTiff", width=width, height=height, count=13, dtype="uint16", crs=CRS,
-                       transform=Affine(10, 0, 0, 0, -10, TOP), tiled=True, blockxsize=512, blockysize=256,
-                       sparse_ok=True, compress="deflate", bigtiff="yes", nodata=nodata):
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=13,
+        dtype="uint16",
+        crs=CRS,
+        transform=Affine(10, 0, 0, 0, -10, TOP),
+        tiled=True,
+        blockxsize=512,
+        blockysize=256,
+        sparse_ok=True,
+        compress="deflate",
+        bigtiff="yes",
+        nodata=nodata,
+    ):
         pass
     return path
 
@@ -30,8 +45,17 @@ def claimed_s2(path, width: int, height: int, *, nodata: float | None = None):
 def coarse_s1(path, width: int, height: int):
     """An S1 of -12 dB everywhere on a grid 100 times coarser than claimed_s2's, covering `width` x `height` of it."""
     columns, rows = width // 100 + 2, height // 100 + 2
-    with rasterio.open(path, "w", driver="GTiff", width=columns, height=rows, count=2, dtype="float32", crs=CRS,
-                       transform=Affine(1000, 0, 0, 0, -1000, TOP)) as dataset:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=columns,
+        height=rows,
+        count=2,
+        dtype="float32",
+        crs=CRS,
+        transform=Affine(1000, 0, 0, 0, -1000, TOP),
+    ) as dataset:
         dataset.write(np.full((2, rows, columns), -12.0, np.float32))
     return path
 
@@ -46,10 +70,15 @@ def test_a_huge_size_claimed_in_a_header_is_refused_in_one_line_before_any_alloc
         assert (scenes / f"{name}_s2.tif").stat().st_size < 4 * 2**20
     out = tmp_path / "out"
     result, peak = measured(RUN, scenes, out, memory=MEMORY)
-    assert_refused(result, *(
-        f"{scenes / f'{name}_s2.tif'}: is {width} x {height} px ({width * height:,} px), more than the 500,000,000 "
-        "px allowed; if its header is wrong, rewrite the file; else cut it into scenes (gdal_translate -srcwin) or "
-        f"pass --max-pixels {width * height} to restore it whole" for name, (width, height) in claims.items()))
+    assert_refused(
+        result,
+        *(
+            f"{scenes / f'{name}_s2.tif'}: is {width} x {height} px ({width * height:,} px), more than the 500,000,000 "
+            "px allowed; if its header is wrong, rewrite the file; else cut it into scenes (gdal_translate -srcwin) or "
+            f"pass --max-pixels {width * height} to restore it whole"
+            for name, (width, height) in claims.items()
+        ),
+    )
     assert peak < REFUSED_PEAK, f"{peak / 2**20:.0f} MiB"
     assert not out.exists() or not any(out.iterdir())
     checked = tool(RUN, "--check", scenes, out)  # --check says the same
@@ -62,9 +91,12 @@ def test_the_limit_can_be_lowered_or_raised(tmp_path):
     coarse_s1(scenes / "x_s1.tif", 600, 300)
     claimed_s2(scenes / "x_s2.tif", 600, 300, nodata=0)
     lowered = tool(RUN, "--max-pixels", 1000, scenes, tmp_path / "out")
-    assert_refused(lowered, f"{scenes / 'x_s2.tif'}: is 600 x 300 px (180,000 px), more than the 1,000 px allowed; "
-                            "if its header is wrong, rewrite the file; else cut it into scenes (gdal_translate "
-                            "-srcwin) or pass --max-pixels 180000 to restore it whole")
+    assert_refused(
+        lowered,
+        f"{scenes / 'x_s2.tif'}: is 600 x 300 px (180,000 px), more than the 1,000 px allowed; "
+        "if its header is wrong, rewrite the file; else cut it into scenes (gdal_translate "
+        "-srcwin) or pass --max-pixels 180000 to restore it whole",
+    )
     assert tool(RUN, "--max-pixels", 180_000, scenes, tmp_path / "out").returncode == 0
 
 

@@ -70,8 +70,11 @@ def test_a_checkpoint_written_before_the_residual_option_loads_as_it_was_trained
     """Configs that lack `residual` come from networks whose decoder predicted the image itself, the default."""
     from ibhfn.model import IBHFN, build_model
 
-    old = build_model("edge", **{k: v for k, v in tiny_model.config.items() if k not in ("arch", "preset", "residual")},
-                      residual=False)
+    old = build_model(
+        "edge",
+        **{k: v for k, v in tiny_model.config.items() if k not in ("arch", "preset", "residual")},
+        residual=False,
+    )
     path = save_checkpoint(tmp_path / "old.pt", old)
     checkpoint = torch.load(path, weights_only=True)
     del checkpoint["config"]["residual"]

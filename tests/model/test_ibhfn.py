@@ -135,10 +135,16 @@ def test_the_residual_decoder_starts_near_the_identity(inputs):
     assert near < 0.05 < far
 
 
-@pytest.mark.parametrize(("overrides", "has_bottleneck", "has_gate"), [
-    ({"fusion": "concat"}, False, True), ({"gate": False}, True, False), ({"residual": True}, True, True),
-    ({"sar_skips": True}, True, True), ({"sar_skips": True, "fusion": "concat"}, False, True),
-])
+@pytest.mark.parametrize(
+    ("overrides", "has_bottleneck", "has_gate"),
+    [
+        ({"fusion": "concat"}, False, True),
+        ({"gate": False}, True, False),
+        ({"residual": True}, True, True),
+        ({"sar_skips": True}, True, True),
+        ({"sar_skips": True, "fusion": "concat"}, False, True),
+    ],
+)
 def test_ablation_variants_drop_their_part(overrides, has_bottleneck, has_gate, inputs):
     model = build_model("edge", **TINY, **overrides)
     sar, optical = inputs(2, 16)

@@ -49,8 +49,10 @@ def write_standin_onnx(
     if gate:
         weight = (rng.standard_normal((1, 8, 3, 3)) * 0.5).astype(np.float32)
         initializers.append(numpy_helper.from_array(weight, "wg"))
-        nodes += [helper.make_node("Conv", ["x1", "wg"], ["gate_logit"], pads=[1, 1, 1, 1]),
-                  helper.make_node("Sigmoid", ["gate_logit"], ["gate"])]
+        nodes += [
+            helper.make_node("Conv", ["x1", "wg"], ["gate_logit"], pads=[1, 1, 1, 1]),
+            helper.make_node("Sigmoid", ["gate_logit"], ["gate"]),
+        ]
         outputs.append("gate")
 
     def dims(channels: int) -> list:
@@ -63,8 +65,10 @@ def write_standin_onnx(
             helper.make_tensor_value_info("sar", TensorProto.FLOAT, dims(sar_bands)),
             helper.make_tensor_value_info("optical", TensorProto.FLOAT, dims(optical_bands)),
         ],
-        [helper.make_tensor_value_info(name, TensorProto.FLOAT, dims(optical_bands if name == "restored" else 1))
-         for name in outputs],
+        [
+            helper.make_tensor_value_info(name, TensorProto.FLOAT, dims(optical_bands if name == "restored" else 1))
+            for name in outputs
+        ],
         initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -109,15 +113,28 @@ def write_geotiff(
 ) -> Path:
     """Write a (bands, H, W) array as a GeoTIFF on the given grid (an untiled one, like SEN12MS-CR)."""
     with rasterio.open(
-        path, "w", driver="GTiff", width=array.shape[2], height=array.shape[1], count=array.shape[0],
-        dtype=array.dtype, crs=crs, transform=transform, nodata=nodata,
+        path,
+        "w",
+        driver="GTiff",
+        width=array.shape[2],
+        height=array.shape[1],
+        count=array.shape[0],
+        dtype=array.dtype,
+        crs=crs,
+        transform=transform,
+        nodata=nodata,
     ) as dataset:
         dataset.write(array)
     return path
 
 
-def declare(path: Path, *, scale_offset: tuple[float, float] | None = None, tags: dict[str, str] | None = None,
-            band_tags: dict[str, str] | None = None) -> Path:
+def declare(
+    path: Path,
+    *,
+    scale_offset: tuple[float, float] | None = None,
+    tags: dict[str, str] | None = None,
+    band_tags: dict[str, str] | None = None,
+) -> Path:
     """Add to a GeoTIFF what products declare of their radiometry: GDAL band scale and offset, metadata tags."""
     with rasterio.open(path, "r+") as dataset:
         if scale_offset is not None:
@@ -146,13 +163,15 @@ def add_snap_header(path: Path, bands: list[tuple[str, str, float]]) -> Path:
     tag added; the header then points at the copy, so every other tag keeps its value.
     """
     infos = "".join(SNAP_BAND.format(index=i, name=n, unit=u, nodata=v) for i, (n, u, v) in enumerate(bands))
-    document = (f'<?xml version="1.0" encoding="ISO-8859-1"?><Dimap_Document name="snap.dim"><Image_Interpretation>'
-                f"{infos}</Image_Interpretation></Dimap_Document>").encode() + b"\0"
+    document = (
+        f'<?xml version="1.0" encoding="ISO-8859-1"?><Dimap_Document name="snap.dim"><Image_Interpretation>'
+        f"{infos}</Image_Interpretation></Dimap_Document>"
+    ).encode() + b"\0"
     data = bytearray(path.read_bytes())
     assert data[:4] == b"II*\0", "a little-endian classic TIFF"
     (first,) = struct.unpack_from("<I", data, 4)
     (count,) = struct.unpack_from("<H", data, first)
-    entries = [bytes(data[first + 2 + 12 * i:first + 14 + 12 * i]) for i in range(count)]
+    entries = [bytes(data[first + 2 + 12 * i : first + 14 + 12 * i]) for i in range(count)]
     (following,) = struct.unpack_from("<I", data, first + 2 + 12 * count)
     document_at = len(data) + len(data) % 2
     data += b"\0" * (document_at - len(data)) + document
@@ -179,8 +198,14 @@ def geotiff():
 
 
 def write_test_scene(
-    folder: Path, name: str = "scene", *, height: int, width: int, seed: int = 0,
-    s1_crs: str | None = None, nodata_border: int = 0,
+    folder: Path,
+    name: str = "scene",
+    *,
+    height: int,
+    width: int,
+    seed: int = 0,
+    s1_crs: str | None = None,
+    nodata_border: int = 0,
 ) -> tuple[Path, Path]:
     """Write `<name>_s1.tif` (float32 dB) and `<name>_s2.tif` (uint16 DN) with smooth random content.
 
@@ -209,14 +234,28 @@ def write_test_scene(
         size = ((right - left) + 2 * margin) / (width * 0.6)
         shape = (int((top - bottom + 2 * margin) / size) + 1, int((right - left + 2 * margin) / size) + 1)
         s1 = rng.uniform(-22, -5, (2, *shape)).astype(np.float32)
-        s1_path = write_geotiff(folder / f"{name}_s1.tif", s1, crs=s1_crs,
-                                transform=Affine(size, 0, left - margin, 0, -size, top + margin))
+        s1_path = write_geotiff(
+            folder / f"{name}_s1.tif", s1, crs=s1_crs, transform=Affine(size, 0, left - margin, 0, -size, top + margin)
+        )
     return s1_path, s2_path
 
 
 L1C_NAME = "S2B_MSIL1C_20230412T101559_N0509_R065_T32TQM_20230412T122019.SAFE"
-L1C_RESOLUTION = {"B2": 10, "B3": 10, "B4": 10, "B8": 10, "B5": 20, "B6": 20, "B7": 20, "B8A": 20, "B11": 20,
-                  "B12": 20, "B1": 60, "B9": 60, "B10": 60}
+L1C_RESOLUTION = {
+    "B2": 10,
+    "B3": 10,
+    "B4": 10,
+    "B8": 10,
+    "B5": 20,
+    "B6": 20,
+    "B7": 20,
+    "B8A": 20,
+    "B11": 20,
+    "B12": 20,
+    "B1": 60,
+    "B9": 60,
+    "B10": 60,
+}
 L1C_METADATA = """<?xml version="1.0" encoding="UTF-8"?>
 <n1:Level-1C_User_Product xmlns:n1="https://psd-14.sentinel2.eo.esa.int/PSD/User_Product_Level-1C.xsd">
   <n1:General_Info>
@@ -235,8 +274,9 @@ L1C_METADATA = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def write_l1c_product(folder: Path, *, size: int = 120, baseline: str = "05.09", offset: int | None = -1000,
-                      seed: int = 0) -> tuple[Path, dict[str, np.ndarray]]:
+def write_l1c_product(
+    folder: Path, *, size: int = 120, baseline: str = "05.09", offset: int | None = -1000, seed: int = 0
+) -> tuple[Path, dict[str, np.ndarray]]:
     """Write a Level-1C .SAFE folder in ESA's layout, `size` px at 10 m (a multiple of 6); returns it and its bands.
 
     Every band is a lossless JPEG 2000 at its own resolution, on one UTM grid; `offset` None leaves
@@ -252,16 +292,30 @@ def write_l1c_product(folder: Path, *, size: int = 120, baseline: str = "05.09",
     for band, metres in L1C_RESOLUTION.items():
         pixels = size * 10 // metres
         values = rng.integers(1, 6000, (1, pixels, pixels)).astype(np.uint16) + (0 if offset is None else -offset)
-        with rasterio.open(images / f"T32TQM_20230412T101559_B{band[1:]:0>2}.jp2", "w", driver="JP2OpenJPEG",
-                           width=pixels, height=pixels, count=1, dtype="uint16", crs="EPSG:32632",
-                           transform=Affine(metres, 0.0, 699960.0, 0.0, -metres, 5000040.0),
-                           QUALITY=100, REVERSIBLE="YES") as dataset:
+        with rasterio.open(
+            images / f"T32TQM_20230412T101559_B{band[1:]:0>2}.jp2",
+            "w",
+            driver="JP2OpenJPEG",
+            width=pixels,
+            height=pixels,
+            count=1,
+            dtype="uint16",
+            crs="EPSG:32632",
+            transform=Affine(metres, 0.0, 699960.0, 0.0, -metres, 5000040.0),
+            QUALITY=100,
+            REVERSIBLE="YES",
+        ) as dataset:
             dataset.write(values)
         bands[band] = values[0]
-    radio = "" if offset is None else (
-        "<Radiometric_Offset_List>"
-        + "".join(f'<RADIO_ADD_OFFSET band_id="{i}">{offset}</RADIO_ADD_OFFSET>' for i in range(13))
-        + "</Radiometric_Offset_List>")
+    radio = (
+        ""
+        if offset is None
+        else (
+            "<Radiometric_Offset_List>"
+            + "".join(f'<RADIO_ADD_OFFSET band_id="{i}">{offset}</RADIO_ADD_OFFSET>' for i in range(13))
+            + "</Radiometric_Offset_List>"
+        )
+    )
     (safe / "MTD_MSIL1C.xml").write_text(L1C_METADATA.format(name=L1C_NAME, baseline=baseline, offsets=radio))
     return safe, bands
 

@@ -17,10 +17,10 @@ def blend_image_back(image, grid, max_width, align=16):
         for tile in block.tiles:
             h, w = min(grid.tile, height - tile.row), min(grid.tile, width - tile.col)
             window = blend_window(grid.tile, grid.overlap, scene_edges=grid.scene_edges(tile))
-            accumulator.add(tile, image[:, tile.row:tile.row + h, tile.col:tile.col + w], window[:h, :w])
+            accumulator.add(tile, image[:, tile.row : tile.row + h, tile.col : tile.col + w], window[:h, :w])
         finished = accumulator.close()
         assert finished.shape == (bands, block.finished_rows, block.finished_cols)
-        out[:, block.row:block.row + block.finished_rows, block.col:block.col + block.finished_cols] = finished
+        out[:, block.row : block.row + block.finished_rows, block.col : block.col + block.finished_cols] = finished
     return out
 
 
@@ -64,8 +64,8 @@ def dense_blend(image, grid, kind):
         for left in grid.cols:
             h, w = min(grid.tile, grid.height - top), min(grid.tile, grid.width - left)
             window = blend_window(grid.tile, grid.overlap, kind, scene_edges=grid.scene_edges(Tile(top, left)))[:h, :w]
-            values[:, top:top + h, left:left + w] += image[:, top:top + h, left:left + w] * window
-            weights[top:top + h, left:left + w] += window
+            values[:, top : top + h, left : left + w] += image[:, top : top + h, left : left + w] * window
+            weights[top : top + h, left : left + w] += window
     return values / weights
 
 
@@ -79,7 +79,7 @@ def test_only_overlaps_are_weighted_and_interiors_are_the_tiles_own_values(max_w
     count = np.zeros(image.shape[1:], int)
     for top in grid.rows:
         for left in grid.cols:
-            count[top:top + grid.tile, left:left + grid.tile] += 1
+            count[top : top + grid.tile, left : left + grid.tile] += 1
     alone = count == 1  # pixels one tile covers
     assert alone.any() and not alone.all()
     np.testing.assert_array_equal(blended[:, alone], image[:, alone])
@@ -98,16 +98,16 @@ def test_a_tile_left_out_leaves_its_neighbours_blended_and_its_own_pixels_zero()
         for tile in block.tiles:
             if tile != skipped:
                 window = blend_window(48, 12, scene_edges=grid.scene_edges(tile))
-                accumulator.add(tile, image[:, tile.row:tile.row + 48, tile.col:tile.col + 48], window)
+                accumulator.add(tile, image[:, tile.row : tile.row + 48, tile.col : tile.col + 48], window)
         rows = slice(block.row, block.row + block.finished_rows)
         cols = slice(block.col, block.col + block.finished_cols)
         out[:, rows, cols] = accumulator.close()
     own = np.zeros(image.shape[1:], bool)
-    own[skipped.row:skipped.row + 48, skipped.col:skipped.col + 48] = True
+    own[skipped.row : skipped.row + 48, skipped.col : skipped.col + 48] = True
     for top in grid.rows:
         for left in grid.cols:
             if Tile(top, left) != skipped:
-                own[top:top + 48, left:left + 48] = False
+                own[top : top + 48, left : left + 48] = False
     assert own.any()
     np.testing.assert_array_equal(out[:, own], 0.0)
     np.testing.assert_allclose(out[:, ~own], image[:, ~own], rtol=1e-6)

@@ -22,7 +22,7 @@ def test_hann_ramps_of_neighbours_sum_to_one():
     profile = blend_window(tile, overlap, floor=0.0)[tile // 2]
     total = np.zeros(length)
     for start in tile_starts(length, tile, overlap):
-        total[start:start + tile] += profile
+        total[start : start + tile] += profile
     np.testing.assert_allclose(total[overlap:-overlap], 1.0, atol=1e-6)
 
 

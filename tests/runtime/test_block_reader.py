@@ -46,7 +46,9 @@ def test_blocks_come_in_order_read_and_prepared_in_two_threads(scene, monkeypatc
     assert set(seen) == {("read", "ibhfn-block-reader"), ("prepare", "ibhfn-preprocessor")}
     first = prepared[0]
     s1_db, s2_dn = read_window(first.block.row, first.block.col, first.block.height, first.block.width)
-    np.testing.assert_array_equal(first.optical[:, :first.block.height, :first.block.width], PREPROCESS.optical(s2_dn))
+    np.testing.assert_array_equal(
+        first.optical[:, : first.block.height, : first.block.width], PREPROCESS.optical(s2_dn)
+    )
     np.testing.assert_array_equal(first.valid, (s2_dn != 0).any(axis=0))
     assert not first.valid[0, 0] and first.valid[20, 20]
     assert all(p.read_seconds > 0 and p.prepare_seconds > 0 for p in prepared)
@@ -75,8 +77,9 @@ def test_a_read_error_reaches_the_caller_at_its_block(scene, monkeypatch):
 def test_a_caller_that_stops_early_ends_both_threads(scene, monkeypatch, read_delay):
     source, blocks = scene
     read_window = source.read_window
-    monkeypatch.setattr(source, "read_window", lambda row, *args: time.sleep(read_delay * (row > 0))
-                        or read_window(row, *args))
+    monkeypatch.setattr(
+        source, "read_window", lambda row, *args: time.sleep(read_delay * (row > 0)) or read_window(row, *args)
+    )
 
     def take_one_block():
         with BlockReader(source, blocks, 64, PREPROCESS, depth=1) as reader:

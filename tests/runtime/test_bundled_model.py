@@ -20,8 +20,9 @@ from ibhfn.runtime.engine import open_engine
 def restored_scene(tmp_path_factory):
     """A 320 x 288 cloudy scene with S1 on another CRS, restored by `ibhfn-run` with the bundled model."""
     folder = tmp_path_factory.mktemp("bundled")
-    scene = write_scene(folder / "in", "cloudy", height=320, width=288, seed=21, cloudiness=0.5,
-                        s1_crs="EPSG:32632", s1_resolution=20)
+    scene = write_scene(
+        folder / "in", "cloudy", height=320, width=288, seed=21, cloudiness=0.5, s1_crs="EPSG:32632", s1_resolution=20
+    )
     result = CliRunner().invoke(app, ["-q", str(folder / "in"), str(folder / "out")])
     assert result.exit_code == 0, result.output
     return scene, folder / "out" / "cloudy.tif"
@@ -59,14 +60,16 @@ def test_the_restored_scene_is_closer_to_the_truth_than_the_cloudy_input(restore
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif("CUDAExecutionProvider" not in ort.get_available_providers(),
-                    reason="onnxruntime-gpu (CUDA provider) not installed")
+@pytest.mark.skipif(
+    "CUDAExecutionProvider" not in ort.get_available_providers(), reason="onnxruntime-gpu (CUDA provider) not installed"
+)
 def test_cuda_restores_the_scene_as_the_cpu_does(restored_scene, tmp_path):
     scene, _ = restored_scene
     restored = {}
     for device in ("cpu", "cuda"):
-        result = CliRunner().invoke(app, ["-q", "--device", device, "--batch", "16", str(scene.s1.parent),
-                                          str(tmp_path / device)])
+        result = CliRunner().invoke(
+            app, ["-q", "--device", device, "--batch", "16", str(scene.s1.parent), str(tmp_path / device)]
+        )
         assert result.exit_code == 0, result.output
         restored[device], _ = read(tmp_path / device / "cloudy.tif")
     gap = np.abs(restored["cuda"] - restored["cpu"])

@@ -42,18 +42,26 @@ def test_folder_run_writes_every_scene_and_a_summary(tmp_path, onnx_engine_path,
     make_scene(tmp_path / "in", "b", height=70, width=64, seed=1)
     result = invoke("--engine", onnx_engine_path, "--tile", 64, tmp_path / "in", tmp_path / "out")
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.stac.json", "a.tif", "a.tif.json", "b.stac.json",
-                                                                     "b.tif", "b.tif.json"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "a.stac.json",
+        "a.tif",
+        "a.tif.json",
+        "b.stac.json",
+        "b.tif",
+        "b.tif.json",
+    ]
     assert result.stdout.startswith("2 scenes: 2 done, 0 skipped, 0 failed;")
     assert "tiles/s" in result.stdout and "km2/s" in result.stdout
 
 
 @pytest.mark.parametrize("check", [False, True], ids=["run", "check"])
-def test_every_bad_input_gets_one_line_and_the_others_still_run(tmp_path, onnx_engine_path, folder_with_bad_inputs,
-                                                                check):
+def test_every_bad_input_gets_one_line_and_the_others_still_run(
+    tmp_path, onnx_engine_path, folder_with_bad_inputs, check
+):
     folder = folder_with_bad_inputs
-    result = invoke("--engine", onnx_engine_path, "--tile", 64, *(["--check"] if check else []), folder,
-                    tmp_path / "out")
+    result = invoke(
+        "--engine", onnx_engine_path, "--tile", 64, *(["--check"] if check else []), folder, tmp_path / "out"
+    )
     assert result.exit_code == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     expected = [
@@ -94,16 +102,30 @@ def test_engine_expecting_other_bands_names_the_file(tmp_path, write_onnx_engine
 
 def test_static_engine_sets_the_tile(tmp_path, write_onnx_engine, make_scene):
     make_scene(tmp_path / "in", "a", height=100, width=100)
-    result = invoke("--engine", write_onnx_engine(tmp_path / "static.onnx", tile=64), "-q",
-                    tmp_path / "in", tmp_path / "out")
+    result = invoke(
+        "--engine", write_onnx_engine(tmp_path / "static.onnx", tile=64), "-q", tmp_path / "in", tmp_path / "out"
+    )
     assert result.exit_code == 0 and result.stdout == ""
     assert '"tile_size": 64' in (tmp_path / "out" / "a.tif.json").read_text()
 
 
 def test_single_pair_with_cog_float_output_and_zstd(tmp_path, onnx_engine_path, make_scene):
     s1, s2 = make_scene(tmp_path / "in", "pair", height=100, width=80)
-    result = invoke("--engine", onnx_engine_path, "--s1", s1, "--s2", s2, "--tile", 64, "--cog", "--float32",
-                    "--compress", "zstd", tmp_path / "out")
+    result = invoke(
+        "--engine",
+        onnx_engine_path,
+        "--s1",
+        s1,
+        "--s2",
+        s2,
+        "--tile",
+        64,
+        "--cog",
+        "--float32",
+        "--compress",
+        "zstd",
+        tmp_path / "out",
+    )
     assert result.exit_code == 0, result.output
     assert cog_validate(tmp_path / "out" / "pair.tif")[0]
     with rasterio.open(tmp_path / "out" / "pair.tif") as out:
@@ -129,8 +151,11 @@ def test_block_width_is_recorded_and_leaves_the_output_alone(tmp_path, onnx_engi
     outputs = []
     for block_width in ("128", "4096"):
         out = tmp_path / f"out{block_width}"
-        outputs.append(run_and_read(tmp_path / "in", out, "wide",
-                                    "--engine", onnx_engine_path, "--tile", 64, "--block-width", block_width))
+        outputs.append(
+            run_and_read(
+                tmp_path / "in", out, "wide", "--engine", onnx_engine_path, "--tile", 64, "--block-width", block_width
+            )
+        )
         assert f'"block_width": {block_width}' in (out / "wide.tif.json").read_text()
     np.testing.assert_array_equal(outputs[0], outputs[1])
 
@@ -139,8 +164,19 @@ def test_streams_restore_what_one_session_does(tmp_path, onnx_engine_path, make_
     make_scene(tmp_path / "in", "a", height=150, width=140)
     outputs = []
     for streams in ("1", "2"):
-        restored = run_and_read(tmp_path / "in", tmp_path / f"out{streams}", "a",
-                                "--engine", onnx_engine_path, "--tile", 64, "--batch", 2, "--streams", streams)
+        restored = run_and_read(
+            tmp_path / "in",
+            tmp_path / f"out{streams}",
+            "a",
+            "--engine",
+            onnx_engine_path,
+            "--tile",
+            64,
+            "--batch",
+            2,
+            "--streams",
+            streams,
+        )
         outputs.append(restored.astype(np.int32))
     assert "2 streams" in (tmp_path / "out2" / "a.tif.json").read_text()
     assert np.abs(outputs[0] - outputs[1]).max() <= 1
@@ -155,8 +191,9 @@ def test_s2_offset_restores_a_baseline_04_product_in_its_own_dn(tmp_path, onnx_e
     assert offset.min() >= 1000 and (offset < plain + 1000).mean() > 0.5  # the inputs read 0.1 darker
 
 
-def test_a_folder_spanning_the_offset_change_restores_each_product_with_its_own(tmp_path, onnx_engine_path,
-                                                                              make_scene, declared):
+def test_a_folder_spanning_the_offset_change_restores_each_product_with_its_own(
+    tmp_path, onnx_engine_path, make_scene, declared
+):
     s1, s2 = make_scene(tmp_path / "in", "old", height=64, width=64)
     (tmp_path / "in" / "new_s1.tif").write_bytes(s1.read_bytes())
     with rasterio.open(s2) as dataset:  # the same ground as a product of processing baseline 05.10 stores it
@@ -170,12 +207,16 @@ def test_a_folder_spanning_the_offset_change_restores_each_product_with_its_own(
     old, new = (read_restored(tmp_path / "out" / f"{name}.tif").astype(np.int32) for name in ("old", "new"))
     np.testing.assert_array_equal(np.maximum(new - 1000, 1), old)  # 0 is nodata: dark is 1
     checked = invoke(*args, "--check", tmp_path / "in", tmp_path / "out")
-    assert checked.stdout.splitlines() == ["new: S2 is read with an add-offset of -1000 DN, as its file declares "
-                                           "(BOA_ADD_OFFSET)", "2 scenes: 2 checked, 0 failed; nothing was run"]
+    assert checked.stdout.splitlines() == [
+        "new: S2 is read with an add-offset of -1000 DN, as its file declares (BOA_ADD_OFFSET)",
+        "2 scenes: 2 checked, 0 failed; nothing was run",
+    ]
     forced = invoke(*args, "--s2-offset", 0, "-q", tmp_path / "in", tmp_path / "forced")
     assert forced.exit_code == 0
-    assert f"warning: {tmp_path / 'in' / 'new_s2.tif'}: declares an add-offset of -1000 DN (BOA_ADD_OFFSET), " \
-           "but the run was given --s2-offset 0" in forced.stderr
+    assert (
+        f"warning: {tmp_path / 'in' / 'new_s2.tif'}: declares an add-offset of -1000 DN (BOA_ADD_OFFSET), "
+        "but the run was given --s2-offset 0" in forced.stderr
+    )
 
 
 def test_manifest_and_resume(tmp_path, onnx_engine_path, make_scene):
@@ -212,8 +253,9 @@ def test_jobs_restore_the_folder_in_worker_processes(tmp_path, onnx_engine_path,
     assert missing.stderr.strip() == f"error: {tmp_path / 'missing.onnx'}: engine file not found"
 
 
-def test_gate_is_written_by_workers_too_and_needs_an_engine_that_has_it(tmp_path, onnx_engine_path, gate_engine_path,
-                                                                         make_scene):
+def test_gate_is_written_by_workers_too_and_needs_an_engine_that_has_it(
+    tmp_path, onnx_engine_path, gate_engine_path, make_scene
+):
     for index, name in enumerate("ab"):
         make_scene(tmp_path / "in", name, height=64, width=64, seed=index)
     result = invoke("--engine", gate_engine_path, "--gate", "--jobs", 2, "-q", tmp_path / "in", tmp_path / "out")
@@ -224,22 +266,25 @@ def test_gate_is_written_by_workers_too_and_needs_an_engine_that_has_it(tmp_path
     assert missing.stderr.startswith(f"error: {onnx_engine_path}: the engine has no gate output;")
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--shard", "2of4"), "not of the form i/n"),
-    (("--shard", "4/4"), "shard 4/4 is not valid"),
-    (("--blend", "box"), "unknown blend window 'box'"),
-    (("--tile", "64", "--overlap", "64"), "overlap 64 px must be smaller than the 64 px tile"),
-    (("--block-width", "0"), "block width 0: give at least 1"),
-    (("--tile", "0"), "tile 0: give at least 1"),
-    (("--tile", "-64"), "tile -64: give at least 1"),
-    (("--batch", "0"), "batch 0: give at least 1"),
-    (("--overlap", "-1"), "overlap -1: give at least 0"),
-    (("--threads", "0"), "--threads must be at least 1, got 0"),
-    (("--compress", "lzma"), "unknown compression 'lzma'; choose one of deflate, zstd, none"),
-    (("--streams", "0"), "0 streams: give at least 1"),
-    (("--jobs", "0"), "--jobs must be at least 1, got 0"),
-    (("--s2-offset", "1000"), "S2 offset 1000: give the product's RADIO_ADD_OFFSET in DN, between -9999 and 0"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--shard", "2of4"), "not of the form i/n"),
+        (("--shard", "4/4"), "shard 4/4 is not valid"),
+        (("--blend", "box"), "unknown blend window 'box'"),
+        (("--tile", "64", "--overlap", "64"), "overlap 64 px must be smaller than the 64 px tile"),
+        (("--block-width", "0"), "block width 0: give at least 1"),
+        (("--tile", "0"), "tile 0: give at least 1"),
+        (("--tile", "-64"), "tile -64: give at least 1"),
+        (("--batch", "0"), "batch 0: give at least 1"),
+        (("--overlap", "-1"), "overlap -1: give at least 0"),
+        (("--threads", "0"), "--threads must be at least 1, got 0"),
+        (("--compress", "lzma"), "unknown compression 'lzma'; choose one of deflate, zstd, none"),
+        (("--streams", "0"), "0 streams: give at least 1"),
+        (("--jobs", "0"), "--jobs must be at least 1, got 0"),
+        (("--s2-offset", "1000"), "S2 offset 1000: give the product's RADIO_ADD_OFFSET in DN, between -9999 and 0"),
+    ],
+)
 def test_bad_options_exit_2(tmp_path, onnx_engine_path, make_scene, args, message):
     make_scene(tmp_path / "in", "a", height=64, width=64)
     result = invoke("--engine", onnx_engine_path, *args, tmp_path / "in", tmp_path / "out")
@@ -272,12 +317,14 @@ def test_input_that_is_neither_folder_nor_manifest(tmp_path, onnx_engine_path):
     (tmp_path / "list.txt").write_text("")
     result = invoke("--engine", onnx_engine_path, tmp_path / "list.txt", tmp_path / "out")
     assert result.exit_code == 2
-    assert result.stderr.strip() == (f"error: {tmp_path / 'list.txt'}: not a folder of scenes, a manifest CSV or a "
-                                     "STAC ItemCollection (.json)")
+    assert result.stderr.strip() == (
+        f"error: {tmp_path / 'list.txt'}: not a folder of scenes, a manifest CSV or a STAC ItemCollection (.json)"
+    )
 
 
-@pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(),
-                    reason="CUDA provider present: it would start")
+@pytest.mark.skipif(
+    "CUDAExecutionProvider" in ort.get_available_providers(), reason="CUDA provider present: it would start"
+)
 @pytest.mark.parametrize("check", [[], ["--check"]], ids=["run", "check"])
 def test_a_cuda_fallback_is_said_once_per_run(tmp_path, onnx_engine_path, make_scene, monkeypatch, check):
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
@@ -301,8 +348,16 @@ def test_a_south_up_scene_is_restored_on_its_own_grid(tmp_path, onnx_engine_path
     (tmp_path / "south" / "a_s1.tif").write_bytes(s1.read_bytes())  # north-up S1: warped onto the south-up grid
     outputs = {}
     for grid in ("north", "south"):
-        outputs[grid] = run_and_read(tmp_path / grid, tmp_path / f"out_{grid}", "a", "--engine", onnx_engine_path,
-                                     "--tile", 64, *(["--cog"] if cog else []))
+        outputs[grid] = run_and_read(
+            tmp_path / grid,
+            tmp_path / f"out_{grid}",
+            "a",
+            "--engine",
+            onnx_engine_path,
+            "--tile",
+            64,
+            *(["--cog"] if cog else []),
+        )
     with rasterio.open(tmp_path / "out_south" / "a.tif") as restored:
         assert restored.crs == crs and restored.transform == south_up
     # the same ground restored the same way up: close where flipped back, far apart where not
@@ -317,8 +372,15 @@ def test_allow_any_format_reads_a_vrt_scene(tmp_path, onnx_engine_path, make_sce
     (tmp_path / "in").mkdir()
     rasterio.shutil.copy(s2, tmp_path / "in" / "a_s2.tif", driver="VRT")  # reads the GeoTIFF in tiffs/
     (tmp_path / "in" / "a_s1.tif").write_bytes(s1.read_bytes())
-    args = ["--engine", onnx_engine_path, "--tile", 64, *(["--check"] if check else []), tmp_path / "in",
-            tmp_path / "out"]
+    args = [
+        "--engine",
+        onnx_engine_path,
+        "--tile",
+        64,
+        *(["--check"] if check else []),
+        tmp_path / "in",
+        tmp_path / "out",
+    ]
     refused = invoke(*args)
     assert refused.exit_code == 2 and "a VRT file, not a GeoTIFF" in refused.stderr
     result = invoke("--allow-any-format", *args)

@@ -37,6 +37,7 @@ def test_the_consumer_s_error_is_raised_in_the_caller():
 
 def test_a_consumer_error_racing_its_end_is_still_the_one_raised():
     """The consumer fails and ends between two of the caller's puts: its error, not a generic one."""
+
     def consume(items):
         next(items)
         raise ValueError("disk full")

@@ -64,8 +64,15 @@ def test_host_to_device_and_back_is_exact(cuda, dtype):
 def test_two_slots_on_one_stream_keep_their_batches_apart(cuda):
     """The TensorRT backend's pattern: enqueue batch k+1 in the other slot, then wait on batch k only."""
     shape = (4, 13, 32, 32)
-    slots = [(cuda.host_empty(shape, np.float32), cuda.host_empty(shape, np.float32),
-              cuda.device_empty(int(np.prod(shape)) * 4), cuda.event()) for _ in range(2)]
+    slots = [
+        (
+            cuda.host_empty(shape, np.float32),
+            cuda.host_empty(shape, np.float32),
+            cuda.device_empty(int(np.prod(shape)) * 4),
+            cuda.event(),
+        )
+        for _ in range(2)
+    ]
     stream = cuda.stream()
     batches = [np.full(shape, k, np.float32) for k in range(6)]
     pending, results = [], []

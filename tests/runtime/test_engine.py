@@ -54,8 +54,11 @@ def test_an_engine_opened_for_the_gate_returns_it_after_the_restored_bands(gate_
 
 
 def test_a_gate_asked_of_an_engine_without_one_is_refused(onnx_engine_path):
-    with pytest.raises(ModelError, match=r"standin.onnx: the engine has no gate output; export it with "
-                                         r"`ibhfn-export onnx --with-gate`"):
+    with pytest.raises(
+        ModelError,
+        match=r"standin.onnx: the engine has no gate output; export it with "
+        r"`ibhfn-export onnx --with-gate`",
+    ):
         open_engine(onnx_engine_path, device="cpu", gate=True)
 
 
@@ -148,8 +151,10 @@ def test_cuda_provider_restores_what_the_cpu_does(onnx_engine_path):
 @pytest.mark.skipif(not HAS_CUDA_PROVIDER, reason="onnxruntime-gpu (CUDA provider) not installed")
 def test_cuda_provider_returns_the_gate_the_cpu_does(gate_engine_path):
     sar, optical = batch(n=3, size=64)
-    with open_engine(gate_engine_path, device="cuda", gate=True) as gpu, \
-            open_engine(gate_engine_path, device="cpu", gate=True) as cpu:
+    with (
+        open_engine(gate_engine_path, device="cuda", gate=True) as gpu,
+        open_engine(gate_engine_path, device="cpu", gate=True) as cpu,
+    ):
         np.testing.assert_allclose(gpu.infer(sar, optical), cpu.infer(sar, optical), atol=1e-3)
 
 
@@ -236,23 +241,36 @@ def test_streams_must_be_at_least_one_whatever_the_backend(tmp_path, name):
         open_engine(tmp_path / name, streams=0)
 
 
-@pytest.mark.parametrize("shapes", [
-    {"sar": ["N", 2, "H", "W"], "optical": ["N", 13, "H", "W"], "restored": ["N", 13, "h", "w"]},
-    {"sar": (-1, 2, -1, -1), "optical": (-1, 13, -1, -1), "restored": (-1, 13, -1, -1), "gate": (-1, 1, -1, -1)},
-    {"sar": (4, 2, 64, 64), "optical": (4, 13, 64, 64), "restored": (4, 13, 64, 64)},
-    {"sar": [None, None, None, None], "optical": ["N", 13, 64, 64], "restored": [None, 13, None, None]},
-], ids=["symbolic", "tensorrt-dynamic", "static", "unknown"])
+@pytest.mark.parametrize(
+    "shapes",
+    [
+        {"sar": ["N", 2, "H", "W"], "optical": ["N", 13, "H", "W"], "restored": ["N", 13, "h", "w"]},
+        {"sar": (-1, 2, -1, -1), "optical": (-1, 13, -1, -1), "restored": (-1, 13, -1, -1), "gate": (-1, 1, -1, -1)},
+        {"sar": (4, 2, 64, 64), "optical": (4, 13, 64, 64), "restored": (4, 13, 64, 64)},
+        {"sar": [None, None, None, None], "optical": ["N", 13, 64, 64], "restored": [None, 13, None, None]},
+    ],
+    ids=["symbolic", "tensorrt-dynamic", "static", "unknown"],
+)
 def test_declared_shapes_that_fit_the_metadata_pass(standin_metadata, shapes):
     engine_module.check_declared_shapes("model.plan", standin_metadata, shapes)
 
 
-@pytest.mark.parametrize("shapes, problem", [
-    ({"optical": (-1, 13, -1, -1), "restored": (-1, 12, -1, -1)}, "restored has 12 channels, but its metadata name 13"),
-    ({"optical": (-1, 13, -1, -1), "gate": (-1, 2, -1, -1)}, "gate has 2 channels, but its metadata name 1"),
-    ({"sar": (-1, 3, -1, -1), "optical": (-1, 13, -1, -1)}, "sar has 3 channels, but its metadata name 2"),
-    ({"optical": (-1, 13, 64, 64), "restored": (-1, 13, 32, 32)}, "restored is 32 x 32 px for inputs of 64 x 64 px"),
-    ({"optical": (-1, 13, -1), "restored": (-1, 13, -1, -1)}, "optical has 3 dimensions, not 4"),
-])
+@pytest.mark.parametrize(
+    "shapes, problem",
+    [
+        (
+            {"optical": (-1, 13, -1, -1), "restored": (-1, 12, -1, -1)},
+            "restored has 12 channels, but its metadata name 13",
+        ),
+        ({"optical": (-1, 13, -1, -1), "gate": (-1, 2, -1, -1)}, "gate has 2 channels, but its metadata name 1"),
+        ({"sar": (-1, 3, -1, -1), "optical": (-1, 13, -1, -1)}, "sar has 3 channels, but its metadata name 2"),
+        (
+            {"optical": (-1, 13, 64, 64), "restored": (-1, 13, 32, 32)},
+            "restored is 32 x 32 px for inputs of 64 x 64 px",
+        ),
+        ({"optical": (-1, 13, -1), "restored": (-1, 13, -1, -1)}, "optical has 3 dimensions, not 4"),
+    ],
+)
 def test_declared_shapes_that_do_not_fit_the_metadata_are_refused(standin_metadata, shapes, problem):
     with pytest.raises(ModelError, match=rf"^model.plan: {problem}.*; the engine is broken: export it again"):
         engine_module.check_declared_shapes("model.plan", standin_metadata, shapes)
@@ -262,6 +280,9 @@ def test_a_result_of_another_shape_than_the_batch_is_refused(onnx_engine_path, m
     sar, optical = batch(n=2, size=32)
     with open_engine(onnx_engine_path, device="cpu") as engine:
         monkeypatch.setattr(engine, "_infer_impl", lambda sar, optical: optical[:, :, ::2, ::2].copy())
-        with pytest.raises(ModelError, match=r"standin.onnx: its result is 2 x 13 x 16 x 16 for an optical batch of "
-                                             r"2 x 13 x 32 x 32, not 2 x 13 x 32 x 32; the engine is broken"):
+        with pytest.raises(
+            ModelError,
+            match=r"standin.onnx: its result is 2 x 13 x 16 x 16 for an optical batch of "
+            r"2 x 13 x 32 x 32, not 2 x 13 x 32 x 32; the engine is broken",
+        ):
             engine.infer(sar, optical)

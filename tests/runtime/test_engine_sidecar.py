@@ -10,16 +10,20 @@ from ibhfn.runtime.engine_sidecar import check_plan_sidecar, read_plan_sidecar, 
 def plan(tmp_path, standin_metadata):
     plan = tmp_path / "model.plan"
     plan.write_bytes(b"plan")
-    sidecar_path(plan).write_text(json.dumps({
-        "metadata": standin_metadata.to_props(),
-        "tensorrt_version": "10.3.0.30",
-        "gpu_name": "Orin",
-        "compute_capability": "8.7",
-        "precision": "fp16",
-        "profiles": [{"optical": {"min": [1, 13, 64, 64], "opt": [4, 13, 256, 256], "max": [8, 13, 512, 512]}}],
-        "tensors": [{"name": "sar"}, {"name": "optical"}, {"name": "restored"}],
-        "onnx_sha256": "ab" * 32,
-    }))
+    sidecar_path(plan).write_text(
+        json.dumps(
+            {
+                "metadata": standin_metadata.to_props(),
+                "tensorrt_version": "10.3.0.30",
+                "gpu_name": "Orin",
+                "compute_capability": "8.7",
+                "precision": "fp16",
+                "profiles": [{"optical": {"min": [1, 13, 64, 64], "opt": [4, 13, 256, 256], "max": [8, 13, 512, 512]}}],
+                "tensors": [{"name": "sar"}, {"name": "optical"}, {"name": "restored"}],
+                "onnx_sha256": "ab" * 32,
+            }
+        )
+    )
     return plan
 
 
@@ -38,14 +42,16 @@ def test_same_release_and_architecture_pass(plan):
 
 def test_other_tensorrt_release_is_refused_with_both_versions(plan):
     with pytest.raises(ModelError, match=r"model.plan: built for TensorRT 10.3.0.30, this machine has 10.8.0.*rebuild"):
-        check_plan_sidecar(plan, read_plan_sidecar(plan), tensorrt_version="10.8.0.43",
-                           compute_capability=(8, 7), gpu_name="Orin")
+        check_plan_sidecar(
+            plan, read_plan_sidecar(plan), tensorrt_version="10.8.0.43", compute_capability=(8, 7), gpu_name="Orin"
+        )
 
 
 def test_other_gpu_architecture_is_refused(plan):
     with pytest.raises(ModelError, match=r"compute capability 8.7 \(Orin\), this GPU is 9.0 \(H100\)"):
-        check_plan_sidecar(plan, read_plan_sidecar(plan), tensorrt_version="10.3.0",
-                           compute_capability=(9, 0), gpu_name="H100")
+        check_plan_sidecar(
+            plan, read_plan_sidecar(plan), tensorrt_version="10.3.0", compute_capability=(9, 0), gpu_name="H100"
+        )
 
 
 def _built_with(plan, **build):
@@ -59,8 +65,11 @@ def test_version_compatible_plan_runs_on_its_release_and_later_ones(plan):
     sidecar = _built_with(plan, version_compatible=True)
     for later in ("10.3.0.26", "10.8.0.43", "11.0.0.1"):
         check_plan_sidecar(plan, sidecar, tensorrt_version=later, compute_capability=(8, 7), gpu_name="Orin")
-    with pytest.raises(ModelError, match=r"built for TensorRT 10.3.0.30 or later \(version-compatible\), "
-                                         r"this machine has 8.6.1.*rebuild"):
+    with pytest.raises(
+        ModelError,
+        match=r"built for TensorRT 10.3.0.30 or later \(version-compatible\), "
+        r"this machine has 8.6.1.*rebuild",
+    ):
         check_plan_sidecar(plan, sidecar, tensorrt_version="8.6.1", compute_capability=(8, 7), gpu_name="Orin")
 
 
@@ -79,11 +88,14 @@ def test_missing_sidecar_is_named(tmp_path):
         read_plan_sidecar(plan)
 
 
-@pytest.mark.parametrize("content, match", [
-    ("{not json", "cannot read the plan sidecar"),
-    ('{"metadata": {}}', "no ibhfn metadata"),
-    ('{"metadata": {"ibhfn.size_multiple": "4"}}', "incomplete or malformed"),
-])
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ("{not json", "cannot read the plan sidecar"),
+        ('{"metadata": {}}', "no ibhfn metadata"),
+        ('{"metadata": {"ibhfn.size_multiple": "4"}}', "incomplete or malformed"),
+    ],
+)
 def test_broken_sidecars_are_refused(plan, standin_metadata, content, match):
     sidecar_path(plan).write_text(content)
     with pytest.raises(ModelError, match=match):
@@ -96,10 +108,13 @@ def test_sidecar_without_build_facts_is_refused(plan, standin_metadata):
         read_plan_sidecar(plan)
 
 
-@pytest.mark.parametrize("field, value, match", [
-    ("metadata", {}, "no ibhfn metadata"),
-    ("compute_capability", "eight", "compute capability 'eight' is not of the form 8.7"),
-])
+@pytest.mark.parametrize(
+    "field, value, match",
+    [
+        ("metadata", {}, "no ibhfn metadata"),
+        ("compute_capability", "eight", "compute capability 'eight' is not of the form 8.7"),
+    ],
+)
 def test_sidecar_errors_name_the_file_once(plan, standin_metadata, field, value, match):
     data = json.loads(sidecar_path(plan).read_text())
     data[field] = value

@@ -22,13 +22,16 @@ def test_each_product_is_an_outcome_and_a_failure_does_not_stop_the_next(tmp_pat
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["T32TQM_20230412_s2.tif"]
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"name": "x", "products": 2}, "--name names one scene; 2 products were given"),
-    ({"name": "a/b"}, "--name 'a/b': a scene name is a file name, without folders"),
-    ({"compress": "lzw"}, "unknown compression 'lzw'; choose one of deflate, zstd, none"),
-    ({"resampling": "lanczos"}, "unknown resampling 'lanczos'; choose one of nearest, bilinear, cubic"),
-    ({"products": 0}, "give one or more products, then the output folder"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"name": "x", "products": 2}, "--name names one scene; 2 products were given"),
+        ({"name": "a/b"}, "--name 'a/b': a scene name is a file name, without folders"),
+        ({"compress": "lzw"}, "unknown compression 'lzw'; choose one of deflate, zstd, none"),
+        ({"resampling": "lanczos"}, "unknown resampling 'lanczos'; choose one of nearest, bilinear, cubic"),
+        ({"products": 0}, "give one or more products, then the output folder"),
+    ],
+)
 def test_a_request_that_cannot_work_is_refused_before_any_product_is_read(tmp_path, kwargs, message):
     count = kwargs.pop("products", 1)
     products = [tmp_path / f"never-read-{i}.zip" for i in range(count)]

@@ -25,8 +25,9 @@ glibc_only = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallo
 
 
 def bytes_kept_after_free(fixed: bool) -> int:
-    done = subprocess.run([sys.executable, "-c", FREED_BYTES.format(fixed=fixed)],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", FREED_BYTES.format(fixed=fixed)], capture_output=True, text=True, check=True
+    )
     return int(done.stdout)
 
 

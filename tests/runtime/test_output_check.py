@@ -44,9 +44,11 @@ def test_a_few_bad_pixels_are_a_warning_and_the_non_finite_ones_nodata():
     check.finish()
     assert written[0, :4].tolist() == [False, False, True, True] and written[0, 4:].all() and written[1:].all()
     assert np.isfinite(restored).all()  # what is encoded can be cast
-    assert check.warning() == ("out/a.tif: model.onnx returned non-finite or out-of-range values at 4 of 10000 valid "
-                               "pixels (2 non-finite, 2 outside reflectance -0.5..2); the non-finite ones are "
-                               "written as nodata; check the engine with `ibhfn-verify`")
+    assert check.warning() == (
+        "out/a.tif: model.onnx returned non-finite or out-of-range values at 4 of 10000 valid "
+        "pixels (2 non-finite, 2 outside reflectance -0.5..2); the non-finite ones are "
+        "written as nodata; check the engine with `ibhfn-verify`"
+    )
 
 
 def test_more_bad_pixels_than_the_share_of_the_valid_ones_fail_the_scene_at_its_end():
@@ -55,8 +57,11 @@ def test_more_bad_pixels_than_the_share_of_the_valid_ones_fail_the_scene_at_its_
     valid = np.ones((100, 100), bool)
     valid[50:] = False
     check.add(block(values_at=[np.nan] * bad), valid)  # fewer than the share of the whole scene: goes on
-    with pytest.raises(ModelError, match=rf"^out/a.tif: not written: model.onnx returned .* at {bad} of 5000 valid "
-                                         r"pixels \(6 non-finite, 0 outside .*; the engine is broken: export it again"):
+    with pytest.raises(
+        ModelError,
+        match=rf"^out/a.tif: not written: model.onnx returned .* at {bad} of 5000 valid "
+        r"pixels \(6 non-finite, 0 outside .*; the engine is broken: export it again",
+    ):
         check.finish()
 
 

@@ -22,8 +22,19 @@ def touch(folder: Path, *names: str) -> None:
 
 
 def test_folder_pairs_by_name_in_any_case_and_reports_unpaired(tmp_path):
-    touch(tmp_path, "b_s1.tif", "b_S2.TIFF", "a_s1.TIF", "a_s2.tif", "lonely_s1.tif", "orphan_s2.tif",
-          "notes.txt", "quicklook.tif", "truth/a_s2.tif", "truth/c_s1.tif")
+    touch(
+        tmp_path,
+        "b_s1.tif",
+        "b_S2.TIFF",
+        "a_s1.TIF",
+        "a_s2.tif",
+        "lonely_s1.tif",
+        "orphan_s2.tif",
+        "notes.txt",
+        "quicklook.tif",
+        "truth/a_s2.tif",
+        "truth/c_s1.tif",
+    )
     pairing = pair_folder(tmp_path)
     assert pairing.pairs == [
         ScenePair("a", tmp_path / "a_s1.TIF", tmp_path / "a_s2.tif"),
@@ -97,7 +108,8 @@ def test_a_scene_name_that_would_leave_out_is_refused(tmp_path, name):
     assert pairing.pairs == []
     assert [str(problem) for problem in pairing.problems] == [
         f"{manifest}: line 2 names its scene {name!r}: a scene name is a file name on one line, without folders, "
-        "newlines or other control characters"]
+        "newlines or other control characters"
+    ]
 
 
 def test_an_empty_cell_is_named_with_its_line(tmp_path):
@@ -105,7 +117,9 @@ def test_an_empty_cell_is_named_with_its_line(tmp_path):
     manifest = tmp_path / "scenes.csv"
     manifest.write_text("s1,s2,name\na1.tif,,a\n\n,\n")  # the blank line 3 is skipped, and counted
     assert [str(problem) for problem in read_manifest(manifest).problems] == [
-        f"{manifest}: line 2 has no s2 file", f"{manifest}: line 4 has no s1 and no s2 file"]
+        f"{manifest}: line 2 has no s2 file",
+        f"{manifest}: line 4 has no s1 and no s2 file",
+    ]
 
 
 def test_single_pair_reports_a_missing_file(tmp_path):
@@ -157,7 +171,8 @@ def test_a_manifest_or_a_single_pair_names_what_is_no_regular_file(tmp_path):
     (tmp_path / "scenes.csv").write_text("s1,s2\na_s1.tif,a_s2.tif\n")
     pipe = f"{tmp_path / 'a_s1.tif'}: is a named pipe (FIFO), not a file; give the scene as a regular file"
     assert [str(p) for p in read_manifest(tmp_path / "scenes.csv").problems] == [
-        pipe.replace("is a named", "listed on line 2 of scenes.csv but is a named")]
+        pipe.replace("is a named", "listed on line 2 of scenes.csv but is a named")
+    ]
     assert [str(p) for p in single_pair(tmp_path / "a_s1.tif", tmp_path / "a_s2.tif").problems] == [pipe]
 
 
@@ -168,8 +183,11 @@ def outputs_in(out_dir):
 def test_an_output_over_any_input_of_the_batch_stops_it(tmp_path):
     touch(tmp_path, "x_s1.tif", "x_s2.tif", "x_s2_s1.tif", "x_s2_s2.tif")
     pairing = pair_folder(tmp_path)
-    with pytest.raises(InputError, match=rf"^{tmp_path / 'x_s2.tif'}: scene 'x_s2' would write this over "
-                                         rf"{tmp_path / 'x_s2.tif'}, an input of scene 'x'; choose another OUT$"):
+    with pytest.raises(
+        InputError,
+        match=rf"^{tmp_path / 'x_s2.tif'}: scene 'x_s2' would write this over "
+        rf"{tmp_path / 'x_s2.tif'}, an input of scene 'x'; choose another OUT$",
+    ):
         refuse_overwriting_inputs(pairing, outputs_in(tmp_path))
     refuse_overwriting_inputs(pairing, outputs_in(tmp_path / "out"))  # elsewhere: nothing to say
     refuse_overwriting_inputs(Pairing(pairing.pairs[:1]), outputs_in(tmp_path))  # scene x alone: x.tif is no input
@@ -183,6 +201,9 @@ def test_an_output_linked_to_an_input_counts_as_that_input(tmp_path, link):
         (tmp_path / "out" / "a.tif").symlink_to(tmp_path / "in" / "a_s2.tif")
     else:
         os.link(tmp_path / "in" / "a_s2.tif", tmp_path / "out" / "a.tif")
-    with pytest.raises(InputError, match=rf"^{tmp_path / 'out' / 'a.tif'}: scene 'a' would write this over "
-                                         rf"{tmp_path / 'in' / 'a_s2.tif'}, its own input; choose another OUT$"):
+    with pytest.raises(
+        InputError,
+        match=rf"^{tmp_path / 'out' / 'a.tif'}: scene 'a' would write this over "
+        rf"{tmp_path / 'in' / 'a_s2.tif'}, its own input; choose another OUT$",
+    ):
         refuse_overwriting_inputs(pair_folder(tmp_path / "in"), outputs_in(tmp_path / "out"))

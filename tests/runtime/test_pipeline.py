@@ -72,11 +72,11 @@ def test_float_output_has_no_nan_and_matches_a_whole_image_pass(tmp_path, engine
     for start in grid.rows:
         for line in (start, start + 64):
             if 0 < line < 200:
-                near_border[max(0, line - 3):line + 3] = True
+                near_border[max(0, line - 3) : line + 3] = True
     for start in grid.cols:
         for line in (start, start + 64):
             if 0 < line < 176:
-                near_border[:, max(0, line - 3):line + 3] = True
+                near_border[:, max(0, line - 3) : line + 3] = True
     assert error[~near_border].max() < 1e-6  # away from tile borders: the same numbers
     assert error[near_border].max() < SEAM_TOLERANCE  # along seams: within 5 DN
 
@@ -159,8 +159,11 @@ def test_inputs_are_hashed_beside_the_scene_not_before_it(tmp_path, engine, make
     s1, s2 = make_scene(tmp_path / "in", height=64, width=64)
     threads = []
     measure = pipeline_module.FileFacts.of
-    monkeypatch.setattr(pipeline_module.FileFacts, "of",
-                        lambda path, stop: threads.append(threading.current_thread().name) or measure(path, stop))
+    monkeypatch.setattr(
+        pipeline_module.FileFacts,
+        "of",
+        lambda path, stop: threads.append(threading.current_thread().name) or measure(path, stop),
+    )
     run_scene(engine, s1, s2, tmp_path / "scene.tif", RunOptions(tile_size=64))
     assert len(threads) == 2 and all(name.startswith("ibhfn-hash") for name in threads), threads
     record = json.loads(record_path(tmp_path / "scene.tif").read_text())
@@ -207,8 +210,9 @@ def test_a_folder_under_the_output_s_name_fails_the_scene_with_one_line(tmp_path
         run_scene(engine, s1, s2, tmp_path / "scene.tif", RunOptions(tile_size=64))
 
 
-def test_running_out_of_memory_is_one_line_and_a_larger_batch_than_the_scene_is_cut(tmp_path, engine, make_scene,
-                                                                                       monkeypatch):
+def test_running_out_of_memory_is_one_line_and_a_larger_batch_than_the_scene_is_cut(
+    tmp_path, engine, make_scene, monkeypatch
+):
     s1, s2 = make_scene(tmp_path / "in", height=64, width=64)
 
     def no_memory(*args):  # what numpy raises for a tile far too large (a real one is unsafe where memory overcommits)
@@ -216,8 +220,10 @@ def test_running_out_of_memory_is_one_line_and_a_larger_batch_than_the_scene_is_
 
     with monkeypatch.context() as patch:
         patch.setattr(pipeline_module._BatchInputs, "__init__", no_memory)
-        message = (rf"^{s2}: not enough memory to restore it in blocks of 2048 px with tiles of 64 px in batches of "
-                   r"1; give a smaller --block-width, --batch or --jobs$")
+        message = (
+            rf"^{s2}: not enough memory to restore it in blocks of 2048 px with tiles of 64 px in batches of "
+            r"1; give a smaller --block-width, --batch or --jobs$"
+        )
         with pytest.raises(InputError, match=message):
             run_scene(engine, s1, s2, tmp_path / "huge.tif", RunOptions(tile_size=64))
     assert not (tmp_path / "huge.tif").exists()
@@ -244,7 +250,8 @@ def test_an_offset_product_restores_as_the_same_reflectance_in_its_own_dn(tmp_pa
 
 
 def test_a_product_that_declares_its_offset_is_read_with_it_and_its_output_declares_it(
-        tmp_path, engine, geotiff, make_scene, declared):
+    tmp_path, engine, geotiff, make_scene, declared
+):
     s1, s2 = make_scene(tmp_path / "in", height=100, width=90, nodata_border=10)
     dn = read(s2)[0]
     shifted = geotiff(tmp_path / "in" / "new_s2.tif", np.where((dn != 0).any(axis=0), dn + 1000, 0).astype(np.uint16))
@@ -276,8 +283,11 @@ def test_the_gate_is_written_beside_the_output_and_leaves_it_alone(tmp_path, eng
         assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["gate", "scene.tif", "scene.tif.json"]
         record = json.loads(record_path(tmp_path / "out" / "scene.tif").read_text())
         gate_file = tmp_path / "out" / "gate" / "scene.tif"
-        assert record["gate"] == {"path": "gate/scene.tif", "size_bytes": gate_file.stat().st_size,
-                                  "sha256": hashlib.sha256(gate_file.read_bytes()).hexdigest()}
+        assert record["gate"] == {
+            "path": "gate/scene.tif",
+            "size_bytes": gate_file.stat().st_size,
+            "sha256": hashlib.sha256(gate_file.read_bytes()).hexdigest(),
+        }
         assert record["fingerprint"]["settings"]["gate"] is True
         assert run_scene(gated, s1, s2, tmp_path / "out" / "scene.tif", options, resume=True).status == "skipped"
         (tmp_path / "out" / "gate" / "scene.tif").unlink()
@@ -339,8 +349,9 @@ def test_a_write_failure_in_the_writing_thread_is_the_scene_s_error(tmp_path, en
     assert list((tmp_path / "out").iterdir()) == []
 
 
-def test_a_blending_failure_is_the_scene_s_error_and_stops_the_writing_thread(tmp_path, engine, make_scene,
-                                                                              monkeypatch):
+def test_a_blending_failure_is_the_scene_s_error_and_stops_the_writing_thread(
+    tmp_path, engine, make_scene, monkeypatch
+):
     s1, s2 = make_scene(tmp_path / "in", height=300, width=64)
     encoded = []
 
@@ -412,6 +423,7 @@ def test_a_gpu_engine_gets_one_batch_shape_and_the_same_output(tmp_path, engine,
 
 def lagging(engine, lag):
     """An `infer_batches` that holds `lag` batches' arrays (all of them: None) before it reads the oldest."""
+
     def infer_batches(batches):
         held = deque()
         for batch in batches:
@@ -420,6 +432,7 @@ def lagging(engine, lag):
                 yield engine.infer(*held.popleft())
         while held:
             yield engine.infer(*held.popleft())
+
     return infer_batches
 
 
@@ -441,9 +454,15 @@ def test_batch_inputs_are_reused_only_once_their_results_are_back(tmp_path, engi
 
 
 def test_memory_follows_the_block_not_the_scene_height(tmp_path, engine, make_scene):
-    peaks = [peak_python_bytes(engine, *make_scene(tmp_path / f"in{height}", height=height, width=384),
-                               tmp_path / f"out{height}.tif", RunOptions(tile_size=128))
-             for height in (768, 3072)]
+    peaks = [
+        peak_python_bytes(
+            engine,
+            *make_scene(tmp_path / f"in{height}", height=height, width=384),
+            tmp_path / f"out{height}.tif",
+            RunOptions(tile_size=128),
+        )
+        for height in (768, 3072)
+    ]
     tall_scene_bytes = 13 * 3072 * 384 * 4  # the taller S2 as float32: 61 MB
     block_bytes = 15 * 128 * 384 * 4  # one block's S1 and S2 inputs as float32: 2.9 MB
     # at most five blocks are in flight (read, waiting, preprocessed, waiting, being batched), whatever the
@@ -455,8 +474,9 @@ def test_memory_grows_with_the_scene_width_only_by_the_output_block_row(tmp_path
     """A scene 6x wider than a block adds only the writer's block row and the bands handed between tile rows."""
     options = RunOptions(tile_size=128, overlap=16, block_width=640)
     scenes = {width: make_scene(tmp_path / f"in{width}", height=384, width=width) for width in (640, 4096)}
-    narrow, wide = (peak_python_bytes(engine, *scenes[width], tmp_path / f"out{width}.tif", options)
-                    for width in (640, 4096))
+    narrow, wide = (
+        peak_python_bytes(engine, *scenes[width], tmp_path / f"out{width}.tif", options) for width in (640, 4096)
+    )
     rows = TileGrid(384, 4096, 128, 16).rows
     band_rows = max(top + 128 - below for top, below in zip(rows, rows[1:]))
     extra_width = 4096 - 640
@@ -504,8 +524,9 @@ def test_column_panels_do_not_change_the_output(tmp_path, gate_engine_path, make
     with open_engine(gate_engine_path, device="cpu", gate=True) as gated:
         for panel_width in (None, 256, 700):
             output = tmp_path / str(panel_width) / "scene.tif"
-            options = RunOptions(tile_size=128, overlap=40, block_width=300, panel_width=panel_width,
-                                 output_dtype=output_dtype)
+            options = RunOptions(
+                tile_size=128, overlap=40, block_width=300, panel_width=panel_width, output_dtype=output_dtype
+            )
             result = run_scene(gated, s1, s2, output, options)
             outputs[panel_width] = (read(output)[0], read(output.parent / "gate" / "scene.tif")[0], result.tiles)
     whole, gate, tiles = outputs[None]

@@ -30,9 +30,12 @@ def test_the_s2_offset_is_checked_against_the_values(tmp_path, onnx_engine_path,
         dataset.write(dataset.read() + 1000)
     make_scene(tmp_path / "in", "old", height=64, width=64)
     with open_engine(onnx_engine_path, device="cpu") as engine:
+
         def check(value):
-            return check_batch(engine, pair_folder(tmp_path / "in"), tmp_path / "out",
-                               RunOptions(tile_size=64, s2_offset=value)).results
+            return check_batch(
+                engine, pair_folder(tmp_path / "in"), tmp_path / "out", RunOptions(tile_size=64, s2_offset=value)
+            ).results
+
         plain, offset = check(0), check(-1000)
         declared(s2, tags={"PROCESSING_BASELINE": "05.10"})  # each file read with its own: nothing to say
         assert [(r.status, r.warnings) for r in check(None)] == [(CHECKED, []), (CHECKED, [])]

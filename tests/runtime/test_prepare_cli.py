@@ -14,21 +14,26 @@ def invoke(app_, *args):
     return CliRunner().invoke(app_, [str(a) for a in args])
 
 
-def test_a_product_becomes_an_input_that_ibhfn_run_restores_with_its_offset(tmp_path, make_l1c_product, geotiff,
-                                                                          onnx_engine_path):
+def test_a_product_becomes_an_input_that_ibhfn_run_restores_with_its_offset(
+    tmp_path, make_l1c_product, geotiff, onnx_engine_path
+):
     safe, _ = make_l1c_product(tmp_path / "products", size=120)
     prepared = invoke(app, "s2", safe, tmp_path / "in")
     assert prepared.exit_code == 0, prepared.output
     s2 = tmp_path / "in" / "T32TQM_20230412_s2.tif"
     assert prepared.stdout.startswith(f"{s2}: {safe.name} (baseline 05.09, RADIO_ADD_OFFSET -1000) in ")
     with rasterio.open(s2) as stack:  # the scene's S1 as SNAP writes it: linear power, VH first, a wider swath
-        swath = geotiff(tmp_path / "S1A_IW_GRDH_1SDV_TC.tif", np.stack([np.full((160, 160), 0.03, np.float32),
-                                                                       np.full((160, 160), 0.1, np.float32)]),
-                        crs=stack.crs.to_string(), transform=stack.transform @ Affine.translation(-20, -20))
+        swath = geotiff(
+            tmp_path / "S1A_IW_GRDH_1SDV_TC.tif",
+            np.stack([np.full((160, 160), 0.03, np.float32), np.full((160, 160), 0.1, np.float32)]),
+            crs=stack.crs.to_string(),
+            transform=stack.transform @ Affine.translation(-20, -20),
+        )
     s1 = invoke(app, "s1", swath, "--like", s2, "--bands", "VH,VV")
     assert s1.exit_code == 0, s1.output
-    assert s1.stdout.startswith(f"{tmp_path / 'in' / 'T32TQM_20230412_s1.tif'}: {swath.name} (linear power "
-                                "converted to dB) in ")
+    assert s1.stdout.startswith(
+        f"{tmp_path / 'in' / 'T32TQM_20230412_s1.tif'}: {swath.name} (linear power converted to dB) in "
+    )
     run = invoke(run_cli.app, "--engine", onnx_engine_path, "--tile", 64, tmp_path / "in", tmp_path / "out")
     assert run.exit_code == 0 and "warning" not in run.output, run.output
     record = json.loads((tmp_path / "out" / "T32TQM_20230412.tif.json").read_text())
@@ -66,12 +71,18 @@ def test_options_that_cannot_work_are_one_line_before_any_product_is_read(tmp_pa
     for args, message in (
         ((safe,), "error: give one or more products, then the output folder"),
         ((safe, safe, "--name", "x", tmp_path / "out"), "error: --name names one scene; 2 products were given"),
-        ((safe, "--name", "../x", tmp_path / "out"),
-         "error: --name '../x': a scene name is a file name, without folders"),
-        ((safe, "--compress", "lzw", tmp_path / "out"), "error: unknown compression 'lzw'; choose one of deflate, "
-                                                          "zstd, none"),
-        ((safe, "--resampling", "lanczos", tmp_path / "out"), "error: unknown resampling 'lanczos'; choose one of "
-                                                                "nearest, bilinear, cubic"),
+        (
+            (safe, "--name", "../x", tmp_path / "out"),
+            "error: --name '../x': a scene name is a file name, without folders",
+        ),
+        (
+            (safe, "--compress", "lzw", tmp_path / "out"),
+            "error: unknown compression 'lzw'; choose one of deflate, zstd, none",
+        ),
+        (
+            (safe, "--resampling", "lanczos", tmp_path / "out"),
+            "error: unknown resampling 'lanczos'; choose one of nearest, bilinear, cubic",
+        ),
         ((safe, tmp_path / "file"), f"error: {tmp_path / 'file'}: is a file, not a folder"),
         ((safe, safe), f"error: {safe}: a product, not the output folder, which comes last"),
     ):
@@ -83,10 +94,14 @@ def test_options_that_cannot_work_are_one_line_before_any_product_is_read(tmp_pa
 def test_s1_options_that_cannot_work_are_one_line(tmp_path, make_scene):
     s1, s2 = make_scene(tmp_path / "in", "a", height=64, width=64)
     result = invoke(app, "s1", s1, "--like", s2, "--bands", "VV,VH")  # a_s1.tif would be written over itself
-    assert (result.exit_code, result.stderr.strip()) == (2, f"error: {s1}: is already the a_s1.tif beside a_s2.tif, "
-                                                            "which this would write; rename or move it first")
+    assert (result.exit_code, result.stderr.strip()) == (
+        2,
+        f"error: {s1}: is already the a_s1.tif beside a_s2.tif, which this would write; rename or move it first",
+    )
     moved = s1.rename(tmp_path / "swath.tif")
     result = invoke(app, "s1", moved, "--like", s2, "--bands", "VV,HH")
-    assert (result.exit_code, result.stderr.strip()) == (2, "error: --bands VV,HH: give VV and VH once each, in the "
-                                                            "file's order")
+    assert (result.exit_code, result.stderr.strip()) == (
+        2,
+        "error: --bands VV,HH: give VV and VH once each, in the file's order",
+    )
     assert not s1.exists()

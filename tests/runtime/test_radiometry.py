@@ -41,8 +41,9 @@ def test_s2_as_reflectance_is_named_and_nodata_does_not_count(scene):
     reflectance[:, :4] = 65535.0
     valid[:4] = False
     [warning] = unit_warnings(S1, s1_db, S2, reflectance, valid)
-    assert warning == ("a_s2.tif: values are at most 0.5: they look like reflectance in [0, 1], "
-                       "not DN = reflectance x 10000")
+    assert warning == (
+        "a_s2.tif: values are at most 0.5: they look like reflectance in [0, 1], not DN = reflectance x 10000"
+    )
 
 
 def test_a_window_without_data_is_not_judged(scene):
@@ -56,12 +57,18 @@ def offset_dn(scene):
     return scene[1] + 1000
 
 
-@pytest.mark.parametrize("origin, said, advice", [
-    (NOT_DECLARED, "the file declares none", "run it with --s2-offset -1000"),
-    (GIVEN, "as --s2-offset says", "run it with --s2-offset -1000"),
-    ("PROCESSING_BASELINE 02.09", "as the file declares: PROCESSING_BASELINE 02.09",
-     "correct the file's metadata or run it with --s2-offset -1000"),
-])
+@pytest.mark.parametrize(
+    "origin, said, advice",
+    [
+        (NOT_DECLARED, "the file declares none", "run it with --s2-offset -1000"),
+        (GIVEN, "as --s2-offset says", "run it with --s2-offset -1000"),
+        (
+            "PROCESSING_BASELINE 02.09",
+            "as the file declares: PROCESSING_BASELINE 02.09",
+            "correct the file's metadata or run it with --s2-offset -1000",
+        ),
+    ],
+)
 def test_an_offset_product_read_without_its_offset_is_named(scene, offset_dn, origin, said, advice):
     s1_db, _, valid = scene
     [warning] = unit_warnings(S1, s1_db, S2, offset_dn, valid, s2_offset_origin=origin)
@@ -76,16 +83,25 @@ def test_a_window_under_thick_cloud_is_not_taken_for_an_offset_product(scene):
     assert unit_warnings(S1, s1_db, S2, cloud, valid) == []
 
 
-@pytest.mark.parametrize("origin, said, advice", [
-    (GIVEN, "as --s2-offset says", "run it with --s2-offset 0"),
-    ("band offsets", "as the file declares: band offsets", "correct the file's metadata or run it with --s2-offset 0"),
-])
+@pytest.mark.parametrize(
+    "origin, said, advice",
+    [
+        (GIVEN, "as --s2-offset says", "run it with --s2-offset 0"),
+        (
+            "band offsets",
+            "as the file declares: band offsets",
+            "correct the file's metadata or run it with --s2-offset 0",
+        ),
+    ],
+)
 def test_a_product_without_an_offset_read_with_one_is_named(scene, origin, said, advice):
     s1_db, s2_dn, valid = scene
     [warning] = unit_warnings(S1, s1_db, S2, s2_dn, valid, s2_offset=-1000, s2_offset_origin=origin)
     share = np.mean(s2_dn < 900)
-    assert warning.startswith(f"a_s2.tif: {share:.0%} of values are below 900 DN, reflectance below -0.01 with "
-                              f"an add-offset of -1000 DN ({said})")
+    assert warning.startswith(
+        f"a_s2.tif: {share:.0%} of values are below 900 DN, reflectance below -0.01 with "
+        f"an add-offset of -1000 DN ({said})"
+    )
     assert warning.endswith(f"if it is, {advice}")
 
 

@@ -35,8 +35,12 @@ def test_same_grid_is_read_directly(tmp_path, geotiff, standin_metadata):
 def test_s1_in_another_crs_and_resolution_is_warped_onto_s2(tmp_path, geotiff, standin_metadata):
     s2 = geotiff(tmp_path / "a_s2.tif", s2_array())
     # S2 spans about 3.0-3.0056 E, 36.1393-36.1447 N; S1 covers it in degrees, with a margin, at ~27 m
-    s1 = geotiff(tmp_path / "a_s1.tif", np.full((2, 40, 40), -12.0, np.float32), crs="EPSG:4326",
-                 transform=Affine(0.0003, 0.0, 2.998, 0.0, -0.0003, 36.147))
+    s1 = geotiff(
+        tmp_path / "a_s1.tif",
+        np.full((2, 40, 40), -12.0, np.float32),
+        crs="EPSG:4326",
+        transform=Affine(0.0003, 0.0, 2.998, 0.0, -0.0003, 36.147),
+    )
     with SceneSource(s1, s2, standin_metadata) as source:
         assert source.warped
         sar, _ = source.read_window(0, 0, 60, 50)
@@ -50,8 +54,11 @@ def test_bands_described_in_another_order_are_refused(tmp_path, geotiff, standin
     with rasterio.open(s1, "r+") as dataset:
         dataset.set_band_description(1, "Sigma0_VH_db")
         dataset.set_band_description(2, "Sigma0_VV_db")
-    with pytest.raises(InputError, match=r"a_s1.tif: its band descriptions give the order VH, VV; the engine expects "
-                                         r"VV, VH \(reorder the bands"):
+    with pytest.raises(
+        InputError,
+        match=r"a_s1.tif: its band descriptions give the order VH, VV; the engine expects "
+        r"VV, VH \(reorder the bands",
+    ):
         SceneSource(s1, s2, standin_metadata)
     with rasterio.open(s1, "r+") as dataset:
         dataset.set_band_description(1, "VV")
@@ -123,11 +130,18 @@ def test_a_south_up_s2_takes_s1_from_any_grid_onto_its_own(tmp_path, geotiff, st
     s2 = geotiff(tmp_path / "a_s2.tif", s2_array()[:, ::-1].copy(), transform=SOUTH_UP)
     if s1_grid == "degrees":  # as in test_s1_in_another_crs_and_resolution_is_warped_onto_s2, with a gradient
         rows = np.linspace(-20, -5, 40, dtype=np.float32)[:, None].repeat(40, axis=1)
-        s1 = geotiff(tmp_path / "a_s1.tif", np.stack([rows, rows - 7]), crs="EPSG:4326",
-                     transform=Affine(0.0003, 0.0, 2.998, 0.0, -0.0003, 36.147))
+        s1 = geotiff(
+            tmp_path / "a_s1.tif",
+            np.stack([rows, rows - 7]),
+            crs="EPSG:4326",
+            transform=Affine(0.0003, 0.0, 2.998, 0.0, -0.0003, 36.147),
+        )
     else:
-        s1 = geotiff(tmp_path / "a_s1.tif", s1_array() if s1_grid == "north-up" else s1_array()[:, ::-1].copy(),
-                     transform=UTM if s1_grid == "north-up" else SOUTH_UP)
+        s1 = geotiff(
+            tmp_path / "a_s1.tif",
+            s1_array() if s1_grid == "north-up" else s1_array()[:, ::-1].copy(),
+            transform=UTM if s1_grid == "north-up" else SOUTH_UP,
+        )
     with SceneSource(s1, s2, standin_metadata) as source:
         assert source.warnings == [] and source.warped == (s1_grid != "south-up")
         assert source.profile["transform"] == SOUTH_UP
@@ -165,14 +179,18 @@ def test_scenes_of_other_formats_than_geotiff_become_problems_naming_the_driver(
     assert [str(problem) for problem in checked.problems] == [
         f"{s1}: an earlier problem",
         f"{tmp_path / 'vrt_s2.tif'}: a VRT file, not a GeoTIFF; convert it (gdal_translate -of GTiff) or pass "
-        "--allow-any-format to read it as it is"]
+        "--allow-any-format to read it as it is",
+    ]
     assert checked.problems[1].scene == "vrt"
 
 
-@pytest.mark.parametrize("fill, nodata, one_band", [(np.nan, None, "none"), (np.inf, None, "none"),
-                                                     (-9999.0, -9999.0, "none"), (0.0, None, "some")])
-def test_backscatter_is_counted_where_every_band_holds_some(tmp_path, geotiff, standin_metadata, fill, nodata,
-                                                            one_band):
+@pytest.mark.parametrize(
+    "fill, nodata, one_band",
+    [(np.nan, None, "none"), (np.inf, None, "none"), (-9999.0, -9999.0, "none"), (0.0, None, "some")],
+)
+def test_backscatter_is_counted_where_every_band_holds_some(
+    tmp_path, geotiff, standin_metadata, fill, nodata, one_band
+):
     s2 = geotiff(tmp_path / "a_s2.tif", s2_array())
     values = s1_array()
     values[:, :15] = fill  # a quarter without backscatter
@@ -180,8 +198,10 @@ def test_backscatter_is_counted_where_every_band_holds_some(tmp_path, geotiff, s
     s1 = geotiff(tmp_path / "a_s1.tif", values, nodata=nodata)
     with SceneSource(s1, s2, standin_metadata) as source:
         share = "50.0%" if one_band == "none" else "75.0%"
-        assert source.warnings == [f"{s1}: holds backscatter in about {share} of where it covers a_s2.tif (the rest "
-                                   "is NaN, or 0 or its nodata); there the network sees no S1 signal"]
+        assert source.warnings == [
+            f"{s1}: holds backscatter in about {share} of where it covers a_s2.tif (the rest "
+            "is NaN, or 0 or its nodata); there the network sees no S1 signal"
+        ]
     values[:, 15:] = fill
     s1 = geotiff(tmp_path / "a_s1.tif", values, nodata=nodata)
     with pytest.raises(InputError, match=rf"^{s1}: holds no backscatter over a_s2.tif"):
@@ -203,5 +223,7 @@ def test_backscatter_the_sampled_windows_miss_is_found_by_counting_every_pixel(t
     values[:, 142:150] = -12.0  # between the windows at rows 76-139 and 153-216
     s1 = geotiff(tmp_path / "a_s1.tif", values)
     with SceneSource(s1, s2, standin_metadata) as source:
-        assert source.warnings == [f"{s1}: holds backscatter in about 1.3% of where it covers a_s2.tif (the rest is "
-                                   "NaN, or 0 or its nodata); there the network sees no S1 signal"]
+        assert source.warnings == [
+            f"{s1}: holds backscatter in about 1.3% of where it covers a_s2.tif (the rest is "
+            "NaN, or 0 or its nodata); there the network sees no S1 signal"
+        ]

@@ -96,7 +96,7 @@ class RangeHandler(http.server.BaseHTTPRequestHandler):
         if match:
             start = int(match[1])
             end = min(int(match[2]) if match[2] else len(data) - 1, len(data) - 1)
-            body = data[start:end + 1]
+            body = data[start : end + 1]
             self._headers(206, data, len(body), {"Content-Range": f"bytes {start}-{end}/{len(data)}"})
         else:
             body = data
@@ -133,8 +133,7 @@ def manifest(path: Path, rows: list[tuple[str, str, str]]) -> Path:
 
 
 @pytest.mark.slow
-def test_a_remote_cog_restores_by_block_windows_as_the_local_file_does(tmp_path, server, onnx_engine_path,
-                                                                       make_scene):
+def test_a_remote_cog_restores_by_block_windows_as_the_local_file_does(tmp_path, server, onnx_engine_path, make_scene):
     s1, s2 = make_scene(tmp_path / "plain", "big", height=2048, width=2048)
     served = {name: as_cog(path, server.folder / name) for name, path in (("big_s1.tif", s1), ("big_s2.tif", s2))}
     local = manifest(tmp_path / "local.csv", [(served["big_s1.tif"], served["big_s2.tif"], "big")])
@@ -181,8 +180,10 @@ def test_http_failures_are_one_line_naming_the_url_and_status(tmp_path, server, 
     closed = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
     port = closed.server_address[1]
     closed.server_close()  # nothing listens there any more
-    rows = [(server.url(f"{name}_s1.tif"), server.url(f"{name}_s2.tif"), name)
-            for name in ("ok", "denied", "gone", "junk", "broken")]
+    rows = [
+        (server.url(f"{name}_s1.tif"), server.url(f"{name}_s2.tif"), name)
+        for name in ("ok", "denied", "gone", "junk", "broken")
+    ]
     rows.append((server.url("ok_s1.tif"), f"http://127.0.0.1:{port}/away_s2.tif", "away"))
     out = tmp_path / "out"
     result = invoke("--engine", onnx_engine_path, "-q", manifest(tmp_path / "scenes.csv", rows), out)
@@ -196,22 +197,47 @@ def test_http_failures_are_one_line_naming_the_url_and_status(tmp_path, server, 
     assert errors[server.url("denied_s2.tif")] == f"error: {server.url('denied_s2.tif')}: HTTP 403 Forbidden"
     assert errors[server.url("gone_s2.tif")] == f"error: {server.url('gone_s2.tif')}: HTTP 404 Not Found"
     assert errors[server.url("junk_s2.tif")].startswith(
-        f"error: {server.url('junk_s2.tif')}: HTTP 200, yet GDAL cannot read it as a raster")
+        f"error: {server.url('junk_s2.tif')}: HTTP 200, yet GDAL cannot read it as a raster"
+    )
     assert len(errors) == 5
-    assert sorted(path.name for path in out.iterdir() if not path.name.endswith(".stac.json")) == ["ok.tif",
-                                                                                                  "ok.tif.json"]
+    assert sorted(path.name for path in out.iterdir() if not path.name.endswith(".stac.json")) == [
+        "ok.tif",
+        "ok.tif.json",
+    ]
 
 
 def test_single_pair_and_stac_items_take_urls(tmp_path, server, onnx_engine_path, make_scene):
     for path in make_scene(tmp_path / "plain", "u", height=64, width=64):
         as_cog(path, server.folder / path.name)
-    single = invoke("--engine", onnx_engine_path, "--s1", server.url("u_s1.tif"), "--s2", server.url("u_s2.tif"),
-                    tmp_path / "single")
+    single = invoke(
+        "--engine",
+        onnx_engine_path,
+        "--s1",
+        server.url("u_s1.tif"),
+        "--s2",
+        server.url("u_s2.tif"),
+        tmp_path / "single",
+    )
     assert single.exit_code == 0, single.output
-    items = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "id": f"u_{sensor}", "properties": {"datetime": "2024-01-01T00:00:00Z"}, "links": [],
-         "assets": {"data": {"href": server.url(f"u_{sensor}.tif"), "type": "image/tiff; application=geotiff",
-                             "roles": ["data"]}}} for sensor in ("s1", "s2")]}
+    items = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": f"u_{sensor}",
+                "properties": {"datetime": "2024-01-01T00:00:00Z"},
+                "links": [],
+                "assets": {
+                    "data": {
+                        "href": server.url(f"u_{sensor}.tif"),
+                        "type": "image/tiff; application=geotiff",
+                        "roles": ["data"],
+                    }
+                },
+            }
+            for sensor in ("s1", "s2")
+        ],
+    }
     (tmp_path / "items.json").write_text(json.dumps(items))
     from_stac = invoke("--engine", onnx_engine_path, tmp_path / "items.json", tmp_path / "stac")
     assert from_stac.exit_code == 0, from_stac.output
@@ -220,15 +246,31 @@ def test_single_pair_and_stac_items_take_urls(tmp_path, server, onnx_engine_path
     assert collected.exit_code == 0, collected.output
 
 
-def test_an_item_collection_fetched_over_http_reads_its_relative_hrefs_there(tmp_path, server, onnx_engine_path,
-                                                                              make_scene):
+def test_an_item_collection_fetched_over_http_reads_its_relative_hrefs_there(
+    tmp_path, server, onnx_engine_path, make_scene
+):
     for path in make_scene(tmp_path / "plain", "v", height=64, width=64):
         (server.folder / "cogs").mkdir(exist_ok=True)
         as_cog(path, server.folder / "cogs" / path.name)
-    items = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "id": f"v_{sensor}", "properties": {"datetime": "2024-01-01T00:00:00Z"}, "links": [],
-         "assets": {"data": {"href": f"cogs/v_{sensor}.tif", "type": "image/tiff; application=geotiff",
-                             "roles": ["data"]}}} for sensor in ("s1", "s2")]}
+    items = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": f"v_{sensor}",
+                "properties": {"datetime": "2024-01-01T00:00:00Z"},
+                "links": [],
+                "assets": {
+                    "data": {
+                        "href": f"cogs/v_{sensor}.tif",
+                        "type": "image/tiff; application=geotiff",
+                        "roles": ["data"],
+                    }
+                },
+            }
+            for sensor in ("s1", "s2")
+        ],
+    }
     (server.folder / "items.json").write_text(json.dumps(items))
     out = tmp_path / "out"
     result = invoke("--engine", onnx_engine_path, server.url("items.json"), out)

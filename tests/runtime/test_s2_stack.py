@@ -16,8 +16,9 @@ def blank(image, rows=slice(None), cols=slice(None)):
     """Set part of a band's JPEG 2000 file to 0, ESA's nodata, as outside the swath."""
     with rasterio.open(image) as dataset:
         values = dataset.read()
-        grid = {key: dataset.profile[key] for key in ("driver", "width", "height", "count", "dtype", "crs",
-                                                      "transform")}
+        grid = {
+            key: dataset.profile[key] for key in ("driver", "width", "height", "count", "dtype", "crs", "transform")
+        }
     values[:, rows, cols] = 0
     with rasterio.open(image, "w", **grid, QUALITY=100, REVERSIBLE="YES") as dataset:
         dataset.write(values)

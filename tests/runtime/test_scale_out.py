@@ -37,32 +37,48 @@ def scenes(tmp_path_factory, make_scene):
 
 def slurm_env(task, low, high, step=1):
     count = (high - low) // step + 1
-    return {"SLURM_ARRAY_TASK_ID": str(task), "SLURM_ARRAY_TASK_MIN": str(low), "SLURM_ARRAY_TASK_MAX": str(high),
-            "SLURM_ARRAY_TASK_STEP": str(step), "SLURM_ARRAY_TASK_COUNT": str(count), "SLURM_ARRAY_JOB_ID": "4242"}
+    return {
+        "SLURM_ARRAY_TASK_ID": str(task),
+        "SLURM_ARRAY_TASK_MIN": str(low),
+        "SLURM_ARRAY_TASK_MAX": str(high),
+        "SLURM_ARRAY_TASK_STEP": str(step),
+        "SLURM_ARRAY_TASK_COUNT": str(count),
+        "SLURM_ARRAY_JOB_ID": "4242",
+    }
 
 
-@pytest.mark.parametrize("environ, count, expected", [
-    (slurm_env(3, 0, 3), None, (3, 4)),
-    (slurm_env(9, 1, 9, step=4), None, (2, 3)),
-    ({"SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_COUNT": "5"}, None, (2, 5)),
-    ({"JOB_COMPLETION_INDEX": "1"}, 6, (1, 6)),
-    ({"JOB_COMPLETION_INDEX": "0", "IBHFN_SHARD_COUNT": "3"}, None, (0, 3)),
-])
+@pytest.mark.parametrize(
+    "environ, count, expected",
+    [
+        (slurm_env(3, 0, 3), None, (3, 4)),
+        (slurm_env(9, 1, 9, step=4), None, (2, 3)),
+        ({"SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_COUNT": "5"}, None, (2, 5)),
+        ({"JOB_COMPLETION_INDEX": "1"}, 6, (1, 6)),
+        ({"JOB_COMPLETION_INDEX": "0", "IBHFN_SHARD_COUNT": "3"}, None, (0, 3)),
+    ],
+)
 def test_auto_reads_each_scheduler(environ, count, expected):
     assert parse_shard("auto", count, environ) == expected
     assert parse_shard(f"auto/{expected[1]}", None, environ) == expected
 
 
-@pytest.mark.parametrize("environ, count, message", [
-    ({}, None, "neither SLURM_ARRAY_TASK_ID (a Slurm job array) nor JOB_COMPLETION_INDEX"),
-    ({"JOB_COMPLETION_INDEX": "1"}, None, "give --shard-count N or set IBHFN_SHARD_COUNT"),
-    ({"JOB_COMPLETION_INDEX": "4"}, 4, "JOB_COMPLETION_INDEX=4: shard 4 of 4 is not valid"),
-    ({"JOB_COMPLETION_INDEX": "x"}, 4, "JOB_COMPLETION_INDEX: 'x' is not a whole number"),
-    ({"SLURM_ARRAY_TASK_ID": "1"}, None, "without SLURM_ARRAY_TASK_COUNT"),
-    ({**slurm_env(1, 0, 3), "SLURM_ARRAY_TASK_COUNT": "3"}, None, "is not one evenly stepped range"),
-    (slurm_env(1, 0, 3), 2, "--shard-count 2 disagrees with the Slurm array's 4 tasks"),
-    ({**slurm_env(1, 0, 3), "JOB_COMPLETION_INDEX": "1"}, None, "both SLURM_ARRAY_TASK_ID and JOB_COMPLETION_INDEX"),
-])
+@pytest.mark.parametrize(
+    "environ, count, message",
+    [
+        ({}, None, "neither SLURM_ARRAY_TASK_ID (a Slurm job array) nor JOB_COMPLETION_INDEX"),
+        ({"JOB_COMPLETION_INDEX": "1"}, None, "give --shard-count N or set IBHFN_SHARD_COUNT"),
+        ({"JOB_COMPLETION_INDEX": "4"}, 4, "JOB_COMPLETION_INDEX=4: shard 4 of 4 is not valid"),
+        ({"JOB_COMPLETION_INDEX": "x"}, 4, "JOB_COMPLETION_INDEX: 'x' is not a whole number"),
+        ({"SLURM_ARRAY_TASK_ID": "1"}, None, "without SLURM_ARRAY_TASK_COUNT"),
+        ({**slurm_env(1, 0, 3), "SLURM_ARRAY_TASK_COUNT": "3"}, None, "is not one evenly stepped range"),
+        (slurm_env(1, 0, 3), 2, "--shard-count 2 disagrees with the Slurm array's 4 tasks"),
+        (
+            {**slurm_env(1, 0, 3), "JOB_COMPLETION_INDEX": "1"},
+            None,
+            "both SLURM_ARRAY_TASK_ID and JOB_COMPLETION_INDEX",
+        ),
+    ],
+)
 def test_auto_without_a_usable_scheduler_is_one_line(environ, count, message):
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")) as raised:
         parse_shard("auto", count, environ)
@@ -87,19 +103,32 @@ def collect(scenes, out):
 def test_slurm_array_script_tasks_at_once_cover_every_scene_once(tmp_path, scenes, onnx_engine_path):
     out = tmp_path / "out"
     bin_dir = Path(sys.executable).parent
-    base = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "IBHFN_IN": str(scenes),
-            "IBHFN_OUT": str(out), "IBHFN_ENGINE": str(onnx_engine_path), "IBHFN_ARGS": "--tile 32 --overlap 8"}
+    base = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "IBHFN_IN": str(scenes),
+        "IBHFN_OUT": str(out),
+        "IBHFN_ENGINE": str(onnx_engine_path),
+        "IBHFN_ARGS": "--tile 32 --overlap 8",
+    }
     low, high, step = 10, 16, 3  # --array=10-16:3: tasks 10, 13, 16
-    tasks = [subprocess.Popen(["bash", str(DOCS / "slurm" / "ibhfn-array.sbatch")],
-                              env={**base, **slurm_env(task, low, high, step)}, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
-             for task in range(low, high + 1, step)]
+    tasks = [
+        subprocess.Popen(
+            ["bash", str(DOCS / "slurm" / "ibhfn-array.sbatch")],
+            env={**base, **slurm_env(task, low, high, step)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for task in range(low, high + 1, step)
+    ]
     finished = [task.communicate(timeout=300) for task in tasks]
     assert [task.returncode for task in tasks] == [0, 0, 0], finished
     written = sorted(path.stem for path in out.glob("*.tif"))
     assert written == SCENES
-    collected = subprocess.run(["bash", str(DOCS / "slurm" / "ibhfn-collect.sbatch")], env=base,
-                               capture_output=True, text=True, timeout=120)
+    collected = subprocess.run(
+        ["bash", str(DOCS / "slurm" / "ibhfn-collect.sbatch")], env=base, capture_output=True, text=True, timeout=120
+    )
     assert collected.returncode == 0, collected.stderr
     assert collected.stdout.startswith("7 scenes planned: 7 complete, 0 missing, 0 incomplete, 0 failed;")
     summary = json.loads((out / "collect.json").read_text())
@@ -140,8 +169,19 @@ def test_kubernetes_indexed_job_manifest_indexes_cover_every_scene_once(tmp_path
 def test_collect_names_every_missing_or_damaged_scene_and_fails(tmp_path, scenes, onnx_engine_path):
     out = tmp_path / "out"
     for index in range(3):
-        assert invoke("--engine", onnx_engine_path, "--shard", "auto", "-q", scenes, out,
-                      env={"JOB_COMPLETION_INDEX": str(index), "IBHFN_SHARD_COUNT": "3"}).exit_code == 0
+        assert (
+            invoke(
+                "--engine",
+                onnx_engine_path,
+                "--shard",
+                "auto",
+                "-q",
+                scenes,
+                out,
+                env={"JOB_COMPLETION_INDEX": str(index), "IBHFN_SHARD_COUNT": "3"},
+            ).exit_code
+            == 0
+        )
     (out / "s1.tif").unlink()
     (out / "s1.tif.json").unlink()
     with (out / "s2.tif").open("ab") as handle:  # a copy cut short or added to: not what the record measured
@@ -151,12 +191,21 @@ def test_collect_names_every_missing_or_damaged_scene_and_fails(tmp_path, scenes
     assert result.exit_code == 2
     assert result.stdout.startswith("7 scenes planned: 4 complete, 1 missing, 2 incomplete, 0 failed;")
     errors = result.stderr.splitlines()
-    assert errors == [f"error: s1: {out / 's1.tif'}: not written",
-                      f"error: s2: {out / 's2.tif'}: missing or not the size its record measured",
-                      f"error: s3: {out / 's3.tif.json'}: no record beside the output"]
+    assert errors == [
+        f"error: s1: {out / 's1.tif'}: not written",
+        f"error: s2: {out / 's2.tif'}: missing or not the size its record measured",
+        f"error: s3: {out / 's3.tif.json'}: no record beside the output",
+    ]
     states = {scene["name"]: scene["status"] for scene in summary["per_scene"]}
-    assert states == {"s0": "complete", "s1": "missing", "s2": "incomplete", "s3": "incomplete", "s4": "complete",
-                      "s5": "complete", "s6": "complete"}
+    assert states == {
+        "s0": "complete",
+        "s1": "missing",
+        "s2": "incomplete",
+        "s3": "incomplete",
+        "s4": "complete",
+        "s5": "complete",
+        "s6": "complete",
+    }
     rerun = invoke("--engine", onnx_engine_path, "--resume", "-q", scenes, out)  # --resume fills in what is missing
     assert rerun.exit_code == 0
     assert collect(scenes, out)[0].exit_code == 0
@@ -173,4 +222,5 @@ def test_collect_counts_a_scene_whose_input_was_refused_as_failed(tmp_path, scen
     assert result.exit_code == 2 and summary["failed"] == 1 and summary["complete"] == 1
     assert f"error: s1: {folder / 's1_s1.tif'}: no S2 partner (s1_s2.tif) beside it" in result.stderr
     assert invoke("--collect", folder, tmp_path / "nowhere").stderr.strip() == (
-        f"error: {tmp_path / 'nowhere'}: no such folder; give the OUT the shards wrote to")
+        f"error: {tmp_path / 'nowhere'}: no such folder; give the OUT the shards wrote to"
+    )

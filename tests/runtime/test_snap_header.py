@@ -7,8 +7,18 @@ BANDS = [("Sigma0_VH", "intensity", 0.0), ("Sigma0_VV", "intensity", 0.0)]
 
 
 def write(path, **options):
-    with rasterio.open(path, "w", driver="GTiff", width=16, height=8, count=2, dtype="float32", crs="EPSG:32631",
-                       transform=rasterio.Affine(10, 0, 500000, 0, -10, 4000000), **options) as dataset:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=16,
+        height=8,
+        count=2,
+        dtype="float32",
+        crs="EPSG:32631",
+        transform=rasterio.Affine(10, 0, 500000, 0, -10, 4000000),
+        **options,
+    ) as dataset:
         dataset.write(np.ones((2, 8, 16), np.float32))
     return path
 

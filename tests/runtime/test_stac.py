@@ -21,13 +21,16 @@ CORE = "https://schemas.stacspec.org/v1.1.0/item-spec/json-schema/"
 BUNDLED = {
     **{CORE + path.name: path for path in (SCHEMAS / "stac-spec-v1.1.0").glob("*.json")},
     **{f"https://geojson.org/schema/{path.name}": path for path in (SCHEMAS / "geojson").glob("*.json")},
-    **{"https://stac-extensions.github.io/{}/{}/schema.json".format(*path.stem.rsplit("-", 1)): path
-       for path in (SCHEMAS / "extensions").glob("*.json")},
+    **{
+        "https://stac-extensions.github.io/{}/{}/schema.json".format(*path.stem.rsplit("-", 1)): path
+        for path in (SCHEMAS / "extensions").glob("*.json")
+    },
     "https://proj.org/schemas/v0.7/projjson.schema.json": SCHEMAS / "projjson.schema.json",
 }
 REGISTRY = Registry().with_resources(
     (url, Resource.from_contents(json.loads(path.read_text()), default_specification=DRAFT7))
-    for url, path in BUNDLED.items())
+    for url, path in BUNDLED.items()
+)
 
 
 def schema_errors(item: dict) -> list[str]:
@@ -95,11 +98,17 @@ def test_float32_output_declares_no_scaling_and_nan_nodata(tmp_path, onnx_engine
 
 
 def scene_item(item_id, sensor_file, *, properties=None, assets=None, self_href=None):
-    item = {"type": "Feature", "stac_version": "1.1.0", "id": item_id, "geometry": None,
-            "properties": {"datetime": "2023-04-12T10:15:59Z", **(properties or {})},
-            "links": [{"rel": "self", "href": self_href}] if self_href else [],
-            "assets": assets if assets is not None else {
-                "data": {"href": sensor_file, "type": "image/tiff; application=geotiff", "roles": ["data"]}}}
+    item = {
+        "type": "Feature",
+        "stac_version": "1.1.0",
+        "id": item_id,
+        "geometry": None,
+        "properties": {"datetime": "2023-04-12T10:15:59Z", **(properties or {})},
+        "links": [{"rel": "self", "href": self_href}] if self_href else [],
+        "assets": assets
+        if assets is not None
+        else {"data": {"href": sensor_file, "type": "image/tiff; application=geotiff", "roles": ["data"]}},
+    }
     return item
 
 
@@ -108,14 +117,20 @@ def write_collection(path, items):
     return path
 
 
-def test_an_item_collection_is_paired_by_item_ids_and_the_outputs_link_their_items(tmp_path, onnx_engine_path,
-                                                                                    make_scene):
+def test_an_item_collection_is_paired_by_item_ids_and_the_outputs_link_their_items(
+    tmp_path, onnx_engine_path, make_scene
+):
     for index, name in enumerate(("north", "south")):
         make_scene(tmp_path / "data", name, height=64, width=64, seed=index)
     (tmp_path / "catalogue").mkdir()
-    collection = write_collection(tmp_path / "catalogue" / "items.json", [
-        scene_item(f"{name}_{sensor}", f"../data/{name}_{sensor}.tif")
-        for name in ("south", "north") for sensor in ("s2", "s1")])
+    collection = write_collection(
+        tmp_path / "catalogue" / "items.json",
+        [
+            scene_item(f"{name}_{sensor}", f"../data/{name}_{sensor}.tif")
+            for name in ("south", "north")
+            for sensor in ("s2", "s1")
+        ],
+    )
     out = tmp_path / "out"
     result = invoke("--engine", onnx_engine_path, collection, out)
     assert result.exit_code == 0, result.output
@@ -123,8 +138,10 @@ def test_an_item_collection_is_paired_by_item_ids_and_the_outputs_link_their_ite
     item = pystac.Item.from_file(str(out / "north.stac.json"))
     assert schema_errors(item.to_dict(include_self_link=False)) == []
     assert item.datetime.isoformat() == "2023-04-12T10:15:59+00:00"  # the S2 Item's acquisition, not the run's
-    assert sorted(link.title for link in item.links if link.rel == "derived_from") == ["S1 Item north_s1",
-                                                                                      "S2 Item north_s2"]
+    assert sorted(link.title for link in item.links if link.rel == "derived_from") == [
+        "S1 Item north_s1",
+        "S2 Item north_s2",
+    ]
     with rasterio.open(out / "north.tif") as restored, rasterio.open(tmp_path / "data" / "north_s2.tif") as given:
         assert restored.transform == given.transform and restored.count == 13
     collected = invoke("--collect", collection, out)  # the collection is the plan --collect checks
@@ -133,9 +150,15 @@ def test_an_item_collection_is_paired_by_item_ids_and_the_outputs_link_their_ite
 
 def test_items_pair_by_an_explicit_property_and_platform(tmp_path, onnx_engine_path, make_scene):
     s1, s2 = make_scene(tmp_path / "data", "x", height=64, width=64)
-    items = [scene_item("S1A_IW_GRDH_20230412", str(s1), properties={"platform": "sentinel-1a", "grid": "T31SEA"},
-                        self_href="https://example.org/items/s1.json"),
-             scene_item("S2B_MSIL1C_20230412", str(s2), properties={"platform": "sentinel-2b", "grid": "T31SEA"})]
+    items = [
+        scene_item(
+            "S1A_IW_GRDH_20230412",
+            str(s1),
+            properties={"platform": "sentinel-1a", "grid": "T31SEA"},
+            self_href="https://example.org/items/s1.json",
+        ),
+        scene_item("S2B_MSIL1C_20230412", str(s2), properties={"platform": "sentinel-2b", "grid": "T31SEA"}),
+    ]
     collection = write_collection(tmp_path / "items.json", items)
     out = tmp_path / "out"
     result = invoke("--engine", onnx_engine_path, "--stac-pair-by", "grid", collection, out)
@@ -153,9 +176,11 @@ def test_items_that_cannot_run_get_one_line_each_and_the_others_run(tmp_path, on
     make_scene(tmp_path / "data", "thumb", height=64, width=64)
     items = [scene_item(f"good_{sensor}", f"data/good_{sensor}.tif") for sensor in ("s1", "s2")] + [
         scene_item("thumb_s1", "data/thumb_s1.tif"),
-        scene_item("thumb_s2", None, assets={"thumbnail": {"href": "t.png", "type": "image/png",
-                                                           "roles": ["thumbnail"]}}),
-        scene_item("gone_s1", "data/gone_s1.tif"), scene_item("gone_s2", "data/gone_s2.tif"),
+        scene_item(
+            "thumb_s2", None, assets={"thumbnail": {"href": "t.png", "type": "image/png", "roles": ["thumbnail"]}}
+        ),
+        scene_item("gone_s1", "data/gone_s1.tif"),
+        scene_item("gone_s2", "data/gone_s2.tif"),
         scene_item("optical", "data/good_s2.tif"),
         {"type": "Feature", "properties": {}},
     ]
@@ -164,24 +189,31 @@ def test_items_that_cannot_run_get_one_line_each_and_the_others_run(tmp_path, on
     result = invoke("--engine", onnx_engine_path, collection, out)
     assert result.exit_code == 2
     errors = sorted(line for line in result.stderr.splitlines() if line.startswith("error: "))
-    assert errors == sorted([
-        f"error: {collection}: feature 8 is not a STAC Item (a Feature with an id)",
-        f"error: {collection}: Item 'gone_s1': its data asset {tmp_path / 'data/gone_s1.tif'} does not exist",
-        f"error: {collection}: Item 'gone_s2': its data asset {tmp_path / 'data/gone_s2.tif'} does not exist",
-        f"error: {collection}: Item 'optical' is neither S1 nor S2: end its id in _s1 or _s2, or give it the "
-        "property platform (sentinel-1a, sentinel-2b, ...)",
-        f"error: {collection}: Item 'thumb_s2' has no GeoTIFF to read (assets: thumbnail); give it an asset 'data', "
-        "or one GeoTIFF asset with the role 'data', holding the scene's bands in one file",
-        f"error: {collection}: scene 'thumb' has 1 S1 and 0 S2 Items (thumb_s1); it needs an S2 Item beside thumb_s1",
-    ])
+    assert errors == sorted(
+        [
+            f"error: {collection}: feature 8 is not a STAC Item (a Feature with an id)",
+            f"error: {collection}: Item 'gone_s1': its data asset {tmp_path / 'data/gone_s1.tif'} does not exist",
+            f"error: {collection}: Item 'gone_s2': its data asset {tmp_path / 'data/gone_s2.tif'} does not exist",
+            f"error: {collection}: Item 'optical' is neither S1 nor S2: "
+            "end its id in _s1 or _s2, or give it the property platform (sentinel-1a, sentinel-2b, ...)",
+            f"error: {collection}: Item 'thumb_s2' has no GeoTIFF to read (assets: thumbnail); "
+            "give it an asset 'data', or one GeoTIFF asset with the role 'data', "
+            "holding the scene's bands in one file",
+            f"error: {collection}: scene 'thumb' has 1 S1 and 0 S2 Items (thumb_s1); "
+            "it needs an S2 Item beside thumb_s1",
+        ]
+    )
     assert sorted(path.name for path in out.iterdir()) == ["good.stac.json", "good.tif", "good.tif.json"]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("{not json", "not JSON"),
-    ('{"type": "Feature"}', "not a STAC ItemCollection (a GeoJSON FeatureCollection of Items)"),
-    ('{"type": "FeatureCollection", "features": []}', "the ItemCollection holds no Items"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{not json", "not JSON"),
+        ('{"type": "Feature"}', "not a STAC ItemCollection (a GeoJSON FeatureCollection of Items)"),
+        ('{"type": "FeatureCollection", "features": []}', "the ItemCollection holds no Items"),
+    ],
+)
 def test_a_file_that_is_no_item_collection_is_one_line(tmp_path, onnx_engine_path, text, message):
     (tmp_path / "items.json").write_text(text)
     result = invoke("--engine", onnx_engine_path, tmp_path / "items.json", tmp_path / "out")
@@ -208,16 +240,23 @@ def test_without_pystac_the_runtime_runs_and_says_so_in_one_line(tmp_path, onnx_
     make_scene(tmp_path / "in", "a", height=64, width=64)
 
     def run(*args):
-        return subprocess.run([sys.executable, "-c", HIDE_PYSTAC, "--engine", str(onnx_engine_path), *map(str, args)],
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-c", HIDE_PYSTAC, "--engine", str(onnx_engine_path), *map(str, args)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     default = run(tmp_path / "in", tmp_path / "out")
     assert default.returncode == 0, default.stderr
-    assert default.stderr == ("warning: pystac is not installed, so no STAC Items are written; "
-                              "pip install 'ibhfn[stac]'\n")
+    assert default.stderr == (
+        "warning: pystac is not installed, so no STAC Items are written; pip install 'ibhfn[stac]'\n"
+    )
     assert not list((tmp_path / "out").glob("*.stac.json")) and (tmp_path / "out" / "a.tif").is_file()
     asked = run("--stac", tmp_path / "in", tmp_path / "out2")
     assert asked.returncode == 2
-    assert asked.stderr == ("error: pystac is not installed, so no STAC Items can be written; "
-                            "pip install 'ibhfn[stac]', or run with --no-stac\n")
+    assert asked.stderr == (
+        "error: pystac is not installed, so no STAC Items can be written; "
+        "pip install 'ibhfn[stac]', or run with --no-stac\n"
+    )
     assert not (tmp_path / "out2").exists()

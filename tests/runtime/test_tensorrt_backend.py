@@ -74,10 +74,17 @@ def build_plan(onnx_path, plan_path, tile_range=(32, 64, 128), max_batch=4):
     import onnx
 
     props = {p.key: p.value for p in onnx.load(onnx_path).metadata_props}
-    sidecar_path(plan_path).write_text(json.dumps({
-        "metadata": props, "tensorrt_version": trt.__version__, "gpu_name": gpu_name,
-        "compute_capability": list(capability), "precision": "fp32",
-    }))
+    sidecar_path(plan_path).write_text(
+        json.dumps(
+            {
+                "metadata": props,
+                "tensorrt_version": trt.__version__,
+                "gpu_name": gpu_name,
+                "compute_capability": list(capability),
+                "precision": "fp32",
+            }
+        )
+    )
     return plan_path
 
 
@@ -85,8 +92,9 @@ def build_plan(onnx_path, plan_path, tile_range=(32, 64, 128), max_batch=4):
 def batches():
     """Three batches of 64 px tiles, the first at the plans' largest batch, the others partial."""
     rng = np.random.default_rng(0)
-    return [(rng.random((n, 2, 64, 64), dtype=np.float32), rng.random((n, 13, 64, 64), dtype=np.float32))
-            for n in (4, 3, 1)]
+    return [
+        (rng.random((n, 2, 64, 64), dtype=np.float32), rng.random((n, 13, 64, 64), dtype=np.float32)) for n in (4, 3, 1)
+    ]
 
 
 @pytest.mark.tensorrt

@@ -50,8 +50,9 @@ def test_reflect_padding_only_where_smaller():
     assert pad_to_tile(array, 3) is array
 
 
-@pytest.mark.parametrize("height, width, max_width",
-                         [(300, 1000, 200), (64, 777, 150), (129, 2048, 5000), (40, 100, 64)])
+@pytest.mark.parametrize(
+    "height, width, max_width", [(300, 1000, 200), (64, 777, 150), (129, 2048, 5000), (40, 100, 64)]
+)
 def test_blocks_hold_every_tile_once_and_finish_every_pixel_once(height, width, max_width):
     grid = TileGrid(height, width, 64, 16)
     blocks = grid.blocks(max_width, align=32)
@@ -63,7 +64,7 @@ def test_blocks_hold_every_tile_once_and_finish_every_pixel_once(height, width, 
         assert all(block.col <= t.col and t.col + 64 <= max(block.col + block.width, 64) for t in block.tiles)
         end = block.col + block.finished_cols
         assert end == width or end % 32 == 0
-        finished[block.row:block.row + block.finished_rows, block.col:end] += 1
+        finished[block.row : block.row + block.finished_rows, block.col : end] += 1
     np.testing.assert_array_equal(finished, 1)
 
 
@@ -82,8 +83,9 @@ def test_panels_keep_every_column_once_and_run_every_tile_that_touches_them():
     kept = []
     for panel in panels:
         blocks = [block for block in grid.blocks(300, 16, panel) if block.tile_row == 0]
-        kept += [column for block in blocks for column in range(block.col, block.col + block.finished_cols)
-                 [block.kept_cols]]
+        kept += [
+            column for block in blocks for column in range(block.col, block.col + block.finished_cols)[block.kept_cols]
+        ]
         touching = {col for col in grid.cols if col < panel[1] and col + grid.tile > panel[0]}
         assert {tile.col for block in blocks for tile in block.tiles} == touching
     assert kept == list(range(1100))

@@ -9,20 +9,25 @@ from ibhfn.errors import InputError
 from ibhfn.preprocessing import PREPROCESSING
 from ibhfn.runtime.writer import BLOCK, COMPRESSIONS, SceneWriter, encode, reflectance_scaling
 
-PROFILE = {"width": 300, "height": 530, "crs": rasterio.crs.CRS.from_epsg(32633),
-           "transform": Affine(10.0, 0.0, 400000.0, 0.0, -10.0, 5100000.0)}
+PROFILE = {
+    "width": 300,
+    "height": 530,
+    "crs": rasterio.crs.CRS.from_epsg(32633),
+    "transform": Affine(10.0, 0.0, 400000.0, 0.0, -10.0, 5100000.0),
+}
 
 
 def write(path, values, strips, splits=(), **kwargs):
     """Write `values` in strips of the given heights, each cut at the given columns."""
     width = values.shape[2]
-    with SceneWriter(path, PROFILE, bands=values.shape[0], dtype=str(values.dtype),
-                     descriptions=("B2", "B3"), **kwargs) as writer:
+    with SceneWriter(
+        path, PROFILE, bands=values.shape[0], dtype=str(values.dtype), descriptions=("B2", "B3"), **kwargs
+    ) as writer:
         row = 0
         for count in strips:
             edges = [0, *splits, width]
             for left, right in zip(edges, edges[1:]):
-                writer.write(row, left, values[:, row:row + count, left:right])
+                writer.write(row, left, values[:, row : row + count, left:right])
             row += count
 
 
@@ -78,8 +83,16 @@ def test_a_strip_taller_than_a_block_row_is_written_whole(tmp_path):
 def test_cog_is_valid_with_overviews_and_leaves_no_strip_file(tmp_path, compress):
     profile = {**PROFILE, "width": 1100, "height": 1100}
     values = np.random.default_rng(0).random((1, 1100, 1100), dtype=np.float32)
-    with SceneWriter(tmp_path / "out.tif", profile, bands=1, dtype="float32", descriptions=("B2",), cog=True,
-                     compress=compress, tags={"IBHFN_S2": "a_s2.tif"}) as w:
+    with SceneWriter(
+        tmp_path / "out.tif",
+        profile,
+        bands=1,
+        dtype="float32",
+        descriptions=("B2",),
+        cog=True,
+        compress=compress,
+        tags={"IBHFN_S2": "a_s2.tif"},
+    ) as w:
         w.write(0, 0, values[:, :600])
         w.write(600, 0, values[:, 600:])
     valid, errors, _ = cog_validate(tmp_path / "out.tif")
@@ -119,8 +132,9 @@ def test_encoding_keeps_the_products_offset_in_dn_and_nodata_at_zero():
 def test_dn_encoding_is_to_dn_with_a_floor_of_one_dn_at_the_edges_of_the_range(offset):
     """Its fused passes give what Preprocessing.to_dn and a floor of 1 DN give, halves and clipping included."""
     preprocessing = PREPROCESSING["default"]
-    dn = np.array([-5, 0, 0.49, 0.5, 0.51, 1.5, 2.5, 999.5, 1000.5, 64534.6, 65534.5, 65535.4, 65535.6, 70000],
-                  np.float32)
+    dn = np.array(
+        [-5, 0, 0.49, 0.5, 0.51, 1.5, 2.5, 999.5, 1000.5, 64534.6, 65534.5, 65535.4, 65535.6, 70000], np.float32
+    )
     restored = np.stack([dn, dn[::-1]])[:, None, :] / np.float32(preprocessing.s2_divisor)
     expected = np.maximum(preprocessing.to_dn(restored.copy(), offset=offset), 1)
     encoded = encode(restored.copy(), np.ones(restored.shape[1:], bool), preprocessing, "uint16", s2_offset=offset)
@@ -148,8 +162,9 @@ def test_a_file_that_cannot_be_created_is_a_one_line_input_error(tmp_path):
 
 def test_panels_written_top_to_bottom_in_turn_make_the_whole_scene(tmp_path):
     values = np.random.default_rng(2).integers(0, 10000, (2, 530, 700)).astype(np.uint16)
-    with SceneWriter(tmp_path / "out.tif", {**PROFILE, "width": 700}, bands=2, dtype="uint16",
-                     descriptions=("B2", "B3")) as writer:
+    with SceneWriter(
+        tmp_path / "out.tif", {**PROFILE, "width": 700}, bands=2, dtype="uint16", descriptions=("B2", "B3")
+    ) as writer:
         for start, end in ((0, 2 * BLOCK), (2 * BLOCK, 700)):
             writer.begin_panel(start, end)
             for top, bottom in ((0, 100), (100, 530)):

@@ -31,8 +31,16 @@ def make_config(tree: Path) -> MakeConfig:
 
     def make(out: Path, **changes: Any) -> TrainConfig:
         values = dict(
-            out=out, data=tree, model_overrides=TINY, epochs=3, batch_size=2, crop=32, lr=2e-3,
-            warmup_steps=2, loss_schedule=FAST_SCHEDULE, seed=0,
+            out=out,
+            data=tree,
+            model_overrides=TINY,
+            epochs=3,
+            batch_size=2,
+            crop=32,
+            lr=2e-3,
+            warmup_steps=2,
+            loss_schedule=FAST_SCHEDULE,
+            seed=0,
         )
         return TrainConfig(**{**values, **changes})
 

@@ -15,9 +15,31 @@ TORCHRUN = Path(sys.executable).parent / "torchrun"
 def test_two_cpu_processes_train_with_ddp_and_only_rank_0_writes(tree: Path, tmp_path: Path):
     out = tmp_path / "run"
     command = [
-        str(TORCHRUN), "--standalone", "--nproc-per-node", "2", "-m", "ibhfn.train",
-        "--data", str(tree), "--out", str(out), "--device", "cpu", "--epochs", "1", "--batch-size", "1",
-        "--crop", "32", "--val-samples", "1", "--warmup-steps", "1", "--threads", "1", "--quiet",
+        str(TORCHRUN),
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "ibhfn.train",
+        "--data",
+        str(tree),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "1",
+        "--crop",
+        "32",
+        "--val-samples",
+        "1",
+        "--warmup-steps",
+        "1",
+        "--threads",
+        "1",
+        "--quiet",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)

@@ -115,8 +115,10 @@ def test_real_pairs_of_the_named_scenes_join_the_training_mix(make_config, tree:
     scene = SEN12MSCR(pairs, "val", s1="constant").triplets[0].scene  # a scene the trainer never saw before
     config = make_config(tmp_path / "run", epochs=1, real_pairs=pairs, real_scenes=(scene,), real_repeat=2)
     result = train(config)
-    train_samples, real_samples = len(SEN12MSCR(tree, "train")), len(SEN12MSCR(pairs, "all", s1="constant",
-                                                                               scenes=[scene]))
+    train_samples, real_samples = (
+        len(SEN12MSCR(tree, "train")),
+        len(SEN12MSCR(pairs, "all", s1="constant", scenes=[scene])),
+    )
     assert result.steps == (train_samples + 2 * real_samples) // 2  # batch 2: the pairs count twice
     assert read_checkpoint(result.last_checkpoint)["meta"]["train_config"]["real_scenes"] == [scene]
     with pytest.raises(InputError, match="needs --real-scene"):

@@ -42,8 +42,12 @@ def summarise(samples):
         accumulator = ParityAccumulator(worst_count=3)
         for i, s in enumerate(samples):
             accumulator.add(
-                engine_of(i, s), s.reference, sample_id=f"s{i}", truth=s.truth if with_truth else None,
-                cloudy=s.cloudy, coverage=0.25 * i,
+                engine_of(i, s),
+                s.reference,
+                sample_id=f"s{i}",
+                truth=s.truth if with_truth else None,
+                cloudy=s.cloudy,
+                coverage=0.25 * i,
             )
         return accumulator.summary()
 
@@ -102,16 +106,28 @@ def int8_onnx(fp32_onnx):
     class Inputs(CalibrationDataReader):
         def __init__(self) -> None:
             rng = np.random.default_rng(1)
-            self._feeds = iter([{"sar": rng.random((1, 2, PATCH, PATCH), np.float32),
-                                 "optical": rng.random((1, 13, PATCH, PATCH), np.float32) * 0.5}
-                                for _ in range(4)])
+            self._feeds = iter(
+                [
+                    {
+                        "sar": rng.random((1, 2, PATCH, PATCH), np.float32),
+                        "optical": rng.random((1, 13, PATCH, PATCH), np.float32) * 0.5,
+                    }
+                    for _ in range(4)
+                ]
+            )
 
         def get_next(self):
             return next(self._feeds, None)
 
     out = fp32_onnx.with_name("tiny_int8.onnx")
-    quantize_static(str(fp32_onnx), str(out), Inputs(), quant_format=QuantFormat.QDQ,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+    quantize_static(
+        str(fp32_onnx),
+        str(out),
+        Inputs(),
+        quant_format=QuantFormat.QDQ,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+    )
     model = onnx.load(out)
     _set_precision(model, "int8")
     onnx.save(model, out)
@@ -141,8 +157,7 @@ def data_root(tmp_path_factory):
     """A SEN12MS-CR tree of 64 px synthetic patches: 2 val scenes of 2 patches."""
     from ibhfn.data.synthetic import write_tree
 
-    return write_tree(tmp_path_factory.mktemp("sen12mscr"), scenes_per_split=(0, 2, 0), patches_per_scene=2,
-                      size=PATCH)
+    return write_tree(tmp_path_factory.mktemp("sen12mscr"), scenes_per_split=(0, 2, 0), patches_per_scene=2, size=PATCH)
 
 
 @pytest.fixture(scope="session")

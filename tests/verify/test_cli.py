@@ -41,8 +41,9 @@ class _Images(HTMLParser):
 def passing_run(fp32_onnx, checkpoint, data_root, tmp_path_factory):
     """ORT FP32 against the PyTorch checkpoint on 3 val patches, with a report."""
     report = tmp_path_factory.mktemp("pass_report")
-    return verify("--engine", fp32_onnx, "--reference", checkpoint, "--data", data_root, "--samples", 3,
-                  "--report", report), report
+    return verify(
+        "--engine", fp32_onnx, "--reference", checkpoint, "--data", data_root, "--samples", 3, "--report", report
+    ), report
 
 
 def test_fp32_onnx_against_checkpoint_passes(passing_run):
@@ -78,8 +79,9 @@ def test_html_embeds_only_images_that_decode(passing_run):
 
 
 def test_perturbed_band_fails_with_exit_1_and_names_the_band(perturbed_onnx, checkpoint, data_root, tmp_path):
-    result = verify("--engine", perturbed_onnx, "--reference", checkpoint, "--data", data_root, "--samples", 2,
-                    "--report", tmp_path)
+    result = verify(
+        "--engine", perturbed_onnx, "--reference", checkpoint, "--data", data_root, "--samples", 2, "--report", tmp_path
+    )
     assert result.exit_code == 1, result.output
     assert "[E]         FAILED | max |engine - reference|" in result.stdout
     assert "[E]     Bands beyond a limit: B6" in result.stdout
@@ -93,15 +95,38 @@ def test_perturbed_band_fails_with_exit_1_and_names_the_band(perturbed_onnx, che
 
 
 def test_threshold_override_turns_the_failure_into_a_pass(perturbed_onnx, fp32_onnx, data_root):
-    result = verify("--engine", perturbed_onnx, "--reference", fp32_onnx, "--data", data_root, "--samples", 1,
-                    "--threshold", "max_abs=0.5", "--quiet")
+    result = verify(
+        "--engine",
+        perturbed_onnx,
+        "--reference",
+        fp32_onnx,
+        "--data",
+        data_root,
+        "--samples",
+        1,
+        "--threshold",
+        "max_abs=0.5",
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout == "[I] PASSED | PASS (fp32): 2 checks passed\n"
 
 
 def test_precision_option_picks_the_thresholds(fp32_onnx, checkpoint, data_root, tmp_path):
-    result = verify("--engine", fp32_onnx, "--reference", checkpoint, "--data", data_root, "--samples", 1,
-                    "--precision", "fp16", "--report", tmp_path)
+    result = verify(
+        "--engine",
+        fp32_onnx,
+        "--reference",
+        checkpoint,
+        "--data",
+        data_root,
+        "--samples",
+        1,
+        "--precision",
+        "fp16",
+        "--report",
+        tmp_path,
+    )
     assert result.exit_code == 0, result.output
     verdict = json.loads((tmp_path / "verify_report.json").read_text())["verdict"]
     assert verdict["thresholds"]["precision"] == "fp16" and verdict["thresholds"]["min_psnr"] == 45.0
@@ -109,8 +134,24 @@ def test_precision_option_picks_the_thresholds(fp32_onnx, checkpoint, data_root,
 
 
 def test_scene_mode_through_the_tiled_runtime(fp32_onnx, checkpoint, scene_folder, tmp_path):
-    result = verify("--engine", fp32_onnx, "--reference", checkpoint, "--scenes", scene_folder,
-                    "--tile", 64, "--overlap", 16, "--window", 48, "--s2-offset", -1000, "--report", tmp_path)
+    result = verify(
+        "--engine",
+        fp32_onnx,
+        "--reference",
+        checkpoint,
+        "--scenes",
+        scene_folder,
+        "--tile",
+        64,
+        "--overlap",
+        16,
+        "--window",
+        48,
+        "--s2-offset",
+        -1000,
+        "--report",
+        tmp_path,
+    )
     assert result.exit_code == 0, result.output
     assert "1 scenes (4 windows)" in result.stdout
     document = json.loads((tmp_path / "verify_report.json").read_text())
@@ -146,13 +187,26 @@ def test_a_truncated_patch_is_skipped_with_one_warning_naming_it(fp32_onnx, data
 def test_an_engine_verified_against_itself_is_warned_of(fp32_onnx, data_root):
     result = verify("--engine", fp32_onnx, "--reference", fp32_onnx, "--data", data_root, "--samples", 1, "--quiet")
     assert result.exit_code == 0, result.output
-    assert result.stderr.splitlines()[0] == (f"warning: {fp32_onnx} is both the engine and the reference: "
-                                             "the comparison cannot fail")
+    assert result.stderr.splitlines()[0] == (
+        f"warning: {fp32_onnx} is both the engine and the reference: the comparison cannot fail"
+    )
 
 
-@pytest.mark.parametrize("case", ["missing engine", "other network", "size multiple", "empty data", "no mode",
-                                  "bad threshold", "negative threshold", "nan threshold", "scenes a file",
-                                  "unpaired scene"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing engine",
+        "other network",
+        "size multiple",
+        "empty data",
+        "no mode",
+        "bad threshold",
+        "negative threshold",
+        "nan threshold",
+        "scenes a file",
+        "unpaired scene",
+    ],
+)
 def test_bad_inputs_give_one_line_and_exit_2(case, fp32_onnx, checkpoint, data_root, scene_folder, tmp_path):
     engine, reference, mode = fp32_onnx, checkpoint, ["--data", data_root]
     if case == "missing engine":
@@ -162,8 +216,7 @@ def test_bad_inputs_give_one_line_and_exit_2(case, fp32_onnx, checkpoint, data_r
         reference = write_tiny_checkpoint(tmp_path / "other.pt", seed=7)
         expected = f"error: {reference} is not a reference for {engine}: checkpoint SHA-256"
     elif case == "size multiple":
-        reference = write_tiny_checkpoint(tmp_path / "deeper.pt", widths=(8, 16, 24, 32),
-                                          encoder_blocks=(1, 1, 1, 1))
+        reference = write_tiny_checkpoint(tmp_path / "deeper.pt", widths=(8, 16, 24, 32), encoder_blocks=(1, 1, 1, 1))
         expected = f"error: {reference} is not a reference for {engine}: size multiple 4 (engine) differs from 8"
     elif case == "empty data":
         (tmp_path / "empty").mkdir()
@@ -196,11 +249,28 @@ def test_bad_inputs_give_one_line_and_exit_2(case, fp32_onnx, checkpoint, data_r
 
 def test_report_without_matplotlib_stops_before_any_work(fp32_onnx, data_root, tmp_path):
     """A lean install: matplotlib cannot be imported (a None entry in sys.modules makes the import fail)."""
-    code = ("import sys; sys.modules['matplotlib'] = None; from ibhfn.verify.cli import main; "
-            "sys.argv[0] = 'ibhfn-verify'; main()")
-    done = subprocess.run([sys.executable, "-c", code, "--engine", str(fp32_onnx), "--reference", str(fp32_onnx),
-                           "--data", str(tmp_path / "no such tree"), "--report", str(tmp_path / "report")],
-                          capture_output=True, text=True, check=False)
+    code = (
+        "import sys; sys.modules['matplotlib'] = None; from ibhfn.verify.cli import main; "
+        "sys.argv[0] = 'ibhfn-verify'; main()"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "--engine",
+            str(fp32_onnx),
+            "--reference",
+            str(fp32_onnx),
+            "--data",
+            str(tmp_path / "no such tree"),
+            "--report",
+            str(tmp_path / "report"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 2, done.stderr
     # the missing tree would be the next error: the check came first, and nothing was written
     assert done.stderr.strip() == "error: the HTML report needs matplotlib: pip install 'ibhfn[verify]'"

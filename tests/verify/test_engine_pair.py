@@ -18,6 +18,9 @@ def test_engine_and_reference_must_share_the_preprocessing(tmp_path):
         return SimpleNamespace(path=tmp_path / name, metadata=metadata)
 
     check_same_network(engine("e.onnx", "default"), engine("r.onnx", "default"))
-    with pytest.raises(ModelError, match=r"r.onnx is not a reference for .*e.onnx: preprocessing 'resnet' "
-                                         r"\(engine\) differs from 'default' \(reference\)"):
+    with pytest.raises(
+        ModelError,
+        match=r"r.onnx is not a reference for .*e.onnx: preprocessing 'resnet' "
+        r"\(engine\) differs from 'default' \(reference\)",
+    ):
         check_same_network(engine("e.onnx", "resnet"), engine("r.onnx", "default"))

@@ -46,10 +46,15 @@ def test_bins_from_the_logarithm_are_those_of_a_search_even_on_and_next_to_edges
     histogram = AbsDiffHistogram(1)
     edges = histogram.edges
     rng = np.random.default_rng(0)
-    values = np.concatenate([
-        np.abs(rng.standard_normal(100_000)) * 10.0 ** rng.uniform(-12, 2, 100_000),
-        edges, np.nextafter(edges[:-1], np.inf), np.nextafter(edges[1:], 0), [0.0, np.inf, 5e-324],
-    ])
+    values = np.concatenate(
+        [
+            np.abs(rng.standard_normal(100_000)) * 10.0 ** rng.uniform(-12, 2, 100_000),
+            edges,
+            np.nextafter(edges[:-1], np.inf),
+            np.nextafter(edges[1:], 0),
+            [0.0, np.inf, 5e-324],
+        ]
+    )
     np.testing.assert_array_equal(histogram.bin_of(values), np.searchsorted(edges, values, side="left"))
 
 

@@ -43,7 +43,8 @@ def test_sample_statistics_match_direct_computation(samples):
     assert q.engine.psnr == pytest.approx(psnr(engine, s.truth))
     assert q.delta_psnr == pytest.approx(psnr(s.reference, s.truth) - psnr(engine, s.truth))
     assert np.mean([b.psnr for b in result.comparison.band_deltas]) == pytest.approx(
-        np.mean(psnr(s.reference, s.truth, per_band=True) - psnr(engine, s.truth, per_band=True)))
+        np.mean(psnr(s.reference, s.truth, per_band=True) - psnr(engine, s.truth, per_band=True))
+    )
 
 
 def test_perturbing_one_band_shows_in_that_band_only(summarise):
@@ -75,7 +76,8 @@ def test_dataset_values_are_means_maxima_and_sums(samples):
     assert overall.difference.non_finite == 1
     assert np.isnan(overall.quality.engine.sam)  # the NaN sample poisons the engine's mean
     assert overall.quality.reference.mae == pytest.approx(
-        np.mean([r.comparison.quality.reference.mae for r in sample_results]))
+        np.mean([r.comparison.quality.reference.mae for r in sample_results])
+    )
 
 
 def test_buckets_worst_samples_and_worst_arrays(summarise):
@@ -100,8 +102,9 @@ def test_large_worst_sample_is_shrunk_keeping_its_peak():
     assert worst.abs_error.max() == pytest.approx(0.2, abs=1e-6)
 
 
-@pytest.mark.parametrize("coverage, label", [(0.0, "0-10%"), (0.1, "10-50%"), (0.899, "50-90%"),
-                                             (1.0, "90-100%"), (None, "unknown")])
+@pytest.mark.parametrize(
+    "coverage, label", [(0.0, "0-10%"), (0.1, "10-50%"), (0.899, "50-90%"), (1.0, "90-100%"), (None, "unknown")]
+)
 def test_coverage_labels(coverage, label):
     assert coverage_label(coverage) == label
     assert label in COVERAGE_LABELS or label == "unknown"

@@ -75,8 +75,10 @@ def test_html_references_only_embedded_images(failing_report):
     parser = _References()
     parser.feed(page)
     assert parser.links, "the page should embed its figures"
-    assert all(tag == "img" and attr == "src" and value.startswith("data:image/png;base64,")
-               for tag, attr, value in parser.links), parser.links
+    assert all(
+        tag == "img" and attr == "src" and value.startswith("data:image/png;base64,")
+        for tag, attr, value in parser.links
+    ), parser.links
     assert len(parser.links) == 4  # per band, histogram, quicklooks, heat map
     assert not parser.tags & {"script", "link", "iframe", "object", "embed"}
     assert "url(" not in page and "@import" not in page
@@ -104,7 +106,9 @@ def test_passing_report_without_truth(summarise, tmp_path):
 
 
 def test_importing_the_verifier_pulls_neither_torch_nor_matplotlib():
-    code = ("import sys, ibhfn.verify.report, ibhfn.verify.thresholds; "
-            "print(sorted({'torch', 'matplotlib'} & set(sys.modules)))")
+    code = (
+        "import sys, ibhfn.verify.report, ibhfn.verify.thresholds; "
+        "print(sorted({'torch', 'matplotlib'} & set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

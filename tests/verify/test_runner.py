@@ -48,8 +48,12 @@ def test_int8_engine_reports_nonzero_deltas(int8_onnx, fp32_onnx, data_root, tmp
     paths = write_report(result.summary, result.verdict, tmp_path, meta=result.meta)
     document = json.loads(paths.json.read_text())
     jsonschema.validate(document, load_schema())
-    assert document["overall"]["quality"]["delta"] == {"psnr": q.delta_psnr, "ssim": q.delta_ssim,
-                                                       "sam": q.delta_sam, "mae": q.delta_mae}
+    assert document["overall"]["quality"]["delta"] == {
+        "psnr": q.delta_psnr,
+        "ssim": q.delta_ssim,
+        "sam": q.delta_sam,
+        "mae": q.delta_mae,
+    }
     assert sum(b["n_samples"] for b in document["buckets"]) == 4
     assert all(s["delta"]["psnr"] != 0 for s in document["samples"])
     assert "&Delta;PSNR dB" in paths.html.read_text()
@@ -74,8 +78,9 @@ def test_samples_of_two_sizes_run_in_separate_batches(fp32_onnx, checkpoint):
 def test_scene_mode_finds_the_perturbed_band(perturbed_onnx, fp32_onnx, scene_folder):
     progress = _Recorder()
     with open_engine_pair(perturbed_onnx, fp32_onnx) as pair:
-        result = verify_scenes(pair, scene_folder, options=RunOptions(tile_size=64, overlap=16, batch_size=2),
-                               window=64, progress=progress)
+        result = verify_scenes(
+            pair, scene_folder, options=RunOptions(tile_size=64, overlap=16, batch_size=2), window=64, progress=progress
+        )
     assert progress.stages == [("scene (engine)", 4), ("scene (reference)", 4)] and progress.done == 8
     assert not result.verdict.passed and result.verdict.failing_bands == ("B6",)
     assert [s.sample_id for s in result.summary.samples] == ["scene@0,0", "scene@0,64", "scene@64,0", "scene@64,64"]
@@ -95,24 +100,32 @@ def test_scene_mode_reads_a_baseline_04_product_through_its_offset(perturbed_onn
     with open_engine_pair(perturbed_onnx, fp32_onnx) as pair:
         plain = verify_scenes(pair, scene_folder, options=options, window=64)
         offset = verify_scenes(pair, tmp_path, options=replace(options, s2_offset=-1000), window=64)
-        with rasterio.open(tmp_path / "scene_s2.tif", "r+") as cloudy, \
-                rasterio.open(tmp_path / "scene_target.tif", "r+") as target:  # as the files may declare it
+        with (
+            rasterio.open(tmp_path / "scene_s2.tif", "r+") as cloudy,
+            rasterio.open(tmp_path / "scene_target.tif", "r+") as target,
+        ):  # as the files may declare it
             cloudy.update_tags(PROCESSING_BASELINE="05.10")
             target.scales, target.offsets = (0.0001,) * 13, (-0.1,) * 13
         declared = verify_scenes(pair, tmp_path, options=options, window=64)
         forced = verify_scenes(pair, tmp_path, options=replace(options, s2_offset=0), window=64)
     assert offset.meta["data"]["s2_offset"] == -1000 and declared.meta["data"]["s2_offset"] is None
     assert declared.meta["data"]["scenes"][0]["s2_offset"] == {
-        "s2": {"dn": -1000, "from": "PROCESSING_BASELINE 05.10"}, "target": {"dn": -1000, "from": "band offsets"}}
+        "s2": {"dn": -1000, "from": "PROCESSING_BASELINE 05.10"},
+        "target": {"dn": -1000, "from": "band offsets"},
+    }
     [scene] = forced.meta["data"]["scenes"]
     assert [w.split(":")[0] for w in scene["warnings"] if "but the run was given --s2-offset 0" in w] == [
-        str(tmp_path / "scene_s2.tif"), str(tmp_path / "scene_target.tif")]
+        str(tmp_path / "scene_s2.tif"),
+        str(tmp_path / "scene_target.tif"),
+    ]
     assert offset.summary.overall == plain.summary.overall and offset.summary.overall.quality is not None
     assert declared.summary.overall == plain.summary.overall
 
 
 def test_verifier_modules_import_without_torch():
-    code = ("import sys, ibhfn.verify.cli, ibhfn.verify.runner, ibhfn.verify.engine_pair; "
-            "print(sorted({'torch', 'matplotlib', 'ibhfn.verify.reference'} & set(sys.modules)))")
+    code = (
+        "import sys, ibhfn.verify.cli, ibhfn.verify.runner, ibhfn.verify.engine_pair; "
+        "print(sorted({'torch', 'matplotlib', 'ibhfn.verify.reference'} & set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

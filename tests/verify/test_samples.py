@@ -45,4 +45,3 @@ def test_reader_gets_the_engines_preprocessing_or_an_error():
     custom = dataclasses.replace(PREPROCESSING["default"], s2_divisor=5000.0)
     with pytest.raises(ModelError, match="e.onnx: its preprocessing 'default' has constants"):
         reader_preprocessing(custom, Path("e.onnx"))
-

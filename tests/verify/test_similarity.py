@@ -14,8 +14,11 @@ def test_matches_the_metrics_ssim_per_band():
     reference = np.clip(truth + rng.normal(0, 0.03, truth.shape), 0, 1).astype(np.float32)
     engine = (reference + rng.normal(0, 0.002, truth.shape)).astype(np.float32)
     versus, (engine_truth, reference_truth) = similarity.scene_ssim(engine, reference, truth)
-    for got, (a, b) in ((versus, (engine, reference)), (engine_truth, (engine, truth)),
-                        (reference_truth, (reference, truth))):
+    for got, (a, b) in (
+        (versus, (engine, reference)),
+        (engine_truth, (engine, truth)),
+        (reference_truth, (reference, truth)),
+    ):
         expected = metrics.ssim(a, b, per_band=True)
         assert got.shape == (13,) and np.abs(got - expected).max() < 1e-6
     assert versus.max() < 0.99995  # the engine really differs

@@ -76,8 +76,9 @@ def test_non_finite_output_fails_unless_allowed(summarise):
     assert not verdict.passed
     assert next(c for c in verdict.checks if c.name == "non_finite").value == 1
     assert verdict.failing_bands == ("B3",)
-    relaxed = judge(summary, thresholds_for("fp16", allow_non_finite=True, max_abs=None, min_psnr=None,
-                                            max_delta_psnr=None))
+    relaxed = judge(
+        summary, thresholds_for("fp16", allow_non_finite=True, max_abs=None, min_psnr=None, max_delta_psnr=None)
+    )
     assert relaxed.passed and relaxed.checks == ()
 
 
