@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,13 +124,14 @@ def _scene_key(scene: str, patch: int) -> tuple[str, int, int]:
     return roi_season, int(number), patch
 
 
-class SkipsCorrupt:
+class SkipsCorrupt(ABC):
     """`read_or_skip` for a reader whose `__getitem__` raises CorruptSampleError on an unreadable file."""
 
     _reported: set[Path]
 
+    @abstractmethod
     def __getitem__(self, index: int) -> Sample:
-        raise NotImplementedError
+        """Sample `index`, or CorruptSampleError naming the unreadable file."""
 
     def read_or_skip(self, index: int) -> Sample | None:
         """Sample `index`, or None after warning (once per file) that a file is unreadable."""
