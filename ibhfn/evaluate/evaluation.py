@@ -1,9 +1,10 @@
 """Score a network over a SEN12MS-CR split, as the literature reports it, beside the identity baseline.
 
 Every image is scored on its own with `ibhfn.metrics` (network output clipped to reflectance
-[0, 1]); a group's numbers are the means over its images: the whole split, each ROI-season and each
-cloud-coverage bucket. The identity baseline ("output = cloudy input") is scored on the same
-images, so a table always shows how much the network improves on doing nothing.
+[0, 1]); a group's numbers are the means over its images: the whole split, each ROI-season, each
+cloud-coverage bucket, and apart the pairs whose target shows new snow (`ibhfn.data.surface_change`).
+The identity baseline ("output = cloudy input") is scored on the same images, so a table always
+shows how much the network improves on doing nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 from torch import nn
 
 from ibhfn.data import COVERAGE_BUCKETS, SEN12MSCR, Sample, coverage_bucket
+from ibhfn.data.surface_change import SAME_SURFACE, SNOW_IN_TARGET, new_snow_share, surface_group
 from ibhfn.errors import InputError, ShapeError
 from ibhfn.evaluate.engine_network import is_engine, opened_network
 from ibhfn.metrics import MetricSet, compute_metrics
@@ -40,6 +42,8 @@ class ImageScore:
     bucket: str
     model: MetricSet
     identity: MetricSet
+    new_snow: float = 0.0  # share of pixels snow in the target over clear ground in the input
+    surface: str = SAME_SURFACE
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,13 @@ class EvaluationReport:
         order = [b for b in (*COVERAGE_BUCKETS, UNKNOWN_COVERAGE) if b in present]
         return group_by(self.scores, "bucket", order)
 
+    def by_surface(self) -> dict[str, GroupResult]:
+        """The means of pairs whose target shows the input's surface and of those with new snow in the target,
+        when any has (empty otherwise: a split without them gets no extra rows)."""
+        if all(s.surface == SAME_SURFACE for s in self.scores):
+            return {}
+        return group_by(self.scores, "surface", (SAME_SURFACE, SNOW_IN_TARGET))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready results: overall, per ROI-season, per coverage bucket, and every image."""
         return {
@@ -91,11 +102,14 @@ class EvaluationReport:
             "overall": self.overall().to_dict(),
             "by_roi_season": {k: v.to_dict() for k, v in self.by_roi_season().items()},
             "by_coverage": {k: v.to_dict() for k, v in self.by_coverage().items()},
+            "by_surface": {k: v.to_dict() for k, v in self.by_surface().items()},
             "images": [
                 {
                     "scene": s.scene,
                     "patch": s.patch,
                     "coverage": s.coverage,
+                    "new_snow": s.new_snow,
+                    "surface": s.surface,
                     "model": json_metrics(s.model),
                     "identity": json_metrics(s.identity),
                 }
@@ -192,7 +206,7 @@ def evaluate(
         for sample, m, i in zip(
             batch, score_images(pred, target, preprocessing), score_images(cloudy, target, preprocessing)
         ):
-            report.scores.append(_image_score(sample, m, i))
+            report.scores.append(_image_score(sample, m, i, preprocessing))
         done += len(batch)
         if progress is not None:
             progress(done, count)
@@ -249,9 +263,14 @@ def describe(model: nn.Module) -> str:
     return f"{config.get('arch', type(model).__name__)} {config.get('preset', '')}".strip()
 
 
-def _image_score(sample: Sample, model: MetricSet, identity: MetricSet) -> ImageScore:
-    """An ImageScore from a reader Sample."""
+def _image_score(sample: Sample, model: MetricSet, identity: MetricSet, preprocessing: str) -> ImageScore:
+    """An ImageScore from a reader Sample, with the share of new snow its target shows."""
     coverage = sample.coverage
+    new_snow = new_snow_share(
+        to_reflectance(sample.optical, preprocessing, clip=False),
+        to_reflectance(sample.target, preprocessing, clip=False),
+        sample.cloud_mask,
+    )
     return ImageScore(
         scene=sample.scene,
         patch=int(sample.patch),
@@ -260,6 +279,8 @@ def _image_score(sample: Sample, model: MetricSet, identity: MetricSet) -> Image
         bucket=UNKNOWN_COVERAGE if coverage is None else coverage_bucket(coverage),
         model=model,
         identity=identity,
+        new_snow=new_snow,
+        surface=surface_group(new_snow),
     )
 
 

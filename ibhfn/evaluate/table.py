@@ -5,6 +5,8 @@
                           ibhfn edge      0.0301  0.0410   28.10  0.8712   6.02
     ROIs1158_spring    8  ...
     coverage 0-10%     4  ...
+    same surface       3  ...   (these two groups only where a target shows new snow)
+    snow in target only 1 ...
 
 MAE and RMSE in reflectance, PSNR in dB (data range 1), SAM in degrees.
 """
@@ -31,6 +33,7 @@ def format_table(report: EvaluationReport) -> str:
     groups: list[tuple[str, GroupResult]] = [("all", report.overall())]
     groups += list(report.by_roi_season().items())
     groups += [(f"coverage {bucket}", result) for bucket, result in report.by_coverage().items()]
+    groups += list(report.by_surface().items())
     rows = [("group", "n", "method", *(title for _, title, _ in COLUMNS))]
     for label, result in groups:
         rows.append((label, str(result.count), IDENTITY, *_cells(result.identity)))

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ibhfn.data import COVERAGE_BUCKETS, SEN12MSCR, coverage_bucket
+from ibhfn.data.surface_change import SAME_SURFACE, SNOW_IN_TARGET
 from ibhfn.errors import InputError, ShapeError
 from ibhfn.evaluate import IDENTITY, evaluate, mean_metrics
 from ibhfn.metrics import compute_metrics
@@ -85,3 +87,23 @@ def test_a_split_without_a_readable_sample_is_refused_rather_than_scored_as_nan(
     with pytest.warns(UserWarning, match="sample skipped"):
         with pytest.raises(InputError, match="no image of the test split could be scored"):
             evaluate(tiny_model, SEN12MSCR(unreadable_tree, "test"))
+
+
+def test_pairs_with_new_snow_in_the_target_get_their_own_rows(tiny_model):
+    pairs = Path(__file__).parents[2].parent / "shared" / "data" / "sen12mscr_real_pairs"
+    if not pairs.is_dir():
+        pytest.skip(f"the real pairs are not at {pairs} (../shared beside the checkout)")
+    reader = SEN12MSCR(pairs, "all", s1="constant", scenes=("ROIs1158_spring/26", "ROIs2017_winter/102"))
+    report = evaluate(tiny_model, reader)
+    groups = report.by_surface()
+    assert {name: group.count for name, group in groups.items()} == {SAME_SURFACE: 1, SNOW_IN_TARGET: 3}
+    assert [s.surface for s in report.scores if s.scene.endswith("/102")] == [SAME_SURFACE]
+    assert groups[SAME_SURFACE].identity.psnr > groups[SNOW_IN_TARGET].identity.psnr + 20
+    assert SNOW_IN_TARGET in report.table()
+    assert report.to_dict()["by_surface"][SNOW_IN_TARGET]["count"] == 3
+
+
+def test_a_split_without_new_snow_gets_no_surface_rows(tiny_model, test_reader):
+    report = evaluate(tiny_model, test_reader)
+    assert report.by_surface() == {}
+    assert SAME_SURFACE not in report.table()
