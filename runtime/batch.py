@@ -1,22 +1,27 @@
 """Many scenes in one run: the output folder held for the batch, each paired scene restored in turn
 (`pipeline.run_scene`), a scene that fails recorded without stopping the others, and the batch's summary.
+
+Scenes overlap by one step (`overlapped_scenes`): the next scene is opened, and its first blocks read,
+while the last blocks of the one before are blended and written, so the engine does not wait for either.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+
+import rasterio
 
 from ibhfn.errors import IbhfnError
 from ibhfn.output_folder import check_output_folder
 from ibhfn.runtime.engine import Engine
 from ibhfn.runtime.leftovers import remove_stale_partials
 from ibhfn.runtime.pairing import Pairing, ScenePair, refuse_overwriting_inputs
-from ibhfn.runtime.pipeline import run_scene
+from ibhfn.runtime.pipeline import SceneSteps, next_step, scene_steps
 from ibhfn.runtime.raster_source import geotiffs_only
 from ibhfn.runtime.run_lock import out_folder_lock
 from ibhfn.runtime.run_options import NoProgress, Progress, RunOptions, SceneResult
@@ -100,9 +105,10 @@ def run_batch(
     pairing = pairing if any_format else geotiffs_only(pairing)
     progress = progress or NoProgress()
     options.tile_for(engine)  # an engine that cannot take the tile fails the batch once, not per scene
-    restore = partial(run_pair, engine, out_dir=out_dir, options=options, resume=resume, progress=progress)
     with held_out_folder(pairing, out_dir, resume=resume, shard=shard):
-        return each_scene(pairing, restore, progress)
+        started = time.perf_counter()
+        results = overlapped_scenes(engine, pairing.pairs, out_dir, options, resume=resume, progress=progress)
+        return RunSummary(results, [str(problem) for problem in pairing.problems], time.perf_counter() - started)
 
 
 def each_scene(pairing: Pairing, scene: Callable[[ScenePair], SceneResult], progress: Progress) -> RunSummary:
@@ -120,8 +126,91 @@ def run_pair(
     engine: Engine, pair: ScenePair, out_dir: Path, options: RunOptions, *, resume: bool, progress: Progress
 ) -> SceneResult:
     """Restore one scene of a batch; a scene that fails with an IbhfnError comes back failed, with its message."""
-    output = output_path(out_dir, pair)
+    return _pair_steps(engine, pair, out_dir, options, resume=resume, progress=progress).finish()
+
+
+def overlapped_scenes(
+    engine: Engine,
+    pairs: Iterable[ScenePair],
+    out_dir: Path,
+    options: RunOptions,
+    *,
+    resume: bool,
+    progress: Progress,
+) -> list[SceneResult]:
+    """Restore `pairs` in order, each as `run_pair` does, the next one opened before the one before finishes.
+
+    At most two scenes are in flight: one whose tiles have all been through the engine, finishing, and the
+    next, open and reading. Results come (and go to `progress`) in the order of `pairs`. An error other than
+    a scene's own (Ctrl-C, a bug) abandons both, their temporary files removed, and is raised.
+    """
+    results: list[SceneResult] = []
+
+    def finished(result: SceneResult) -> None:
+        progress.scene_finished(result)
+        results.append(result)
+
+    finishing: _PairSteps | None = None  # the scene before, its last blocks still being written
+    current: _PairSteps | None = None
     try:
-        return run_scene(engine, pair.s1, pair.s2, output, options, name=pair.name, resume=resume, progress=progress)
-    except IbhfnError as exc:
-        return SceneResult(pair.name, output, "failed", message=str(exc))
+        with rasterio.Env():  # the scenes' GDAL options: overlapping scenes cannot each hold an env of their own
+            for pair in pairs:
+                current = _pair_steps(engine, pair, out_dir, options, resume=resume, progress=progress, batch_env=True)
+                opened = current.step()  # open: its first blocks are read while the scene before finishes
+                if finishing is not None:
+                    finished(finishing.finish())
+                    finishing = None
+                if opened is None:
+                    opened = current.step()  # every tile through the engine
+                if opened is None:
+                    finishing, current = current, None
+                else:
+                    finished(opened)
+            if finishing is not None:
+                finished(finishing.finish())
+                finishing = None
+    finally:  # interrupted: both scenes' threads stopped and temporary files removed, the later one first
+        for scene in (current, finishing):
+            if scene is not None:
+                scene.steps.close()
+    return results
+
+
+def _pair_steps(
+    engine: Engine,
+    pair: ScenePair,
+    out_dir: Path,
+    options: RunOptions,
+    *,
+    resume: bool,
+    progress: Progress,
+    batch_env: bool = False,
+) -> _PairSteps:
+    """One scene of a batch, to run step by step (`pipeline.scene_steps`)."""
+    output = output_path(out_dir, pair)
+    steps = scene_steps(
+        engine, pair.s1, pair.s2, output, options, name=pair.name, resume=resume, progress=progress, batch_env=batch_env
+    )
+    return _PairSteps(pair.name, output, steps)
+
+
+@dataclass
+class _PairSteps:
+    """A scene of a batch run step by step; a step that fails with an IbhfnError ends it failed, with its message."""
+
+    name: str
+    output: Path
+    steps: SceneSteps
+
+    def step(self) -> SceneResult | None:
+        """Run the scene's next step; its result once it has ended, else None."""
+        try:
+            return next_step(self.steps)
+        except IbhfnError as exc:
+            return SceneResult(self.name, self.output, "failed", message=str(exc))
+
+    def finish(self) -> SceneResult:
+        """Run the scene's remaining steps; its result."""
+        while (result := self.step()) is None:
+            pass
+        return result

@@ -11,7 +11,8 @@ Every stage has a thread of its own so that on a many-core host, where the engin
 the host sets the pace, the scene takes about as long as its slowest stage. The inputs are hashed
 for that record in a thread of their own while the scene runs (first, when `--resume` has a
 record to compare with). Memory follows the block width, not the scene: GDAL's block cache is
-capped too.
+capped too. `scene_steps` runs a scene in three steps (open, engine, finish), so that a batch can open
+the next scene while the last blocks of one are written (`batch.overlapped_scenes`).
 """
 
 from __future__ import annotations
@@ -19,17 +20,17 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, replace
-from itertools import groupby
-from operator import itemgetter
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rasterio
+import rasterio.env
 
 import ibhfn
 from ibhfn.atomic import atomic_path, refuse_overwriting
@@ -43,7 +44,7 @@ from ibhfn.runtime.engine import Engine
 from ibhfn.runtime.output_check import OutputCheck
 from ibhfn.runtime.pairing import scene_name
 from ibhfn.runtime.raster_source import SceneSource
-from ibhfn.runtime.remote import cog_reads
+from ibhfn.runtime.remote import COG_READ_OPTIONS, is_remote
 from ibhfn.runtime.run_options import NoProgress, Progress, RunOptions, SceneResult
 from ibhfn.runtime.scene_paths import gate_path
 from ibhfn.runtime.scene_record import FileFacts, fingerprint, is_finished, record_path, write_record, written_facts
@@ -63,6 +64,9 @@ PANEL_WIDTH = 4096  # px: what a tile row hands on to the next spans a panel, ~1
 GDAL_CACHE_BYTES = 128 * 2**20  # holds a tile row of a striped 10980 px scene; GDAL takes 5 % of RAM
 PANEL_CACHE_BYTES = 32 * 2**20  # in panels: a panel's tile row (no cache holds a full-width row of a wide scene)
 GATE_DESCRIPTION = "clear-sky gate G (%)"
+
+SceneSteps = Generator[None, None, SceneResult]
+"""A scene run step by step (`scene_steps`): open, engine, finish; each `next` runs one, the last returns the result."""
 
 
 @contextmanager
@@ -224,6 +228,34 @@ def _encode_block(
 
 
 def run_scene(
+    engine: Engine, s1: Path, s2: Path, output: Path, options: RunOptions = RunOptions(), **keywords: Any
+) -> SceneResult:
+    """Restore one scene into `output` (GeoTIFF) and `output.json`; raise IbhfnError on bad input.
+
+    `keywords` as `scene_steps` takes them: the scene's `name`, `progress`, and `resume`, with which a
+    scene whose output and record match this run is skipped, not recomputed.
+    """
+    return finish_scene(scene_steps(engine, s1, s2, output, options, **keywords))
+
+
+def next_step(steps: SceneSteps) -> SceneResult | None:
+    """Run a scene's next step; its result once it has ended (done or skipped), else None."""
+    try:
+        next(steps)
+    except StopIteration as ended:
+        result: SceneResult = ended.value
+        return result
+    return None
+
+
+def finish_scene(steps: SceneSteps) -> SceneResult:
+    """Run a scene's steps to its end; its result."""
+    while (result := next_step(steps)) is None:
+        pass
+    return result
+
+
+def scene_steps(
     engine: Engine,
     s1: Path,
     s2: Path,
@@ -233,10 +265,16 @@ def run_scene(
     name: str | None = None,
     resume: bool = False,
     progress: Progress | None = None,
-) -> SceneResult:
-    """Restore one scene into `output` (GeoTIFF) and `output.json`; raise IbhfnError on bad input.
+    batch_env: bool = False,
+) -> SceneSteps:
+    """`run_scene` in three steps, for a caller that overlaps scenes: it yields once the scene is open and its
+    first blocks are being read, again once every tile has been through the engine (the last blocks are still
+    being blended and written), and returns the result once the output and its record are in place.
 
-    With `resume`, a scene whose output and record match this run is skipped, not recomputed.
+    A step that fails raises, its scene's temporary files removed; `close()` between steps abandons the scene
+    alike. The engine runs in the second step: call it from the engine's thread. With `batch_env` the caller
+    holds a `rasterio.Env` for the batch, which the scene sets its GDAL options in: overlapping scenes' own
+    environments could not nest.
     """
     progress = progress or NoProgress()
     output = Path(output)
@@ -248,7 +286,7 @@ def run_scene(
     stop_hashing = threading.Event()
     hasher = ThreadPoolExecutor(1, thread_name_prefix="ibhfn-hash")
     with (
-        cog_reads(s1, s2),
+        _gdal_options(COG_READ_OPTIONS if is_remote(s1) or is_remote(s2) else {}, batch_env),
         SceneSource(s1, s2, engine.metadata, s2_offset=options.s2_offset, max_pixels=options.max_pixels) as source,
         hasher,
     ):
@@ -282,7 +320,7 @@ def run_scene(
                 runs = sum(len(block.tiles) for block in blocks)  # a tile on a panel's edge runs in both panels
                 progress.scene_started(result.name, runs)
                 try:
-                    _write_scene(engine, source, grid, blocks, output, options, result, progress)
+                    yield from _write_scene(engine, source, grid, blocks, output, options, result, progress, batch_env)
                 except MemoryError:
                     raise InputError(
                         f"{s2}: not enough memory to restore it in blocks of {options.block_width} px "
@@ -364,6 +402,23 @@ def _measure_inputs(s1: Path, s2: Path, timings: dict[str, float], stop: threadi
         return {"s1": FileFacts.of(s1, stop), "s2": FileFacts.of(s2, stop)}
 
 
+@contextmanager
+def _gdal_options(options: Mapping[str, object], batch_env: bool) -> Iterator[None]:
+    """GDAL `options` while the block runs, in an environment of its own, or set in the batch's with `batch_env`.
+
+    Set in the batch's, they stay for its later scenes (COG read options only tune remote reads); its end
+    restores GDAL's defaults.
+    """
+    if not options:
+        yield
+    elif batch_env:
+        rasterio.env.setenv(**options)
+        yield
+    else:
+        with rasterio.Env(**options):
+            yield
+
+
 def _batch_size(engine: Engine, options: RunOptions, tiles: int) -> int:
     """Tiles per engine call: the option, capped by the engine's maximum and (unless fixed) the scene's tiles."""
     batch: int = min(options.batch_size, engine.max_batch or options.batch_size)
@@ -379,8 +434,12 @@ def _write_scene(
     options: RunOptions,
     result: SceneResult,
     progress: Progress,
-) -> None:
-    """Read, restore, blend and write the scene's `blocks`, panel by panel, under a temporary name until done."""
+    batch_env: bool = False,
+) -> Generator[None, None, None]:
+    """Read, restore, blend and write the scene's `blocks`, panel by panel, under a temporary name until done.
+
+    Yields once reading has begun and once every tile has been through the engine (`scene_steps`).
+    """
     meta = engine.metadata
     bands = len(meta.s2_bands)
     largest = (max(block.height for block in blocks), max(block.width for block in blocks))
@@ -394,7 +453,9 @@ def _write_scene(
         """Blend each block's predictions and hand its finished part, encoded, to the writing thread."""
         panel, accumulator = None, None
         with ConsumerThread(write, depth=1, name="ibhfn-writer") as writing:
-            for prepared, tiles in groupby(predictions, key=itemgetter(0)):
+            for first in predictions:  # a block's items, counted: its last one finishes it, with none to wait for
+                prepared = first[0]
+                tiles = chain((first,), islice(predictions, max(len(prepared.tiles), 1) - 1))
                 block = prepared.block
                 if block.panel != panel:
                     panel, accumulator = block.panel, None  # the last panel's sums go first
@@ -443,7 +504,8 @@ def _write_scene(
         files.append((gate_path(output), 1, GATE_DTYPE, (GATE_DESCRIPTION,), None))
     tags = _provenance_tags(engine, source, options)
     with ExitStack() as stack:
-        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES if len(windows) == 1 else PANEL_CACHE_BYTES))
+        cache = GDAL_CACHE_BYTES if len(windows) == 1 else PANEL_CACHE_BYTES
+        stack.enter_context(_gdal_options({"GDAL_CACHEMAX": cache}, batch_env))
         writers = [
             stack.enter_context(
                 SceneWriter(
@@ -466,8 +528,10 @@ def _write_scene(
             )
         )
         with ConsumerThread(blend, depth=batch, name="ibhfn-blender") as blending:
+            yield  # open, its first blocks being read
             for item in _timed_items(_predictions(engine, reader, grid.tile, batch), timings, "infer"):
                 blending.put(item)
+            yield  # every tile through the engine; the blending and writing threads finish the last blocks
         check.finish()  # a broken engine's scene is never renamed into place
         with _timed(timings, "write"):
             for writer in writers:

@@ -9,13 +9,12 @@ its ETag, size and Last-Modified, not its bytes; a failure names the URL and the
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import re
 import secrets
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import rasterio
@@ -169,13 +168,3 @@ def open_remote(path: Path) -> rasterio.DatasetReader:
         if problem.startswith("HTTP 2"):
             problem = f"HTTP {status}" if status else f"{problem} ({message})"
         raise InputError(f"{url}: {problem}") from None
-
-
-@contextlib.contextmanager
-def cog_reads(*paths: Path) -> Iterator[None]:
-    """GDAL's COG read options for the block reads of a scene, where any of its `paths` is remote."""
-    if any(is_remote(path) for path in paths):
-        with rasterio.Env(**COG_READ_OPTIONS):
-            yield
-    else:
-        yield
