@@ -132,23 +132,7 @@ class SampleComparison:
         coverage: float | None = None,
     ) -> SampleComparison:
         """Compare one sample's engine and reference outputs, (C, H, W), and score both on truth."""
-        _check_sample(engine_out, reference_out, truth, sample_id, coverage)
-        engine = np.asarray(engine_out, dtype=np.float64)
-        reference = np.asarray(reference_out, dtype=np.float64)
-        diff = abs_difference(engine, reference)
-        non_finite = (~np.isfinite(engine)).reshape(len(engine), -1).sum(axis=1)
-        band_ssim, truth_ssim = scene_ssim(engine_out, reference_out, truth)
-        with np.errstate(invalid="ignore", over="ignore"):  # an engine's inf/NaN give NaN scores
-            sam = metrics.sam(engine, reference)
-            quality, band_deltas = (
-                (None, None) if truth is None or truth_ssim is None else _quality(engine, reference, truth, truth_ssim)
-            )
-        bands = tuple(
-            _difference(diff[b], reference[b], float(band_ssim[b]), int(non_finite[b])) for b in range(len(engine))
-        )
-        overall = _difference(diff, reference, float(band_ssim.mean()), int(non_finite.sum()))
-        comparison = Comparison(overall, sam, bands, quality, band_deltas)
-        return cls(str(sample_id), None if coverage is None else float(coverage), comparison)
+        return _compare(engine_out, reference_out, sample_id, truth, coverage)[0]
 
 
 @dataclass(frozen=True)
@@ -218,10 +202,7 @@ class ParityAccumulator:
                 f"sample {sample_id}: cloudy input shape {np.shape(cloudy)} differs from "
                 f"engine output shape {np.shape(engine_out)}"
             )
-        sample = SampleComparison.from_arrays(
-            engine_out, reference_out, sample_id=sample_id, truth=truth, coverage=coverage
-        )
-        diff = abs_difference(engine_out, reference_out)
+        sample, diff = _compare(engine_out, reference_out, sample_id, truth, coverage)
         counted = AbsDiffHistogram(len(self.band_names))
         counted.add(diff)
         for key in (None, sample.bucket):
@@ -253,6 +234,35 @@ class ParityAccumulator:
             histogram=copy.deepcopy(self._histograms[None]),  # later adds must not change it
             worst_sample=self._worst,
         )
+
+
+def _compare(
+    engine_out: np.ndarray,
+    reference_out: np.ndarray,
+    sample_id: str,
+    truth: np.ndarray | None,
+    coverage: float | None,
+) -> tuple[SampleComparison, np.ndarray]:
+    """One sample's comparison and its |engine - reference| (`abs_difference`), each array in float64 once."""
+    _check_sample(engine_out, reference_out, truth, sample_id, coverage)
+    engine = np.asarray(engine_out, dtype=np.float64)
+    reference = np.asarray(reference_out, dtype=np.float64)
+    diff = abs_difference(engine, reference)
+    non_finite = (~np.isfinite(engine)).reshape(len(engine), -1).sum(axis=1)
+    band_ssim, truth_ssim = scene_ssim(engine_out, reference_out, truth)
+    with np.errstate(invalid="ignore", over="ignore"):  # an engine's inf/NaN give NaN scores
+        sam = metrics.sam(engine, reference)
+        quality, band_deltas = (
+            (None, None)
+            if truth is None or truth_ssim is None
+            else _quality(engine, reference, np.asarray(truth, dtype=np.float64), truth_ssim)
+        )
+    bands = tuple(
+        _difference(diff[b], reference[b], float(band_ssim[b]), int(non_finite[b])) for b in range(len(engine))
+    )
+    overall = _difference(diff, reference, float(band_ssim.mean()), int(non_finite.sum()))
+    comparison = Comparison(overall, sam, bands, quality, band_deltas)
+    return SampleComparison(str(sample_id), None if coverage is None else float(coverage), comparison), diff
 
 
 def abs_difference(engine_out: np.ndarray, reference_out: np.ndarray) -> np.ndarray:

@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import rasterio
 from rasterio.windows import Window
 
 from ibhfn.errors import InputError
 from ibhfn.preprocessing import Preprocessing
 from ibhfn.runtime.engine import Engine
 from ibhfn.runtime.pairing import ScenePair
-from ibhfn.runtime.pipeline import run_scene
+from ibhfn.runtime.pipeline import GDAL_CACHE_BYTES, run_scene
 from ibhfn.runtime.raster_source import open_raster
 from ibhfn.runtime.run_options import Progress, RunOptions
 from ibhfn.runtime.s2_offset import NOT_DECLARED, SceneOffset, scene_offset
@@ -109,6 +110,8 @@ def scene_windows(
 ) -> Iterator[SceneWindow]:
     """The scene's windows, row by row, with nodata set to 0 and truth and coverage where known."""
     with ExitStack() as stack:
+        # each output block is read once; GDAL's default cache (5 % of RAM) would keep them all
+        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES))
         engine, reference, cloudy = (
             stack.enter_context(open_raster(path))
             for path in (scene.engine_output, scene.reference_output, scene.pair.s2)

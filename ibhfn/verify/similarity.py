@@ -2,8 +2,9 @@
 
 The three comparisons share their Gaussian-filtered means and second moments: 9 filtered planes
 per band instead of 15. The filter is `ibhfn.metrics`' separable Gaussian shift-and-add (zero
-padding, same taps) run in float32, half the memory traffic of float64. Values agree with
-`ibhfn.metrics.ssim` to about 1e-6.
+padding, same taps) run in float32, half the memory traffic of float64, one band at a time so
+that the planes stay in the CPU's cache (same values as the whole stack at once, at a fraction of
+the time and memory). Values agree with `ibhfn.metrics.ssim` to about 1e-6.
 """
 
 from __future__ import annotations
@@ -61,10 +62,13 @@ def scene_ssim(
     engine: np.ndarray, reference: np.ndarray, truth: np.ndarray | None
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     """Per-band SSIM of engine against reference, and of (engine, reference) against truth where given."""
+    scores = np.zeros((3 if truth is not None else 1, len(engine)))
     with np.errstate(invalid="ignore", over="ignore"):  # an engine's inf/NaN give NaN scores
-        engine_m, reference_m = Moments(engine), Moments(reference)
-        versus = band_ssim(engine_m, reference_m)
-        if truth is None:
-            return versus, None
-        truth_m = Moments(truth)
-        return versus, (band_ssim(engine_m, truth_m), band_ssim(reference_m, truth_m))
+        for band in range(len(engine)):
+            engine_m, reference_m = Moments(engine[band : band + 1]), Moments(reference[band : band + 1])
+            scores[0, band] = band_ssim(engine_m, reference_m)[0]
+            if truth is not None:
+                truth_m = Moments(truth[band : band + 1])
+                scores[1, band] = band_ssim(engine_m, truth_m)[0]
+                scores[2, band] = band_ssim(reference_m, truth_m)[0]
+    return scores[0], None if truth is None else (scores[1], scores[2])
