@@ -49,15 +49,23 @@ class Preprocessing:
         out *= np.float32(self.s1_scale)
         return out
 
-    def optical(self, dn: np.ndarray, *, offset: int = 0, in_place: bool = False) -> np.ndarray:
+    def optical(
+        self, dn: np.ndarray, *, offset: int = 0, in_place: bool = False, nan_masked: bool = False
+    ) -> np.ndarray:
         """Map S2 DN (uint16 or float) to float32 network input; `in_place` as for `sar`.
 
         `offset` is the product's radiometric add-offset in DN (reflectance = (DN + offset) / 10000):
         0 for SEN12MS-CR and products before processing baseline 04.00, S2_BASELINE_04_OFFSET after.
+        NaN becomes reflectance 0, unless `nan_masked` (the caller replaces those pixels itself): then
+        one clipping pass, which leaves NaN as it is, does instead of two; other values come out the same.
         """
         dn = np.asarray(dn, dtype=np.float32)
-        out = np.fmax(dn, np.float32(0 - offset), out=dn if in_place else None)  # clips; NaN becomes reflectance 0
-        np.fmin(out, np.float32(self.s2_dn_max - offset), out=out)
+        low, high = np.float32(0 - offset), np.float32(self.s2_dn_max - offset)
+        if nan_masked:
+            out = np.clip(dn, low, high, out=dn if in_place else None)
+        else:
+            out = np.fmax(dn, low, out=dn if in_place else None)  # clips; NaN becomes reflectance 0
+            np.fmin(out, high, out=out)
         if offset:
             out += np.float32(offset)
         out /= np.float32(self.s2_divisor)

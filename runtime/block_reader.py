@@ -80,16 +80,24 @@ def read_block(source: SceneSource, block: TileBlock) -> ReadBlock:
 
 
 def prepare_block(
-    read: ReadBlock, tile: int, preprocessing: Preprocessing, s2_nodata: float | None, s2_offset: int = 0
+    read: ReadBlock,
+    tile: int,
+    preprocessing: Preprocessing,
+    s2_nodata: float | None,
+    s2_offset: int = 0,
+    s2_integer: bool = False,
 ) -> PreparedBlock:
     """Turn a block as read into network inputs, in place, with its valid mask and the tiles worth running.
 
-    `s2_offset` is the S2 product's radiometric add-offset in DN (`Preprocessing.optical`).
+    `s2_offset` is the S2 product's radiometric add-offset in DN (`Preprocessing.optical`); `s2_integer`:
+    S2's file holds integers (no NaN or infinity to look for).
     """
     start = time.perf_counter()
     block = read.block
-    valid = valid_pixels(read.s2_dn, s2_nodata)
-    optical = pad_to_tile(preprocessing.optical(read.s2_dn, offset=s2_offset, in_place=True), tile)
+    valid = valid_pixels(read.s2_dn, s2_nodata, finite=s2_integer)
+    # a pixel with a NaN band is not valid: PreparedBlock.inputs replaces it, so NaN needs no clipping pass of its own
+    optical = preprocessing.optical(read.s2_dn, offset=s2_offset, in_place=True, nan_masked=True)
+    optical = pad_to_tile(optical, tile)
     sar = pad_to_tile(preprocessing.sar(read.s1_db, in_place=True), tile)
     tiles = [t for t in block.tiles if valid[:, t.col - block.col : t.col - block.col + tile].any()]
     return PreparedBlock(block, valid, tiles, read.seconds, time.perf_counter() - start, sar, optical)
@@ -111,7 +119,12 @@ class BlockReader:
         self._reading = ProducerThread(partial(read_block, source), blocks, depth=depth, name="ibhfn-block-reader")
         self._preparing = ProducerThread(
             partial(
-                prepare_block, tile=tile, preprocessing=preprocessing, s2_nodata=source.s2_nodata, s2_offset=s2_offset
+                prepare_block,
+                tile=tile,
+                preprocessing=preprocessing,
+                s2_nodata=source.s2_nodata,
+                s2_offset=s2_offset,
+                s2_integer=np.dtype(source.profile["dtype"]).kind in "iu",
             ),
             self._reading,
             depth=depth,

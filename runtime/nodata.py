@@ -12,10 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 
-def valid_pixels(dn: np.ndarray, nodata: float | None) -> np.ndarray:
-    """(H, W) bool: True where the (bands, H, W) S2 values hold data."""
+def valid_pixels(dn: np.ndarray, nodata: float | None, *, finite: bool = False) -> np.ndarray:
+    """(H, W) bool: True where the (bands, H, W) S2 values hold data; `finite`: they cannot be NaN or infinite
+    (read from an integer file), so that is not checked."""
     fill = 0.0 if nodata is None or np.isnan(nodata) else nodata
-    valid: np.ndarray = ~np.all(dn == fill, axis=0) & np.all(np.isfinite(dn), axis=0)
+    valid: np.ndarray = ~np.all(dn == fill, axis=0)
+    if not finite:
+        valid &= np.all(np.isfinite(dn), axis=0)
     return valid
 
 

@@ -7,7 +7,8 @@ import pytest
 from ibhfn.errors import InputError
 from ibhfn.preprocessing import PREPROCESSING
 from ibhfn.runtime import block_reader as block_reader_module
-from ibhfn.runtime.block_reader import BlockReader
+from ibhfn.runtime.block_reader import BlockReader, ReadBlock, prepare_block
+from ibhfn.runtime.nodata import fill_invalid, valid_pixels
 from ibhfn.runtime.raster_source import SceneSource
 from ibhfn.runtime.tiling import TileGrid
 
@@ -34,9 +35,9 @@ def test_blocks_come_in_order_read_and_prepared_in_two_threads(scene, monkeypatc
         seen.append(("read", threading.current_thread().name))
         return read_window(*args)
 
-    def watched_valid_pixels(*args):
+    def watched_valid_pixels(*args, **keywords):
         seen.append(("prepare", threading.current_thread().name))
-        return valid_pixels(*args)
+        return valid_pixels(*args, **keywords)
 
     monkeypatch.setattr(source, "read_window", watched_read)
     monkeypatch.setattr(block_reader_module, "valid_pixels", watched_valid_pixels)
@@ -90,3 +91,27 @@ def test_a_caller_that_stops_early_ends_both_threads(scene, monkeypatch, read_de
     caller.start()
     caller.join(timeout=10)
     assert not caller.is_alive() and time.perf_counter() - start < 5 and reader_threads() == []
+
+
+@pytest.mark.parametrize("offset", [0, -1000])
+@pytest.mark.parametrize("s2_integer", [True, False], ids=["uint16 file", "float file"])
+def test_prepared_tile_inputs_equal_the_two_pass_clip_and_nan_to_zero_bit_for_bit(s2_integer, offset):
+    block = TileGrid(64, 160, 64, 16).blocks(160, 32)[0]
+    rng = np.random.default_rng(1)
+    dn = rng.integers(0, 12000, (13, 64, 160)).astype(np.float32)  # beyond the clip at both ends, offset or not
+    dn[:, :5, :7] = 0  # nodata
+    if not s2_integer:  # what only a float file holds: NaN and infinities, in some bands of some pixels
+        dn[3, 10, 20] = np.nan
+        dn[:, 11, 30] = np.nan
+        dn[0, 40, 100], dn[12, 41, 100] = np.inf, -np.inf
+    s1_db = rng.uniform(-30, 5, (2, 64, 160)).astype(np.float32)
+    prepared = prepare_block(ReadBlock(block, s1_db.copy(), dn.copy(), 0.0), 64, PREPROCESS, None, offset, s2_integer)
+    reference = PREPROCESS.optical(dn, offset=offset)  # NaN to reflectance 0, two passes
+    valid = valid_pixels(dn, None)
+    assert np.array_equal(prepared.valid, valid) and len(prepared.tiles) == len(block.tiles)
+    for tile in prepared.tiles:
+        window = (slice(None), slice(0, 64), slice(tile.col - block.col, tile.col - block.col + 64))
+        sar, optical = prepared.inputs(tile, 64)
+        expected = fill_invalid(reference[window], valid[window[1:]])
+        assert np.array_equal(optical, expected) and np.isfinite(optical).all()
+        assert np.array_equal(sar, PREPROCESS.sar(s1_db)[window])

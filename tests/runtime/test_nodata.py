@@ -19,6 +19,13 @@ def test_nodata_is_every_band_at_the_fill_value_whatever_the_type(dn, dtype):
     assert not valid[0, 0] and valid[1, 1]
 
 
+def test_integer_values_need_no_finiteness_check(dn):
+    values = dn.astype(np.float32)
+    assert np.array_equal(valid_pixels(values, None, finite=True), valid_pixels(values, None))
+    values[7, 4, 5] = np.nan  # what `finite` promises not to hold: then it is not looked for
+    assert valid_pixels(values, None, finite=True)[4, 5] and not valid_pixels(values, None)[4, 5]
+
+
 def test_a_declared_nodata_value_replaces_zero(dn):
     dn[:, 2, 3] = 65535
     valid = valid_pixels(dn, 65535.0)
