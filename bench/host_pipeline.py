@@ -5,10 +5,16 @@ and writes its S2 values, as the output's type, into the same GeoTIFF (same bloc
 and georeferencing), without preprocessing, inference, blending or encoding. Their ratio is how
 far the host stages (and the pipeline's fill and drain) keep a scene from the I/O limit when the
 engine costs nothing, as on a fast GPU. Both are timed in turn, round after round.
+
+The scenes table times a folder of scenes restored in one process by `run_batch`, which overlaps
+each scene's finishing with the next one's opening, against the same scenes one after another
+(`run_pair` in turn, as before the overlap), in turn, round after round.
 """
 
 from __future__ import annotations
 
+import resource
+import shutil
 import statistics
 import time
 from dataclasses import dataclass
@@ -22,11 +28,14 @@ from rich.console import Console
 from rich.table import Table
 
 from ibhfn.atomic import atomic_path
+from ibhfn.runtime.batch import run_batch, run_pair
 from ibhfn.runtime.block_reader import read_block
+from ibhfn.runtime.engine import Engine
+from ibhfn.runtime.pairing import pair_folder
 from ibhfn.runtime.pipeline import GDAL_CACHE_BYTES, run_scene, scene_blocks
 from ibhfn.runtime.producer_thread import ProducerThread
 from ibhfn.runtime.raster_source import SceneSource
-from ibhfn.runtime.run_options import RunOptions
+from ibhfn.runtime.run_options import NoProgress, RunOptions, SceneResult
 from ibhfn.runtime.tiling import TileGrid
 from ibhfn.runtime.writer import SceneWriter
 
@@ -43,6 +52,15 @@ class HostFigures:
     ratio: float  # median of the rounds' scene / I/O-only ratios
     stages: dict[str, float]  # seconds per stage of the null-engine scene (each stage's thread)
     rounds: int
+    scene_cpu: float = 0.0  # CPU seconds of this process (every thread, user and system) in the null-engine scene
+    io_cpu: float = 0.0  # and in the I/O-only pass
+    cpu_ratio: float = 0.0  # median of the rounds' scene / I/O-only CPU seconds
+
+
+def cpu_seconds() -> float:
+    """User and system CPU seconds of this process so far, every thread's."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def io_only_seconds(engine: NullEngine, scene: tuple[Path, Path], output: Path, options: RunOptions) -> float:
@@ -85,15 +103,22 @@ def measure_host(scene: tuple[Path, Path], out: Path, options: RunOptions, round
     """The null-engine scene and the I/O-only pass, in turn for `rounds` rounds, after one warm-up of each."""
     out.mkdir(parents=True, exist_ok=True)
     scenes, ios, ratios = [], [], []
+    cpus: dict[str, list[float]] = {"scene": [], "io": [], "ratio": []}
     stages: dict[str, list[float]] = {stage: [] for stage in STAGES}
     with NullEngine(max_batch=options.batch_size) as engine:
         for index in range(rounds + 1):
+            start = cpu_seconds()
             result = run_scene(engine, *scene, out / "null_engine.tif", options)
+            middle = cpu_seconds()
             io = io_only_seconds(engine, scene, out / "io_only.tif", options)
+            end = cpu_seconds()
             if index:  # the first round warms the page cache and the allocator
                 scenes.append(result.timings["total"])
                 ios.append(io)
                 ratios.append(result.timings["total"] / io)
+                cpus["scene"].append(middle - start)
+                cpus["io"].append(end - middle)
+                cpus["ratio"].append((middle - start) / (end - middle))
                 for stage in STAGES:
                     stages[stage].append(result.timings.get(stage, 0.0))
     return HostFigures(
@@ -102,6 +127,7 @@ def measure_host(scene: tuple[Path, Path], out: Path, options: RunOptions, round
         statistics.median(ratios),
         {stage: statistics.median(times) for stage, times in stages.items()},
         rounds,
+        *(statistics.median(cpus[name]) for name in ("scene", "io", "ratio")),
     )
 
 
@@ -113,9 +139,74 @@ def print_host(console: Console, figures: HostFigures, options: RunOptions) -> N
     )
     table.add_column("pass")
     table.add_column("scene s", justify="right")
-    table.add_row("null engine (run_scene)", f"{figures.scene_seconds:.3f}")
-    table.add_row("I/O only", f"{figures.io_seconds:.3f}")
+    table.add_column("CPU s", justify="right")
+    table.add_row("null engine (run_scene)", f"{figures.scene_seconds:.3f}", f"{figures.scene_cpu:.3f}")
+    table.add_row("I/O only", f"{figures.io_seconds:.3f}", f"{figures.io_cpu:.3f}")
     for stage, seconds in figures.stages.items():
-        table.add_row(f"  null engine: {stage} (its thread)", f"{seconds:.3f}")
+        table.add_row(f"  null engine: {stage} (its thread)", f"{seconds:.3f}", "")
     console.print(table)
-    console.print(f"null engine / I/O only: {figures.ratio:.2f} x")
+    console.print(f"null engine / I/O only: {figures.ratio:.2f} x (CPU seconds: {figures.cpu_ratio:.2f} x)")
+
+
+@dataclass
+class ScenesFigures:
+    """Medians over the rounds of a folder of scenes, overlapped (`run_batch`) and one after another."""
+
+    overlapped_seconds: float
+    sequential_seconds: float
+    ratio: float  # median of the rounds' sequential / overlapped
+    scenes: int
+    rounds: int
+
+
+def measure_scenes(engine: Engine, folder: Path, out: Path, options: RunOptions, rounds: int) -> ScenesFigures:
+    """The folder's scenes through `run_batch` and through `run_pair` one after another, in turn (which goes
+    first alternates), round after round after a warm-up."""
+    pairing = pair_folder(folder)
+
+    def overlapped() -> list[SceneResult]:
+        return run_batch(engine, pairing, out / "overlapped", options).results
+
+    def one_after_another() -> list[SceneResult]:
+        return [
+            run_pair(engine, pair, out / "sequential", options, resume=False, progress=NoProgress())
+            for pair in pairing.pairs
+        ]
+
+    seconds: dict[str, list[float]] = {"overlapped": [], "sequential": []}
+    for index in range(rounds + 1):
+        passes = [("overlapped", overlapped), ("sequential", one_after_another)]
+        for name, run in passes[:: 1 if index % 2 else -1]:
+            start = time.perf_counter()
+            results = run()
+            taken = time.perf_counter() - start
+            failed = [result.message for result in results if result.status != "done"]
+            if failed:
+                raise SystemExit(f"scenes table: {failed[0]}")
+            if index:  # the first round warms the page cache, the allocator and the engine
+                seconds[name].append(taken)
+        shutil.rmtree(out)
+    ratios = [one / both for one, both in zip(seconds["sequential"], seconds["overlapped"])]
+    return ScenesFigures(
+        statistics.median(seconds["overlapped"]),
+        statistics.median(seconds["sequential"]),
+        statistics.median(ratios),
+        len(pairing.pairs),
+        rounds,
+    )
+
+
+def print_scenes(console: Console, figures: dict[str, ScenesFigures], side: int, options: RunOptions) -> None:
+    """The scenes table: per engine, the folder overlapped against one scene after another."""
+    some = next(iter(figures.values()))
+    table = Table(
+        title=f"{some.scenes} scenes of {side} x {side} in one process: overlapped against one after another "
+        f"({options.compress} {options.output_dtype}, batch {options.batch_size}, medians of {some.rounds} rounds)"
+    )
+    for column in ("engine", "overlapped s", "one after another s", "one after another / overlapped"):
+        table.add_column(column, justify="left" if column == "engine" else "right")
+    for name, scenes in figures.items():
+        table.add_row(
+            name, f"{scenes.overlapped_seconds:.3f}", f"{scenes.sequential_seconds:.3f}", f"{scenes.ratio:.3f} x"
+        )
+    console.print(table)

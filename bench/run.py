@@ -12,7 +12,8 @@ them), and `ibhfn-verify --scenes` against `ibhfn-run` on the scene (`verify_spe
 table gives the runtime's peak RSS on a small, a large and a wide scene (ibhfn-run in a fresh
 process each), which should be the same within 20 %: memory follows the block, not the scene.
 The host table times the scene with an engine that costs nothing (`null_engine`) against reading
-and writing it alone (`host_pipeline`).
+and writing it alone (`host_pipeline`); the scenes table, a folder of scenes in one process, overlapped
+and one after another (`host_pipeline`).
 `--tables` picks some of them.
 
 TensorRT rows appear where TensorRT and a GPU are present; everything else runs on any machine.
@@ -39,7 +40,8 @@ import numpy as np
 import torch
 from calibration_runs import calibration_tree, measure_calibration, print_calibration
 from child_peak import run_child
-from host_pipeline import measure_host, print_host
+from host_pipeline import measure_host, measure_scenes, print_host, print_scenes
+from null_engine import NullEngine
 from rich.console import Console
 from rich.table import Table
 from verify_speed import measure_verify, print_verify
@@ -67,7 +69,8 @@ BATCHES = (1, 2, 4, 8)  # the default; a GPU wants larger (--batches)
 SCENE_ROUNDS = 5  # a shared machine's speed drifts within a minute: medians of 3 rounds wandered
 BATCH_ROUNDS = 2  # rounds of the --jobs table, each a whole folder of scenes per choice
 Infer = Callable[[np.ndarray, np.ndarray], np.ndarray]
-TABLES = ("backends", "calibration", "verify", "int8", "memory", "host")
+TABLES = ("backends", "calibration", "verify", "int8", "memory", "host", "scenes")
+SCENES_ROUNDS = 3  # rounds of the scenes table, each the folder overlapped and one scene after another
 
 
 @dataclass
@@ -377,6 +380,10 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=BATCHES, help="batch sizes to time")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="ibhfn-run --jobs choices to time")
     parser.add_argument("--copies", type=int, default=4, help="copies of the scene in the --jobs folder")
+    parser.add_argument("--scenes-count", type=int, default=4, help="scenes in the scenes table's folder")
+    parser.add_argument(
+        "--scenes-side", type=int, default=None, help="the scenes table's scene side (default: --scene, at most 1024)"
+    )
     parser.add_argument(
         "--models",
         type=Path,
@@ -408,7 +415,7 @@ def main() -> None:
         models = args.models or work
         models.mkdir(parents=True, exist_ok=True)
         tables = set(args.tables)
-        onnx = build_models(args.checkpoint, models, work, console) if tables - {"host"} else {}  # host: none
+        onnx = build_models(args.checkpoint, models, work, console) if tables - {"host", "scenes"} else {}
         console.print(f"generating a {args.scene} x {args.scene} scene ...")
         scene = write_scene(work / "scene", "bench", height=args.scene, width=args.scene, seed=3)
         if "backends" in tables:
@@ -430,6 +437,32 @@ def main() -> None:
             console.print("timing the scene with the null engine and the I/O-only pass in turn ...")
             host_options = RunOptions(batch_size=max(batches))
             print_host(console, measure_host((scene.s1, scene.s2), work / "host", host_options), host_options)
+        if "scenes" in tables:
+            scenes_table(args, onnx.get("fp32") or fp32_model(args.checkpoint, models), work, console)
+
+
+def fp32_model(checkpoint: Path, models: Path) -> Path:
+    """The FP32 ONNX of the checkpoint in `models`, exported there when missing (the scenes table needs no other)."""
+    path = models / "model_fp32.onnx"
+    if not path.is_file():
+        export_onnx(checkpoint, path, precision="fp32")
+    return path
+
+
+def scenes_table(args: argparse.Namespace, fp32: Path, work: Path, console: Console) -> None:
+    """`--scenes-count` scenes of `--scenes-side` px in one process, overlapped and one after another, per engine."""
+    side = args.scenes_side or min(args.scene, 1024)
+    console.print(f"timing {args.scenes_count} scenes in one process, overlapped and one after another ...")
+    folder = work / "scenes"
+    for index in range(args.scenes_count):
+        write_scene(folder, f"scene{index}", height=side, width=side, seed=10 + index)
+    options = RunOptions(batch_size=max(args.batches))
+    figures = {}
+    with NullEngine(max_batch=options.batch_size) as null:
+        figures["null engine"] = measure_scenes(null, folder, work / "scenes_out", options, SCENES_ROUNDS)
+    with open_engine(fp32, device="auto") as engine:
+        figures["ONNX Runtime fp32"] = measure_scenes(engine, folder, work / "scenes_out", options, SCENES_ROUNDS)
+    print_scenes(console, figures, side, options)
 
 
 def backend_tables(args: argparse.Namespace, onnx: dict[str, Path], scene, work: Path, console: Console) -> None:

@@ -33,13 +33,35 @@ def scene(tmp_path_factory):
     return write_scene(tmp_path_factory.mktemp("scene"), "host", height=300, width=520, seed=2)
 
 
-def test_null_engine_returns_a_copy_of_its_optical_input(bench_modules):
-    null_engine, _ = bench_modules
+@pytest.fixture
+def batch():
     rng = np.random.default_rng(0)
-    sar, optical = rng.random((2, 2, 32, 32), dtype=np.float32), rng.random((2, 13, 32, 32), dtype=np.float32)
+    return rng.random((2, 2, 32, 32), dtype=np.float32), rng.random((2, 13, 32, 32), dtype=np.float32)
+
+
+def test_null_engine_returns_a_copy_of_its_optical_input(bench_modules, batch):
+    null_engine, _ = bench_modules
+    sar, optical = batch
     with null_engine.NullEngine() as engine:
         restored = engine.infer(sar, optical)
     assert np.array_equal(restored, optical) and not np.shares_memory(restored, optical)
+
+
+def test_null_engine_reuses_a_result_buffer_only_once_nothing_refers_to_it(bench_modules, batch):
+    null_engine, _ = bench_modules
+    sar, optical = batch
+    with null_engine.NullEngine() as engine:
+        first = engine.infer(sar, optical)
+        tile = first[1]  # a view of one tile, as the pipeline blends it: the buffer stays in use
+        addresses = {first.__array_interface__["data"][0]}
+        del first
+        second = engine.infer(sar, optical * 2)
+        assert not np.shares_memory(second, tile) and np.array_equal(tile, optical[1])
+        addresses.add(second.__array_interface__["data"][0])
+        assert len(addresses) == 2
+        del second, tile
+        third = engine.infer(sar, optical * 3)  # nothing refers to the earlier results: one of them is reused
+    assert np.array_equal(third, optical * 3) and third.__array_interface__["data"][0] in addresses
 
 
 def test_null_engine_scene_gives_back_the_input_and_io_only_writes_the_same_file(bench_modules, scene, tmp_path):
@@ -67,3 +89,22 @@ def test_host_table_reports_both_passes_and_their_ratio(bench_modules, scene, tm
     figures = host_pipeline.measure_host((scene.s1, scene.s2), tmp_path, RunOptions(batch_size=4), rounds=1)
     assert figures.scene_seconds > 0 and figures.io_seconds > 0 and figures.ratio > 0
     assert figures.stages["write"] > 0 and figures.stages["blend"] > 0
+
+
+def test_scenes_table_times_the_folder_overlapped_and_one_after_another(bench_modules, tmp_path):
+    null_engine, host_pipeline = bench_modules
+    for index in range(2):
+        write_scene(tmp_path / "scenes", f"s{index}", height=200, width=260, seed=index)
+    options = RunOptions(batch_size=4)
+    with null_engine.NullEngine() as engine:
+        figures = host_pipeline.measure_scenes(engine, tmp_path / "scenes", tmp_path / "out", options, rounds=1)
+    assert figures.scenes == 2 and figures.rounds == 1
+    assert figures.overlapped_seconds > 0 and figures.sequential_seconds > 0 and figures.ratio > 0
+    assert not (tmp_path / "out").exists()  # each round's outputs removed
+
+
+def test_host_table_reports_cpu_seconds_of_both_passes(bench_modules, scene, tmp_path):
+    _, host_pipeline = bench_modules
+    figures = host_pipeline.measure_host((scene.s1, scene.s2), tmp_path, RunOptions(batch_size=4), rounds=1)
+    assert figures.scene_cpu > 0 and figures.io_cpu > 0
+    assert figures.cpu_ratio == pytest.approx(figures.scene_cpu / figures.io_cpu)
