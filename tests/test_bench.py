@@ -86,6 +86,11 @@ def test_verification_is_timed_against_both_runs(bench_output):
     # the table rounds seconds to 0.01 and the ratio to 0.01: the ratio lies within what the rounding allows
     assert (verify - 0.005) / (run + 0.005) - 0.005 <= ratio <= (verify + 0.005) / (run - 0.005) + 0.005
     assert seconds["ibhfn-verify --scenes"] > 0 and ratio > 0
+    assert all(float(cells[1]) > 0 for cells in rows.values()), rows  # CPU seconds
+    # the table is the round whose ratio is the median of the rounds run in turn
+    caption = " ".join(bench_output.split("verify / ibhfn-run int8:")[1].split())  # rich wraps it at the table
+    rounds = [float(r) for r in caption.split("rounds in turn: ratios")[1].split(";")[0].split(",")]
+    assert len(rounds) == 3 and ratio == sorted(rounds)[1], rounds
 
 
 def test_int8_cpu_form_has_a_row_and_is_timed_against_fp32_in_turn(bench_output):
