@@ -30,9 +30,8 @@ class AbsDiffHistogram:
         """Count a (C, H, W) array of absolute differences (NaN must already be mapped to inf)."""
         n_bands, n_bins = self.band_counts.shape
         flat = abs_diff.reshape(n_bands, -1)
-        bins = self.bin_of(flat)
-        bins += np.arange(n_bands)[:, None] * n_bins
-        self.band_counts += np.bincount(bins.ravel(), minlength=n_bands * n_bins).reshape(n_bands, n_bins)
+        for band, values in enumerate(flat):  # a band at a time: the temporaries stay in the CPU's cache
+            self.band_counts[band] += np.bincount(self.bin_of(values), minlength=n_bins)
         if flat.shape[1]:
             self.band_max = np.maximum(self.band_max, flat.max(axis=1))
 

@@ -156,12 +156,13 @@ def _open_matching(stack: ExitStack, path: Path | None, grid, bands: int):
 
 def _read_s2(dataset, window: Window, preprocessing: Preprocessing, empty: np.ndarray, s2_offset: int) -> np.ndarray:
     """A window of an S2 DN file as reflectance, through the engine's preprocessing (clip included)."""
-    optical = preprocessing.optical(dataset.read(window=window), offset=s2_offset)
-    return _blank(preprocessing.reflectance(optical), empty)
+    optical = preprocessing.optical(dataset.read(window=window), offset=s2_offset, in_place=True)
+    return _blank(preprocessing.reflectance(optical, in_place=True), empty)
 
 
 def _blank(values: np.ndarray, empty: np.ndarray) -> np.ndarray:
-    """float32 copy of (C, h, w) with the empty pixels set to 0."""
-    values = np.array(values, dtype=np.float32)
-    values[:, empty] = 0.0
+    """(C, h, w) as float32 with the empty pixels set to 0, in place (each caller passes an array just read)."""
+    values = np.asarray(values, dtype=np.float32)
+    if empty.any():
+        values[:, empty] = 0.0
     return values

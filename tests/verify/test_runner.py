@@ -122,6 +122,24 @@ def test_scene_mode_reads_a_baseline_04_product_through_its_offset(perturbed_onn
     assert declared.summary.overall == plain.summary.overall
 
 
+def test_scene_mode_counts_pixels_without_data_as_agreement(perturbed_onnx, fp32_onnx, scene_folder, tmp_path):
+    for path in scene_folder.iterdir():  # the same scene with its first 64 x 64 window outside the S2 swath
+        with rasterio.open(path) as source:
+            values, profile = source.read(), source.profile
+        if path.stem.endswith("_s2"):
+            values[:, :64, :64] = 0
+            values[:, 64:, :32] = 0  # and half the window below it
+        with rasterio.open(tmp_path / path.name, "w", **profile) as copy:
+            copy.write(values)
+    with open_engine_pair(perturbed_onnx, fp32_onnx) as pair:
+        result = verify_scenes(pair, tmp_path, options=RunOptions(tile_size=64, overlap=16, batch_size=2), window=64)
+    samples = {s.sample_id: s.comparison for s in result.summary.samples}
+    empty, half, full = samples["scene@0,0"], samples["scene@64,0"], samples["scene@0,64"]
+    assert empty.difference.max_abs == 0 and empty.sam == 0 and empty.bands[5].psnr == np.inf
+    assert empty.quality is not None and empty.quality.engine.mae == 0  # the truth is blanked there too
+    assert 0 < half.bands[5].mean_abs < full.bands[5].mean_abs  # half its pixels agree by definition
+
+
 def test_verifier_modules_import_without_torch():
     code = (
         "import sys, ibhfn.verify.cli, ibhfn.verify.runner, ibhfn.verify.engine_pair; "
