@@ -1,8 +1,8 @@
 """Many scenes in one run: the output folder held for the batch, each paired scene restored in turn
 (`pipeline.run_scene`), a scene that fails recorded without stopping the others, and the batch's summary.
 
-Scenes overlap by one step (`overlapped_scenes`): the next scene is opened, and its first blocks read,
-while the last blocks of the one before are blended and written, so the engine does not wait for either.
+Scenes overlap (`overlapped_scenes`): the next scene is opened and goes through the engine while the
+last blocks of the one before are blended and written, so the engine does not wait for them.
 """
 
 from __future__ import annotations
@@ -138,11 +138,12 @@ def overlapped_scenes(
     resume: bool,
     progress: Progress,
 ) -> list[SceneResult]:
-    """Restore `pairs` in order, each as `run_pair` does, the next one opened before the one before finishes.
+    """Restore `pairs` in order, each as `run_pair` does, each one's engine step before the one before finishes.
 
-    At most two scenes are in flight: one whose tiles have all been through the engine, finishing, and the
-    next, open and reading. Results come (and go to `progress`) in the order of `pairs`. An error other than
-    a scene's own (Ctrl-C, a bug) abandons both, their temporary files removed, and is raised.
+    At most two scenes are in flight: one whose tiles have all been through the engine, its last blocks
+    being written, and the next, open and going through the engine. Results come (and go to `progress`) in
+    the order of `pairs`. An error other than a scene's own (Ctrl-C, a bug) abandons both, their temporary
+    files removed, and is raised.
     """
     results: list[SceneResult] = []
 
@@ -156,16 +157,16 @@ def overlapped_scenes(
         with rasterio.Env():  # the scenes' GDAL options: overlapping scenes cannot each hold an env of their own
             for pair in pairs:
                 current = _pair_steps(engine, pair, out_dir, options, resume=resume, progress=progress, batch_env=True)
-                opened = current.step()  # open: its first blocks are read while the scene before finishes
+                ended = current.step()  # open, its first blocks being read
+                if ended is None:
+                    ended = current.step()  # every tile through the engine, while the scene before is written
                 if finishing is not None:
-                    finished(finishing.finish())
+                    finished(finishing.finish())  # its last blocks written meanwhile: closed, renamed, recorded
                     finishing = None
-                if opened is None:
-                    opened = current.step()  # every tile through the engine
-                if opened is None:
+                if ended is None:
                     finishing, current = current, None
                 else:
-                    finished(opened)
+                    finished(ended)  # skipped, or failed
             if finishing is not None:
                 finished(finishing.finish())
                 finishing = None

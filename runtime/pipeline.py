@@ -11,8 +11,8 @@ Every stage has a thread of its own so that on a many-core host, where the engin
 the host sets the pace, the scene takes about as long as its slowest stage. The inputs are hashed
 for that record in a thread of their own while the scene runs (first, when `--resume` has a
 record to compare with). Memory follows the block width, not the scene: GDAL's block cache is
-capped too. `scene_steps` runs a scene in three steps (open, engine, finish), so that a batch can open
-the next scene while the last blocks of one are written (`batch.overlapped_scenes`).
+capped too. `scene_steps` runs a scene in three steps (open, engine, finish), so that a batch can run
+the next scene's engine while the last blocks of one are written (`batch.overlapped_scenes`).
 """
 
 from __future__ import annotations

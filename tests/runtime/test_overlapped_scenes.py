@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +90,7 @@ def test_a_scene_whose_first_block_cannot_be_read_fails_alone_and_the_one_before
         if path.is_file():
             (folder / path.name).write_bytes(path.read_bytes())
     damaged = folder / "b_s2.tif"
-    with rasterio.open(damaged) as dataset:  # its first block, read first, while scene a finishes
+    with rasterio.open(damaged) as dataset:  # its first block, read first, while scene a is being written
         offset = int(dataset.get_tag_item("BLOCK_OFFSET_0_0", "TIFF", bidx=1))
         size = int(dataset.get_tag_item("BLOCK_SIZE_0_0", "TIFF", bidx=1))
     with open(damaged, "r+b") as handle:
@@ -131,3 +132,24 @@ def test_ctrl_c_while_two_scenes_are_in_flight_removes_both_and_keeps_those_befo
         assert not (out / f"{name}.tif").exists() and not record_path(out / f"{name}.tif").exists()
     assert partials(out) == []
     assert threading.active_count() == threads  # every scene's threads stopped
+
+
+def test_memory_does_not_grow_with_the_number_of_scenes(tmp_path, engine, scenes):
+    peaks = []
+    for count in (2, 6):
+        folder = tmp_path / f"in{count}"
+        folder.mkdir()
+        for index in range(count):  # copies of scene a
+            for sensor in ("s1", "s2"):
+                os.link(scenes / f"a_{sensor}.tif", folder / f"copy{index}_{sensor}.tif")
+        tracemalloc.start()
+        try:
+            summary = run_batch(engine, pair_folder(folder), tmp_path / f"out{count}", OPTIONS)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+        assert summary.count("done") == count
+    scene_bytes = 15 * 320 * 352 * 4  # one scene's S1 and S2 as float32: 6.8 MB
+    block_bytes = 15 * 128 * 256 * 4  # one block's: 2 MB
+    # at most two scenes in flight, whatever their number; the threads' timing moves the peak by a few blocks
+    assert peaks[1] < peaks[0] + 3 * block_bytes and peaks[1] < peaks[0] + scene_bytes, peaks
