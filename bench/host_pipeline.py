@@ -17,6 +17,7 @@ import resource
 import shutil
 import statistics
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -30,7 +31,7 @@ from rich.table import Table
 from ibhfn.atomic import atomic_path
 from ibhfn.runtime.batch import run_batch, run_pair
 from ibhfn.runtime.block_reader import read_block
-from ibhfn.runtime.engine import Engine
+from ibhfn.runtime.engine import Batch, Engine
 from ibhfn.runtime.pairing import pair_folder
 from ibhfn.runtime.pipeline import GDAL_CACHE_BYTES, run_scene, scene_blocks
 from ibhfn.runtime.producer_thread import ProducerThread
@@ -157,12 +158,41 @@ class ScenesFigures:
     ratio: float  # median of the rounds' sequential / overlapped
     scenes: int
     rounds: int
+    overlapped_idle: float = 0.0  # median seconds the engine waits between scenes: its last batch to the next's first
+    sequential_idle: float = 0.0
+
+
+class EngineIdle:
+    """Times when each scene's first and last batch came back from `engine`, by wrapping its `infer_batches`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.marks: list[tuple[float, float]] = []  # (first, last) per scene, in order
+        infer_batches = engine.infer_batches
+
+        def timed(batches: Iterable[Batch]) -> Iterator[np.ndarray]:
+            first = None
+            for restored in infer_batches(batches):
+                now = time.perf_counter()
+                if first is None:  # a scene's first batch: a new scene
+                    first = now
+                    self.marks.append((now, now))
+                self.marks[-1] = (first, now)
+                yield restored
+
+        engine.infer_batches = timed
+
+    def gaps(self) -> list[float]:
+        """Seconds from each scene's last batch to the next scene's first, since the last call; then forgets them."""
+        gaps = [after[0] - before[1] for before, after in zip(self.marks, self.marks[1:])]
+        self.marks = []
+        return gaps
 
 
 def measure_scenes(engine: Engine, folder: Path, out: Path, options: RunOptions, rounds: int) -> ScenesFigures:
     """The folder's scenes through `run_batch` and through `run_pair` one after another, in turn (which goes
     first alternates), round after round after a warm-up."""
     pairing = pair_folder(folder)
+    idle = EngineIdle(engine)
 
     def overlapped() -> list[SceneResult]:
         return run_batch(engine, pairing, out / "overlapped", options).results
@@ -174,6 +204,7 @@ def measure_scenes(engine: Engine, folder: Path, out: Path, options: RunOptions,
         ]
 
     seconds: dict[str, list[float]] = {"overlapped": [], "sequential": []}
+    gaps: dict[str, list[float]] = {"overlapped": [], "sequential": []}
     for index in range(rounds + 1):
         passes = [("overlapped", overlapped), ("sequential", one_after_another)]
         for name, run in passes[:: 1 if index % 2 else -1]:
@@ -183,8 +214,10 @@ def measure_scenes(engine: Engine, folder: Path, out: Path, options: RunOptions,
             failed = [result.message for result in results if result.status != "done"]
             if failed:
                 raise SystemExit(f"scenes table: {failed[0]}")
+            between = idle.gaps()
             if index:  # the first round warms the page cache, the allocator and the engine
                 seconds[name].append(taken)
+                gaps[name] += between
         shutil.rmtree(out)
     ratios = [one / both for one, both in zip(seconds["sequential"], seconds["overlapped"])]
     return ScenesFigures(
@@ -193,6 +226,7 @@ def measure_scenes(engine: Engine, folder: Path, out: Path, options: RunOptions,
         statistics.median(ratios),
         len(pairing.pairs),
         rounds,
+        *(statistics.median(gaps[name] or [0.0]) for name in ("overlapped", "sequential")),
     )
 
 
@@ -203,10 +237,15 @@ def print_scenes(console: Console, figures: dict[str, ScenesFigures], side: int,
         title=f"{some.scenes} scenes of {side} x {side} in one process: overlapped against one after another "
         f"({options.compress} {options.output_dtype}, batch {options.batch_size}, medians of {some.rounds} rounds)"
     )
-    for column in ("engine", "overlapped s", "one after another s", "one after another / overlapped"):
+    columns = ("engine", "overlapped s", "one after another s", "one after another / overlapped")
+    for column in (*columns, "engine idle between scenes, ms: overlapped / one after another"):
         table.add_column(column, justify="left" if column == "engine" else "right")
     for name, scenes in figures.items():
         table.add_row(
-            name, f"{scenes.overlapped_seconds:.3f}", f"{scenes.sequential_seconds:.3f}", f"{scenes.ratio:.3f} x"
+            name,
+            f"{scenes.overlapped_seconds:.3f}",
+            f"{scenes.sequential_seconds:.3f}",
+            f"{scenes.ratio:.3f} x",
+            f"{scenes.overlapped_idle * 1e3:.0f} / {scenes.sequential_idle * 1e3:.0f}",
         )
     console.print(table)

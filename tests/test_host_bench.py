@@ -100,6 +100,9 @@ def test_scenes_table_times_the_folder_overlapped_and_one_after_another(bench_mo
         figures = host_pipeline.measure_scenes(engine, tmp_path / "scenes", tmp_path / "out", options, rounds=1)
     assert figures.scenes == 2 and figures.rounds == 1
     assert figures.overlapped_seconds > 0 and figures.sequential_seconds > 0 and figures.ratio > 0
+    # the engine's wait between the two scenes, timed around its batches: positive, shorter than the run
+    assert 0 < figures.overlapped_idle < figures.overlapped_seconds
+    assert 0 < figures.sequential_idle < figures.sequential_seconds
     assert not (tmp_path / "out").exists()  # each round's outputs removed
 
 
