@@ -158,31 +158,37 @@ class ScenesFigures:
     ratio: float  # median of the rounds' sequential / overlapped
     scenes: int
     rounds: int
-    overlapped_idle: float = 0.0  # median seconds the engine waits between scenes: its last batch to the next's first
+    overlapped_idle: float = 0.0  # median seconds the engine waits between scenes: last result to next first batch
     sequential_idle: float = 0.0
 
 
 class EngineIdle:
-    """Times when each scene's first and last batch came back from `engine`, by wrapping its `infer_batches`."""
+    """When `engine` was handed each scene's first batch and gave back its last, by wrapping its `infer_batches`."""
 
     def __init__(self, engine: Engine) -> None:
-        self.marks: list[tuple[float, float]] = []  # (first, last) per scene, in order
+        self.marks: list[tuple[float, float]] = []  # (first batch handed, last result back) per scene, in order
         infer_batches = engine.infer_batches
 
         def timed(batches: Iterable[Batch]) -> Iterator[np.ndarray]:
-            first = None
-            for restored in infer_batches(batches):
-                now = time.perf_counter()
-                if first is None:  # a scene's first batch: a new scene
-                    first = now
-                    self.marks.append((now, now))
-                self.marks[-1] = (first, now)
+            handed: list[float] = []
+
+            def watched() -> Iterator[Batch]:
+                for batch in batches:
+                    if not handed:
+                        handed.append(time.perf_counter())
+                    yield batch
+
+            last = None
+            for restored in infer_batches(watched()):
+                last = time.perf_counter()
                 yield restored
+            if handed and last is not None:
+                self.marks.append((handed[0], last))
 
         engine.infer_batches = timed
 
     def gaps(self) -> list[float]:
-        """Seconds from each scene's last batch to the next scene's first, since the last call; then forgets them."""
+        """Seconds from each scene's last result to the next scene's first batch, since the last call; forgets them."""
         gaps = [after[0] - before[1] for before, after in zip(self.marks, self.marks[1:])]
         self.marks = []
         return gaps
