@@ -98,7 +98,8 @@ def measure_round(engine: Path, reference: Path, scene_dir: Path, work: Path) ->
         str(scene_dir),
         "--quiet",
     )
-    return VerifyFigures(*runs, verify)
+    engine_run, reference_run = runs
+    return VerifyFigures(engine_run, reference_run, verify)
 
 
 def print_verify(console: Console, names: tuple[str, str], measured: VerifyRounds) -> None:
