@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The one recorded command that makes the bundled model (`make bundled-model`): a synthetic
-# SEN12MS-CR tree from the generator fitted to real data, plus the real cloudy / clear pairs of two
-# scenes of ../shared (no S1: read with the constant-S1 convention) and the real cloud-free patches
-# of the SEN12MS-CR-TS scene (pass-through samples); a share of all samples gets the constant S1, so
-# the networks learn to restore from optics alone where SAR says nothing; IB-HFN edge (with its SAR
-# skips) and the DSen2-CR
-# small baseline trained on that mix with the same budget on the CPU, side by side, one torch
-# thread each; both scored on the synthetic test split and on the real scenes they never saw; the
-# IB-HFN checkpoint copied into ibhfn/pretrained/ with its FP32 ONNX. Deterministic by the seeds
-# below. A rerun starts the runs afresh; the data tree is kept once complete.
+# SEN12MS-CR tree from the generator fitted to real data, plus the real cloud-free patches of the
+# SEN12MS-CR-TS scene ROIs2017/146 (pass-through samples); a share of all samples gets the constant
+# S1, so the networks learn to restore from optics alone where SAR says nothing; IB-HFN edge (with
+# its SAR skips) and the DSen2-CR small baseline trained on that mix with the same budget on the
+# CPU, side by side, one torch thread each. The real cloudy / clear pairs of ../shared (6 scenes, no
+# S1: read with the constant-S1 convention) of TRAIN_SCENES are trained on too (two scenes by
+# default; TRAIN_SCENES= trains on none, so that ROIs1970_fall/136, the one scene with real thick
+# cloud, is measured rather than learnt). Both networks are scored on the synthetic test split and on
+# every real scene they never saw; the IB-HFN checkpoint is copied into ibhfn/pretrained/ with its
+# FP32 ONNX. Deterministic by the seeds below. A rerun starts the runs afresh; the data tree is kept
+# once complete.
 set -euo pipefail
 
 OUT=${OUT:-runs/bundled}
@@ -23,9 +25,10 @@ CLEAR="$SHARED/sen12mscr_ts_real/cloud_free_patches"
 CLEAR_INPUT=${CLEAR_INPUT:-0.1}
 CLEAR_REPEAT=${CLEAR_REPEAT:-1}
 S1_DROPOUT=${S1_DROPOUT:-0.25}
-# Split by scene: these two are trained on, every other real scene stays unseen for the scores.
-TRAIN_SCENES=${TRAIN_SCENES:-"ROIs1970_fall/136 ROIs1868_summer/135"}
-UNSEEN_SCENES=${UNSEEN_SCENES:-"ROIs1158_spring/26 ROIs1868_summer/100 ROIs1868_summer/101 ROIs2017_winter/102"}
+# Split by scene: real pairs of TRAIN_SCENES are trained on, the others are scored (set but empty: none).
+TRAIN_SCENES=${TRAIN_SCENES-"ROIs1970_fall/136 ROIs1868_summer/135"}
+ALL_SCENES="ROIs1158_spring/26 ROIs1868_summer/100 ROIs1868_summer/101 ROIs1868_summer/135 ROIs1970_fall/136 ROIs2017_winter/102"
+UNSEEN_SCENES=$(for scene in $ALL_SCENES; do [[ " $TRAIN_SCENES " == *" $scene "* ]] || printf '%s ' "$scene"; done)
 
 for folder in "$PAIRS" "$CLEAR"; do
     [ -d "$folder" ] || { echo "$folder: the real data are needed (../shared beside the checkout, or SHARED=...)" >&2; exit 2; }
@@ -50,15 +53,15 @@ evaluate() {  # evaluate ARCH NAME ibhfn-eval-options...: JSON and table of one 
 }
 
 train() {
-    local arch=$1 network=()
+    local arch=$1 network=() pairs=()
     [ "$arch" = ibhfn ] && network=(--sar-skips)
-    rm -rf "$OUT/$arch"
     # shellcheck disable=SC2046
+    [ -n "$TRAIN_SCENES" ] && pairs=(--real-pairs "$PAIRS" $(scene_options real-scene "$TRAIN_SCENES") --real-repeat 4)
+    rm -rf "$OUT/$arch"
     "$BIN/ibhfn-train" --data "$DATA" --arch "$arch" --out "$OUT/$arch" --epochs 1000 \
         --max-steps "$STEPS" --batch-size 8 --crop 64 --lr 1e-3 --warmup-steps 50 \
         --l1-warmup-steps 100 --ramp-steps 200 --kl-warmup-steps 400 --clear-input "$CLEAR_INPUT" \
-        --real-pairs "$PAIRS" $(scene_options real-scene "$TRAIN_SCENES") --real-repeat 4 \
-        --real-clear "$CLEAR" --real-clear-repeat "$CLEAR_REPEAT" --s1-dropout "$S1_DROPOUT" "${network[@]}" \
+        "${pairs[@]}" --real-clear "$CLEAR" --real-clear-repeat "$CLEAR_REPEAT" --s1-dropout "$S1_DROPOUT" "${network[@]}" \
         --val-samples 8 --seed 0 --threads "$THREADS" --device cpu --quiet > "$OUT/$arch.train.txt"
     evaluate "$arch" synthetic_test --data "$DATA" --split test
     # shellcheck disable=SC2046
