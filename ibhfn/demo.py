@@ -120,8 +120,8 @@ def cloudy_input_quality(s2: Path, target: Path, window: int) -> tuple[float, fl
     return mean_psnr, mean_sam
 
 
-def run_demo(paths: DemoPaths, size: int) -> None:
-    """Every step of the pipeline, then the summary."""
+def run_demo(paths: DemoPaths, size: int, checkpoint: Path = BUNDLED_CHECKPOINT) -> None:
+    """Every step of the pipeline on `checkpoint` (the bundled model unless given), then the summary."""
     root = paths.root
     tool(
         "ibhfn-synth",
@@ -138,7 +138,7 @@ def run_demo(paths: DemoPaths, size: int) -> None:
         "--s1-resolution",
         20,
     )
-    tool("ibhfn-export", "onnx", "--out", paths.fp32)
+    tool("ibhfn-export", "onnx", "--checkpoint", checkpoint, "--out", paths.fp32)
     tool("ibhfn-synth", "tree", paths.tree, "--seed", 5, "--train", 6, "--val", 2, "--test", 0, "--patches", 6)
     tool(
         "ibhfn-calibrate",
@@ -160,7 +160,7 @@ def run_demo(paths: DemoPaths, size: int) -> None:
         "--engine",
         paths.fp32,
         "--reference",
-        BUNDLED_CHECKPOINT,
+        checkpoint,
         "--data",
         paths.tree,
         "--split",
@@ -234,9 +234,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("demo_out"), help="folder for everything (default demo_out)")
     parser.add_argument("--size", type=int, default=2048, help="side of the generated scene in pixels")
+    parser.add_argument(
+        "--checkpoint", type=Path, default=BUNDLED_CHECKPOINT, help="the model to run (default: the bundled one)"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
-    run_demo(DemoPaths(args.out), args.size)
+    run_demo(DemoPaths(args.out), args.size, args.checkpoint)
     print(f"demo finished in {time.perf_counter() - started:.0f} s")
 
 

@@ -8,9 +8,9 @@
 # S1: read with the constant-S1 convention) of TRAIN_SCENES are trained on too (two scenes by
 # default; TRAIN_SCENES= trains on none, so that ROIs1970_fall/136, the one scene with real thick
 # cloud, is measured rather than learnt). Both networks are scored on the synthetic test split and on
-# every real scene they never saw; the IB-HFN checkpoint is copied into ibhfn/pretrained/ with its
-# FP32 ONNX. Deterministic by the seeds below. A rerun starts the runs afresh; the data tree is kept
-# once complete.
+# every real scene they never saw; the IB-HFN checkpoint, if the demo passes on it (INT8 parity
+# included), is copied into ibhfn/pretrained/ with its FP32 ONNX. Deterministic by the seeds below.
+# A rerun starts the runs afresh; the data tree is kept once complete.
 set -euo pipefail
 
 OUT=${OUT:-runs/bundled}
@@ -82,6 +82,15 @@ failed=0
 wait "$ibhfn" || failed=1
 wait "$dsen2cr" || failed=1
 [ "$failed" -eq 0 ] || { echo "training failed: see $OUT/*.train.txt and $OUT/*.eval_*.txt" >&2; exit 1; }
+
+# The candidate replaces the bundled model only if the demo passes on it, INT8 parity included, at the
+# demo's scene size and at the tests' (tests/test_demo.py).
+for size in 2048 384; do
+    rm -rf "$OUT/demo_$size"
+    "$BIN/python" -m ibhfn.demo --out "$OUT/demo_$size" --size "$size" --checkpoint "$OUT/ibhfn/best.pt" \
+        > "$OUT/demo_$size.txt" 2>&1 \
+        || { echo "$OUT/ibhfn/best.pt fails the demo at $size px (see $OUT/demo_$size.txt); not copied" >&2; exit 1; }
+done
 
 cp "$OUT/ibhfn/best.pt" "$PRETRAINED.pt"
 "$BIN/ibhfn-export" onnx --checkpoint "$PRETRAINED.pt" --out "$PRETRAINED.onnx"

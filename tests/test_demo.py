@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 import rasterio
 
+from ibhfn.bundled import BUNDLED_CHECKPOINT
 from ibhfn.demo import DemoPaths, run_demo
 
 pytestmark = pytest.mark.slow
@@ -15,13 +17,16 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """The demo run over a 384 x 384 scene; its paths and what it printed."""
-    paths = DemoPaths(tmp_path_factory.mktemp("demo") / "out")
+    """The demo run over a 384 x 384 scene, on a copy of the bundled model given by path (as the bundled-model
+    command checks a candidate); its paths and what it printed."""
+    root = tmp_path_factory.mktemp("demo")
+    checkpoint = shutil.copyfile(BUNDLED_CHECKPOINT, root / "candidate.pt")
+    paths = DemoPaths(root / "out")
     capture = pytest.MonkeyPatch()
     printed: list[str] = []
     capture.setattr("builtins.print", lambda *args, **_: printed.append(" ".join(map(str, args))))
     try:
-        run_demo(paths, 384)
+        run_demo(paths, 384, checkpoint)
     finally:
         capture.undo()
     return paths, "\n".join(printed)
@@ -42,6 +47,14 @@ def test_both_precisions_restore_the_scene_on_its_grid(demo):
             # The fitted generator's shadows and haze are harder than its old clouds: the bundled model
             # removes about 40 % of the cloudy input's error on this scene (docs/ablations.md).
             assert np.abs(restored.read().astype(float) - target).mean() < 0.65 * cloudy_error
+
+
+def test_the_model_given_is_the_one_exported_and_verified(demo):
+    paths, _ = demo
+    candidate = str(paths.root.parent / "candidate.pt")
+    assert json.loads(paths.fp32.with_name("model.onnx.json").read_text())["source"] == candidate
+    report = json.loads((paths.report("fp32") / "verify_report.json").read_text())
+    assert report["meta"]["reference"]["path"] == candidate
 
 
 def test_reports_and_quicklook_are_written(demo):
