@@ -5,12 +5,12 @@
 # S1, so the networks learn to restore from optics alone where SAR says nothing; IB-HFN edge (with
 # its SAR skips) and the DSen2-CR small baseline trained on that mix with the same budget on the
 # CPU, side by side, one torch thread each. The real cloudy / clear pairs of ../shared (6 scenes, no
-# S1: read with the constant-S1 convention) of TRAIN_SCENES are trained on too (two scenes by
-# default; TRAIN_SCENES= trains on none, so that ROIs1970_fall/136, the one scene with real thick
-# cloud, is measured rather than learnt). Both networks are scored on the synthetic test split and on
-# every real scene they never saw; the IB-HFN checkpoint, if the demo passes on it (INT8 parity
-# included), is copied into ibhfn/pretrained/ with its FP32 ONNX. Deterministic by the seeds below.
-# A rerun starts the runs afresh; the data tree is kept once complete.
+# S1: read with the constant-S1 convention) are trained on only where TRAIN_SCENES names scenes
+# (none by default: ROIs1970_fall/136, the one scene with real thick cloud, is measured, not
+# learnt). Both networks are scored on the synthetic test split and on every real scene they never
+# saw; the IB-HFN checkpoint, if the demo passes on it (INT8 parity included), is copied into
+# ibhfn/pretrained/ with its FP32 ONNX. Deterministic by the seeds below. A rerun starts the runs
+# afresh; the data tree is kept once complete.
 set -euo pipefail
 
 OUT=${OUT:-runs/bundled}
@@ -25,8 +25,8 @@ CLEAR="$SHARED/sen12mscr_ts_real/cloud_free_patches"
 CLEAR_INPUT=${CLEAR_INPUT:-0.1}
 CLEAR_REPEAT=${CLEAR_REPEAT:-1}
 S1_DROPOUT=${S1_DROPOUT:-0.25}
-# Split by scene: real pairs of TRAIN_SCENES are trained on, the others are scored (set but empty: none).
-TRAIN_SCENES=${TRAIN_SCENES-"ROIs1970_fall/136 ROIs1868_summer/135"}
+# Split by scene: real pairs of TRAIN_SCENES (none by default) are trained on, the others are scored.
+TRAIN_SCENES=${TRAIN_SCENES:-}
 ALL_SCENES="ROIs1158_spring/26 ROIs1868_summer/100 ROIs1868_summer/101 ROIs1868_summer/135 ROIs1970_fall/136 ROIs2017_winter/102"
 UNSEEN_SCENES=$(for scene in $ALL_SCENES; do [[ " $TRAIN_SCENES " == *" $scene "* ]] || printf '%s ' "$scene"; done)
 
