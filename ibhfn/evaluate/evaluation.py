@@ -85,12 +85,13 @@ class EvaluationReport:
     def by_surface(self) -> dict[str, GroupResult]:
         """The means of pairs whose target shows the input's surface and of those with new snow in the target,
         when any has (empty otherwise: a split without them gets no extra rows)."""
-        if all(s.surface == SAME_SURFACE for s in self.scores):
+        present = {s.surface for s in self.scores}
+        if present <= {SAME_SURFACE}:
             return {}
-        return group_by(self.scores, "surface", (SAME_SURFACE, SNOW_IN_TARGET))
+        return group_by(self.scores, "surface", [g for g in (SAME_SURFACE, SNOW_IN_TARGET) if g in present])
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready results: overall, per ROI-season, per coverage bucket, and every image."""
+        """JSON-ready results: overall, per ROI-season, per coverage bucket, per surface, and every image."""
         return {
             "model": self.model_name,
             "baseline": IDENTITY,
