@@ -151,8 +151,18 @@ def overlapped_scenes(
         progress.scene_finished(result)
         results.append(result)
 
+    def alone(pair: ScenePair) -> SceneResult:
+        """The scene run again on its own: it failed after the one before it failed while both were in flight,
+        which may have held what it needed (a full disk)."""
+        return _pair_steps(engine, pair, out_dir, options, resume=resume, progress=progress, batch_env=True).finish()
+
+    def finish(scene: _PairSteps, after_failure: bool) -> SceneResult:
+        result = scene.finish()
+        return alone(scene.pair) if after_failure and result.status == "failed" else result
+
     finishing: _PairSteps | None = None  # the scene before, its last blocks still being written
     current: _PairSteps | None = None
+    finishing_after_failure = False
     try:
         with rasterio.Env():  # the scenes' GDAL options: overlapping scenes cannot each hold an env of their own
             for pair in pairs:
@@ -160,15 +170,18 @@ def overlapped_scenes(
                 ended = current.step()  # open, its first blocks being read
                 if ended is None:
                     ended = current.step()  # every tile through the engine, while the scene before is written
+                after_failure = False
                 if finishing is not None:
-                    finished(finishing.finish())  # its last blocks written meanwhile: closed, renamed, recorded
+                    before = finish(finishing, finishing_after_failure)  # closed, renamed, recorded
+                    finished(before)
                     finishing = None
+                    after_failure = before.status == "failed"
                 if ended is None:
-                    finishing, current = current, None
+                    finishing, finishing_after_failure, current = current, after_failure, None
                 else:
-                    finished(ended)  # skipped, or failed
+                    finished(alone(pair) if after_failure and ended.status == "failed" else ended)
             if finishing is not None:
-                finished(finishing.finish())
+                finished(finish(finishing, finishing_after_failure))
                 finishing = None
     finally:  # interrupted: both scenes' threads stopped and temporary files removed, the later one first
         for scene in (current, finishing):
@@ -192,7 +205,7 @@ def _pair_steps(
     steps = scene_steps(
         engine, pair.s1, pair.s2, output, options, name=pair.name, resume=resume, progress=progress, batch_env=batch_env
     )
-    return _PairSteps(pair.name, output, steps)
+    return _PairSteps(pair.name, output, steps, pair)
 
 
 @dataclass
@@ -202,6 +215,7 @@ class _PairSteps:
     name: str
     output: Path
     steps: SceneSteps
+    pair: ScenePair
 
     def step(self) -> SceneResult | None:
         """Run the scene's next step; its result once it has ended, else None."""
