@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +57,14 @@ def one_torch_thread():
 def without_torch():
     """`run_without_torch`: a Jetson image, which has no torch."""
     return run_without_torch
+
+
+REAL_PAIRS = Path(__file__).parents[1].parent / "shared" / "data" / "sen12mscr_real_pairs"
+
+
+@pytest.fixture(scope="session")
+def real_pairs() -> Path:
+    """The 37 real cloudy / clear pairs (6 scenes, no S1) in ../shared, or a skip when ../shared is absent."""
+    if not REAL_PAIRS.is_dir():
+        pytest.skip(f"the real pairs are not at {REAL_PAIRS} (../shared beside the checkout)")
+    return REAL_PAIRS

@@ -6,16 +6,11 @@ import runpy
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).parents[1]
-REAL_PAIRS = ROOT.parent / "shared" / "data" / "sen12mscr_real_pairs"
 
 
-def test_only_the_thick_cloud_scene_has_its_input_error_in_its_clouds(monkeypatch, capsys):
-    if not REAL_PAIRS.is_dir():
-        pytest.skip(f"the real pairs are not at {REAL_PAIRS} (../shared beside the checkout)")
-    monkeypatch.setattr(sys, "argv", ["real_pairs_cloud_share.py", str(REAL_PAIRS)])
+def test_only_the_thick_cloud_scene_has_its_input_error_in_its_clouds(real_pairs, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["real_pairs_cloud_share.py", str(real_pairs)])
     runpy.run_path(str(ROOT / "scripts" / "real_pairs_cloud_share.py"), run_name="__main__")
     rows = {line.split("|")[1].strip(): line.split("|")[2:-1] for line in capsys.readouterr().out.splitlines()[2:]}
     assert len(rows) == 6

@@ -201,13 +201,14 @@ def evaluate(
                 )
         sar = torch.from_numpy(np.stack([s.sar for s in batch])).to(device)
         optical = torch.from_numpy(np.stack([s.optical for s in batch])).to(device)
-        target = np.stack([s.target for s in batch])
-        pred = restore(model, sar, optical).cpu().numpy()
-        cloudy = optical.cpu().numpy()
-        for sample, m, i in zip(
-            batch, score_images(pred, target, preprocessing), score_images(cloudy, target, preprocessing)
-        ):
-            report.scores.append(_image_score(sample, m, i, preprocessing))
+        # each converted to reflectance once: scored, and compared for new snow (cloudy against target)
+        target = to_reflectance(np.stack([s.target for s in batch]), preprocessing, clip=False)
+        pred = to_reflectance(restore(model, sar, optical).cpu().numpy(), preprocessing, clip=True)
+        cloudy = to_reflectance(optical.cpu().numpy(), preprocessing, clip=False)
+        for sample, p, c, t in zip(batch, pred, cloudy, target):
+            identity = compute_metrics(np.clip(c, 0.0, 1.0), t)
+            new_snow = new_snow_share(c, t, sample.cloud_mask)
+            report.scores.append(_image_score(sample, compute_metrics(p, t), identity, new_snow))
         done += len(batch)
         if progress is not None:
             progress(done, count)
@@ -264,14 +265,9 @@ def describe(model: nn.Module) -> str:
     return f"{config.get('arch', type(model).__name__)} {config.get('preset', '')}".strip()
 
 
-def _image_score(sample: Sample, model: MetricSet, identity: MetricSet, preprocessing: str) -> ImageScore:
+def _image_score(sample: Sample, model: MetricSet, identity: MetricSet, new_snow: float) -> ImageScore:
     """An ImageScore from a reader Sample, with the share of new snow its target shows."""
     coverage = sample.coverage
-    new_snow = new_snow_share(
-        to_reflectance(sample.optical, preprocessing, clip=False),
-        to_reflectance(sample.target, preprocessing, clip=False),
-        sample.cloud_mask,
-    )
     return ImageScore(
         scene=sample.scene,
         patch=int(sample.patch),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -17,8 +15,6 @@ from ibhfn.data.surface_change import (
     surface_group,
 )
 from ibhfn.preprocessing import get_preprocessing
-
-REAL_PAIRS = Path(__file__).parents[2].parent / "shared" / "data" / "sen12mscr_real_pairs"
 
 
 def ground(size: int = 8) -> np.ndarray:
@@ -55,11 +51,9 @@ def test_snow_hidden_under_cloud_in_the_input_is_cloud_removal_not_a_change():
     assert new_snow_share(snow(), snow(), None) == 0.0  # snow on both dates
 
 
-def test_of_the_real_pairs_only_the_snowed_over_scene_is_flagged():
-    if not REAL_PAIRS.is_dir():
-        pytest.skip(f"the real pairs are not at {REAL_PAIRS} (../shared beside the checkout)")
+def test_of_the_real_pairs_only_the_snowed_over_scene_is_flagged(real_pairs):
     reflectance = get_preprocessing("default").reflectance
-    reader = SEN12MSCR(REAL_PAIRS, "all", s1="constant")
+    reader = SEN12MSCR(real_pairs, "all", s1="constant")
     flagged = {
         (s.scene, s.patch)
         for s in reader

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,11 +88,8 @@ def test_a_split_without_a_readable_sample_is_refused_rather_than_scored_as_nan(
             evaluate(tiny_model, SEN12MSCR(unreadable_tree, "test"))
 
 
-def test_pairs_with_new_snow_in_the_target_get_their_own_rows(tiny_model):
-    pairs = Path(__file__).parents[2].parent / "shared" / "data" / "sen12mscr_real_pairs"
-    if not pairs.is_dir():
-        pytest.skip(f"the real pairs are not at {pairs} (../shared beside the checkout)")
-    reader = SEN12MSCR(pairs, "all", s1="constant", scenes=("ROIs1158_spring/26", "ROIs2017_winter/102"))
+def test_pairs_with_new_snow_in_the_target_get_their_own_rows(tiny_model, real_pairs):
+    reader = SEN12MSCR(real_pairs, "all", s1="constant", scenes=("ROIs1158_spring/26", "ROIs2017_winter/102"))
     report = evaluate(tiny_model, reader)
     groups = report.by_surface()
     assert {name: group.count for name, group in groups.items()} == {SAME_SURFACE: 1, SNOW_IN_TARGET: 3}
